@@ -1,0 +1,34 @@
+# ckptpack: `make serve` builds and serves the site on 127.0.0.1:8080,
+# `make test` runs every test. Each installs what it needs.
+# Area-specific targets live in mk/*.mk, one file per area.
+
+SHELL := /bin/bash
+GO ?= go
+NPM_STAMP := node_modules/.ckptpack-npm-ci
+CHROMIUM := /usr/bin/chromium
+# Generated fixtures (hundreds of MB to GB): outside the tree's tracked files.
+FIXTURES ?= $(CURDIR)/build/fixtures
+
+.PHONY: all deps npm chromium test bench serve dist comfyui-extension clean
+all: dist
+
+deps: npm chromium
+
+npm: $(NPM_STAMP)
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's chromium: Playwright's own browser download does not work here.
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium
+
+include $(sort $(wildcard mk/*.mk))
+
+test: $(TEST_TARGETS)
+bench: $(BENCH_TARGETS)
+
+clean:
+	rm -rf build dist

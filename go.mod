@@ -1,0 +1,3 @@
+module github.com/ckptpack/ckptpack
+
+go 1.26.8

@@ -1,0 +1,6 @@
+# Go engine and CLI tests (pkg/..., cmd/ckptpack).
+.PHONY: test-go
+TEST_TARGETS += test-go
+test-go:
+	$(GO) vet ./...
+	$(GO) test ./...
