@@ -3,12 +3,30 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"math/bits"
 
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
 // DefaultBufferSize is the one reusable copy buffer's size.
 const DefaultBufferSize = 16 << 20
+
+// minBufferSize is the smallest buffer Execute accepts: a strided transpose
+// needs room for one source element and one output element of the widest
+// dtype (8 bytes).
+const minBufferSize = 16
+
+// ErrInputChanged is returned (wrapped with the input's name and the tensor)
+// when an input yields fewer bytes than its header promised when the plan was
+// made: the file was truncated or replaced while the checkpoint was written.
+var ErrInputChanged = errors.New("file changed or truncated")
+
+// ErrBadPlan is returned (wrapped) when a Plan does not describe a file: its
+// steps do not add up to Plan.Size, a step names no input, or a range lies
+// outside its input. It means a bug in the planner, not bad user input.
+var ErrBadPlan = errors.New("checkpoint: inconsistent plan")
 
 // Progress is reported while a plan executes.
 type Progress struct {
@@ -27,6 +45,339 @@ type ExecuteOptions struct {
 // Execute streams p into sink: the header, then every step, through one
 // bounded buffer. On success it calls sink.Finish; on any error or when ctx
 // is cancelled it calls sink.Abort so no partial output remains.
-func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOptions) error {
-	return errors.New("checkpoint: Execute not implemented yet")
+//
+// Memory use is the buffer and nothing else: a copy is cut into buffer-sized
+// reads, and a transpose larger than half the buffer is done in bands of
+// output rows with strided reads. Inputs are only ever read.
+//
+// If sink implements streamwriter.RangeCopier, copy steps are handed to it
+// (a file-to-file copy can then stay in the kernel); everything else still
+// goes through Write.
+func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOptions) (err error) {
+	defer func() {
+		if err != nil {
+			if aerr := sink.Abort(); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing partial output: %w", aerr))
+			}
+		}
+	}()
+	if err := validatePlan(p); err != nil {
+		return err
+	}
+	buf := opt.Buffer
+	if len(buf) == 0 {
+		size := opt.BufferSize
+		if size <= 0 {
+			size = DefaultBufferSize
+		}
+		// A small plan does not need a large buffer; never allocate more
+		// than the output itself (but enough for a strided transpose).
+		size = int(min(int64(size), max(p.Size, minBufferSize)))
+		buf = make([]byte, size)
+	}
+	if len(buf) < minBufferSize {
+		return fmt.Errorf("checkpoint: copy buffer of %d bytes is too small (need at least %d)", len(buf), minBufferSize)
+	}
+	x := &executor{ctx: ctx, plan: p, sink: sink, buf: buf, progress: opt.Progress}
+	x.copier, _ = sink.(streamwriter.RangeCopier)
+	if err := x.run(); err != nil {
+		return err
+	}
+	if x.done != p.Size {
+		// validatePlan makes this unreachable; kept so a future step kind
+		// that miscounts cannot produce a silently wrong file.
+		return fmt.Errorf("%w: wrote %d bytes, plan size is %d", ErrBadPlan, x.done, p.Size)
+	}
+	if err := sink.Finish(); err != nil {
+		return fmt.Errorf("finishing output: %w", err)
+	}
+	return nil
+}
+
+// validatePlan checks, before a byte is written, that the steps tile exactly
+// Plan.Size bytes and that every range lies inside its input, with
+// overflow-checked arithmetic (plans describe files beyond 4 GiB).
+func validatePlan(p *Plan) error {
+	if p == nil {
+		return fmt.Errorf("%w: no plan", ErrBadPlan)
+	}
+	total := int64(len(p.Header))
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		var n int64
+		switch {
+		case s.Input == -1:
+			if s.Transpose != nil {
+				return fmt.Errorf("%w: step %d (%s): inline data cannot be transposed", ErrBadPlan, i, s.Tensor)
+			}
+			n = int64(len(s.Data))
+			if s.Length != 0 && s.Length != n {
+				return fmt.Errorf("%w: step %d (%s): length %d but %d inline bytes", ErrBadPlan, i, s.Tensor, s.Length, n)
+			}
+		case s.Input >= 0 && s.Input < len(p.Inputs):
+			if s.Offset < 0 || s.Length < 0 {
+				return fmt.Errorf("%w: step %d (%s): negative range %d+%d", ErrBadPlan, i, s.Tensor, s.Offset, s.Length)
+			}
+			in := p.Inputs[s.Input]
+			end, ok := addInt64(s.Offset, s.Length)
+			if !ok || end > in.Size {
+				return fmt.Errorf("%w: step %d (%s): bytes %d+%d lie outside %s (%d bytes)", ErrBadPlan, i, s.Tensor, s.Offset, s.Length, in.Name, in.Size)
+			}
+			if in.R == nil {
+				return fmt.Errorf("%w: step %d (%s): input %s has no reader", ErrBadPlan, i, s.Tensor, in.Name)
+			}
+			if t := s.Transpose; t != nil {
+				if t.Rows < 0 || t.Cols < 0 || t.ElemSize <= 0 || t.ElemSize > 8 {
+					return fmt.Errorf("%w: step %d (%s): bad transpose %d×%d of %d-byte elements", ErrBadPlan, i, s.Tensor, t.Rows, t.Cols, t.ElemSize)
+				}
+				size, ok := mulInt64(t.Rows, t.Cols)
+				if ok {
+					size, ok = mulInt64(size, t.ElemSize)
+				}
+				if !ok || size != s.Length {
+					return fmt.Errorf("%w: step %d (%s): transpose %d×%d×%d does not match length %d", ErrBadPlan, i, s.Tensor, t.Rows, t.Cols, t.ElemSize, s.Length)
+				}
+			}
+			n = s.Length
+		default:
+			return fmt.Errorf("%w: step %d (%s): input %d does not exist (%d inputs)", ErrBadPlan, i, s.Tensor, s.Input, len(p.Inputs))
+		}
+		var ok bool
+		if total, ok = addInt64(total, n); !ok {
+			return fmt.Errorf("%w: output size overflows", ErrBadPlan)
+		}
+	}
+	if total != p.Size {
+		return fmt.Errorf("%w: header and steps add up to %d bytes, plan size is %d", ErrBadPlan, total, p.Size)
+	}
+	return nil
+}
+
+func addInt64(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (s >= a) == (b >= 0)
+}
+
+func mulInt64(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 {
+		return 0, false
+	}
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > 1<<63-1 {
+		return 0, false
+	}
+	return int64(lo), true
+}
+
+type executor struct {
+	ctx      context.Context
+	plan     *Plan
+	sink     streamwriter.Sink
+	copier   streamwriter.RangeCopier
+	buf      []byte
+	progress func(Progress)
+	done     int64
+	tensor   string
+}
+
+func (x *executor) run() error {
+	x.tensor = "header"
+	if err := x.write(x.plan.Header); err != nil {
+		return err
+	}
+	for i := range x.plan.Steps {
+		s := &x.plan.Steps[i]
+		x.tensor = s.Tensor
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		switch {
+		case s.Input == -1:
+			err = x.write(s.Data)
+		case s.Transpose != nil:
+			err = x.transpose(s)
+		default:
+			err = x.copy(s)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write hands p to the sink and reports progress. A short write without an
+// error breaks the Sink contract and is turned into io.ErrShortWrite.
+func (x *executor) write(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	n, err := x.sink.Write(p)
+	x.done += int64(n)
+	if err == nil && n != len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("writing output (tensor %s): %w", x.tensor, err)
+	}
+	x.report()
+	return nil
+}
+
+func (x *executor) report() {
+	if x.progress != nil {
+		x.progress(Progress{Done: x.done, Total: x.plan.Size, Tensor: x.tensor})
+	}
+}
+
+// readAt fills p from input s.Input at off. io.ReaderAt returns an error
+// whenever it returns fewer bytes; io.EOF with a full read is fine.
+func (x *executor) readAt(s *Step, p []byte, off int64) error {
+	in := &x.plan.Inputs[s.Input]
+	n, err := in.R.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, s.Tensor, ErrInputChanged, n, len(p), off)
+	}
+	return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, s.Tensor, len(p), off, err)
+}
+
+func (x *executor) copy(s *Step) error {
+	if x.copier != nil {
+		return x.copyRange(s)
+	}
+	return x.copyBuffered(s, s.Offset, s.Length)
+}
+
+func (x *executor) copyBuffered(s *Step, off, left int64) error {
+	for left > 0 {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		chunk := x.buf[:min(int64(len(x.buf)), left)]
+		if err := x.readAt(s, chunk, off); err != nil {
+			return err
+		}
+		if err := x.write(chunk); err != nil {
+			return err
+		}
+		off += int64(len(chunk))
+		left -= int64(len(chunk))
+	}
+	return nil
+}
+
+// copyRange hands a copy step to a RangeCopier in buffer-sized pieces, so
+// cancellation and progress behave exactly as on the buffered path.
+func (x *executor) copyRange(s *Step) error {
+	in := &x.plan.Inputs[s.Input]
+	off, left := s.Offset, s.Length
+	for left > 0 {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(len(x.buf)), left)
+		copied, err := x.copier.CopyRange(in.R, off, n)
+		if copied == 0 && errors.Is(err, errors.ErrUnsupported) {
+			// Not a source the sink can copy from: read and write
+			// through the buffer instead.
+			return x.copyBuffered(s, off, left)
+		}
+		x.done += copied
+		if err == nil && copied != n {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			var rerr *streamwriter.SourceError
+			if errors.As(err, &rerr) {
+				if errors.Is(rerr.Err, io.EOF) || errors.Is(rerr.Err, io.ErrUnexpectedEOF) {
+					return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, s.Tensor, ErrInputChanged, copied, n, off)
+				}
+				return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, s.Tensor, n, off, rerr.Err)
+			}
+			return fmt.Errorf("writing output (tensor %s): %w", s.Tensor, err)
+		}
+		x.report()
+		off += n
+		left -= n
+	}
+	return nil
+}
+
+// transpose writes the Rows×Cols source matrix as its Cols×Rows transpose.
+// Output row j is source column j. The buffer is split into a read half and
+// an output half, and the output is produced in bands:
+//   - w output rows at a time (source columns j0…j0+w), each complete, when
+//     w·Rows elements fit in half the buffer (the whole matrix at once for the
+//     usual small text_projection: one read);
+//   - otherwise one output row at a time in pieces of h elements.
+//
+// Each band reads, for every source row in it, the w columns it needs (one
+// read per row; one read for the whole band when w == Cols).
+func (x *executor) transpose(s *Step) error {
+	t := s.Transpose
+	rows, cols, es := t.Rows, t.Cols, t.ElemSize
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	half := int64(len(x.buf)) / 2
+	capElems := half / es
+	w, h := capElems/rows, rows
+	if w == 0 {
+		w, h = 1, capElems
+	}
+	w = min(w, cols)
+	in, out := x.buf[:half], x.buf[half:]
+	for j0 := int64(0); j0 < cols; j0 += w {
+		bw := min(w, cols-j0)
+		for i0 := int64(0); i0 < rows; i0 += h {
+			if err := x.ctx.Err(); err != nil {
+				return err
+			}
+			bh := min(h, rows-i0)
+			src := in[:bw*bh*es]
+			if bw == cols {
+				// Whole source rows: one contiguous read.
+				if err := x.readAt(s, src, s.Offset+i0*cols*es); err != nil {
+					return err
+				}
+			} else {
+				for i := int64(0); i < bh; i++ {
+					off := s.Offset + ((i0+i)*cols+j0)*es
+					if err := x.readAt(s, src[i*bw*es:(i+1)*bw*es], off); err != nil {
+						return err
+					}
+				}
+			}
+			dst := out[:bw*bh*es]
+			transposeBlock(dst, src, bh, bw, es)
+			if err := x.write(dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// transposeBlock writes the transpose of the r×c matrix src (elements of es
+// bytes) into dst as c×r.
+func transposeBlock(dst, src []byte, r, c, es int64) {
+	switch es {
+	case 2:
+		for i := int64(0); i < r; i++ {
+			for j := int64(0); j < c; j++ {
+				si, di := (i*c+j)*2, (j*r+i)*2
+				dst[di], dst[di+1] = src[si], src[si+1]
+			}
+		}
+	default:
+		for i := int64(0); i < r; i++ {
+			for j := int64(0); j < c; j++ {
+				copy(dst[(j*r+i)*es:(j*r+i+1)*es], src[(i*c+j)*es:(i*c+j+1)*es])
+			}
+		}
+	}
 }

@@ -1,0 +1,186 @@
+package streamwriter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// ErrExists is returned (wrapped with the path) when the output file
+// already exists: a FileSink never replaces a file.
+var ErrExists = errors.New("output file already exists")
+
+// FileSink writes to a hidden temporary file next to the target
+// (".<name>.<random>.part", so it is never mistaken for a finished
+// checkpoint and never counted by ComfyUI's counter rule, which only matches
+// names starting with the prefix). Finish fsyncs it and moves it to the
+// target without replacing an existing file; Abort removes it.
+type FileSink struct {
+	target string
+	f      *os.File
+	closed bool
+
+	// NoFastCopy disables the copy_file_range path of CopyRange (every byte
+	// then goes through Write). For measuring, and for filesystems where the
+	// kernel copy misbehaves.
+	NoFastCopy bool
+	// NoSync skips the fsync of the file and its directory in Finish. Only
+	// for measurements that compare with a tool that does not fsync.
+	NoSync bool
+}
+
+// CreateFile starts writing target. It fails with ErrExists if target is
+// already there (checked again, atomically where the OS allows, in Finish).
+// The directory must exist.
+func CreateFile(target string) (*FileSink, error) {
+	if _, err := os.Lstat(target); err == nil {
+		return nil, fmt.Errorf("%s: %w", target, ErrExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	dir, name := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*.part")
+	if err != nil {
+		return nil, fmt.Errorf("%s: creating temporary file: %w", target, err)
+	}
+	return &FileSink{target: target, f: f}, nil
+}
+
+// Target is the path the file gets on Finish.
+func (s *FileSink) Target() string { return s.target }
+
+// TempPath is the temporary file being written.
+func (s *FileSink) TempPath() string { return s.f.Name() }
+
+// Write appends p to the temporary file. A short write (disk full) is an
+// error naming the target.
+func (s *FileSink) Write(p []byte) (int, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n, err := s.f.Write(p)
+	if err != nil {
+		return n, s.wrap(err)
+	}
+	return n, nil
+}
+
+// CopyRange appends n bytes of src at off with the kernel's file-to-file
+// copy when src is an *os.File (os.File.ReadFrom uses copy_file_range,
+// sendfile or splice where it can and a small buffered copy where it
+// cannot). It moves src's file offset, which ReadAt does not use.
+func (s *FileSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
+	f, ok := src.(*os.File)
+	if !ok || s.NoFastCopy {
+		return 0, fmt.Errorf("streamwriter: fast copy from %T: %w", src, errors.ErrUnsupported)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, &SourceError{Err: err}
+	}
+	written, err := s.f.ReadFrom(io.LimitReader(f, n))
+	if err != nil {
+		// ReadFrom does not say which side failed; a path error names it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == f.Name() {
+			return written, &SourceError{Err: err}
+		}
+		return written, s.wrap(err)
+	}
+	if written < n {
+		return written, &SourceError{Err: io.ErrUnexpectedEOF}
+	}
+	return written, nil
+}
+
+// Finish flushes the file to disk and gives it its name. The target is
+// never replaced: a file that appeared there meanwhile makes Finish fail
+// (and the caller's Abort removes the temporary file).
+func (s *FileSink) Finish() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if !s.NoSync {
+		if err := s.f.Sync(); err != nil {
+			return s.wrap(err)
+		}
+	}
+	if err := s.f.Close(); err != nil {
+		return s.wrap(err)
+	}
+	if err := publish(s.f.Name(), s.target); err != nil {
+		return err
+	}
+	s.closed = true
+	if !s.NoSync {
+		syncDir(filepath.Dir(s.target))
+	}
+	return nil
+}
+
+// publish moves tmp to target without replacing target. A hard link fails
+// atomically when target exists; filesystems without hard links fall back
+// to check-then-rename.
+func publish(tmp, target string) error {
+	err := os.Link(tmp, target)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: %w", target, ErrExists)
+	}
+	if _, serr := os.Lstat(target); serr == nil {
+		return fmt.Errorf("%s: %w", target, ErrExists)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("%s: %w", target, err)
+	}
+	return nil
+}
+
+// syncDir makes the rename durable. Best effort: directories cannot be
+// opened for sync on every OS, and the data itself is already on disk.
+func syncDir(dir string) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Abort removes the temporary file. It is safe to call more than once and
+// after a failed Finish; after a successful Finish it leaves the finished
+// file alone.
+func (s *FileSink) Abort() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.f.Close()
+	if err := os.Remove(s.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// wrap names the target in an error from the temporary file, so a message
+// reads "<output>: write: no space left on device" rather than naming a
+// hidden .part file the user never asked for.
+func (s *FileSink) wrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %s: %w", s.target, pe.Op, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", s.target, err)
+}
