@@ -394,7 +394,9 @@ func TestExecuteFaultsLeaveNoOutput(t *testing.T) {
 		},
 		"silent short write": {
 			reader: bytes.NewReader(data),
-			sink:   func(s streamwriter.Sink) streamwriter.Sink { return &failingSink{next: s, limit: 70 << 10, silent: true} },
+			sink: func(s streamwriter.Sink) streamwriter.Sink {
+				return &failingSink{next: s, limit: 70 << 10, silent: true}
+			},
 			wantIs: io.ErrShortWrite,
 		},
 		"finish fails": {
