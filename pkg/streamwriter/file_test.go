@@ -1,0 +1,178 @@
+//go:build !js
+
+package streamwriter
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestFileSinkFinish(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "ComfyUI_00001_.safetensors")
+	s, err := CreateFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Fatal("target visible before Finish")
+	}
+	if tmp := filepath.Base(s.TempPath()); !strings.HasPrefix(tmp, ".ComfyUI_00001_.safetensors.") || !strings.HasSuffix(tmp, ".part") {
+		t.Errorf("temporary file %q is not a hidden .part next to the target", tmp)
+	}
+	s.Write([]byte("hello "))
+	s.Write([]byte("world"))
+	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "hello world" {
+		t.Fatalf("target holds %q, %v", b, err)
+	}
+	if names := dirNames(t, dir); len(names) != 1 {
+		t.Errorf("folder holds %v, want only the target", names)
+	}
+	if err := s.Abort(); err != nil {
+		t.Errorf("Abort after Finish: %v", err)
+	}
+	if _, err := os.Stat(target); err != nil {
+		t.Error("Abort after Finish removed the finished file")
+	}
+	if _, err := s.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Finish: %v", err)
+	}
+}
+
+func TestFileSinkAbort(t *testing.T) {
+	dir := t.TempDir()
+	s, err := CreateFile(filepath.Join(dir, "out.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(make([]byte, 1<<20))
+	if err := s.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Abort(); err != nil {
+		t.Errorf("second Abort: %v", err)
+	}
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("Abort left %v", names)
+	}
+}
+
+func TestFileSinkNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.safetensors")
+	os.WriteFile(target, []byte("old"), 0o600)
+	if _, err := CreateFile(target); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), target) {
+		t.Fatalf("CreateFile over an existing file: %v", err)
+	}
+	// The same when the file appears during the write.
+	other := filepath.Join(dir, "late.safetensors")
+	s, err := CreateFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("new"))
+	os.WriteFile(other, []byte("first"), 0o600)
+	if err := s.Finish(); !errors.Is(err, ErrExists) {
+		t.Fatalf("Finish over a file that appeared: %v", err)
+	}
+	if err := s.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "first" {
+		t.Errorf("existing file changed to %q", b)
+	}
+	if names := dirNames(t, dir); len(names) != 2 {
+		t.Errorf("folder holds %v", names)
+	}
+}
+
+func TestFileSinkMissingFolder(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "nope", "out.safetensors")
+	if _, err := CreateFile(target); err == nil || !strings.Contains(err.Error(), target) {
+		t.Fatalf("got %v, want an error naming %s", err, target)
+	}
+}
+
+func TestFileSinkCopyRange(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.bin")
+	os.WriteFile(src, []byte("0123456789"), 0o600)
+	f, _ := os.Open(src)
+	defer f.Close()
+	target := filepath.Join(dir, "out.bin")
+	s, _ := CreateFile(target)
+	s.Write([]byte("<"))
+	if n, err := s.CopyRange(f, 2, 5); n != 5 || err != nil {
+		t.Fatalf("CopyRange = %d, %v", n, err)
+	}
+	if _, err := s.CopyRange(bytes.NewReader(nil), 0, 1); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("CopyRange from memory: %v, want ErrUnsupported", err)
+	}
+	n, err := s.CopyRange(f, 8, 5)
+	var se *SourceError
+	if n != 2 || !errors.As(err, &se) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("CopyRange past the end = %d, %v; want 2 and a SourceError", n, err)
+	}
+	s.Write([]byte(">"))
+	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "<2345689>" {
+		t.Fatalf("target holds %q", b)
+	}
+}
+
+func TestMemorySink(t *testing.T) {
+	var m MemorySink
+	m.Write([]byte("ab"))
+	if m.Bytes() != nil || m.Len() != 2 {
+		t.Fatal("Bytes before Finish")
+	}
+	m.Finish()
+	if string(m.Bytes()) != "ab" {
+		t.Fatalf("Bytes = %q", m.Bytes())
+	}
+	if _, err := m.Write([]byte("c")); !errors.Is(err, ErrClosed) {
+		t.Fatal("Write after Finish accepted")
+	}
+	m.Abort()
+	if m.Bytes() != nil {
+		t.Fatal("Abort kept the output")
+	}
+}
+
+func TestHashingSink(t *testing.T) {
+	var m MemorySink
+	h := NewHashingSink(&m)
+	h.Write([]byte("hello "))
+	h.Write([]byte("world"))
+	if err := h.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	// sha256("hello world")
+	const want = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+	if h.SHA256() != want || h.AutoV2() != "b94d27b993" || h.Written() != 11 || string(m.Bytes()) != "hello world" {
+		t.Fatalf("sha256 %s autov2 %s written %d", h.SHA256(), h.AutoV2(), h.Written())
+	}
+}
