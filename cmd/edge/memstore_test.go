@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// memStore is an in-memory objectStore with R2's multipart rules and
+// failure injection, for tests of everything above the R2 binding.
+type memStore struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	uploads map[int]*memUpload // in progress
+
+	nextUpload int
+	// failGetAfter / failPartAfter make the n+1st get / uploadPart fail
+	// (0: never).
+	failGetAfter, failPartAfter int
+	gets, parts                 int
+}
+
+func newMemStore() *memStore {
+	return &memStore{objects: map[string][]byte{}, uploads: map[int]*memUpload{}}
+}
+
+var errInjected = errors.New("injected R2 failure")
+
+func (s *memStore) put(key string, data []byte) { s.objects[key] = data }
+
+func (s *memStore) Head(key string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.objects[key]
+	if !ok {
+		return 0, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return int64(len(b)), nil
+}
+
+func (s *memStore) ReadRange(key string, p []byte, off int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gets++
+	if s.failGetAfter > 0 && s.gets > s.failGetAfter {
+		return &storeError{Op: "get", Key: key, Err: errInjected}
+	}
+	b, ok := s.objects[key]
+	if !ok {
+		return &storeError{Op: "get", Key: key, Err: errObjectNotFound}
+	}
+	if off < 0 || off+int64(len(p)) > int64(len(b)) {
+		return &storeError{Op: "get", Key: key, Err: fmt.Errorf("range %d+%d outside %d bytes", off, len(p), len(b))}
+	}
+	copy(p, b[off:])
+	return nil
+}
+
+func (s *memStore) List(prefix string) (keys, folders []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for k := range s.objects {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.Index(rest, "/"); i >= 0 {
+			f := prefix + rest[:i+1]
+			if !seen[f] {
+				seen[f] = true
+				folders = append(folders, f)
+			}
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	sort.Strings(folders)
+	return keys, folders, nil
+}
+
+func (s *memStore) CreateMultipartUpload(key string) (multipartUpload, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextUpload++
+	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}}
+	s.uploads[u.id] = u
+	return u, nil
+}
+
+func (s *memStore) inProgress() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.uploads)
+}
+
+type memUpload struct {
+	store *memStore
+	id    int
+	key   string
+	parts map[int][]byte
+}
+
+func (u *memUpload) UploadPart(n int, part []byte) error {
+	s := u.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.uploads[u.id]; !ok {
+		return &storeError{Op: "uploadPart", Key: u.key, Err: errors.New("no such upload")}
+	}
+	s.parts++
+	if s.failPartAfter > 0 && s.parts > s.failPartAfter {
+		return &storeError{Op: "uploadPart", Key: u.key, Err: errInjected}
+	}
+	if n < 1 || n > maxParts {
+		return &storeError{Op: "uploadPart", Key: u.key, Err: fmt.Errorf("part number %d", n)}
+	}
+	u.parts[n] = append([]byte(nil), part...)
+	return nil
+}
+
+// Complete enforces R2's rules: parts 1..n, all but the last the same size
+// and at least 5 MiB.
+func (u *memUpload) Complete() error {
+	s := u.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.uploads[u.id]; !ok {
+		return &storeError{Op: "complete", Key: u.key, Err: errors.New("no such upload")}
+	}
+	var data []byte
+	for i := 1; i <= len(u.parts); i++ {
+		p, ok := u.parts[i]
+		if !ok {
+			return &storeError{Op: "complete", Key: u.key, Err: fmt.Errorf("part %d missing", i)}
+		}
+		if i < len(u.parts) && (len(p) < minPartSize || len(p) != len(u.parts[1])) {
+			return &storeError{Op: "complete", Key: u.key, Err: fmt.Errorf("part %d has %d bytes", i, len(p))}
+		}
+		data = append(data, p...)
+	}
+	delete(s.uploads, u.id)
+	s.objects[u.key] = data
+	return nil
+}
+
+func (u *memUpload) Abort() error {
+	s := u.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.uploads, u.id)
+	return nil
+}

@@ -1,0 +1,184 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+)
+
+// r2Store implements objectStore over the raw R2 binding (an R2Bucket),
+// awaiting its promises from Go.
+type r2Store struct {
+	bucket js.Value
+}
+
+func newR2Store(bucket js.Value) *r2Store { return &r2Store{bucket: bucket} }
+
+var (
+	jsObject     = js.Global().Get("Object")
+	jsUint8Array = js.Global().Get("Uint8Array")
+	jsArray      = js.Global().Get("Array")
+)
+
+// await blocks the calling goroutine until p settles. The Go scheduler
+// returns to the JS event loop meanwhile, which is what lets the promise
+// run at all.
+func await(p js.Value) (js.Value, error) {
+	type settled struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan settled, 1)
+	var onOK, onErr js.Func
+	onOK = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- settled{v: args[0]}
+		return nil
+	})
+	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- settled{err: jsError(args[0])}
+		return nil
+	})
+	defer onOK.Release()
+	defer onErr.Release()
+	p.Call("then", onOK, onErr)
+	s := <-ch
+	return s.v, s.err
+}
+
+// jsError turns a rejection reason into a Go error with its message.
+func jsError(v js.Value) error {
+	if v.Type() == js.TypeObject && v.Get("message").Type() == js.TypeString {
+		return errors.New(v.Get("message").String())
+	}
+	return errors.New(js.Global().Call("String", v).String())
+}
+
+// call invokes method on v, turning a synchronous JS throw into an error
+// (syscall/js panics on one) and awaiting the returned promise.
+func call(v js.Value, method string, args ...any) (res js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if jerr, ok := r.(js.Error); ok {
+				err = jsError(jerr.Value)
+				return
+			}
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return await(v.Call(method, args...))
+}
+
+func (s *r2Store) Head(key string) (int64, error) {
+	obj, err := call(s.bucket, "head", key)
+	if err != nil {
+		return 0, &storeError{Op: "head", Key: key, Err: err}
+	}
+	if obj.IsNull() {
+		return 0, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return int64(obj.Get("size").Float()), nil
+}
+
+func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
+	opts := jsObject.New()
+	rng := jsObject.New()
+	rng.Set("offset", float64(off))
+	rng.Set("length", len(p))
+	opts.Set("range", rng)
+	obj, err := call(s.bucket, "get", key, opts)
+	if err != nil {
+		return &storeError{Op: "get", Key: key, Err: err}
+	}
+	if obj.IsNull() {
+		return &storeError{Op: "get", Key: key, Err: errObjectNotFound}
+	}
+	buf, err := call(obj, "arrayBuffer")
+	if err != nil {
+		return &storeError{Op: "get", Key: key, Err: err}
+	}
+	data := jsUint8Array.New(buf)
+	if n := data.Length(); n != len(p) {
+		return &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", len(p), off, n)}
+	}
+	js.CopyBytesToGo(p, data)
+	return nil
+}
+
+func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
+	cursor := ""
+	for {
+		opts := jsObject.New()
+		opts.Set("prefix", prefix)
+		opts.Set("delimiter", "/")
+		if cursor != "" {
+			opts.Set("cursor", cursor)
+		}
+		res, err := call(s.bucket, "list", opts)
+		if err != nil {
+			return nil, nil, &storeError{Op: "list", Key: prefix, Err: err}
+		}
+		objs := res.Get("objects")
+		for i, n := 0, objs.Length(); i < n; i++ {
+			keys = append(keys, objs.Index(i).Get("key").String())
+		}
+		if dp := res.Get("delimitedPrefixes"); dp.Truthy() {
+			for i, n := 0, dp.Length(); i < n; i++ {
+				folders = append(folders, dp.Index(i).String())
+			}
+		}
+		if !res.Get("truncated").Truthy() {
+			return keys, folders, nil
+		}
+		cursor = res.Get("cursor").String()
+	}
+}
+
+func (s *r2Store) CreateMultipartUpload(key string) (multipartUpload, error) {
+	u, err := call(s.bucket, "createMultipartUpload", key)
+	if err != nil {
+		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
+	}
+	return &r2Upload{key: key, upload: u, parts: jsArray.New()}, nil
+}
+
+// r2Upload is an R2MultipartUpload. Parts are copied into one reused JS
+// buffer, so the JS heap holds one part at a time as Go does.
+type r2Upload struct {
+	key    string
+	upload js.Value
+	parts  js.Value // R2UploadedPart objects for complete()
+	buf    js.Value // Uint8Array of the part size
+}
+
+func (u *r2Upload) UploadPart(n int, part []byte) error {
+	if u.buf.IsUndefined() || u.buf.Length() < len(part) {
+		u.buf = jsUint8Array.New(len(part))
+	}
+	view := u.buf
+	if len(part) < u.buf.Length() {
+		view = u.buf.Call("subarray", 0, len(part))
+	}
+	js.CopyBytesToJS(view, part)
+	res, err := call(u.upload, "uploadPart", n, view)
+	if err != nil {
+		return &storeError{Op: fmt.Sprintf("uploadPart %d", n), Key: u.key, Err: err}
+	}
+	u.parts.Call("push", res)
+	return nil
+}
+
+func (u *r2Upload) Complete() error {
+	if _, err := call(u.upload, "complete", u.parts); err != nil {
+		return &storeError{Op: "complete", Key: u.key, Err: err}
+	}
+	return nil
+}
+
+func (u *r2Upload) Abort() error {
+	if _, err := call(u.upload, "abort"); err != nil {
+		return &storeError{Op: "abort", Key: u.key, Err: err}
+	}
+	return nil
+}

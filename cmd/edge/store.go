@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+// objectStore is what the edge host needs from an R2 bucket. The js/wasm
+// build implements it over the raw binding (r2_js.go); tests use memStore.
+// The library's own R2 wrapper is not enough: its Get takes no range and its
+// Put reads the whole object into memory.
+type objectStore interface {
+	// Head returns the size of key, or an error wrapping errObjectNotFound.
+	Head(key string) (int64, error)
+	// ReadRange fills p with the bytes of key starting at off. The range
+	// must lie inside the object.
+	ReadRange(key string, p []byte, off int64) error
+	// List returns every key beginning with prefix that has no "/" after
+	// the prefix, and the distinct "<prefix>…/" folder prefixes (R2's
+	// delimitedPrefixes), following the listing cursor to the end.
+	List(prefix string) (keys, folders []string, err error)
+	// CreateMultipartUpload starts a multipart upload to key; nothing is
+	// visible under key until Complete.
+	CreateMultipartUpload(key string) (multipartUpload, error)
+}
+
+// multipartUpload is one in-progress R2 multipart upload.
+type multipartUpload interface {
+	// UploadPart uploads part number n (1-based). part is only valid
+	// during the call.
+	UploadPart(n int, part []byte) error
+	// Complete assembles the uploaded parts into the object.
+	Complete() error
+	// Abort discards the upload and every part uploaded so far.
+	Abort() error
+}
+
+// errObjectNotFound is wrapped by Head and ReadRange for a missing key.
+var errObjectNotFound = errors.New("no such object")
+
+// storeError is a failure of the bucket itself (not of the data in it).
+// The server answers it with 502 rather than blaming the request.
+type storeError struct {
+	Op  string // "get", "head", "list", "uploadPart" …
+	Key string
+	Err error
+}
+
+func (e *storeError) Error() string {
+	return fmt.Sprintf("R2 %s %q: %v", e.Op, e.Key, e.Err)
+}
+
+func (e *storeError) Unwrap() error { return e.Err }
+
+// storeCalls counts R2 operations of one request. Each is a subrequest on
+// Cloudflare, which caps them per request; the server reports the counts.
+type storeCalls struct {
+	Gets, Parts, Lists, Heads int
+	// First is the first bucket failure seen, kept so the server can tell a
+	// bucket failure from bad input however the engine wrapped it.
+	First error
+}
+
+func (c *storeCalls) fail(err error) error {
+	if c.First == nil {
+		c.First = err
+	}
+	return err
+}
+
+// countingStore wraps a store to count calls and remember the first failure.
+type countingStore struct {
+	objectStore
+	calls *storeCalls
+}
+
+func (s countingStore) Head(key string) (int64, error) {
+	s.calls.Heads++
+	n, err := s.objectStore.Head(key)
+	if err != nil && !errors.Is(err, errObjectNotFound) {
+		return 0, s.calls.fail(err)
+	}
+	return n, err
+}
+
+func (s countingStore) ReadRange(key string, p []byte, off int64) error {
+	s.calls.Gets++
+	if err := s.objectStore.ReadRange(key, p, off); err != nil {
+		return s.calls.fail(err)
+	}
+	return nil
+}
+
+func (s countingStore) List(prefix string) ([]string, []string, error) {
+	s.calls.Lists++
+	keys, folders, err := s.objectStore.List(prefix)
+	if err != nil {
+		return nil, nil, s.calls.fail(err)
+	}
+	return keys, folders, nil
+}
+
+func (s countingStore) CreateMultipartUpload(key string) (multipartUpload, error) {
+	u, err := s.objectStore.CreateMultipartUpload(key)
+	if err != nil {
+		return nil, s.calls.fail(err)
+	}
+	return countingUpload{u, s.calls}, nil
+}
+
+type countingUpload struct {
+	multipartUpload
+	calls *storeCalls
+}
+
+func (u countingUpload) UploadPart(n int, part []byte) error {
+	u.calls.Parts++
+	if err := u.multipartUpload.UploadPart(n, part); err != nil {
+		return u.calls.fail(err)
+	}
+	return nil
+}
+
+func (u countingUpload) Complete() error {
+	if err := u.multipartUpload.Complete(); err != nil {
+		return u.calls.fail(err)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+# Edge host: cmd/edge as a Cloudflare Worker (Go js/wasm + syumai/workers),
+# tested offline under Miniflare with an in-memory R2 bucket.
+.PHONY: build-edge test-edge bench-edge
+TEST_TARGETS += test-edge
+BENCH_TARGETS += bench-edge
+
+EDGE_BUILD := build/edge
+EDGE_SOURCES := $(shell find cmd/edge pkg -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+build-edge: $(EDGE_BUILD)/app.wasm
+# workers-assets-gen empties its output directory, then writes worker.mjs,
+# runtime.mjs and wasm_exec.js (its copy, patched to pass the Worker's env).
+$(EDGE_BUILD)/app.wasm: $(EDGE_SOURCES)
+	$(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o $(EDGE_BUILD)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@.tmp ./cmd/edge
+	mv $@.tmp $@
+
+# sd15 components and a full sd15 checkpoint, shared with other areas' tests.
+EDGE_FIXTURES := $(FIXTURES)/sd15
+$(EDGE_FIXTURES)/checkpoint.safetensors:
+	$(GO) run ./scripts/fixtures gen -arch sd15 -checkpoint -out $(EDGE_FIXTURES)
+
+test-edge: $(NPM_STAMP) build-edge $(EDGE_FIXTURES)/checkpoint.safetensors
+	$(GO) test ./cmd/edge/
+	CKPTPACK_FIXTURES=$(FIXTURES) node --test --test-concurrency=1 tests/edge/
+
+bench-edge: $(NPM_STAMP) build-edge $(EDGE_FIXTURES)/checkpoint.safetensors
+	CKPTPACK_FIXTURES=$(FIXTURES) node tests/edge/bench.mjs
