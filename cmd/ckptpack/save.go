@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/streamwriter"
+)
+
+const saveUsage = `usage: ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
+
+Writes <output-dir>/<prefix>_<counter:05>_.safetensors, numbered the way
+ComfyUI's Save Checkpoint numbers its files, and prints its path. Any slot
+may be given a full checkpoint; the slot decides which part of it is used.
+
+options:
+`
+
+// saveResult is what "save --json" prints.
+type saveResult struct {
+	Path         string          `json:"path"`
+	Bytes        int64           `json:"bytes"`
+	Architecture string          `json:"architecture"`
+	SHA256       string          `json:"sha256,omitempty"`
+	AutoV2       string          `json:"autov2,omitempty"`
+	DryRun       bool            `json:"dry_run,omitempty"`
+	Header       json.RawMessage `json:"header,omitempty"` // dry run: the planned header, byte for byte
+}
+
+func cmdSave(ctx context.Context, e *env, args []string) error {
+	fl := flag.NewFlagSet("save", flag.ContinueOnError)
+	fl.SetOutput(e.stderr)
+	fl.Usage = func() {
+		fmt.Fprint(e.stderr, saveUsage)
+		fl.PrintDefaults()
+	}
+	var clips, metadata stringList
+	model := fl.String("model", "", "diffusion model `file` (standalone, or a full checkpoint)")
+	fl.Var(&clips, "clip", "text encoder `file`; repeat for each encoder (any order)")
+	vae := fl.String("vae", "", "VAE `file`")
+	prefix := fl.String("filename-prefix", checkpoint.DefaultFilenamePrefix, "ComfyUI filename_prefix: subfolder/name inside the output folder (%year% … expanded)")
+	outputDir := fl.String("output-dir", "output", "output `folder` (ComfyUI's output directory)")
+	prompt := fl.String("prompt", "", "API-format prompt `JSON` stored as metadata \"prompt\" (@file reads a file)")
+	extra := fl.String("extra-pnginfo", "", "`JSON` object; each key becomes a metadata entry, like ComfyUI's extra_pnginfo (@file reads a file)")
+	workflow := fl.String("workflow", "", "workflow JSON `file` stored as metadata \"workflow\"")
+	fl.Var(&metadata, "metadata", "extra metadata `key=value` (modelspec.author=…); repeatable")
+	noMetadata := fl.Bool("no-metadata", false, "leave out prompt and workflow metadata, like ComfyUI's --disable-metadata")
+	prediction := fl.String("prediction", string(checkpoint.PredictionAuto), "prediction type for models whose files do not say it: auto, eps or v")
+	withHash := fl.Bool("sha256", false, "compute the SHA-256 (and AutoV2) of the output while writing it")
+	asJSON := fl.Bool("json", false, "print the result as JSON")
+	dryRun := fl.Bool("dry-run", false, "write nothing; print the planned output (with --json: the exact header)")
+	bufferMiB := fl.Int("buffer-mib", checkpoint.DefaultBufferSize>>20, "copy buffer size in MiB (memory use is about this)")
+	noFastCopy := fl.Bool("no-fast-copy", false, "always copy through the buffer, never with the kernel's file-to-file copy")
+	pos, err := parseInterspersed(fl, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if len(pos) > 0 {
+		return usageError(e.stderr, "save: unexpected argument %q (inputs are given with --model, --clip and --vae)", pos[0])
+	}
+	var missing []string
+	if *model == "" {
+		missing = append(missing, "--model")
+	}
+	if len(clips) == 0 {
+		missing = append(missing, "--clip")
+	}
+	if *vae == "" {
+		missing = append(missing, "--vae")
+	}
+	if len(missing) > 0 {
+		return usageError(e.stderr, "save: missing %s (Save Checkpoint needs a model, a clip and a vae)", strings.Join(missing, ", "))
+	}
+	pred := checkpoint.Prediction(*prediction)
+	switch pred {
+	case checkpoint.PredictionAuto, checkpoint.PredictionEps, checkpoint.PredictionV:
+	default:
+		return usageError(e.stderr, "save: --prediction %q: want auto, eps or v", *prediction)
+	}
+	if *bufferMiB <= 0 || *bufferMiB > 1024 {
+		return usageError(e.stderr, "save: --buffer-mib %d: want 1 to 1024", *bufferMiB)
+	}
+
+	req := checkpoint.SaveRequest{Prediction: pred, DisableMetadata: *noMetadata}
+	if req.Prompt, err = jsonArg("--prompt", *prompt); err != nil {
+		return err
+	}
+	if req.ExtraPNGInfo, err = extraPNGInfo(*extra, *workflow); err != nil {
+		return err
+	}
+	if req.Metadata, err = metadataArgs(metadata); err != nil {
+		return err
+	}
+
+	// Inputs: opened read-only and closed when done; never written.
+	var opened []*os.File
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
+	open := func(path string) (checkpoint.Input, error) {
+		in, f, err := openInput(path)
+		if f != nil {
+			opened = append(opened, f)
+		}
+		return in, err
+	}
+	if req.Model, err = open(*model); err != nil {
+		return err
+	}
+	for _, c := range clips {
+		in, err := open(c)
+		if err != nil {
+			return err
+		}
+		req.Clip = append(req.Clip, in)
+	}
+	if req.VAE, err = open(*vae); err != nil {
+		return err
+	}
+
+	// Output name: ComfyUI's get_save_image_path over the output folder.
+	out, err := resolveOutput(*outputDir, *prefix, time.Now(), !*dryRun)
+	if err != nil {
+		return err
+	}
+	req.Title = out.title
+
+	plan, err := checkpoint.PlanCheckpoint(req)
+	if err != nil {
+		return err
+	}
+
+	if *dryRun {
+		return printDryRun(e, out.path, plan, *asJSON)
+	}
+
+	fileSink, err := streamwriter.CreateFile(out.path)
+	if err != nil {
+		return err
+	}
+	fileSink.NoFastCopy = *noFastCopy
+	var sink streamwriter.Sink = fileSink
+	var hasher *streamwriter.HashingSink
+	if *withHash {
+		hasher = streamwriter.NewHashingSink(fileSink)
+		sink = hasher
+	}
+	opt := checkpoint.ExecuteOptions{BufferSize: *bufferMiB << 20}
+	var bar *progressBar
+	if e.tty {
+		bar = newProgressBar(e.stderr, plan.Size)
+		opt.Progress = bar.update
+	}
+	err = checkpoint.Execute(ctx, plan, sink, opt)
+	if bar != nil {
+		bar.finish(err == nil)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%s: interrupted; nothing was written", out.path)
+		}
+		return err
+	}
+
+	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture}
+	if hasher != nil {
+		res.SHA256, res.AutoV2 = hasher.SHA256(), hasher.AutoV2()
+	}
+	if *asJSON {
+		return writeJSON(e, res)
+	}
+	fmt.Fprintln(e.stdout, res.Path)
+	if hasher != nil {
+		fmt.Fprintf(e.stdout, "sha256 %s (AutoV2 %s)\n", res.SHA256, res.AutoV2)
+	}
+	return nil
+}
+
+// openInput opens a component file read-only.
+func openInput(path string) (checkpoint.Input, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return checkpoint.Input{}, nil, pathError(path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return checkpoint.Input{}, f, pathError(path, err)
+	}
+	if fi.IsDir() {
+		return checkpoint.Input{}, f, fmt.Errorf("%s: is a folder, not a .safetensors file", path)
+	}
+	return checkpoint.Input{Name: path, R: f, Size: fi.Size()}, f, nil
+}
+
+// pathError turns *fs.PathError's "open x: no such file" into the
+// "x: no such file" form every other message has.
+func pathError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+type outputName struct {
+	path  string // output file
+	title string // modelspec.title, "<filename> <counter>"
+}
+
+// resolveOutput mirrors folder_paths.get_save_image_path: expand and split
+// the prefix, refuse a folder outside the output directory, then take the
+// next counter over every entry of the folder (files and folders, any
+// extension). With create, a missing folder is created, as ComfyUI does on
+// FileNotFoundError; without it (dry run) nothing is touched.
+func resolveOutput(outputDir, prefix string, now time.Time, create bool) (outputName, error) {
+	if outputDir == "" {
+		outputDir = "."
+	}
+	subfolder, filename, err := checkpoint.ResolvePrefix(prefix, now)
+	if err != nil {
+		return outputName{}, fmt.Errorf("--filename-prefix %q: %w", prefix, err)
+	}
+	folder := filepath.Join(outputDir, filepath.FromSlash(subfolder))
+	// Defense in depth: ResolvePrefix already refuses this (ComfyUI's
+	// commonpath check), and a name must never escape --output-dir.
+	if rel, err := filepath.Rel(outputDir, folder); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(subfolder) {
+		return outputName{}, fmt.Errorf("--filename-prefix %q: saving outside the output folder %s is not allowed", prefix, outputDir)
+	}
+	entries, err := os.ReadDir(folder)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		if create {
+			if err := os.MkdirAll(folder, 0o755); err != nil {
+				return outputName{}, pathError(folder, err)
+			}
+		}
+	default:
+		return outputName{}, pathError(folder, err)
+	}
+	names := make([]string, len(entries))
+	for i, ent := range entries {
+		names[i] = ent.Name()
+	}
+	counter := checkpoint.NextCounter(filename, names)
+	return outputName{
+		path:  filepath.Join(folder, checkpoint.CheckpointFileName(filename, counter)),
+		title: fmt.Sprintf("%s %d", filename, counter),
+	}, nil
+}
+
+// jsonArg returns a JSON flag value, reading it from a file for "@path",
+// and checks that it parses.
+func jsonArg(flagName, v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	text := v
+	if path, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", pathError(path, err)
+		}
+		text = string(b)
+	}
+	if !json.Valid([]byte(text)) {
+		if path, ok := strings.CutPrefix(v, "@"); ok {
+			return "", fmt.Errorf("%s: %s: not valid JSON", path, flagName)
+		}
+		return "", fmt.Errorf("%s: not valid JSON", flagName)
+	}
+	return strings.TrimSpace(text), nil
+}
+
+// extraPNGInfo builds the extra_pnginfo object from --extra-pnginfo and
+// --workflow (which adds a "workflow" key, as ComfyUI's frontend sends it).
+// The JSON texts are spliced, not re-encoded, so key order is kept for the
+// planner's Python-style json.dumps.
+func extraPNGInfo(extraArg, workflowFile string) (string, error) {
+	extra, err := jsonArg("--extra-pnginfo", extraArg)
+	if err != nil {
+		return "", err
+	}
+	var keys map[string]json.RawMessage
+	if extra != "" {
+		if err := json.Unmarshal([]byte(extra), &keys); err != nil {
+			return "", fmt.Errorf("--extra-pnginfo: want a JSON object: %v", err)
+		}
+	}
+	if workflowFile == "" {
+		return extra, nil
+	}
+	wf, err := os.ReadFile(workflowFile)
+	if err != nil {
+		return "", pathError(workflowFile, err)
+	}
+	wf = bytes.TrimSpace(wf)
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(wf, &obj); err != nil {
+		return "", fmt.Errorf("%s: not a workflow JSON object: %v", workflowFile, err)
+	}
+	if _, dup := keys["workflow"]; dup {
+		return "", fmt.Errorf("--workflow %s: --extra-pnginfo already has a \"workflow\" key", workflowFile)
+	}
+	if extra == "" || len(keys) == 0 {
+		return `{"workflow": ` + string(wf) + `}`, nil
+	}
+	// Append to the object: drop its closing brace.
+	body := strings.TrimSuffix(strings.TrimSpace(extra), "}")
+	return body + `, "workflow": ` + string(wf) + `}`, nil
+}
+
+func metadataArgs(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--metadata %q: want key=value", kv)
+		}
+		if k == "__metadata__" {
+			return nil, fmt.Errorf("--metadata %q: reserved key", kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func printDryRun(e *env, path string, p *checkpoint.Plan, asJSON bool) error {
+	if asJSON {
+		header, err := headerJSON(p.Header)
+		if err != nil {
+			return err
+		}
+		return writeJSON(e, saveResult{Path: path, Bytes: p.Size, Architecture: p.Architecture, DryRun: true, Header: header})
+	}
+	fmt.Fprintf(e.stdout, "would write %s\n", path)
+	fmt.Fprintf(e.stdout, "architecture: %s\n", p.Architecture)
+	fmt.Fprintf(e.stdout, "size: %s (%d bytes), %d tensors\n", streamwriter.FormatBytes(p.Size), p.Size, len(p.Tensors))
+	keys := sortedKeys(p.Metadata)
+	if len(keys) == 0 {
+		fmt.Fprintln(e.stdout, "metadata: none")
+	}
+	for _, k := range keys {
+		fmt.Fprintf(e.stdout, "metadata %s: %s\n", k, clip(p.Metadata[k], 100))
+	}
+	return nil
+}
+
+// headerJSON extracts the JSON of an 8+N header (without the space padding)
+// so --dry-run --json shows exactly what will be written.
+func headerJSON(h []byte) (json.RawMessage, error) {
+	if len(h) < 8 {
+		return nil, errors.New("planned header is shorter than 8 bytes")
+	}
+	raw := bytes.TrimRight(h[8:], " ")
+	if !json.Valid(raw) {
+		return nil, errors.New("planned header is not valid JSON")
+	}
+	return json.RawMessage(raw), nil
+}
+
+func writeJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("… (%d bytes)", len(s))
+}
