@@ -4,4 +4,4 @@ go 1.26.8
 
 require github.com/syumai/workers v0.33.0
 
-require github.com/nlpodyssey/safetensors v0.0.0-20250209183917-bfb01cc25f7c // indirect
+require github.com/nlpodyssey/safetensors v0.0.0-20250209183917-bfb01cc25f7c
