@@ -20,9 +20,15 @@ EDGE_FIXTURES := $(FIXTURES)/sd15
 $(EDGE_FIXTURES)/checkpoint.safetensors:
 	$(GO) run ./scripts/fixtures gen -arch sd15 -checkpoint -out $(EDGE_FIXTURES)
 
-test-edge: $(NPM_STAMP) build-edge $(EDGE_FIXTURES)/checkpoint.safetensors
+# Incompatible-architecture case: a FLUX VAE's real header over a sparse
+# hole (only headers are read). Kept apart from the real flux_dev fixtures.
+EDGE_SPARSE := $(FIXTURES)/sparse/flux_dev/vae.safetensors
+$(EDGE_SPARSE):
+	$(GO) run ./scripts/fixtures gen -arch flux_dev -only vae -sparse -out $(dir $@)
+
+test-edge: $(NPM_STAMP) build-edge $(EDGE_FIXTURES)/checkpoint.safetensors $(EDGE_SPARSE)
 	$(GO) test ./cmd/edge/
-	CKPTPACK_FIXTURES=$(FIXTURES) node --test --test-concurrency=1 tests/edge/
+	CKPTPACK_FIXTURES=$(FIXTURES) node --test --test-concurrency=1 tests/edge/*.test.mjs
 
 bench-edge: $(NPM_STAMP) build-edge $(EDGE_FIXTURES)/checkpoint.safetensors
 	CKPTPACK_FIXTURES=$(FIXTURES) node tests/edge/bench.mjs

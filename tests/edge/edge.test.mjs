@@ -1,0 +1,229 @@
+// End-to-end tests of the edge host (cmd/edge) under Miniflare: the built
+// Worker, an in-memory R2 bucket, full-size sd15 fixtures from
+// `go run ./scripts/fixtures gen -arch sd15 -checkpoint -out build/fixtures/sd15`
+// (make test-edge makes them). Run: node --test tests/edge/
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  allKeys,
+  auth,
+  call,
+  downloadObject,
+  fixturesDir,
+  goSys,
+  readHeader,
+  repoRoot,
+  seedFile,
+  startWorkers,
+  verifyFixture,
+} from "./harness.mjs";
+
+const sd15 = path.join(fixturesDir, "sd15");
+const sparse = path.join(fixturesDir, "sparse");
+const outDir = path.join(repoRoot, "build/edge-test");
+const MiB = 1 << 20;
+// Go's own memory bound asserted during multi-GB assemblies: half the
+// isolate's 128 MB, leaving the rest to the JS heap and the runtime.
+const maxGoSys = 64 * MiB;
+
+const seeded = {
+  unet: "models/sd15/unet.safetensors",
+  clip: "models/sd15/clip_l.safetensors",
+  vae: "models/sd15/vae.safetensors",
+  full: "models/sd15/checkpoint.safetensors",
+  fluxVAE: "models/flux/vae.safetensors",
+};
+
+let w; // {mf, bucket, edge, faulty}
+
+before(async () => {
+  for (const f of ["unet", "clip_l", "vae", "checkpoint"]) {
+    const file = path.join(sd15, `${f}.safetensors`);
+    if (!fs.existsSync(file)) {
+      throw new Error(`${file} is missing: go run ./scripts/fixtures gen -arch sd15 -checkpoint -out ${sd15}`);
+    }
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  w = await startWorkers();
+  await seedFile(w.bucket, seeded.unet, path.join(sd15, "unet.safetensors"));
+  await seedFile(w.bucket, seeded.clip, path.join(sd15, "clip_l.safetensors"));
+  await seedFile(w.bucket, seeded.vae, path.join(sd15, "vae.safetensors"));
+  await seedFile(w.bucket, seeded.full, path.join(sd15, "checkpoint.safetensors"));
+});
+
+after(async () => {
+  await w?.mf.dispose();
+  fs.rmSync(outDir, { recursive: true, force: true });
+});
+
+/** Downloads key, checks size and digest against the answer, verifies every tensor. */
+async function downloadAndVerify(answer, name) {
+  const file = path.join(outDir, name);
+  try {
+    const { size, sha256 } = await downloadObject(w.bucket, answer.key, file);
+    assert.equal(size, answer.bytes, "object size = answered bytes");
+    assert.equal(sha256, answer.sha256, "object SHA-256 = answered sha256");
+    const v = verifyFixture("sd15", file);
+    assert.ok(v.ok, `fixtures verify failed:\n${v.output}`);
+    assert.match(v.output, /^\d+ passed, 0 failed$/m);
+    return readHeader(file);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+describe("POST /v1/checkpoints", () => {
+  test("assembles sd15 components into the next counter's object; every tensor verifies; Go memory stays bounded", async () => {
+    // An existing output bumps the counter, as in ComfyUI's output folder.
+    await w.bucket.put("checkpoints/ComfyUI_00004_.safetensors", "older output");
+    const prompt = { 3: { class_type: "KSampler", inputs: { seed: 1 } } };
+    const workflow = { nodes: [{ id: 3, type: "KSampler" }], version: 0.4 };
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.vae, prompt, workflow, metadata: { "modelspec.author": "edge test" } },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.json));
+    assert.equal(res.json.key, "checkpoints/ComfyUI_00005_.safetensors");
+    assert.equal(res.json.architecture, "SD15");
+    assert.match(res.json.sha256, /^[0-9a-f]{64}$/);
+    const sys = goSys(res.headers);
+    assert.ok(sys <= maxGoSys, `Go Sys ${(sys / MiB).toFixed(1)} MiB during a ${(res.json.bytes / MiB).toFixed(0)} MiB assembly exceeds ${maxGoSys / MiB} MiB`);
+
+    const header = await downloadAndVerify(res.json, "components.safetensors");
+    const meta = header.__metadata__;
+    assert.deepEqual(JSON.parse(meta.prompt), prompt);
+    assert.deepEqual(JSON.parse(meta.workflow), workflow);
+    assert.equal(meta["modelspec.author"], "edge test");
+  });
+
+  test("bakes a VAE into a full checkpoint used for model and clip", async () => {
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: { model: seeded.full, clip: [seeded.full], vae: seeded.vae, filename_prefix: "baked/sd15-vae", disable_metadata: true },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.json));
+    assert.equal(res.json.key, "baked/sd15-vae_00001_.safetensors");
+    assert.ok(goSys(res.headers) <= maxGoSys, `Go Sys ${goSys(res.headers)} bytes`);
+    const header = await downloadAndVerify(res.json, "baked.safetensors");
+    const meta = header.__metadata__ ?? {};
+    assert.equal(meta.prompt, undefined, "disable_metadata leaves out prompt");
+    assert.equal(meta.workflow, undefined, "disable_metadata leaves out workflow");
+  });
+
+  test("answers 404 naming a missing object, and writes nothing", async () => {
+    const before = await allKeys(w.bucket);
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: { model: seeded.unet, clip: ["models/sd15/no-such-clip.safetensors"], vae: seeded.vae },
+    });
+    assert.equal(res.status, 404);
+    assert.match(res.json.error, /models\/sd15\/no-such-clip\.safetensors/);
+    assert.equal(res.json.key, "models/sd15/no-such-clip.safetensors");
+    assert.deepEqual(await allKeys(w.bucket), before);
+  });
+
+  test("answers 422 with the engine's message for a wrong component", async () => {
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.clip },
+    });
+    assert.equal(res.status, 422, JSON.stringify(res.json));
+    assert.match(res.json.error, /clip_l\.safetensors/);
+  });
+
+  test("answers 422 for components of incompatible architectures", async () => {
+    // Sparse fixtures: real headers, zero data; only headers are read here.
+    await seedFile(w.bucket, seeded.fluxVAE, path.join(sparse, "flux_dev/vae.safetensors"));
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.fluxVAE },
+    });
+    assert.equal(res.status, 422, JSON.stringify(res.json));
+    assert.match(res.json.error, /models\/flux\/vae\.safetensors/);
+  });
+
+  test("answers 400 for a malformed request", async () => {
+    const res = await call(w.edge, "POST", "/v1/checkpoints", { body: { model: seeded.unet, vae: seeded.vae } });
+    assert.equal(res.status, 400);
+    assert.match(res.json.error, /"clip"/);
+  });
+});
+
+describe("R2 failure mid-stream", () => {
+  /** Whether R2 still holds a multipart upload: only a live one takes a part. */
+  async function uploadIsLive({ key, uploadId }) {
+    try {
+      await w.bucket.resumeMultipartUpload(key, uploadId).uploadPart(1, new Uint8Array(1));
+      return true;
+    } catch (e) {
+      assert.match(String(e.message), /does not exist/);
+      return false;
+    }
+  }
+
+  test("the liveness probe tells a live upload from an aborted one", async () => {
+    const upload = await w.bucket.createMultipartUpload("probe/live.bin");
+    const ref = { key: "probe/live.bin", uploadId: upload.uploadId };
+    assert.equal(await uploadIsLive(ref), true);
+    await upload.abort();
+    assert.equal(await uploadIsLive(ref), false);
+  });
+
+  for (const [op, after] of [
+    ["uploadPart", 3],
+    ["get", 20],
+    ["complete", 0],
+  ]) {
+    test(`a failing ${op} after ${after} calls answers 502 and leaves no object and no upload`, async () => {
+      const prefix = `failed-${op}/sd15`;
+      const res = await call(w.faulty, "POST", "/v1/checkpoints", {
+        body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.vae, filename_prefix: prefix },
+        headers: { ...auth, "x-test-fail-op": op, "x-test-fail-after": String(after) },
+      });
+      assert.equal(res.status, 502, JSON.stringify(res.json));
+      assert.match(res.json.error, /injected R2 failure/);
+      const uploads = JSON.parse(res.headers.get("x-test-uploads"));
+      assert.equal(uploads.length, 1, "one multipart upload was started");
+      assert.equal(uploads[0].key, `${prefix}_00001_.safetensors`);
+      assert.deepEqual(await allKeys(w.bucket, `failed-${op}/`), [], "no object under the prefix");
+      assert.equal(await uploadIsLive(uploads[0]), false, "the multipart upload was aborted");
+    });
+  }
+});
+
+describe("GET /v1/inspect", () => {
+  test("reports a full checkpoint", async () => {
+    const res = await call(w.edge, "GET", `/v1/inspect?key=${encodeURIComponent(seeded.full)}`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.file, seeded.full);
+    assert.equal(res.json.bytes, fs.statSync(path.join(sd15, "checkpoint.safetensors")).size);
+    assert.equal(res.json.architecture, "SD15");
+    assert.deepEqual(res.json.components.map((c) => c.slot).sort(), ["clip", "model", "vae"]);
+    assert.ok(res.json.tensors > 1000);
+  });
+
+  test("answers 404 naming a missing object", async () => {
+    const res = await call(w.edge, "GET", "/v1/inspect?key=models/none.safetensors");
+    assert.equal(res.status, 404);
+    assert.match(res.json.error, /models\/none\.safetensors/);
+  });
+});
+
+describe("authorization", () => {
+  for (const [name, headers] of [
+    ["no Authorization header", {}],
+    ["a wrong token", { authorization: "Bearer not-the-token" }],
+    ["the token without Bearer", { authorization: "test-token-8d1c6a" }],
+  ]) {
+    test(`${name} answers 401 JSON on both endpoints and writes nothing`, async () => {
+      const before = await allKeys(w.bucket);
+      const post = await call(w.edge, "POST", "/v1/checkpoints", {
+        body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.vae },
+        headers,
+      });
+      assert.equal(post.status, 401);
+      assert.match(post.json.error, /token/);
+      const get = await call(w.edge, "GET", `/v1/inspect?key=${encodeURIComponent(seeded.full)}`, { headers });
+      assert.equal(get.status, 401);
+      assert.equal(get.json.file, undefined, "no report leaks");
+      assert.deepEqual(await allKeys(w.bucket), before);
+    });
+  }
+});

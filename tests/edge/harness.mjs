@@ -1,0 +1,190 @@
+// Shared test and benchmark helpers: run the built Worker (build/edge, from
+// `make build-edge`) under Miniflare with an in-memory R2 bucket, move
+// files in and out of that bucket in bounded pieces, and verify outputs with
+// the fixture verifier.
+import { Miniflare } from "miniflare";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const fixturesDir = process.env.CKPTPACK_FIXTURES ?? path.join(repoRoot, "build/fixtures");
+export const token = "test-token-8d1c6a";
+export const auth = { authorization: `Bearer ${token}` };
+
+const buildDir = path.join(repoRoot, "build/edge");
+const PIECE = 64 << 20; // seeding and download piece: bounded Node memory
+
+/**
+ * Starts Miniflare with two Workers over one in-memory R2 bucket:
+ * `edge`, the production entry (build/edge/worker.mjs), and `faulty`, the
+ * same Worker behind tests/edge/fault-entry.mjs, which can break R2 calls
+ * on request. Returns {mf, bucket, edge, faulty}; edge/faulty have fetch().
+ */
+export async function startWorkers() {
+  for (const f of ["worker.mjs", "runtime.mjs", "wasm_exec.js", "app.wasm"]) {
+    if (!fs.existsSync(path.join(buildDir, f))) {
+      throw new Error(`build/edge/${f} is missing: run make build-edge`);
+    }
+  }
+  const built = [
+    { type: "ESModule", path: path.join(buildDir, "worker.mjs") },
+    { type: "ESModule", path: path.join(buildDir, "runtime.mjs") },
+    { type: "ESModule", path: path.join(buildDir, "wasm_exec.js") },
+    { type: "CompiledWasm", path: path.join(buildDir, "app.wasm") },
+  ];
+  const common = {
+    modulesRoot: repoRoot,
+    compatibilityDate: "2026-07-01",
+    r2Buckets: { BUCKET: "ckptpack-test" },
+    bindings: { CKPTPACK_TOKEN: token },
+  };
+  const mf = new Miniflare({
+    workers: [
+      { name: "edge", modules: built, ...common },
+      {
+        name: "faulty",
+        modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
+        ...common,
+      },
+    ],
+  });
+  await mf.ready;
+  return {
+    mf,
+    bucket: await mf.getR2Bucket("BUCKET", "edge"),
+    edge: await mf.getWorker("edge"),
+    faulty: await mf.getWorker("faulty"),
+  };
+}
+
+/** The workerd process Miniflare started (a child of this Node process). */
+export function workerdPid() {
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "workerd" && ppid === process.pid) return Number(pid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  throw new Error("no workerd child process found");
+}
+
+/** CPU seconds (user + system) the process has used, from /proc/PID/stat. */
+export function processCPUSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return ticks / clockTicks;
+}
+
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** Puts a file into the bucket through a multipart upload (or one put if small). */
+export async function seedFile(bucket, key, file) {
+  const size = fs.statSync(file).size;
+  if (size <= PIECE) {
+    await bucket.put(key, fs.readFileSync(file));
+    return size;
+  }
+  const upload = await bucket.createMultipartUpload(key);
+  const parts = [];
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(PIECE);
+    for (let off = 0, n = 1; off < size; off += PIECE, n++) {
+      const len = fs.readSync(fd, buf, 0, Math.min(PIECE, size - off), off);
+      parts.push(await upload.uploadPart(n, buf.subarray(0, len)));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  await upload.complete(parts);
+  return size;
+}
+
+/** Reads the JSON header of a .safetensors file. */
+export function readHeader(file) {
+  const fd = fs.openSync(file, "r");
+  try {
+    const len = Buffer.alloc(8);
+    fs.readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE());
+    const json = Buffer.alloc(n);
+    fs.readSync(fd, json, 0, n, 8);
+    return JSON.parse(json.toString("utf8"));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes an object to a file with ranged gets; returns {size, sha256}. */
+export async function downloadObject(bucket, key, file) {
+  const head = await bucket.head(key);
+  if (head === null) throw new Error(`no object ${key}`);
+  const hash = createHash("sha256");
+  const fd = fs.openSync(file, "w");
+  try {
+    for (let off = 0; off < head.size; off += PIECE) {
+      const length = Math.min(PIECE, head.size - off);
+      const obj = await bucket.get(key, { range: { offset: off, length } });
+      const bytes = new Uint8Array(await obj.arrayBuffer());
+      if (bytes.length !== length) throw new Error(`${key}: got ${bytes.length} of ${length} bytes at ${off}`);
+      fs.writeSync(fd, bytes, 0, bytes.length, off);
+      hash.update(bytes);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { size: head.size, sha256: hash.digest("hex") };
+}
+
+/** Runs the fixture verifier on an assembled file; returns its output. */
+export function verifyFixture(arch, file) {
+  const res = spawnSync("go", ["run", "./scripts/fixtures", "verify", "-arch", arch, file], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  return { ok: res.status === 0, output: `${res.stdout}${res.stderr}` };
+}
+
+/** Sends a request to a Worker (edge or faulty) and decodes its JSON answer. */
+export async function call(worker, method, pathAndQuery, { body, headers = auth } = {}) {
+  const res = await worker.fetch(`http://edge.test${pathAndQuery}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${method} ${pathAndQuery}: ${res.status}, not JSON: ${text.slice(0, 500)}`);
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+/** Go's Sys (bytes) as the Worker reports it; see cmd/edge setStatsHeaders. */
+export function goSys(headers) {
+  const v = headers.get("ckptpack-go-sys");
+  if (v === null) throw new Error("response has no Ckptpack-Go-Sys header");
+  return Number(v);
+}
+
+/** Lists every key in the bucket (under prefix). */
+export async function allKeys(bucket, prefix = "") {
+  const keys = [];
+  let cursor;
+  do {
+    const page = await bucket.list({ prefix, cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return keys;
+}
