@@ -1,0 +1,54 @@
+// End-to-end tests of the browser page (tests/*.spec.ts) and the worker
+// (tests/worker-*.spec.ts), in Debian's Chromium: Playwright's own browser
+// download does not work on this machine, and `npx playwright install` must
+// not run.
+//
+// The site is served by CKPT_SERVER: "make" (default) runs `make serve`, the
+// project's static server on 127.0.0.1:8080, which builds the wasm first;
+// "static" serves web/ as it is with tests/helpers/static-server.mjs on
+// 127.0.0.1:8091 (the wasm must have been built into web/ already).
+import { defineConfig } from '@playwright/test';
+import { CHROMIUM_LAUNCH } from './tests/helpers/browser';
+
+const serverKind = process.env.CKPT_SERVER ?? 'make';
+const webServer = serverKind === 'static'
+  ? {
+    command: 'node tests/helpers/static-server.mjs web 8091',
+    url: 'http://127.0.0.1:8091/index.html',
+    baseURL: 'http://127.0.0.1:8091/',
+  }
+  : {
+    command: 'make -s serve',
+    url: 'http://127.0.0.1:8080/index.html',
+    baseURL: 'http://127.0.0.1:8080/',
+  };
+
+export default defineConfig({
+  testDir: 'tests',
+  testMatch: /.*\.spec\.ts$/,
+  // Heavy specs share 2 cores with everything else on the machine, and the
+  // persistent-context specs write GBs to disk: one at a time.
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  // Generous ceilings only so a hang ends; the tests assert no timings.
+  timeout: 10 * 60_000,
+  expect: { timeout: 60_000 },
+  globalSetup: './tests/helpers/global-setup.ts',
+  reporter: [['list']],
+  outputDir: 'build/test-results',
+  use: {
+    baseURL: webServer.baseURL,
+    headless: true,
+    acceptDownloads: true,
+    launchOptions: CHROMIUM_LAUNCH,
+  },
+  webServer: {
+    command: webServer.command,
+    url: webServer.url,
+    reuseExistingServer: !process.env.CI,
+    timeout: 5 * 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});

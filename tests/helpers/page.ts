@@ -1,0 +1,63 @@
+// Helpers that drive the saver UI the way a user does: labelled inputs,
+// buttons by role, and drops of files onto the page.
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export const ui = (page: Page) => ({
+  model: page.getByLabel('Diffusion model', { exact: true }),
+  clip: page.getByLabel('Text encoders', { exact: true }),
+  vae: page.getByLabel('VAE', { exact: true }),
+  prefix: page.getByLabel('Filename prefix'),
+  save: page.getByRole('button', { name: 'Save checkpoint' }),
+  cancel: page.getByRole('button', { name: 'Cancel' }),
+  alert: page.getByRole('alert'),
+  status: page.getByRole('status'),
+  progress: page.getByRole('progressbar', { name: 'Save progress' }),
+  saved: page.getByRole('region', { name: 'Saved checkpoints' }),
+  savedItems: page.locator('.ckpt-saved-list > li'),
+  slot: (slot: 'model' | 'clip' | 'vae') => page.locator(`[data-slot="${slot}"]`),
+});
+
+/** Opens the page and waits until the worker has said ready. */
+export async function openSaver(page: Page, path = 'index.html'): Promise<void> {
+  await page.goto(path);
+  await expect(page.getByRole('button', { name: 'Save checkpoint' })).toBeEnabled();
+}
+
+/** Waits until every file in a slot has been inspected and fits. */
+export async function expectSlotOK(page: Page, slot: 'model' | 'clip' | 'vae', count = 1): Promise<void> {
+  const files = page.locator(`[data-slot="${slot}"] .ckpt-file`);
+  await expect(files).toHaveCount(count);
+  await expect(page.locator(`[data-slot="${slot}"] .ckpt-file-ok`)).toHaveCount(count);
+}
+
+/**
+ * Drops files from disk onto target (default: the page body) as a real
+ * drag and drop would: a DataTransfer holding File objects. The Files come
+ * from a scratch <input> outside the app, since a page cannot open paths.
+ */
+export async function dropFiles(page: Page, files: string[], target?: Locator): Promise<void> {
+  const scratch = await page.evaluateHandle(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.multiple = true;
+    input.hidden = true;
+    document.body.append(input);
+    return input;
+  });
+  await scratch.asElement()!.setInputFiles(files);
+  const targetHandle = target ? await target.elementHandle() : await page.evaluateHandle(() => document.body);
+  await page.evaluate(([input, el]) => {
+    const dt = new DataTransfer();
+    for (const file of (input as HTMLInputElement).files!) dt.items.add(file);
+    (input as HTMLInputElement).remove();
+    const init = { dataTransfer: dt, bubbles: true, cancelable: true };
+    (el as Element).dispatchEvent(new DragEvent('dragenter', init));
+    (el as Element).dispatchEvent(new DragEvent('dragover', init));
+    (el as Element).dispatchEvent(new DragEvent('drop', init));
+  }, [scratch, targetHandle] as const);
+}
+
+/** Names listed under "Saved checkpoints". */
+export async function savedPaths(page: Page): Promise<string[]> {
+  return page.locator('.ckpt-saved-list .ckpt-file-name').allTextContents();
+}

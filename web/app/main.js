@@ -1,0 +1,17 @@
+// Entry point of the standalone page (web/index.html): hydrates the static
+// markup in #app and registers the service worker that makes the page work
+// offline. The ComfyUI extension imports saver.js directly and does neither.
+import { mountSaver } from './saver.js';
+
+const saver = mountSaver(document.getElementById('app'), { dropTarget: document });
+
+// Exposed for the browser console and the end-to-end tests (worker start-up
+// time, wasm memory seen during the last save).
+globalThis.ckptpack = { saver };
+
+if ('serviceWorker' in navigator) {
+  // sw.js sits next to index.html, so its scope is the page's folder.
+  navigator.serviceWorker.register(new URL('../sw.js', import.meta.url)).catch((error) => {
+    console.warn('ckptpack: offline support unavailable:', error);
+  });
+}
