@@ -1,0 +1,32 @@
+# Browser site: Go/WASM worker + static files (web/), see wasm/worker/PROTOCOL.md.
+#   make build-web   web/ckptpack.wasm, web/wasm_exec.js, web/sw-precache.js
+#   make dist        dist/: the deployable site, with precompressed .gz (and .br with `brotli`)
+#   make serve       build-web, then serve web/ on http://$(WEB_ADDR)/ (foreground)
+#   make test-worker the worker protocol smoke test (tests/worker-*.spec.ts) in Chromium
+#   make bench-worker  Go worker vs plain-JS File→OPFS throughput (BENCH_GIB, default 2)
+.PHONY: build-web serve dist test-worker bench-worker
+TEST_TARGETS += test-worker
+BENCH_TARGETS += bench-worker
+
+WEB_ADDR ?= 127.0.0.1:8080
+SERVE_BIN := build/bin/serve
+
+build-web:
+	$(GO) run ./scripts/buildweb -web web
+
+dist:
+	$(GO) run ./scripts/buildweb -web web -dist dist
+
+$(SERVE_BIN): scripts/serve/main.go
+	$(GO) build -o $@ ./scripts/serve
+
+# exec: the server replaces the shell, so stopping make (or Playwright
+# stopping its webServer) stops the server.
+serve: build-web $(SERVE_BIN)
+	exec $(SERVE_BIN) -dir web -addr $(WEB_ADDR) -mount /tests/fixtures-web/=tests/fixtures-web
+
+test-worker: build-web $(NPM_STAMP) $(CHROMIUM)
+	npx playwright test tests/worker-protocol.spec.ts
+
+bench-worker: build-web $(NPM_STAMP) $(CHROMIUM)
+	CKPT_BENCH=1 npx playwright test tests/worker-bench.spec.ts

@@ -1,0 +1,297 @@
+//go:build js && wasm
+
+package streamwriter
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+
+	"github.com/ckptpack/ckptpack/internal/jsio"
+)
+
+// partSuffix marks an OPFS file still being written. The finished file only
+// appears under its real name (a rename on Finish), so a tab that crashes
+// mid-write leaves a ".part" file, never a truncated checkpoint that looks
+// complete.
+const partSuffix = ".part"
+
+// PartSuffix is exported for listings that hide or clean unfinished files.
+const PartSuffix = partSuffix
+
+// StorageFullError is a write the browser accepted only partly: the disk or
+// the origin's storage quota is full. FileSystemSyncAccessHandle.write does
+// not throw there; it returns a short count (Chromium returns 2^32-8,
+// File::FILE_ERROR_NO_SPACE read as unsigned, in an off-the-record profile
+// whose OPFS lives in RAM).
+type StorageFullError struct {
+	Name    string // output file
+	At      int64  // offset of the failed write
+	Wanted  int64  // bytes the write should have taken
+	Written int64  // bytes in the file before the failed write
+}
+
+func (e *StorageFullError) Error() string {
+	return fmt.Sprintf("%s: the browser stopped accepting data after %d bytes (storage full or over quota)", e.Name, e.Written)
+}
+
+// StorageFull lets callers that cannot import this js-only type recognise it.
+func (e *StorageFullError) StorageFull() bool { return true }
+
+// SyncHandleSink writes through a FileSystemSyncAccessHandle (OPFS only,
+// dedicated workers only). Each Write is one synchronous handle.write of the
+// caller's buffer straight from the WebAssembly memory.
+type SyncHandleSink struct {
+	name   string
+	handle js.Value // FileSystemSyncAccessHandle
+	io     js.Value
+	at     int64
+	closed bool
+
+	// finish and abort run after the handle is flushed/closed.
+	finish func() error
+	abort  func() error
+}
+
+func newSyncHandleSink(fileHandle js.Value, name string) (*SyncHandleSink, error) {
+	io, err := jsio.Helpers()
+	if err != nil {
+		return nil, err
+	}
+	h, err := jsio.AwaitCall(fileHandle, "createSyncAccessHandle")
+	if err != nil {
+		return nil, fmt.Errorf("%s: opening for writing: %w", name, err)
+	}
+	s := &SyncHandleSink{name: name, handle: h, io: io}
+	// Start from an empty file: a handle for an existing file keeps its bytes.
+	if _, err := jsio.Call(h, "truncate", 0); err != nil {
+		s.closeHandle()
+		return nil, fmt.Errorf("%s: truncating: %w", name, err)
+	}
+	return s, nil
+}
+
+// Write implements Sink.
+func (s *SyncHandleSink) Write(p []byte) (int, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	v, err := jsio.Call(s.io, "syncWrite", s.handle, jsio.Addr(p), len(p), s.at)
+	if err != nil {
+		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
+			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: int64(len(p)), Written: s.at}
+		}
+		return 0, fmt.Errorf("%s: writing at byte %d: %w", s.name, s.at, err)
+	}
+	n := int64(v.Float())
+	if n != int64(len(p)) {
+		return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: int64(len(p)), Written: s.at}
+	}
+	s.at += n
+	return len(p), nil
+}
+
+// Written is the number of bytes written so far.
+func (s *SyncHandleSink) Written() int64 { return s.at }
+
+func (s *SyncHandleSink) closeHandle() error {
+	_, err := jsio.Call(s.handle, "close")
+	return err
+}
+
+// Finish flushes (an fdatasync) and closes the handle, then makes the file
+// visible under its final name.
+func (s *SyncHandleSink) Finish() error {
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	if _, err := jsio.Call(s.handle, "flush"); err != nil {
+		s.closeHandle()
+		return fmt.Errorf("%s: flushing: %w", s.name, err)
+	}
+	if err := s.closeHandle(); err != nil {
+		return fmt.Errorf("%s: closing: %w", s.name, err)
+	}
+	if s.finish != nil {
+		return s.finish()
+	}
+	return nil
+}
+
+// Abort closes the handle and removes the file. Calling it after Finish (or
+// twice) removes whatever is left.
+func (s *SyncHandleSink) Abort() error {
+	var errs []error
+	if !s.closed {
+		s.closed = true
+		if err := s.closeHandle(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: closing: %w", s.name, err))
+		}
+	}
+	if s.abort != nil {
+		if err := s.abort(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// OPFSSink writes a new file into an OPFS directory. The data goes to
+// "<name>.part" and is renamed to name on Finish; Abort removes the part
+// file.
+type OPFSSink struct {
+	*SyncHandleSink
+	dir  js.Value
+	Name string
+}
+
+// CreateOPFS creates name (as name+".part" until Finish) in dir, a
+// FileSystemDirectoryHandle of the origin private file system. It fails if
+// name already exists, so a finished checkpoint is never overwritten.
+func CreateOPFS(dir js.Value, name string) (*OPFSSink, error) {
+	if _, err := jsio.AwaitCall(dir, "getFileHandle", name); err == nil {
+		return nil, fmt.Errorf("%s: already exists", name)
+	}
+	part := name + partSuffix
+	fh, err := jsio.AwaitCall(dir, "getFileHandle", part, map[string]any{"create": true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: creating: %w", part, err)
+	}
+	shs, err := newSyncHandleSink(fh, name)
+	if err != nil {
+		removeEntry(dir, part)
+		return nil, err
+	}
+	s := &OPFSSink{SyncHandleSink: shs, dir: dir, Name: name}
+	shs.finish = func() error {
+		// FileSystemHandle.move(newName) renames within the directory
+		// (Chromium, OPFS). On failure the part file is removed.
+		if _, err := jsio.AwaitCall(fh, "move", name); err != nil {
+			removeEntry(dir, part)
+			return fmt.Errorf("%s: renaming finished file: %w", name, err)
+		}
+		s.dir = js.Undefined()
+		return nil
+	}
+	shs.abort = func() error {
+		if s.dir.IsUndefined() {
+			return removeEntry(dir, name) // aborted after a successful Finish
+		}
+		return removeEntry(dir, part)
+	}
+	return s, nil
+}
+
+func removeEntry(dir js.Value, name string) error {
+	_, err := jsio.AwaitCall(dir, "removeEntry", name)
+	if je, ok := err.(*jsio.Error); ok && je.Name == "NotFoundError" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: removing: %w", name, err)
+	}
+	return nil
+}
+
+// OpenFileHandleSink writes into a FileSystemFileHandle the page obtained
+// (showSaveFilePicker, or an OPFS handle). An OPFS handle is written through
+// a sync access handle; any other handle through createWritable, whose data
+// only replaces the file's content on Finish (Chromium writes a swap file and
+// moves it into place on close), so Abort leaves the previous content.
+func OpenFileHandleSink(fileHandle js.Value) (Sink, error) {
+	name := "output"
+	if n := fileHandle.Get("name"); n.Type() == js.TypeString {
+		name = n.String()
+	}
+	if fileHandle.Get("createSyncAccessHandle").Type() == js.TypeFunction {
+		s, err := newSyncHandleSink(fileHandle, name)
+		if err == nil {
+			s.abort = func() error {
+				// Leave no partial file behind; remove() exists for OPFS
+				// handles in Chromium. Failing that, leave it empty.
+				if fileHandle.Get("remove").Type() == js.TypeFunction {
+					if _, err := jsio.AwaitCall(fileHandle, "remove"); err == nil {
+						return nil
+					}
+				}
+				return nil
+			}
+			return s, nil
+		}
+		// Not an OPFS file (createSyncAccessHandle rejects with
+		// InvalidStateError or similar): fall through to createWritable.
+	}
+	return openWritableSink(fileHandle, name)
+}
+
+// WritableSink writes through a FileSystemWritableFileStream. Every write is
+// asynchronous; the calling goroutine blocks until the browser took the
+// chunk, which also lets the worker's event loop run.
+type WritableSink struct {
+	name     string
+	writable js.Value
+	io       js.Value
+	at       int64
+	closed   bool
+}
+
+func openWritableSink(fileHandle js.Value, name string) (*WritableSink, error) {
+	io, err := jsio.Helpers()
+	if err != nil {
+		return nil, err
+	}
+	if fileHandle.Get("createWritable").Type() != js.TypeFunction {
+		return nil, fmt.Errorf("%s: this browser cannot write to a chosen file from a worker (no createWritable)", name)
+	}
+	w, err := jsio.AwaitCall(fileHandle, "createWritable", map[string]any{"keepExistingData": false})
+	if err != nil {
+		return nil, fmt.Errorf("%s: opening for writing: %w", name, err)
+	}
+	return &WritableSink{name: name, writable: w, io: io}, nil
+}
+
+// Write implements Sink.
+func (s *WritableSink) Write(p []byte) (int, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := jsio.AwaitCall(s.io, "writableWrite", s.writable, jsio.Addr(p), len(p)); err != nil {
+		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
+			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: int64(len(p)), Written: s.at}
+		}
+		return 0, fmt.Errorf("%s: writing at byte %d: %w", s.name, s.at, err)
+	}
+	s.at += int64(len(p))
+	return len(p), nil
+}
+
+// Finish closes the stream, which commits the file.
+func (s *WritableSink) Finish() error {
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	if _, err := jsio.AwaitCall(s.writable, "close"); err != nil {
+		return fmt.Errorf("%s: closing: %w", s.name, err)
+	}
+	return nil
+}
+
+// Abort discards everything written; the chosen file keeps its old content.
+func (s *WritableSink) Abort() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if _, err := jsio.AwaitCall(s.writable, "abort"); err != nil {
+		return fmt.Errorf("%s: discarding partial output: %w", s.name, err)
+	}
+	return nil
+}

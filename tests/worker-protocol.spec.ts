@@ -1,0 +1,151 @@
+// Worker protocol smoke test (wasm/worker/PROTOCOL.md): the Go/WASM worker
+// driven through tests/fixtures-web/harness.js, without the page UI.
+// The harness is served from the repository by page.route, so the spec runs
+// against any server that serves web/ (make serve, or the static server).
+import { test, expect, type Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { REPO } from './helpers/fixtures';
+
+const HARNESS_DIR = path.join(REPO, 'tests', 'fixtures-web');
+const SCRATCH = path.join(REPO, 'build', 'fixtures', 'worker');
+const RANDOM_FILE = path.join(SCRATCH, 'random-96MiB.bin');
+const SPARSE_FILE = path.join(SCRATCH, 'sparse-768MiB.bin');
+const JUNK_FILE = path.join(SCRATCH, 'not-safetensors.bin');
+
+test.beforeAll(async () => {
+  await mkdir(SCRATCH, { recursive: true });
+  // Deterministic pseudo-random bytes: a copy that drops, repeats or
+  // reorders a chunk changes the hash.
+  if (!existsSync(RANDOM_FILE)) {
+    const f = await open(RANDOM_FILE, 'w');
+    const block = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 96; i++) {
+      for (let j = 0; j < block.length; j += 32) createHash('sha256').update(`${i}:${j}`).digest().copy(block, j);
+      await f.write(block);
+    }
+    await f.close();
+  }
+  if (!existsSync(SPARSE_FILE)) {
+    const f = await open(SPARSE_FILE, 'w');
+    await f.truncate(768 << 20);
+    await f.close();
+  }
+  if (!existsSync(JUNK_FILE)) {
+    const f = await open(JUNK_FILE, 'w');
+    await f.write(Buffer.from('this is not a safetensors file\n'.repeat(100)));
+    await f.close();
+  }
+});
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk);
+  return h.digest('hex');
+}
+
+async function openHarness(page: Page, files: string[] = []): Promise<void> {
+  await page.route('**/tests/fixtures-web/*', async (route) => {
+    const name = path.basename(new URL(route.request().url()).pathname);
+    const type = name.endsWith('.html') ? 'text/html' : 'text/javascript';
+    await route.fulfill({ body: await readFile(path.join(HARNESS_DIR, name)), contentType: type });
+  });
+  await page.goto('tests/fixtures-web/worker.html');
+  if (files.length) await page.setInputFiles('#files', files);
+  await page.evaluate(() => (window as any).harness.ready);
+}
+
+test('worker starts, copies a File into OPFS exactly, lists and deletes it', async ({ page }) => {
+  await openHarness(page, [RANDOM_FILE]);
+  const ready = await page.evaluate(() => (window as any).harness.unsolicited.find((m: any) => m.type === 'ready'));
+  expect(ready.version).toBeTruthy();
+  expect(ready.wasmMemoryBytes).toBeGreaterThan(0);
+
+  const copy = () => page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const r = await h.request({ type: 'copy', file: h.files()[0], path: 'copies/random.bin', options: { sha256: true, bufferMiB: 4 } });
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('copies');
+    const stored = await (await dir.getFileHandle('random.bin')).getFile();
+    // Read the stored file back in the page and hash it there.
+    const digest = await crypto.subtle.digest('SHA-256', await stored.arrayBuffer());
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return { final: r.final, progress: r.progress, storedHex: hex, storedSize: stored.size };
+  });
+  const want = await sha256File(RANDOM_FILE);
+  const first = await copy();
+  expect(first.final.type, JSON.stringify(first.final)).toBe('done');
+  expect(first.final.bytes).toBe(96 << 20);
+  expect(first.final.sha256).toBe(want);
+  expect(first.storedSize).toBe(96 << 20);
+  expect(first.storedHex).toBe(want);
+  for (let i = 1; i < first.progress.length; i++) {
+    expect(first.progress[i].done).toBeGreaterThanOrEqual(first.progress[i - 1].done);
+  }
+  // The copy buffer is reused: a second copy does not grow wasm memory.
+  const second = await copy();
+  expect(second.final.sha256).toBe(want);
+  expect(second.final.wasmMemoryBytes).toBe(first.final.wasmMemoryBytes);
+
+  const listed = await page.evaluate(() => (window as any).harness.request({ type: 'list' }));
+  expect(listed.final.type).toBe('listed');
+  expect(listed.final.files).toEqual([
+    expect.objectContaining({ path: 'copies/random.bin', name: 'random.bin', bytes: 96 << 20 }),
+  ]);
+  expect(listed.final.quota).toBeGreaterThan(0);
+
+  const deleted = await page.evaluate(() => (window as any).harness.request({ type: 'delete', path: 'copies/random.bin' }));
+  expect(deleted.final).toEqual(expect.objectContaining({ type: 'deleted', path: 'copies/random.bin' }));
+  const after = await page.evaluate(() => (window as any).harness.request({ type: 'list' }));
+  expect(after.final.files).toEqual([]);
+
+  const bad = await page.evaluate(() => (window as any).harness.request({ type: 'delete', path: '../x' }));
+  expect(bad.final).toEqual(expect.objectContaining({ type: 'error', code: 'input' }));
+});
+
+test('cancel stops a running copy and leaves no file', async ({ page }) => {
+  await openHarness(page, [SPARSE_FILE]);
+  const result = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const { id, done } = h.start({ type: 'copy', file: h.files()[0], path: 'big.bin', options: { bufferMiB: 1 } });
+    // Cancel once the copy is under way (its first progress message).
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress')) { clearInterval(t); resolve(); }
+      }, 5);
+    });
+    h.cancel(id);
+    const final = await done;
+    const names: string[] = [];
+    for await (const name of (await navigator.storage.getDirectory()).keys()) names.push(name);
+    return { final, names };
+  });
+  expect(result.final).toEqual(expect.objectContaining({ type: 'error', code: 'cancelled' }));
+  expect(result.names).toEqual([]);
+});
+
+test('messages sent before ready are answered; bad requests get error replies', async ({ page }) => {
+  await openHarness(page, [JUNK_FILE]);
+  const replies = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    // A second worker, asked at once, before its wasm has loaded.
+    const w = new Worker(new URL('../../worker.js', location.href));
+    const early = new Promise((resolve) => { w.onmessage = (ev) => { if (ev.data.id === 7) resolve(ev.data); }; });
+    w.postMessage({ type: 'list', id: 7 });
+    const earlyReply = await early;
+    w.terminate();
+    const inspect = await h.request({ type: 'inspect', file: h.files()[0] });
+    const unknown = await h.request({ type: 'frobnicate' });
+    const badPrefix = await h.request({ type: 'plan', model: h.files()[0], clip: [], vae: h.files()[0], options: { prediction: 'x' } });
+    return { earlyReply, inspect: inspect.final, unknown: unknown.final, badPrefix: badPrefix.final };
+  });
+  expect(replies.earlyReply).toEqual(expect.objectContaining({ type: 'listed', id: 7 }));
+  expect(replies.inspect).toEqual(expect.objectContaining({ type: 'error', code: 'input', file: 'not-safetensors.bin' }));
+  expect(replies.unknown).toEqual(expect.objectContaining({ type: 'error', code: 'internal' }));
+  expect(replies.badPrefix).toEqual(expect.objectContaining({ type: 'error', code: 'input' }));
+  expect(replies.badPrefix.message).toContain('prediction');
+});

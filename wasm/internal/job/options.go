@@ -1,0 +1,130 @@
+// Package job holds the browser worker's logic that does not touch
+// JavaScript: request options, output naming, the quota decision, error
+// classification for the page, and the "blob" hand-off plan. Keeping it free
+// of syscall/js lets it be tested natively with go test.
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+)
+
+// Options are the page's save options (PROTOCOL.md "options"). Field names
+// are the wire names.
+type Options struct {
+	FilenamePrefix  string            `json:"filenamePrefix"`
+	Prompt          string            `json:"prompt"`
+	ExtraPNGInfo    string            `json:"extraPnginfo"`
+	DisableMetadata bool              `json:"disableMetadata"`
+	Metadata        map[string]string `json:"metadata"`
+	Prediction      string            `json:"prediction"`
+	SHA256          bool              `json:"sha256"`
+	// IgnoreQuota skips the up-front check against navigator.storage
+	// .estimate(). Chromium reports quota = usage + 10 GiB whatever the free
+	// disk space (an anti-fingerprinting measure since Chrome 138), so a
+	// bigger checkpoint can still fit; a write that runs out of space still
+	// fails cleanly with code "quota" and leaves no file.
+	IgnoreQuota bool `json:"ignoreQuota"`
+	// BufferMiB overrides the copy buffer size (benchmarks); 0 = default.
+	BufferMiB int `json:"bufferMiB"`
+	// Reader selects how input bytes are read: "sync" (FileReaderSync) or
+	// "byob" (ReadableStream BYOB reader); "" = default. Benchmarks only.
+	Reader string `json:"reader"`
+}
+
+// MaxBufferMiB bounds BufferMiB: the Go heap in the browser tops out near
+// 4 GiB and WebAssembly memory never shrinks.
+const MaxBufferMiB = 256
+
+// ParseOptions decodes the options JSON (the page's options object passed
+// through JSON.stringify; "" or "null" means all defaults) and validates it.
+func ParseOptions(text string) (Options, error) {
+	var o Options
+	if text != "" && text != "null" && text != "undefined" {
+		if err := json.Unmarshal([]byte(text), &o); err != nil {
+			return o, fmt.Errorf("options: %v", err)
+		}
+	}
+	if o.FilenamePrefix == "" {
+		o.FilenamePrefix = checkpoint.DefaultFilenamePrefix
+	}
+	switch checkpoint.Prediction(o.Prediction) {
+	case "":
+		o.Prediction = string(checkpoint.PredictionAuto)
+	case checkpoint.PredictionAuto, checkpoint.PredictionEps, checkpoint.PredictionV:
+	default:
+		return o, fmt.Errorf("options: prediction %q is not one of auto, eps, v", o.Prediction)
+	}
+	if o.Prompt != "" && !json.Valid([]byte(o.Prompt)) {
+		return o, fmt.Errorf("options: prompt is not valid JSON")
+	}
+	if o.ExtraPNGInfo != "" {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(o.ExtraPNGInfo), &obj); err != nil {
+			return o, fmt.Errorf("options: extraPnginfo is not a JSON object: %v", err)
+		}
+	}
+	if o.BufferMiB < 0 || o.BufferMiB > MaxBufferMiB {
+		return o, fmt.Errorf("options: bufferMiB %d is outside 1..%d", o.BufferMiB, MaxBufferMiB)
+	}
+	switch o.Reader {
+	case "", "sync", "byob":
+	default:
+		return o, fmt.Errorf("options: reader %q is not one of sync, byob", o.Reader)
+	}
+	return o, nil
+}
+
+// Request builds the engine's SaveRequest. title is modelspec.title,
+// "<filename> <counter>" as CheckpointSave derives it.
+func (o Options) Request(model checkpoint.Input, clip []checkpoint.Input, vae checkpoint.Input, title string) checkpoint.SaveRequest {
+	return checkpoint.SaveRequest{
+		Model:           model,
+		Clip:            clip,
+		VAE:             vae,
+		Prediction:      checkpoint.Prediction(o.Prediction),
+		Title:           title,
+		Prompt:          o.Prompt,
+		ExtraPNGInfo:    o.ExtraPNGInfo,
+		DisableMetadata: o.DisableMetadata,
+		Metadata:        o.Metadata,
+	}
+}
+
+// Output is where a save writes, by ComfyUI's naming rules.
+type Output struct {
+	Subfolder string // "checkpoints"; "" for the root
+	Filename  string // "ComfyUI"
+	Counter   int    // 1, 2 …
+	Name      string // "ComfyUI_00001_.safetensors"
+	Path      string // "checkpoints/ComfyUI_00001_.safetensors"
+	Title     string // modelspec.title: "ComfyUI 1"
+}
+
+// ResolveOutput applies CheckpointSave's naming (folder_paths
+// .get_save_image_path, then f"{filename}_{counter:05}_.safetensors") with
+// OPFS as the output directory. entries lists the names already in the
+// subfolder; it is called once the subfolder is known.
+func ResolveOutput(prefix string, now time.Time, entries func(subfolder string) ([]string, error)) (Output, error) {
+	sub, filename, err := checkpoint.ResolvePrefix(prefix, now)
+	if err != nil {
+		return Output{}, err
+	}
+	names, err := entries(sub)
+	if err != nil {
+		return Output{}, err
+	}
+	counter := checkpoint.NextCounter(filename, names)
+	name := checkpoint.CheckpointFileName(filename, counter)
+	path := name
+	if sub != "" {
+		path = sub + "/" + name
+	}
+	return Output{
+		Subfolder: sub, Filename: filename, Counter: counter, Name: name, Path: path,
+		Title: fmt.Sprintf("%s %d", filename, counter),
+	}, nil
+}

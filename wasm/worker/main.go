@@ -1,0 +1,625 @@
+//go:build js && wasm
+
+// Command worker is ckptpack's browser engine: it runs in a dedicated Web
+// Worker, takes File objects posted by the page, plans the checkpoint with
+// pkg/checkpoint and streams it into the origin private file system, a file
+// the user chose, or hands the page a list of Blob parts. The message
+// protocol is in PROTOCOL.md; web/worker.js only boots this program.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/ckptpack/ckptpack/internal/jsio"
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/streamwriter"
+	"github.com/ckptpack/ckptpack/wasm/internal/job"
+)
+
+// version is set at build time (-ldflags -X main.version=…); otherwise it
+// comes from the git revision Go stamps into the binary.
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			v = rev
+			if dirty {
+				v += "+dirty"
+			}
+		}
+	}
+	return v
+}
+
+// progressInterval caps progress messages at about 10 per second. Each tick
+// also yields to the event loop so a cancel message is delivered promptly
+// while Go reads and writes synchronously.
+const progressInterval = 100 * time.Millisecond
+
+type worker struct {
+	saveMu sync.Mutex // one save or delete at a time: counters and names stay consistent
+
+	mu      sync.Mutex // guards running
+	running map[string]context.CancelFunc
+
+	buf []byte // the copy buffer, reused across saves so wasm memory stays flat
+}
+
+func main() {
+	w := &worker{running: map[string]context.CancelFunc{}}
+	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		data := args[0].Get("data")
+		// A cancel is handled right here, without blocking, so it takes
+		// effect at the running job's next yield.
+		if data.Get("type").String() == "cancel" {
+			w.cancel(data.Get("id"))
+			return nil
+		}
+		go w.handle(data)
+		return nil
+	})
+	js.Global().Set("onmessage", onMessage)
+	post(map[string]any{"type": "ready", "version": buildVersion(), "wasmMemoryBytes": jsio.MemoryBytes()}, nil)
+	select {}
+}
+
+func idKey(id js.Value) string { return js.Global().Call("String", id).String() }
+
+func (w *worker) cancel(id js.Value) {
+	w.mu.Lock()
+	cancel := w.running[idKey(id)]
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+func (w *worker) track(id js.Value) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	key := idKey(id)
+	w.mu.Lock()
+	w.running[key] = cancel
+	w.mu.Unlock()
+	return ctx, func() {
+		w.mu.Lock()
+		delete(w.running, key)
+		w.mu.Unlock()
+		cancel()
+	}
+}
+
+// reply is an error reply (PROTOCOL.md "error").
+type failure struct {
+	File, Slot, Code string
+	Err              error
+}
+
+func (w *worker) handle(data js.Value) {
+	id := data.Get("id")
+	typ := data.Get("type").String()
+	defer func() {
+		if r := recover(); r != nil {
+			postError(id, failure{Code: job.CodeInternal, Err: fmt.Errorf("internal error in %s: %v\n%s", typ, r, debug.Stack())})
+		}
+	}()
+	var f *failure
+	switch typ {
+	case "inspect":
+		f = w.inspect(id, data)
+	case "plan":
+		f = w.plan(id, data)
+	case "save":
+		f = w.save(id, data)
+	case "list":
+		f = w.list(id)
+	case "delete":
+		f = w.delete(id, data)
+	case "copy":
+		f = w.copy(id, data)
+	default:
+		f = &failure{Code: job.CodeInternal, Err: fmt.Errorf("unknown message type %q", typ)}
+	}
+	if f != nil {
+		postError(id, *f)
+	}
+}
+
+func postError(id js.Value, f failure) {
+	code := f.Code
+	if code == "" {
+		code = job.Classify(f.Err)
+	}
+	file := f.File
+	if file == "" {
+		file = job.FileOf(f.Err)
+	}
+	post(map[string]any{"type": "error", "id": id, "file": file, "slot": f.Slot, "code": code, "message": f.Err.Error()}, nil)
+}
+
+// post sends msg to the page. msg goes through JSON (Go maps of strings,
+// structs with json tags) and then gets raw JS values set on top (ids,
+// Uint8Arrays), listed in extra.
+func post(msg map[string]any, transfer []js.Value) {
+	raw := map[string]js.Value{}
+	plain := map[string]any{}
+	for k, v := range msg {
+		if jv, ok := v.(js.Value); ok {
+			raw[k] = jv
+		} else {
+			plain[k] = v
+		}
+	}
+	b, err := json.Marshal(plain)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"type": "error", "code": job.CodeInternal, "message": "encoding reply: " + err.Error()})
+	}
+	obj := js.Global().Get("JSON").Call("parse", string(b))
+	for k, v := range raw {
+		obj.Set(k, v)
+	}
+	if len(transfer) > 0 {
+		list := make([]any, len(transfer))
+		for i, t := range transfer {
+			list[i] = t
+		}
+		js.Global().Call("postMessage", obj, list)
+		return
+	}
+	js.Global().Call("postMessage", obj)
+}
+
+// inputs are the files of a plan or save request, numbered as the blob
+// hand-off numbers them: model, clip[0] …, vae.
+type inputs struct {
+	model checkpoint.Input
+	clip  []checkpoint.Input
+	vae   checkpoint.Input
+	files []*jsio.File // by page file number
+	slots []string     // slot of each file number
+}
+
+func readInputs(ctx context.Context, data js.Value, mode jsio.ReadMode) (*inputs, *failure) {
+	in := &inputs{}
+	add := func(v js.Value, slot string) (checkpoint.Input, *failure) {
+		if v.IsUndefined() || v.IsNull() {
+			return checkpoint.Input{}, nil
+		}
+		f, err := jsio.NewFile(v, slot)
+		if err != nil {
+			return checkpoint.Input{}, &failure{Slot: slot, Code: job.CodeInput, Err: err}
+		}
+		f.Mode, f.Ctx = mode, ctx
+		in.files = append(in.files, f)
+		in.slots = append(in.slots, slot)
+		return checkpoint.Input{Name: f.Name, R: f, Size: f.Size}, nil
+	}
+	var fail *failure
+	if in.model, fail = add(data.Get("model"), "model"); fail != nil {
+		return nil, fail
+	}
+	if clip := data.Get("clip"); !clip.IsUndefined() && !clip.IsNull() {
+		if !js.Global().Get("Array").Call("isArray", clip).Bool() {
+			clip = js.Global().Get("Array").Call("of", clip)
+		}
+		for i := 0; i < clip.Length(); i++ {
+			c, fail := add(clip.Index(i), "clip")
+			if fail != nil {
+				return nil, fail
+			}
+			if c.R != nil {
+				in.clip = append(in.clip, c)
+			}
+		}
+	}
+	if in.vae, fail = add(data.Get("vae"), "vae"); fail != nil {
+		return nil, fail
+	}
+	return in, nil
+}
+
+// fileIndex maps a plan input back to the page's file number.
+func (in *inputs) fileIndex(x checkpoint.Input) int {
+	for i, f := range in.files {
+		if r, ok := x.R.(*jsio.File); ok && r == f {
+			return i
+		}
+	}
+	return -1
+}
+
+// fileOf names the input an error is about: the one its error type names,
+// else the one whose name starts the message (the engine's errors read
+// "<file>: …").
+func (in *inputs) fileOf(err error) string {
+	if f := job.FileOf(err); f != "" {
+		return f
+	}
+	msg := err.Error()
+	for _, f := range in.files {
+		if strings.HasPrefix(msg, f.Name+":") {
+			return f.Name
+		}
+	}
+	return ""
+}
+
+// slotOf names the slot an error mentions by its file name, when exactly
+// one input has that name.
+func (in *inputs) slotOf(file string) string {
+	slot := ""
+	for i, f := range in.files {
+		if f.Name == file {
+			if slot != "" && slot != in.slots[i] {
+				return ""
+			}
+			slot = in.slots[i]
+		}
+	}
+	return slot
+}
+
+func (w *worker) inspect(id, data js.Value) *failure {
+	v := data.Get("file")
+	f, err := jsio.NewFile(v, "file")
+	if err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	report, err := checkpoint.Inspect(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+	if err != nil {
+		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
+	}
+	post(map[string]any{"type": "inspected", "id": id, "name": f.Name, "report": report}, nil)
+	return nil
+}
+
+// planned is everything plan and save both work out before writing.
+type planned struct {
+	opts  job.Options
+	in    *inputs
+	out   job.Output
+	plan  *checkpoint.Plan
+	quota quotaInfo
+	root  js.Value
+}
+
+func readMode(o job.Options) jsio.ReadMode {
+	if o.Reader == "byob" {
+		return jsio.ReadBYOB
+	}
+	return jsio.ReadSync
+}
+
+func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure) {
+	optsText := ""
+	if o := data.Get("options"); !o.IsUndefined() && !o.IsNull() {
+		optsText = js.Global().Get("JSON").Call("stringify", o).String()
+	}
+	opts, err := job.ParseOptions(optsText)
+	if err != nil {
+		return nil, &failure{Code: job.CodeInput, Err: err}
+	}
+	in, fail := readInputs(ctx, data, readMode(opts))
+	if fail != nil {
+		return nil, fail
+	}
+	root, err := opfsRoot()
+	if err != nil {
+		return nil, &failure{Code: job.CodeInternal, Err: err}
+	}
+	out, err := job.ResolveOutput(opts.FilenamePrefix, time.Now(), func(sub string) ([]string, error) {
+		return entryNames(root, sub)
+	})
+	if err != nil {
+		return nil, &failure{Code: job.CodeInput, Err: fmt.Errorf("filename prefix %q: %w", opts.FilenamePrefix, err)}
+	}
+	plan, err := checkpoint.PlanCheckpoint(opts.Request(in.model, in.clip, in.vae, out.Title))
+	if err != nil {
+		file := in.fileOf(err)
+		return nil, &failure{File: file, Slot: in.slotOf(file), Code: job.CodeInput, Err: err}
+	}
+	q, err := estimate()
+	if err != nil {
+		return nil, &failure{Code: job.CodeInternal, Err: err}
+	}
+	return &planned{opts: opts, in: in, out: out, plan: plan, quota: q, root: root}, nil
+}
+
+func (p *planned) summary() map[string]any {
+	return map[string]any{
+		"bytes":        p.plan.Size,
+		"architecture": p.plan.Architecture,
+		"fileName":     p.out.Name,
+		"path":         p.out.Path,
+		"metadata":     p.plan.Metadata,
+		"quota":        p.quota,
+		"fits":         job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota),
+		"blobInline":   job.InlineBytes(p.plan),
+		"blobOK":       job.BlobFits(p.plan),
+	}
+}
+
+func (w *worker) plan(id, data js.Value) *failure {
+	ctx, done := w.track(id)
+	defer done()
+	p, fail := w.prepare(ctx, data)
+	if fail != nil {
+		return fail
+	}
+	msg := p.summary()
+	msg["type"], msg["id"] = "planned", id
+	post(msg, nil)
+	return nil
+}
+
+func (w *worker) list(id js.Value) *failure {
+	root, err := opfsRoot()
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	files, err := listFiles(root)
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	q, err := estimate()
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	if files == nil {
+		files = []storedFile{}
+	}
+	post(map[string]any{"type": "listed", "id": id, "files": files, "usage": q.Usage, "quota": q.Quota, "persisted": q.Persisted}, nil)
+	return nil
+}
+
+func (w *worker) delete(id, data js.Value) *failure {
+	path := data.Get("path")
+	if path.Type() != js.TypeString {
+		return &failure{Code: job.CodeInput, Err: errors.New("delete: path must be a string")}
+	}
+	w.saveMu.Lock()
+	defer w.saveMu.Unlock()
+	root, err := opfsRoot()
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	if err := removePath(root, path.String()); err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	post(map[string]any{"type": "deleted", "id": id, "path": path.String()}, nil)
+	return nil
+}
+
+func (w *worker) save(id, data js.Value) *failure {
+	ctx, done := w.track(id)
+	defer done()
+	w.saveMu.Lock()
+	defer w.saveMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return &failure{Code: job.CodeCancelled, Err: errors.New("cancelled before it started")}
+	}
+	p, fail := w.prepare(ctx, data)
+	if fail != nil {
+		return fail
+	}
+	sinkKind := data.Get("sink").String()
+	if data.Get("sink").IsUndefined() {
+		sinkKind = "opfs"
+	}
+	switch sinkKind {
+	case "blob":
+		return w.saveBlob(ctx, id, p)
+	case "opfs", "file":
+	default:
+		return &failure{Code: job.CodeInput, Err: fmt.Errorf("unknown sink %q (opfs, file or blob)", sinkKind)}
+	}
+
+	var sink streamwriter.Sink
+	var path, name string
+	if sinkKind == "opfs" {
+		if !p.opts.IgnoreQuota && !job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota) {
+			return &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: p.plan.Size, Usage: p.quota.Usage, Quota: p.quota.Quota}}
+		}
+		dir, _, err := openDir(p.root, subfolderDirs(p.out.Subfolder), true)
+		if err != nil {
+			return &failure{Code: job.CodeInternal, Err: err}
+		}
+		s, err := streamwriter.CreateOPFS(dir, p.out.Name)
+		if err != nil {
+			return &failure{Code: job.CodeInternal, Err: err}
+		}
+		sink, path, name = s, p.out.Path, p.out.Name
+	} else {
+		fh := data.Get("fileHandle")
+		if fh.Type() != js.TypeObject {
+			return &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a fileHandle (from showSaveFilePicker)`)}
+		}
+		s, err := streamwriter.OpenFileHandleSink(fh)
+		if err != nil {
+			return &failure{Code: job.CodeInput, Err: err}
+		}
+		sink, name = s, fh.Get("name").String()
+	}
+	var hasher *streamwriter.HashingSink
+	if p.opts.SHA256 {
+		hasher = streamwriter.NewHashingSink(sink)
+		sink = hasher
+	}
+
+	w.ensureBuffer(p.opts)
+	prog := newProgressPoster(id, p.plan.Size)
+	err := checkpoint.Execute(ctx, p.plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update})
+	if err != nil {
+		return w.saveFailure(ctx, err, p)
+	}
+	prog.final()
+	msg := map[string]any{
+		"type": "done", "id": id, "sink": sinkKind, "path": path, "name": name,
+		"bytes": p.plan.Size, "architecture": p.plan.Architecture,
+		"seconds": prog.elapsed().Seconds(), "wasmMemoryBytes": jsio.MemoryBytes(),
+	}
+	if hasher != nil {
+		msg["sha256"] = hasher.SHA256()
+	}
+	post(msg, nil)
+	return nil
+}
+
+func (w *worker) saveFailure(ctx context.Context, err error, p *planned) *failure {
+	if ctx.Err() != nil {
+		return &failure{Code: job.CodeCancelled, Err: errors.New("cancelled; nothing was kept")}
+	}
+	code := job.Classify(err)
+	var full *streamwriter.StorageFullError
+	if errors.As(err, &full) {
+		return &failure{Code: job.CodeQuota, Err: errors.New(job.StorageFullMessage(full, full.Written))}
+	}
+	file := p.in.fileOf(err)
+	return &failure{File: file, Slot: p.in.slotOf(file), Code: code, Err: err}
+}
+
+func (w *worker) saveBlob(ctx context.Context, id js.Value, p *planned) *failure {
+	parts, err := job.BuildParts(ctx, p.plan, p.in.fileIndex)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &failure{Code: job.CodeCancelled, Err: errors.New("cancelled")}
+		}
+		return &failure{File: job.FileOf(err), Code: job.Classify(err), Err: err}
+	}
+	h, err := jsio.Helpers()
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	arr := js.Global().Get("Array").New()
+	var transfer []js.Value
+	for _, part := range parts {
+		obj := js.Global().Get("Object").New()
+		if part.Inline {
+			u8, err := jsio.Call(h, "copyOut", jsio.Addr(part.Data), len(part.Data))
+			if err != nil {
+				return &failure{Code: job.CodeInternal, Err: err}
+			}
+			obj.Set("bytes", u8)
+			transfer = append(transfer, u8.Get("buffer"))
+		} else {
+			obj.Set("file", part.File)
+			obj.Set("start", part.Start)
+			obj.Set("end", part.End)
+		}
+		arr.Call("push", obj)
+	}
+	post(map[string]any{
+		"type": "done", "id": id, "sink": "blob", "path": "", "name": p.out.Name,
+		"bytes": p.plan.Size, "architecture": p.plan.Architecture,
+		"parts": arr, "wasmMemoryBytes": jsio.MemoryBytes(),
+	}, transfer)
+	return nil
+}
+
+// copy is a diagnostic: it streams one File unchanged into OPFS through the
+// same reader, executor and sink a save uses (a plan of a single copy step),
+// so the I/O path can be measured and tested without the planner.
+func (w *worker) copy(id, data js.Value) *failure {
+	ctx, done := w.track(id)
+	defer done()
+	w.saveMu.Lock()
+	defer w.saveMu.Unlock()
+	optsText := ""
+	if o := data.Get("options"); !o.IsUndefined() && !o.IsNull() {
+		optsText = js.Global().Get("JSON").Call("stringify", o).String()
+	}
+	opts, err := job.ParseOptions(optsText)
+	if err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	f, err := jsio.NewFile(data.Get("file"), "file")
+	if err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	f.Mode, f.Ctx = readMode(opts), ctx
+	pathV := data.Get("path")
+	if pathV.Type() != js.TypeString {
+		return &failure{Code: job.CodeInput, Err: errors.New("copy: path must be a string")}
+	}
+	dirs, name, err := splitPath(pathV.String())
+	if err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	root, err := opfsRoot()
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	dir, _, err := openDir(root, dirs, true)
+	if err != nil {
+		return &failure{Code: job.CodeInternal, Err: err}
+	}
+	in := checkpoint.Input{Name: f.Name, R: f, Size: f.Size}
+	plan := &checkpoint.Plan{
+		Architecture: "copy",
+		Steps:        []checkpoint.Step{{Tensor: f.Name, Input: 0, Offset: 0, Length: f.Size}},
+		Inputs:       []checkpoint.Input{in},
+		Size:         f.Size,
+	}
+	s, err := streamwriter.CreateOPFS(dir, name)
+	if err != nil {
+		return &failure{Code: job.CodeInput, Err: err}
+	}
+	var sink streamwriter.Sink = s
+	var hasher *streamwriter.HashingSink
+	if opts.SHA256 {
+		hasher = streamwriter.NewHashingSink(sink)
+		sink = hasher
+	}
+	w.ensureBuffer(opts)
+	prog := newProgressPoster(id, plan.Size)
+	if err := checkpoint.Execute(ctx, plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update}); err != nil {
+		return w.saveFailure(ctx, err, &planned{in: &inputs{files: []*jsio.File{f}, slots: []string{""}}})
+	}
+	prog.final()
+	msg := map[string]any{
+		"type": "done", "id": id, "sink": "opfs", "path": pathV.String(), "name": name,
+		"bytes": plan.Size, "architecture": plan.Architecture,
+		"seconds": prog.elapsed().Seconds(), "wasmMemoryBytes": jsio.MemoryBytes(),
+	}
+	if hasher != nil {
+		msg["sha256"] = hasher.SHA256()
+	}
+	post(msg, nil)
+	return nil
+}
+
+// ensureBuffer sizes the reused copy buffer for opts.
+func (w *worker) ensureBuffer(opts job.Options) {
+	size := checkpoint.DefaultBufferSize
+	if opts.BufferMiB > 0 {
+		size = opts.BufferMiB << 20
+	}
+	if len(w.buf) != size {
+		w.buf = nil // let the old one go before allocating
+		w.buf = make([]byte, size)
+	}
+}
