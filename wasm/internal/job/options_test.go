@@ -1,0 +1,104 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+)
+
+func TestParseOptionsDefaults(t *testing.T) {
+	for _, text := range []string{"", "null", "{}"} {
+		o, err := ParseOptions(text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if o.FilenamePrefix != checkpoint.DefaultFilenamePrefix || o.Prediction != "auto" || o.SHA256 || o.IgnoreQuota {
+			t.Errorf("%q: defaults = %+v", text, o)
+		}
+	}
+}
+
+func TestParseOptionsValues(t *testing.T) {
+	o, err := ParseOptions(`{"filenamePrefix":"ckpt/my","prompt":"{\"1\":{}}","extraPnginfo":"{\"workflow\":{\"a\":1}}",
+		"disableMetadata":true,"metadata":{"modelspec.author":"me"},"prediction":"v","sha256":true,"bufferMiB":64,"reader":"byob"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := o.Request(checkpoint.Input{Name: "m"}, nil, checkpoint.Input{Name: "v"}, "my 3")
+	if req.Prediction != checkpoint.PredictionV || req.Title != "my 3" || !req.DisableMetadata ||
+		req.Metadata["modelspec.author"] != "me" || req.Prompt != `{"1":{}}` || req.ExtraPNGInfo != `{"workflow":{"a":1}}` ||
+		req.Model.Name != "m" || req.VAE.Name != "v" {
+		t.Errorf("request = %+v", req)
+	}
+	if o.FilenamePrefix != "ckpt/my" || !o.SHA256 || o.BufferMiB != 64 || o.Reader != "byob" {
+		t.Errorf("options = %+v", o)
+	}
+}
+
+func TestParseOptionsRefusesBadValues(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{`{"prediction":"x"}`, "prediction"},
+		{`{"prompt":"{nope"}`, "prompt"},
+		{`{"extraPnginfo":"[1,2]"}`, "extraPnginfo"},
+		{`{"bufferMiB":100000}`, "bufferMiB"},
+		{`{"reader":"mmap"}`, "reader"},
+		{`{"metadata":{"a":1}}`, "options"},
+		{`[`, "options"},
+	} {
+		_, err := ParseOptions(c.text)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want one naming %q", c.text, err, c.want)
+		}
+	}
+}
+
+type fullErr struct{}
+
+func (fullErr) Error() string     { return "short write" }
+func (fullErr) StorageFull() bool { return true }
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{context.Canceled, CodeCancelled},
+		{fmt.Errorf("copying: %w", context.Canceled), CodeCancelled},
+		{fmt.Errorf("writing: %w", fullErr{}), CodeQuota},
+		{&QuotaError{Bytes: 10, Usage: 1, Quota: 5}, CodeQuota},
+		{fmt.Errorf("x: %w", checkpoint.ErrInputChanged), CodeInput},
+		{&InputError{File: "a.safetensors", Err: errors.New("bad")}, CodeInput},
+		{fmt.Errorf("%w: step 3", checkpoint.ErrBadPlan), CodeInternal},
+		{errors.New("something else"), CodeInternal},
+	} {
+		if got := Classify(c.err); got != c.want {
+			t.Errorf("Classify(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+	if f := FileOf(fmt.Errorf("plan: %w", &InputError{File: "vae.safetensors", Err: errors.New("bad")})); f != "vae.safetensors" {
+		t.Errorf("FileOf = %q", f)
+	}
+}
+
+func TestQuotaMessages(t *testing.T) {
+	if !Fits(100, 0, 100) || Fits(101, 0, 100) || Fits(60, 50, 100) {
+		t.Error("Fits is wrong at the boundary")
+	}
+	m := QuotaMessage(6_940_000_000, 1_000_000, 300_000_000)
+	for _, want := range []string{"6.94 GB", "299.00 MB", "private", "Save to a file on disk"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("small quota message %q lacks %q", m, want)
+		}
+	}
+	m = QuotaMessage(12_000_000_000, 0, 10_737_418_240)
+	if strings.Contains(m, "private") || !strings.Contains(m, "12.00 GB") || !strings.Contains(m, "10.74 GB") {
+		t.Errorf("large quota message %q", m)
+	}
+	if m := StorageFullMessage(errors.New("out.safetensors: stopped"), 1_300_000_000); !strings.Contains(m, "1.30 GB") || !strings.Contains(m, "Nothing was kept") {
+		t.Errorf("storage full message %q", m)
+	}
+}
