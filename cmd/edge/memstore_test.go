@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"sort"
 	"strings"
 	"sync"
@@ -86,7 +88,7 @@ func (s *memStore) CreateMultipartUpload(key string) (multipartUpload, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextUpload++
-	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}}
+	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}, sum: sha256.New()}
 	s.uploads[u.id] = u
 	return u, nil
 }
@@ -102,7 +104,10 @@ type memUpload struct {
 	id    int
 	key   string
 	parts map[int][]byte
+	sum   hash.Hash // of parts in upload order, as r2Upload hashes
 }
+
+func (u *memUpload) SHA256() ([]byte, error) { return u.sum.Sum(nil), nil }
 
 func (u *memUpload) UploadPart(n int, part []byte) error {
 	s := u.store
@@ -119,6 +124,7 @@ func (u *memUpload) UploadPart(n int, part []byte) error {
 		return &storeError{Op: "uploadPart", Key: u.key, Err: fmt.Errorf("part number %d", n)}
 	}
 	u.parts[n] = append([]byte(nil), part...)
+	u.sum.Write(part)
 	return nil
 }
 

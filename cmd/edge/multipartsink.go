@@ -1,10 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
@@ -32,14 +30,14 @@ func partSizeFor(total int64) int {
 // multipart upload. It gathers writes into one part-sized buffer (the only
 // memory it holds) and uploads each full part; Finish uploads the rest and
 // completes the upload, Abort (or any failure) aborts it so no object and no
-// in-progress upload remains. It also hashes everything written.
+// in-progress upload remains. The upload hashes the parts (see
+// multipartUpload.SHA256).
 type multipartSink struct {
 	key    string
 	upload multipartUpload
 	part   []byte
 	fill   int
 	next   int // next part number
-	sum    hash.Hash
 	bytes  int64
 	state  sinkState
 	failed error // the write failure that ended the sink
@@ -66,7 +64,7 @@ func newMultipartSink(store objectStore, key string, partSize int) (*multipartSi
 	if err != nil {
 		return nil, err
 	}
-	return &multipartSink{key: key, upload: u, part: make([]byte, partSize), next: 1, sum: sha256.New()}, nil
+	return &multipartSink{key: key, upload: u, part: make([]byte, partSize), next: 1}, nil
 }
 
 func (s *multipartSink) Write(p []byte) (int, error) {
@@ -99,7 +97,6 @@ func (s *multipartSink) flush() error {
 	if err := s.upload.UploadPart(s.next, s.part[:s.fill]); err != nil {
 		return err
 	}
-	s.sum.Write(s.part[:s.fill])
 	s.bytes += int64(s.fill)
 	s.next++
 	s.fill = 0
@@ -144,6 +141,13 @@ func (s *multipartSink) Abort() error {
 	return s.upload.Abort()
 }
 
-// Bytes is the number of bytes uploaded; SHA256 their digest.
-func (s *multipartSink) Bytes() int64   { return s.bytes }
-func (s *multipartSink) SHA256() []byte { return s.sum.Sum(nil) }
+// Bytes is the number of bytes uploaded.
+func (s *multipartSink) Bytes() int64 { return s.bytes }
+
+// SHA256 is the digest of the object written; call it after Finish.
+func (s *multipartSink) SHA256() ([]byte, error) {
+	if s.state != sinkFinished {
+		return nil, errors.New("no digest: the upload did not finish")
+	}
+	return s.upload.SHA256()
+}

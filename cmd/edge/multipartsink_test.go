@@ -50,7 +50,8 @@ func TestMultipartSinkWritesEqualParts(t *testing.T) {
 		if got := store.objects["out/x.safetensors"]; !bytes.Equal(got, data) {
 			t.Fatalf("%d bytes: object has %d bytes, differs", size, len(got))
 		}
-		if sum := sha256.Sum256(data); !bytes.Equal(sink.SHA256(), sum[:]) || sink.Bytes() != int64(size) {
+		got, err := sink.SHA256()
+		if sum := sha256.Sum256(data); err != nil || !bytes.Equal(got, sum[:]) || sink.Bytes() != int64(size) {
 			t.Errorf("%d bytes: digest or count wrong", size)
 		}
 		if store.inProgress() != 0 {

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"syscall/js"
 )
 
@@ -20,6 +22,8 @@ var (
 	jsObject     = js.Global().Get("Object")
 	jsUint8Array = js.Global().Get("Uint8Array")
 	jsArray      = js.Global().Get("Array")
+	// workerd's crypto.DigestStream: a WritableStream that hashes natively.
+	jsDigestStream = js.Global().Get("crypto").Get("DigestStream")
 )
 
 // await blocks the calling goroutine until p settles. The Go scheduler
@@ -140,7 +144,14 @@ func (s *r2Store) CreateMultipartUpload(key string) (multipartUpload, error) {
 	if err != nil {
 		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
 	}
-	return &r2Upload{key: key, upload: u, parts: jsArray.New()}, nil
+	up := &r2Upload{key: key, upload: u, parts: jsArray.New()}
+	if jsDigestStream.Truthy() {
+		up.digest = jsDigestStream.New("SHA-256")
+		up.digestWriter = up.digest.Call("getWriter")
+	} else {
+		up.goSum = sha256.New() // not workerd: hash in Go
+	}
+	return up, nil
 }
 
 // r2Upload is an R2MultipartUpload. Parts are copied into one reused JS
@@ -150,6 +161,9 @@ type r2Upload struct {
 	upload js.Value
 	parts  js.Value // R2UploadedPart objects for complete()
 	buf    js.Value // Uint8Array of the part size
+
+	digest, digestWriter js.Value  // crypto.DigestStream and its writer
+	goSum                hash.Hash // used instead where there is no DigestStream
 }
 
 func (u *r2Upload) UploadPart(n int, part []byte) error {
@@ -161,6 +175,11 @@ func (u *r2Upload) UploadPart(n int, part []byte) error {
 		view = u.buf.Call("subarray", 0, len(part))
 	}
 	js.CopyBytesToJS(view, part)
+	if u.goSum != nil {
+		u.goSum.Write(part)
+	} else if _, err := call(u.digestWriter, "write", view); err != nil {
+		return fmt.Errorf("%s: hashing part %d: %w", u.key, n, err)
+	}
 	res, err := call(u.upload, "uploadPart", n, view)
 	if err != nil {
 		return &storeError{Op: fmt.Sprintf("uploadPart %d", n), Key: u.key, Err: err}
@@ -181,4 +200,22 @@ func (u *r2Upload) Abort() error {
 		return &storeError{Op: "abort", Key: u.key, Err: err}
 	}
 	return nil
+}
+
+func (u *r2Upload) SHA256() ([]byte, error) {
+	if u.goSum != nil {
+		return u.goSum.Sum(nil), nil
+	}
+	if _, err := call(u.digestWriter, "close"); err != nil {
+		return nil, fmt.Errorf("%s: finishing SHA-256: %w", u.key, err)
+	}
+	sum, err := await(u.digest.Get("digest"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: finishing SHA-256: %w", u.key, err)
+	}
+	out := make([]byte, sha256.Size)
+	if n := js.CopyBytesToGo(out, jsUint8Array.New(sum)); n != sha256.Size {
+		return nil, fmt.Errorf("%s: SHA-256 digest has %d bytes", u.key, n)
+	}
+	return out, nil
 }

@@ -252,10 +252,14 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	if sink.Bytes() != plan.Size {
 		return nil, fmt.Errorf("%s: wrote %d bytes, plan says %d", key, sink.Bytes(), plan.Size)
 	}
+	sum, err := sink.SHA256()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
 	return &checkpointResponse{
 		Key:          key,
 		Bytes:        sink.Bytes(),
-		SHA256:       hex.EncodeToString(sink.SHA256()),
+		SHA256:       hex.EncodeToString(sum),
 		Architecture: plan.Architecture,
 	}, nil
 }

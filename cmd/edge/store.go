@@ -33,6 +33,12 @@ type multipartUpload interface {
 	Complete() error
 	// Abort discards the upload and every part uploaded so far.
 	Abort() error
+	// SHA256 is the digest of all parts uploaded, in order; valid after
+	// the last UploadPart. The upload hashes because it already holds each
+	// part where hashing is cheapest: on Cloudflare the part is copied into
+	// a JS buffer anyway, and crypto.DigestStream hashes it natively about
+	// ten times cheaper than crypto/sha256 compiled to wasm.
+	SHA256() ([]byte, error)
 }
 
 // errObjectNotFound is wrapped by Head and ReadRange for a missing key.
