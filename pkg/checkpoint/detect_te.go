@@ -1,0 +1,196 @@
+package checkpoint
+
+import (
+	"strings"
+)
+
+// Text-encoder kinds: ComfyUI's internal encoder names (the attribute the
+// encoder is stored under in its CLIP model, §4), which are also what
+// detect_te_model (comfy/sd.py:1048-1096) tells apart, refined where one
+// TEModel type covers encoders that ComfyUI names differently.
+const (
+	teClipL       = "clip_l"
+	teClipG       = "clip_g"
+	teClipH       = "clip_h"
+	teT5XXL       = "t5xxl"
+	teUMT5XXL     = "umt5xxl"
+	tePileT5XL    = "pile_t5xl"
+	teMT5XL       = "mt5xl"
+	teT5Base      = "t5base"
+	teUMT5Base    = "umt5base"
+	teByT5Small   = "byt5_small"
+	teGemma2_2B   = "gemma2_2b"
+	teGemma3_4B   = "gemma3_4b"
+	teGemma3_12B  = "gemma3_12b"
+	teQwen25_3B   = "qwen25_3b"
+	teQwen25_7B   = "qwen25_7b"
+	teQwen3_2B    = "qwen3_2b"
+	teQwen3_4B    = "qwen3_4b"
+	teQwen3_8B    = "qwen3_8b"
+	teMistral3    = "mistral3_24b"
+	teLlama       = "llama"
+	teJinaClip2   = "jina_clip_2"
+	teHyDiTClip   = "hydit_clip"
+	teFamilyCLIP  = "clip"
+	teFamilyT5    = "t5"
+	teFamilyLLM   = "llm"
+	teFamilyOther = "other"
+)
+
+// teFamily groups kinds by network layout, which decides the keys
+// ComfyUI's module holds (§4.1).
+func teFamily(kind string) string {
+	switch kind {
+	case teClipL, teClipG, teClipH:
+		return teFamilyCLIP
+	case teT5XXL, teUMT5XXL, tePileT5XL, teMT5XL, teT5Base, teUMT5Base, teByT5Small:
+		return teFamilyT5
+	case teGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teMistral3, teLlama:
+		return teFamilyLLM
+	}
+	return teFamilyOther
+}
+
+// knownTEKinds are the names accepted as "<name>.transformer." groups.
+var knownTEKinds = map[string]bool{
+	teClipL: true, teClipG: true, teClipH: true, teT5XXL: true, teUMT5XXL: true, tePileT5XL: true,
+	teMT5XL: true, teT5Base: true, teUMT5Base: true, teByT5Small: true, teGemma2_2B: true,
+	teGemma3_4B: true, teGemma3_12B: true, teQwen25_3B: true, teQwen25_7B: true, teQwen3_2B: true,
+	teQwen3_4B: true, teQwen3_8B: true, teMistral3: true, teLlama: true, teJinaClip2: true, teHyDiTClip: true,
+}
+
+// teDisplay names a kind for messages.
+var teDisplay = map[string]string{
+	teClipL: "CLIP-L", teClipG: "CLIP-G", teClipH: "CLIP-H (OpenCLIP ViT-H)", teT5XXL: "T5-XXL",
+	teUMT5XXL: "UMT5-XXL", tePileT5XL: "Pile-T5-XL", teMT5XL: "mT5-XL", teT5Base: "T5-base",
+	teUMT5Base: "UMT5-base", teByT5Small: "ByT5-small", teGemma2_2B: "Gemma 2 2B", teGemma3_4B: "Gemma 3 4B",
+	teGemma3_12B: "Gemma 3 12B", teQwen25_3B: "Qwen2.5 3B", teQwen25_7B: "Qwen2.5-VL 7B",
+	teQwen3_2B: "Qwen3 2B", teQwen3_4B: "Qwen3 4B", teQwen3_8B: "Qwen3 8B", teMistral3: "Mistral 3 24B",
+	teLlama: "Llama 3 8B", teJinaClip2: "Jina CLIP v2", teHyDiTClip: "HunyuanDiT BERT CLIP",
+}
+
+func displayTE(kind string) string {
+	if d, ok := teDisplay[kind]; ok {
+		return d
+	}
+	return kind
+}
+
+// tokenizerBlobs are the tokenizer state_dict entries text-encoder files
+// carry (§4.1): serialized SentencePiece/tekken models stored as U8 tensors.
+var tokenizerBlobs = []string{"spiece_model", "tekken_model"}
+
+// detectTEKind is detect_te_model on the network keys of one encoder
+// (after the open_clip pre-conversion), refined into ComfyUI's encoder
+// names. "" means not a text encoder.
+func detectTEKind(sd stateDict) string {
+	switch {
+	case sd.has("text_model.encoder.layers.30.mlp.fc1.weight"):
+		return teClipG
+	case sd.has("text_model.encoder.layers.22.mlp.fc1.weight"):
+		return teClipH
+	case sd.has("text_model.encoder.layers.0.mlp.fc1.weight"):
+		return teClipL
+	case sd.has("model.encoder.layers.0.mixer.Wqkv.weight"):
+		return teJinaClip2
+	case sd.has("encoder.block.23.layer.1.DenseReluDense.wi_1.weight"):
+		umt5 := sd.has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight")
+		switch sd.dim("encoder.block.23.layer.1.DenseReluDense.wi_1.weight", -1) {
+		case 4096:
+			if umt5 {
+				return teUMT5XXL
+			}
+			return teT5XXL
+		case 2048:
+			// T5_XL: AuraFlow's Pile-T5 (32k vocabulary) or HunyuanDiT's mT5 (250k).
+			if sd.dim("shared.weight", 0) > 200000 {
+				return teMT5XL
+			}
+			return tePileT5XL
+		}
+		return ""
+	case sd.has("encoder.block.23.layer.1.DenseReluDense.wi.weight"):
+		return teT5XXL // T5_XXL_OLD (Cosmos 1)
+	case sd.has("encoder.block.0.layer.0.SelfAttention.k.weight"):
+		if sd.dim("encoder.block.0.layer.0.SelfAttention.k.weight", 0) == 384 {
+			return teByT5Small
+		}
+		if sd.has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight") {
+			return teUMT5Base
+		}
+		return teT5Base
+	case sd.has("model.layers.0.post_feedforward_layernorm.weight"):
+		switch {
+		case sd.has("model.layers.47.self_attn.q_norm.weight"):
+			return teGemma3_12B
+		case sd.has("model.layers.0.self_attn.q_norm.weight"):
+			return teGemma3_4B
+		}
+		return teGemma2_2B
+	case sd.has("model.layers.0.self_attn.k_proj.bias"):
+		switch sd.dim("model.layers.0.self_attn.k_proj.bias", 0) {
+		case 256:
+			return teQwen25_3B
+		case 512:
+			return teQwen25_7B
+		}
+		return ""
+	case sd.has("model.layers.0.post_attention_layernorm.weight"):
+		dim := sd.dim("model.layers.0.post_attention_layernorm.weight", 0)
+		qnorm := sd.has("model.layers.0.self_attn.q_norm.weight")
+		switch {
+		case qnorm && dim == 2560:
+			return teQwen3_4B
+		case qnorm && dim == 2048:
+			return teQwen3_2B
+		case qnorm && dim == 4096:
+			return teQwen3_8B
+		case dim == 5120:
+			return teMistral3
+		}
+		return teLlama
+	case sd.has("bert.embeddings.word_embeddings.weight"):
+		return teHyDiTClip
+	}
+	return ""
+}
+
+// teModuleKeys keeps the keys ComfyUI's encoder module has, dropping what
+// HF exports carry besides (§11.2): CLIP position_ids, vision towers and
+// projections, logit_scale (ComfyUI re-creates its own), T5
+// encoder.embed_tokens.weight and the decoder, LLM lm_head.weight.
+// Quantization markers (scaled_fp8, *.scale_weight, *.comfy_quant) travel
+// with the layers they belong to.
+func teModuleKeys(kind string, sd stateDict) stateDict {
+	out := stateDict{}
+	for k, v := range sd {
+		if teModuleHas(kind, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func teModuleHas(kind, k string) bool {
+	if k == "scaled_fp8" {
+		return true
+	}
+	switch teFamily(kind) {
+	case teFamilyCLIP:
+		if k == "text_model.embeddings.position_ids" {
+			return false
+		}
+		return strings.HasPrefix(k, "text_model.") || strings.HasPrefix(k, "text_projection.")
+	case teFamilyT5:
+		if k == "encoder.embed_tokens.weight" {
+			return false
+		}
+		return k == "shared.weight" || strings.HasPrefix(k, "encoder.")
+	case teFamilyLLM:
+		if strings.HasPrefix(k, "visual.") {
+			return kind == teQwen25_7B // Qwen2.5-VL keeps its vision tower (§3.5 QwenImage)
+		}
+		return strings.HasPrefix(k, "model.")
+	}
+	return k != "logit_scale" && !strings.HasSuffix(k, ".logit_scale")
+}

@@ -1,0 +1,104 @@
+package checkpoint
+
+import (
+	"fmt"
+	"strings"
+)
+
+// detectVAE recognises a VAE state dict (keys without prefix) by the marker
+// keys comfy.sd.VAE tests (comfy/sd.py:310-660), in its order, and returns
+// it in the names vae.get_sd() would return: diffusers AutoencoderKL files
+// are converted to ldm names (§5.1), Flux.2's decoder.post_quant_conv and
+// encoder.quant_conv move to the top level, Stable Cascade's effnet and
+// previewer files get their encoder./previewer. prefixes, training-only keys
+// are dropped. ok is false when no marker matches.
+func detectVAE(sd stateDict) (kind, layout string, out stateDict, ok bool, err error) {
+	layout = "ldm"
+	if sd.has(vaeDiffusersMarker) {
+		sd, err = ldmVAEFromDiffusers(sd)
+		if err != nil {
+			return "", "", nil, false, err
+		}
+		layout = "diffusers"
+	}
+	sd = dropVAETrainingKeys(sd)
+	switch {
+	case sd.has("decoder.mid.block_1.mix_factor"):
+		return vaeSVD, layout, sd, true, nil
+	case sd.has("vquantizer.codebook.weight"):
+		return vaeCascade, layout, sd, true, nil
+	case sd.has("backbone.1.0.block.0.1.num_batches_tracked"):
+		return vaeCascade, layout, sd.addPrefix("encoder."), true, nil
+	case sd.has("blocks.11.num_batches_tracked"):
+		return vaeCascade, layout, sd.addPrefix("previewer."), true, nil
+	case sd.has("decoder.conv_in.weight"):
+		s := sd.shape("decoder.conv_in.weight")
+		if len(s) < 2 {
+			return "", "", nil, false, fmt.Errorf("decoder.conv_in.weight has shape %v", s)
+		}
+		// Flux.2 keeps its quant convs inside encoder/decoder (comfy/sd.py:379-434).
+		for _, mv := range [][2]string{{"decoder.post_quant_conv.", "post_quant_conv."}, {"encoder.quant_conv.", "quant_conv."}} {
+			for _, k := range sd.sortedKeys() {
+				if strings.HasPrefix(k, mv[0]) {
+					sd[mv[1]+k[len(mv[0]):]] = sd[k]
+					delete(sd, k)
+				}
+			}
+		}
+		switch s[1] {
+		case 4:
+			return vaeKL4, layout, sd, true, nil
+		case 16:
+			return vaeKL16, layout, sd, true, nil
+		case 32:
+			return vaeKL32, layout, sd, true, nil
+		case 64:
+			return vaeKL64, layout, sd, true, nil
+		}
+		return fmt.Sprintf("kl%d", s[1]), layout, sd, true, nil
+	case sd.has("decoder.layers.1.layers.0.beta"):
+		return vaeAudio, layout, sd, true, nil
+	case sd.has("decoder.up_blocks.0.res_blocks.0.conv1.conv.weight"):
+		return vaeLTXV, layout, sd, true, nil
+	case sd.has("decoder.conv_in.conv.weight"):
+		if sd.dim("decoder.conv_in.conv.weight", 1) == 32 {
+			return vaeHunyuan15, layout, sd, true, nil
+		}
+		return vaeHunyuanVid, layout, sd, true, nil
+	case sd.has("decoder.unpatcher3d.wavelets"):
+		return vaeCosmos, layout, sd, true, nil
+	case sd.has("decoder.middle.0.residual.0.gamma"):
+		if sd.has("decoder.upsamples.0.upsamples.0.residual.2.weight") {
+			return vaeWan22, layout, sd, true, nil
+		}
+		return vaeWan21, layout, sd, true, nil
+	}
+	return "", "", nil, false, nil
+}
+
+// vaeDisplay describes a VAE family for messages and the UI.
+var vaeDisplay = map[string]string{
+	vaeKL4:        "4-channel KL VAE (SD 1.x/2.x/XL)",
+	vaeKL16:       "16-channel VAE (SD3, Flux, Chroma, HiDream …)",
+	vaeKL32:       "32-channel VAE (Flux.2)",
+	vaeKL64:       "64-channel VAE (HunyuanImage 2.1)",
+	vaeWan21:      "Wan 2.1 VAE",
+	vaeWan22:      "Wan 2.2 VAE",
+	vaeHunyuanVid: "HunyuanVideo VAE",
+	vaeHunyuan15:  "HunyuanVideo 1.5 VAE",
+	vaeLTXV:       "LTX-Video VAE",
+	vaeCosmos:     "Cosmos VAE",
+	vaeAudio:      "Stable Audio VAE",
+	vaeSVD:        "SVD temporal VAE",
+	vaeCascade:    "Stable Cascade stage A/effnet/previewer",
+}
+
+func displayVAE(kind string) string {
+	if d, ok := vaeDisplay[kind]; ok {
+		return d
+	}
+	if kind == "" {
+		return "VAE"
+	}
+	return kind + " VAE"
+}
