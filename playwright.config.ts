@@ -26,6 +26,9 @@ const webServer = serverKind === 'static'
 export default defineConfig({
   testDir: 'tests',
   testMatch: /.*\.spec\.ts$/,
+  // tests/comfyui has its own config (mk/comfyui.mk); the benchmarks run
+  // only from `make bench-browser` / `make bench-worker` (CKPT_BENCH=1).
+  testIgnore: ['**/comfyui/**', '**/edge/**', ...(process.env.CKPT_BENCH ? [] : ['**/bench/**'])],
   // Heavy specs share 2 cores with everything else on the machine, and the
   // persistent-context specs write GBs to disk: one at a time.
   workers: 1,

@@ -32,12 +32,12 @@ export interface PersistentApp {
  * about 1.2 GiB needs this: Playwright's default context is off-the-record
  * and keeps OPFS in RAM with a ~1.2–1.5 GiB cap (browser-limits.md §1, §9).
  */
-export async function launchPersistentApp(baseURL: string): Promise<PersistentApp> {
+export async function launchPersistentApp(baseURL: string, { acceptDownloads = true } = {}): Promise<PersistentApp> {
   const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ckptpack-profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     ...CHROMIUM_LAUNCH,
     headless: true,
-    acceptDownloads: true,
+    acceptDownloads,
     baseURL,
   });
   const requests: string[] = [];

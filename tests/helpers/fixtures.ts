@@ -27,9 +27,13 @@ export async function buildFixturesTool(): Promise<void> {
 }
 
 /** Writes the arch's component files (and checkpoint.safetensors) unless they are up to date. */
-export async function ensureFixtures(arch: string, { checkpoint = false, only = [] as string[] } = {}): Promise<void> {
-  const args = ['gen', '-arch', arch, '-out', fixtureDir(arch)];
+export async function ensureFixtures(
+  arch: string,
+  { checkpoint = false, sparse = false, only = [] as string[], out = fixtureDir(arch) } = {},
+): Promise<void> {
+  const args = ['gen', '-arch', arch, '-out', out];
   if (checkpoint) args.push('-checkpoint');
+  if (sparse) args.push('-sparse');
   if (only.length) args.push('-only', only.join(','));
   await run(FIXTURES_BIN, args, { cwd: REPO, maxBuffer: 16 << 20 });
 }

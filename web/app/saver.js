@@ -555,6 +555,10 @@ export function mountSaver(container, options = {}) {
       clearTimeout(planTimer);
       const plan = await runPlan();
       if (!plan) throw new Error('The components changed while planning; press Save again.');
+      if (sink === 'blob' && plan.blobOK === false) {
+        throw new Error(`${plan.fileName} needs ${formatBytes(plan.blobInline)} of computed data, too much for a direct `
+          + 'download; choose browser storage or a file on disk.');
+      }
       if (sink === 'opfs' && (plan.fits === false || plan.bytes > freeBytes(plan))) {
         throw new Error(`Not enough browser storage for ${plan.fileName}: it needs ${formatBytes(plan.bytes)}, `
           + `and only ${formatBytes(freeBytes(plan))} is free. Delete saved checkpoints or choose "Download directly".`);
@@ -581,6 +585,7 @@ export function mountSaver(container, options = {}) {
       record.name = done.name;
       record.path = done.path ?? '';
       record.seconds = (performance.now() - clickedAt) / 1000;
+      record.engineSeconds = done.seconds ?? NaN;
       let where;
       if (done.sink === 'opfs') {
         startDownload(doc, await opfsFile(done.path), done.name, objectURLs);
@@ -636,6 +641,8 @@ export function mountSaver(container, options = {}) {
     ui.savedList.replaceChildren(...files.map(savedItem));
     ui.savedEmpty.hidden = files.length > 0;
     const free = Number.isFinite(listed.quota) ? Math.max(0, listed.quota - listed.usage) : NaN;
+    // The next file name's counter depends on what is stored: plan again.
+    if (!activeSave) schedulePlan();
     ui.storage.textContent = `Browser storage: ${formatBytes(listed.usage)} used, about ${formatBytes(free)} free `
       + `(the browser's estimate). ${listed.persisted
         ? 'Persistent: the browser keeps these files.'
@@ -649,16 +656,6 @@ export function mountSaver(container, options = {}) {
       el('span', { class: 'ckpt-file-name', text: file.path }),
       el('span', { class: 'ckpt-file-info', text: `${formatBytes(file.bytes)}${when ? ` · ${when}` : ''}` }),
     );
-    const download = el('button', { type: 'button', text: 'Download', 'aria-label': `Download ${file.path}` });
-    download.addEventListener('click', async () => {
-      try {
-        startDownload(doc, await opfsFile(file.path), file.name, objectURLs);
-        setStatus(`Download of ${file.name} started.`);
-      } catch (error) {
-        showAlert(`${file.path}: could not read it from browser storage: ${error.message}`);
-        refreshSaved();
-      }
-    });
     const remove = el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete ${file.path}` });
     remove.addEventListener('click', async () => {
       remove.disabled = true;
@@ -670,6 +667,24 @@ export function mountSaver(container, options = {}) {
       }
       await refreshSaved();
       (ui.savedList.querySelector('button') ?? ui.save).focus();
+    });
+    if (file.partial) {
+      // A .part file is a save in progress or one a closed tab interrupted:
+      // not a checkpoint, so it can only be deleted.
+      li.classList.add('ckpt-saved-partial');
+      li.append(el('span', { class: 'ckpt-file-problem', text: activeSave ? 'Being written now.' : 'Incomplete: an interrupted save. Delete it to free the space.' }));
+      if (!activeSave) li.append(el('span', { class: 'ckpt-saved-actions' }, remove));
+      return li;
+    }
+    const download = el('button', { type: 'button', text: 'Download', 'aria-label': `Download ${file.path}` });
+    download.addEventListener('click', async () => {
+      try {
+        startDownload(doc, await opfsFile(file.path), file.name, objectURLs);
+        setStatus(`Download of ${file.name} started.`);
+      } catch (error) {
+        showAlert(`${file.path}: could not read it from browser storage: ${error.message}`);
+        refreshSaved();
+      }
     });
     li.append(el('span', { class: 'ckpt-saved-actions' }, download, remove));
     return li;
