@@ -1,0 +1,404 @@
+// ckptpack's ComfyUI frontend extension: a "Save Checkpoint" sidebar tab that
+// assembles an all-in-one .safetensors checkpoint in this browser tab, streamed
+// by the ckptpack WebAssembly worker, with the live workflow embedded the way
+// ComfyUI's CheckpointSave node embeds it.
+//
+// This module only adapts ComfyUI to the site's saver UI: it registers the tab,
+// a command, a menu entry and settings, and hands mountSaver() the defaults and
+// a metadata provider. The UI and the engine are the site's own files, shipped
+// in lib/ next to this module and loaded relative to import.meta.url (ComfyUI
+// serves this package at /extensions/<folder name>/, whatever the folder is
+// called).
+import { app } from '../../scripts/app.js'
+import type { ComfyExtension, ExtensionManager } from '@comfyorg/comfyui-frontend-types'
+
+type ComfyCommand = NonNullable<ComfyExtension['commands']>[number]
+type SettingParams = NonNullable<ComfyExtension['settings']>[number]
+type SidebarTab = Parameters<ExtensionManager['registerSidebarTab']>[0]
+
+// --- The saver UI's module API (web/app/saver.js of the site) --------------
+
+/** Where the saver writes the checkpoint (the site's sink radio values). */
+export type SinkKind = 'opfs' | 'file' | 'blob'
+
+/** CheckpointSave's hidden inputs, as JSON text: prompt = the API prompt,
+ * extraPnginfo = {"workflow": <graph>} (ComfyUI's extra_data.extra_pnginfo). */
+export interface CheckpointMetadata {
+  prompt: string
+  extraPnginfo: string
+}
+
+export interface SaverDefaults {
+  filenamePrefix: string
+  embedWorkflow: boolean
+  sink: SinkKind
+}
+
+export interface SaverOptions {
+  baseURL: string
+  defaults: SaverDefaults
+  metadataProvider?: () => Promise<CheckpointMetadata>
+  showMetadataFields?: boolean
+}
+
+/** What mountSaver returns (only the parts this extension uses). */
+export interface SaverHandle {
+  element: Element
+  ready: Promise<unknown>
+  destroy(): void
+}
+
+interface SaverModule {
+  mountSaver(container: HTMLElement, options: SaverOptions): SaverHandle
+}
+
+// --- Names --------------------------------------------------------------
+
+const EXTENSION_NAME = 'ckptpack.SaveCheckpoint'
+const TAB_ID = 'ckptpack-save-checkpoint'
+const TAB_TITLE = 'Save Checkpoint'
+const OPEN_COMMAND_ID = 'ckptpack.OpenSaveCheckpoint'
+// sidebarTabStore.registerSidebarTab registers this toggle command for every
+// tab (ComfyUI_frontend src/stores/workspace/sidebarTabStore.ts).
+const TOGGLE_TAB_COMMAND_ID = `Workspace.ToggleSidebarTab.${TAB_ID}`
+
+const SETTING_FILENAME_PREFIX = 'ckptpack.FilenamePrefix'
+const SETTING_EMBED_WORKFLOW = 'ckptpack.EmbedWorkflow'
+const SETTING_SINK = 'ckptpack.Sink'
+
+// CheckpointSave's filename_prefix default (comfy_extras/nodes_model_merging.py).
+const DEFAULT_FILENAME_PREFIX = 'checkpoints/ComfyUI'
+const SINKS: readonly SinkKind[] = ['opfs', 'file', 'blob']
+
+// ComfyUI's model library shows __metadata__ only when the whole header is at
+// most 1 MiB (server.py /view_metadata -> comfy.utils.safetensors_header
+// max_size=1024*1024). Dropping a .safetensors file on the canvas reads only
+// the first 4 MiB, header length included (src/scripts/pnginfo.ts
+// getLatentMetadata), so the header JSON must fit in 4 MiB - 8 bytes.
+export const MODEL_LIBRARY_HEADER_LIMIT = 1024 * 1024
+export const CANVAS_DROP_HEADER_LIMIT = 4 * 1024 * 1024 - 8
+// The tensor index (names, dtypes, shapes, offsets) adds to the metadata:
+// about 120 KiB for SD1.5, 230 KiB for SDXL, 180 KiB for Flux. This bound is
+// used before the engine has planned the exact header.
+export const TENSOR_INDEX_ALLOWANCE = 256 * 1024
+
+// --- Metadata, as CheckpointSave writes it ------------------------------
+
+/**
+ * The length in bytes of value's JSON as Python's json.dumps writes it
+ * (separators ", " and ": ", ensure_ascii: every non-ASCII UTF-16 unit as
+ * \uXXXX), after that text is stored as a JSON string in the header (each " and
+ * \ escaped once more). The engine re-encodes prompt and workflow exactly so
+ * (save_checkpoint: metadata["prompt"] = json.dumps(prompt)).
+ */
+export function headerBytesOfPythonJSON(value: unknown): number {
+  let bytes = 2 // the quotes around the header string
+  const add = (ascii: string) => {
+    for (let i = 0; i < ascii.length; i++) {
+      const c = ascii.charCodeAt(i)
+      bytes += c === 0x22 || c === 0x5c ? 2 : 1
+    }
+  }
+  const walk = (v: unknown): void => {
+    if (v === null || v === undefined || typeof v === 'function') {
+      add('null')
+    } else if (typeof v === 'string') {
+      add('"')
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i)
+        if (c === 0x22 || c === 0x5c) add('\\' + v[i]) // \" and \\
+        else if (c === 0x0a || c === 0x0d || c === 0x09 || c === 0x08 || c === 0x0c) add('\\n')
+        else if (c < 0x20 || c > 0x7e) add('\\u0000') // \uXXXX (Python's ESCAPE_ASCII: all but space..~)
+        else bytes += 1
+      }
+      add('"')
+    } else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') {
+      add(String(v))
+    } else if (Array.isArray(v)) {
+      add('[')
+      v.forEach((item, i) => {
+        if (i > 0) add(', ')
+        walk(item)
+      })
+      add(']')
+    } else if (typeof v === 'object') {
+      const toJSON = (v as { toJSON?: () => unknown }).toJSON
+      if (typeof toJSON === 'function') return walk(toJSON.call(v))
+      add('{')
+      let first = true
+      for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
+        if (item === undefined || typeof item === 'function') continue // JSON.stringify drops them
+        if (!first) add(', ')
+        first = false
+        walk(key)
+        add(': ')
+        walk(item)
+      }
+      add('}')
+    }
+  }
+  walk(value)
+  return bytes
+}
+
+/** The current graph and its API prompt, as a queued run would send them. */
+async function snapshotWorkflow(): Promise<{ workflow: unknown; prompt: unknown }> {
+  // app.queuePrompt sends graphToPrompt()'s workflow as
+  // extra_data.extra_pnginfo.workflow and its output as the prompt
+  // (src/scripts/api.ts queuePrompt); CheckpointSave receives exactly those.
+  const { workflow, output } = await app.graphToPrompt()
+  return { workflow, prompt: output }
+}
+
+async function currentCheckpointMetadata(): Promise<CheckpointMetadata> {
+  const { workflow, prompt } = await snapshotWorkflow()
+  reportMetadataSize(workflow, prompt)
+  return { prompt: JSON.stringify(prompt), extraPnginfo: JSON.stringify({ workflow }) }
+}
+
+// --- Settings -------------------------------------------------------------
+
+function readSetting<T>(id: string, fallback: T, valid: (v: unknown) => v is T): T {
+  let value: unknown
+  try {
+    value = app.extensionManager?.setting?.get<T>(id)
+  } catch {
+    value = undefined
+  }
+  return valid(value) ? value : fallback
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean'
+const isSink = (v: unknown): v is SinkKind => SINKS.includes(v as SinkKind)
+
+function currentDefaults(): SaverDefaults {
+  const prefix = readSetting(SETTING_FILENAME_PREFIX, DEFAULT_FILENAME_PREFIX, isString).trim()
+  return {
+    filenamePrefix: prefix === '' ? DEFAULT_FILENAME_PREFIX : prefix,
+    embedWorkflow: readSetting(SETTING_EMBED_WORKFLOW, true, isBoolean),
+    sink: readSetting(SETTING_SINK, 'opfs', isSink),
+  }
+}
+
+// The frontend's Settings type lists only the core settings, but the setting
+// store accepts any id an extension registers (settingStore.addSetting).
+type SettingId = SettingParams['id']
+const settingId = (id: string) => id as SettingId
+const SETTINGS_CATEGORY = 'Save Checkpoint'
+
+const settings: SettingParams[] = [
+  {
+    id: settingId(SETTING_FILENAME_PREFIX),
+    category: [SETTINGS_CATEGORY, 'Defaults', 'Filename prefix'],
+    name: 'Default filename prefix',
+    tooltip: 'Like the Save Checkpoint node: "checkpoints/ComfyUI" saves checkpoints/ComfyUI_00001_.safetensors.',
+    type: 'text',
+    defaultValue: DEFAULT_FILENAME_PREFIX,
+  },
+  {
+    id: settingId(SETTING_EMBED_WORKFLOW),
+    category: [SETTINGS_CATEGORY, 'Defaults', 'Embed workflow'],
+    name: 'Embed the workflow and prompt in saved checkpoints',
+    tooltip:
+      'Off leaves "workflow" and "prompt" out of the file, like ComfyUI\'s --disable-metadata. Turn it off before sharing a checkpoint whose workflow you want to keep private.',
+    type: 'boolean',
+    defaultValue: true,
+  },
+  {
+    id: settingId(SETTING_SINK),
+    category: [SETTINGS_CATEGORY, 'Defaults', 'Save to'],
+    name: 'Save checkpoints to',
+    type: 'combo',
+    options: [
+      { text: 'Browser storage, then download', value: 'opfs' },
+      { text: 'A file on disk (asks where)', value: 'file' },
+      { text: 'Download directly', value: 'blob' },
+    ],
+    defaultValue: 'opfs',
+  },
+]
+
+// --- The panel ------------------------------------------------------------
+
+/** Resolves a file shipped in this package: never against the page's origin root. */
+const packageURL = (path: string) => new URL(path, import.meta.url).href
+
+let panel: HTMLElement | null = null
+let sizeNote: HTMLElement | null = null
+let mounting: Promise<void> | null = null
+let saverReady: Promise<unknown> = Promise.resolve()
+
+function loadStylesheet(doc: Document, href: string): void {
+  if (doc.querySelector(`link[rel="stylesheet"][href="${href}"]`)) return
+  const link = doc.createElement('link')
+  link.rel = 'stylesheet'
+  link.href = href
+  doc.head.append(link)
+}
+
+/**
+ * Builds the panel once. ComfyUI calls render() each time the tab is shown
+ * and destroy() when it is hidden; the panel (and a save in progress) lives on
+ * in between, so switching tabs never cancels a save.
+ */
+function ensurePanel(doc: Document): HTMLElement {
+  if (panel) return panel
+  panel = doc.createElement('div')
+  panel.className = 'ckptpack-comfy'
+  const intro = doc.createElement('p')
+  intro.className = 'ckptpack-comfy-intro'
+  intro.textContent =
+    'Assembles a checkpoint from separate model files in this browser tab, streamed, like the Save Checkpoint node but without loading the model into memory.'
+  sizeNote = doc.createElement('p')
+  sizeNote.className = 'ckptpack-comfy-metadata-size'
+  sizeNote.setAttribute('role', 'status')
+  sizeNote.dataset.role = 'metadata-size'
+  const saverHost = doc.createElement('div')
+  saverHost.className = 'ckptpack-comfy-saver'
+  panel.append(intro, sizeNote, saverHost)
+
+  // The saver links its own stylesheet (lib/style.css).
+  loadStylesheet(doc, packageURL('./lib/ckptpack-comfy.css'))
+  // ComfyUI's document-level drop handler loads the workflow embedded in a
+  // dropped .safetensors file, replacing the open graph (app.ts drop ->
+  // handleFile). Files dropped on this panel are the saver's inputs: the
+  // saver has handled them by the time the event bubbles up to here.
+  const stopFileDrop = (event: DragEvent) => {
+    if (event.dataTransfer?.types.includes('Files')) event.stopPropagation()
+  }
+  panel.addEventListener('dragover', stopFileDrop)
+  panel.addEventListener('drop', stopFileDrop)
+  mounting = mountInto(saverHost).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err)
+    const alert = doc.createElement('p')
+    alert.className = 'ckptpack-comfy-error'
+    alert.setAttribute('role', 'alert')
+    alert.textContent = `The checkpoint saver could not load from ${packageURL('./lib/')}: ${message}`
+    saverHost.replaceChildren(alert)
+    console.error('[ckptpack]', err)
+  })
+  void refreshMetadataSize()
+  return panel
+}
+
+async function mountInto(host: HTMLElement): Promise<void> {
+  const saver = (await import(packageURL('./lib/app/saver.mjs'))) as SaverModule
+  const handle = saver.mountSaver(host, {
+    baseURL: packageURL('./lib/'),
+    defaults: currentDefaults(),
+    metadataProvider: currentCheckpointMetadata,
+    showMetadataFields: false,
+  })
+  // The "leave out prompt and workflow" checkbox is the privacy switch for
+  // the embedded graph: keep it in view rather than in a closed section.
+  const metadataSection = handle.element.querySelector('details[data-role="metadata"]')
+  if (metadataSection instanceof HTMLDetailsElement) metadataSection.open = true
+  // A worker that fails to start is reported inside the saver itself.
+  saverReady = handle.ready
+}
+
+function reportMetadataSize(workflow: unknown, prompt: unknown): void {
+  if (!sizeNote) return
+  const doc = sizeNote.ownerDocument
+  // metadata["workflow"] and metadata["prompt"], keys and separators included.
+  const bytes =
+    headerBytesOfPythonJSON('workflow') + headerBytesOfPythonJSON(workflow) +
+    headerBytesOfPythonJSON('prompt') + headerBytesOfPythonJSON(prompt) + 4
+  const estimate = bytes + TENSOR_INDEX_ALLOWANCE
+  const kib = (n: number) => `${Math.ceil(n / 1024).toLocaleString('en-US')} KiB`
+  const line = doc.createElement('span')
+  line.textContent = `The workflow and its prompt add ${kib(bytes)} to the checkpoint's header when embedded.`
+  const parts: Node[] = [line]
+  if (bytes + 8 > CANVAS_DROP_HEADER_LIMIT || estimate > CANVAS_DROP_HEADER_LIMIT) {
+    const warn = doc.createElement('strong')
+    warn.className = 'ckptpack-comfy-warning'
+    warn.dataset.role = 'metadata-too-big'
+    warn.textContent =
+      ' Warning: the header would exceed 4 MiB, so dropping the saved checkpoint on the ComfyUI canvas will not load this workflow (ComfyUI reads only the first 4 MiB). Leave out the workflow, or make the workflow smaller.'
+    parts.push(warn)
+  } else if (estimate > MODEL_LIBRARY_HEADER_LIMIT) {
+    const note = doc.createElement('span')
+    note.className = 'ckptpack-comfy-note'
+    note.dataset.role = 'metadata-over-library-limit'
+    note.textContent =
+      " The header will be over 1 MiB: ComfyUI's model library will not show this checkpoint's metadata (dropping the file on the canvas still loads the workflow)."
+    parts.push(note)
+  }
+  sizeNote.replaceChildren(...parts)
+}
+
+async function refreshMetadataSize(): Promise<void> {
+  try {
+    const { workflow, prompt } = await snapshotWorkflow()
+    reportMetadataSize(workflow, prompt)
+  } catch (err) {
+    console.warn('[ckptpack] could not read the current workflow', err)
+  }
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined
+function scheduleMetadataRefresh(): void {
+  if (!panel?.isConnected) return
+  clearTimeout(refreshTimer)
+  refreshTimer = setTimeout(() => void refreshMetadataSize(), 500)
+}
+
+const sidebarTab: SidebarTab = {
+  id: TAB_ID,
+  title: TAB_TITLE,
+  icon: 'pi pi-save',
+  tooltip: 'Save Checkpoint: build an all-in-one checkpoint in the browser, with this workflow embedded',
+  label: 'Checkpoint',
+  type: 'custom',
+  render(container: HTMLElement) {
+    container.append(ensurePanel(container.ownerDocument))
+    void refreshMetadataSize()
+  },
+  destroy() {
+    panel?.remove()
+  },
+}
+
+function openTab(): void {
+  if (panel?.isConnected) {
+    panel.scrollIntoView({ block: 'nearest' })
+    return
+  }
+  app.extensionManager.command.execute(TOGGLE_TAB_COMMAND_ID)
+}
+
+const openCommand: ComfyCommand = {
+  id: OPEN_COMMAND_ID,
+  label: 'Save Checkpoint (in the browser)…',
+  menubarLabel: 'Save Checkpoint…',
+  icon: 'pi pi-save',
+  tooltip: 'Open the Save Checkpoint sidebar tab',
+  function: openTab,
+}
+
+const extension: ComfyExtension = {
+  name: EXTENSION_NAME,
+  commands: [openCommand],
+  menuCommands: [{ path: ['Extensions', 'ckptpack'], commands: [OPEN_COMMAND_ID] }],
+  settings,
+  setup() {
+    const manager = app.extensionManager
+    if (typeof manager?.registerSidebarTab !== 'function') {
+      console.error(
+        '[ckptpack] This ComfyUI frontend has no sidebar tab API (extensionManager.registerSidebarTab, frontend 1.3 or newer); the Save Checkpoint tab is not available.',
+      )
+      return
+    }
+    manager.registerSidebarTab(sidebarTab)
+    app.api?.addEventListener('graphChanged', scheduleMetadataRefresh)
+  },
+}
+
+app.registerExtension(extension)
+
+/** For tests and the console: settles once the saver has mounted and its engine has started (or failed to). */
+export async function saverSettled(): Promise<void> {
+  await mounting
+  await saverReady.catch(() => {})
+}

@@ -1,0 +1,230 @@
+// End-to-end test of the ComfyUI extension as a user installs it: the built
+// zip is unpacked into a fresh custom_nodes folder and served by a fake
+// ComfyUI (fake-comfyui-server.mjs + fake-comfyui/scripts/app.js), which loads
+// extensions the way ComfyUI does. Then, in Chromium, the "Save Checkpoint"
+// sidebar tab assembles a full-size SD1.5 checkpoint from the oracle fixtures
+// and the downloaded file is checked byte by byte and for the workflow and
+// prompt the page held.
+//   make test-comfyui
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { expect, test, type PersistentApp } from '../helpers/browser';
+import { buildFixturesTool, ensureFixtures, fixtureFile, REPO, verifyCheckpoint } from '../helpers/fixtures';
+import { dropFiles, expectSlotOK, ui } from '../helpers/page';
+import { FAKE_COMFYUI_PORT } from './playwright.config';
+
+const PACKAGE_ZIP = path.join(REPO, 'build', 'comfyui', 'ckptpack.zip');
+const CUSTOM_NODES = path.join(REPO, 'build', 'comfyui-e2e', 'custom_nodes');
+const FAKE_ROOT = path.join(REPO, 'tests', 'comfyui', 'fake-comfyui');
+const ORIGIN = `http://127.0.0.1:${FAKE_COMFYUI_PORT}`;
+
+const WORKFLOW = JSON.parse(readFileSync(path.join(FAKE_ROOT, 'workflow.json'), 'utf8'));
+const PROMPT = JSON.parse(readFileSync(path.join(FAKE_ROOT, 'prompt.json'), 'utf8'));
+
+const SETTING = {
+  prefix: 'ckptpack.FilenamePrefix',
+  embed: 'ckptpack.EmbedWorkflow',
+  sink: 'ckptpack.Sink',
+};
+
+let server: ChildProcess | undefined;
+
+test.beforeAll(async () => {
+  if (!existsSync(PACKAGE_ZIP)) throw new Error(`${PACKAGE_ZIP} is missing: run make comfyui-extension`);
+  // Install exactly what a user downloads: unpack the zip, not build/comfyui/ckptpack/.
+  await rm(CUSTOM_NODES, { recursive: true, force: true });
+  await mkdir(CUSTOM_NODES, { recursive: true });
+  execFileSync('unzip', ['-q', PACKAGE_ZIP, '-d', CUSTOM_NODES]);
+
+  server = spawn(process.execPath, [path.join(REPO, 'tests', 'comfyui', 'fake-comfyui-server.mjs'), CUSTOM_NODES, String(FAKE_COMFYUI_PORT)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    server!.once('exit', (code) => reject(new Error(`fake ComfyUI server exited with ${code}`)));
+    server!.stdout!.once('data', () => resolve());
+  });
+
+  await buildFixturesTool();
+  await ensureFixtures('sd15');
+});
+
+test.afterAll(() => {
+  server?.kill();
+});
+
+/** Loads the fake ComfyUI with saved settings and waits for every extension's setup(). */
+async function openComfyUI(page: PersistentApp['page'], query: Record<string, string> = {}): Promise<void> {
+  await page.goto(`/?${new URLSearchParams(query)}`);
+  await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+}
+
+const sidebarButton = (page: PersistentApp['page']) => page.getByRole('button', { name: 'Save Checkpoint', exact: true });
+const saveButton = (page: PersistentApp['page']) => page.getByRole('button', { name: 'Save checkpoint', exact: true });
+const leaveOutMetadata = (page: PersistentApp['page']) => page.getByLabel('Leave out prompt and workflow');
+const metadataSize = (page: PersistentApp['page']) => page.locator('[data-role="metadata-size"]');
+
+async function openSaveTab(page: PersistentApp['page']): Promise<void> {
+  await sidebarButton(page).click();
+  await expect(saveButton(page)).toBeEnabled();
+}
+
+/** The __metadata__ of a safetensors file, read from its header only. */
+async function readMetadata(file: string): Promise<Record<string, string>> {
+  const handle = await open(file, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    await handle.read(prefix, 0, 8, 0);
+    const length = Number(prefix.readBigUInt64LE(0));
+    const header = Buffer.alloc(length);
+    await handle.read(header, 0, length, 8);
+    return JSON.parse(header.toString('utf8')).__metadata__ ?? {};
+  } finally {
+    await handle.close();
+  }
+}
+
+async function pickSD15Components(page: PersistentApp['page']): Promise<void> {
+  const form = ui(page);
+  await form.model.setInputFiles(fixtureFile('sd15', 'unet'));
+  await form.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
+  await form.vae.setInputFiles(fixtureFile('sd15', 'vae'));
+  for (const slot of ['model', 'clip', 'vae'] as const) await expectSlotOK(page, slot);
+}
+
+async function saveAndDownload(page: PersistentApp['page']): Promise<{ file: string; name: string }> {
+  const downloading = page.waitForEvent('download', { timeout: 10 * 60_000 });
+  await saveButton(page).click();
+  const download = await downloading;
+  const file = await download.path();
+  expect(await download.failure()).toBeNull();
+  return { file, name: download.suggestedFilename() };
+}
+
+test('ComfyUI imports only the entry module; the tab, command, menu entry and settings are registered', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page, { settings: JSON.stringify({ [SETTING.prefix]: 'checkpoints/from-settings' }) });
+
+  const listed = await page.evaluate(async () => (await fetch('/extensions')).json());
+  expect(listed).toEqual(['/extensions/ckptpack/ckptpack.js']);
+  expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.loadErrors)).toEqual([]);
+
+  const registered = await page.evaluate(() => {
+    const fake = (globalThis as any).fakeComfy.app;
+    return {
+      settings: [...fake.settingsById.values()].map((s: any) => [s.id, s.type, s.defaultValue]),
+      commands: [...fake.commands.keys()],
+      tabs: fake.sidebarTabs.map((t: any) => [t.id, t.title, t.type]),
+    };
+  });
+  expect(registered.settings).toEqual([
+    [SETTING.prefix, 'text', 'checkpoints/ComfyUI'],
+    [SETTING.embed, 'boolean', true],
+    [SETTING.sink, 'combo', 'opfs'],
+  ]);
+  expect(registered.commands).toContain('ckptpack.OpenSaveCheckpoint');
+  expect(registered.tabs).toEqual([['ckptpack-save-checkpoint', 'Save Checkpoint', 'custom']]);
+
+  // Nothing is loaded before the tab is opened.
+  expect(app.requests.filter((url) => url.includes('/extensions/ckptpack/lib/'))).toEqual([]);
+
+  // The menu entry opens the tab; the saved setting is the default prefix.
+  await page.getByRole('menuitem', { name: 'Extensions › ckptpack › Save Checkpoint…' }).click();
+  await expect(saveButton(page)).toBeEnabled();
+  await expect(ui(page).prefix).toHaveValue('checkpoints/from-settings');
+  await expect(leaveOutMetadata(page)).toBeVisible();
+  await expect(leaveOutMetadata(page)).not.toBeChecked();
+  await expect(metadataSize(page)).toContainText('The workflow and its prompt add');
+
+  // Running the command again keeps the open tab open.
+  await page.getByRole('menuitem', { name: 'Extensions › ckptpack › Save Checkpoint…' }).click();
+  await expect(saveButton(page)).toBeVisible();
+
+  // Hiding and showing the tab keeps the same saver (and what the user typed).
+  await ui(page).prefix.fill('checkpoints/typed');
+  await sidebarButton(page).click();
+  await expect(saveButton(page)).toHaveCount(0);
+  await sidebarButton(page).click();
+  await expect(ui(page).prefix).toHaveValue('checkpoints/typed');
+  expect(app.requests.filter((url) => url.endsWith('/ckptpack.wasm'))).toHaveLength(1);
+});
+
+test('a full-size SD1.5 checkpoint is saved from the tab with the live workflow and prompt embedded', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page, { settings: JSON.stringify({ [SETTING.prefix]: 'checkpoints/e2e' }) });
+  await openSaveTab(page);
+  await pickSD15Components(page);
+
+  const { file, name } = await saveAndDownload(page);
+  expect(name).toBe('e2e_00001_.safetensors');
+
+  const metadata = await readMetadata(file);
+  expect(Object.keys(metadata).sort()).toEqual(['modelspec.predict_key', 'prompt', 'workflow']);
+  expect(JSON.parse(metadata.workflow)).toEqual(WORKFLOW);
+  expect(JSON.parse(metadata.prompt)).toEqual(PROMPT);
+  // Python's json.dumps (ensure_ascii): the header holds no raw non-ASCII text.
+  expect(metadata.workflow).toContain('\\u00dcberpr\\u00fcfung');
+  expect(metadata.workflow).toContain('\\ud83d\\ude42');
+
+  const verified = await verifyCheckpoint('sd15', file);
+  expect(verified.ok, verified.output).toBe(true);
+
+  // Every asset came from this ComfyUI server, under the package's folder.
+  const http = app.requests.filter((url) => /^https?:/.test(url));
+  expect(http.filter((url) => !url.startsWith(`${ORIGIN}/`))).toEqual([]);
+  for (const asset of ['lib/app/saver.mjs', 'lib/worker.mjs', 'lib/wasm_exec.mjs', 'lib/ckptpack.wasm', 'lib/style.css']) {
+    expect(http).toContain(`${ORIGIN}/extensions/ckptpack/${asset}`);
+  }
+});
+
+test('with "leave out prompt and workflow" on, the checkpoint holds neither', async ({ app }) => {
+  const { page } = app;
+  // The saved settings turn embedding off and pick the direct download.
+  await openComfyUI(page, { settings: JSON.stringify({ [SETTING.embed]: false, [SETTING.sink]: 'blob' }) });
+  await openSaveTab(page);
+  await expect(leaveOutMetadata(page)).toBeVisible();
+  await expect(leaveOutMetadata(page)).toBeChecked();
+  await expect(page.getByRole('radio', { name: /Download directly/ })).toBeChecked();
+  await pickSD15Components(page);
+
+  const { file, name } = await saveAndDownload(page);
+  expect(name).toBe('ComfyUI_00001_.safetensors');
+  const metadata = await readMetadata(file);
+  expect(metadata).toEqual({ 'modelspec.predict_key': 'epsilon' });
+});
+
+test('the tab warns when the workflow would push the header past 4 MiB, and notes the 1 MiB model-library limit', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page, { noteBytes: String(5 * 1024 * 1024) });
+  await openSaveTab(page);
+  await expect(metadataSize(page).locator('[data-role="metadata-too-big"]')).toBeVisible();
+  await expect(metadataSize(page)).toContainText('exceed 4 MiB');
+
+  // Editing the graph (the frontend's graphChanged event) updates the estimate.
+  await page.evaluate(({ workflow, size }) => {
+    const note = { id: 6, type: 'Note', pos: [0, 0], size: [100, 100], flags: {}, order: 5, mode: 0, inputs: [], outputs: [], properties: {}, widgets_values: ['y'.repeat(size)] };
+    (globalThis as any).fakeComfy.app.setWorkflow({ ...workflow, nodes: [...workflow.nodes, note] });
+  }, { workflow: WORKFLOW, size: 1024 * 1024 });
+  await expect(metadataSize(page).locator('[data-role="metadata-over-library-limit"]')).toBeVisible();
+  await expect(metadataSize(page).locator('[data-role="metadata-too-big"]')).toHaveCount(0);
+
+  await page.evaluate((workflow) => (globalThis as any).fakeComfy.app.setWorkflow(workflow), WORKFLOW);
+  await expect(metadataSize(page).locator('[data-role="metadata-over-library-limit"]')).toHaveCount(0);
+  await expect(metadataSize(page)).toContainText('The workflow and its prompt add');
+});
+
+test('files dropped on the tab go to the saver, not to ComfyUI\'s canvas drop handler', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page);
+  await openSaveTab(page);
+  const vae = fixtureFile('sd15', 'vae');
+
+  await dropFiles(page, [vae], page.locator('.ckpt-saver'));
+  await expectSlotOK(page, 'vae');
+  expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.canvasDrops)).toEqual([]);
+
+  // The same drop on the canvas reaches ComfyUI's handler (the check above can fail).
+  await dropFiles(page, [vae], page.getByRole('main', { name: 'Canvas' }));
+  expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.canvasDrops)).toEqual(['vae.safetensors']);
+});
