@@ -3,7 +3,8 @@
 #   make dist        dist/: the deployable site, with precompressed .gz (and .br with `brotli`)
 #   make serve       build-web, then serve web/ on http://$(WEB_ADDR)/ (foreground)
 #   make test-worker the worker protocol smoke test (tests/worker-*.spec.ts) in Chromium
-#   make bench-worker  Go worker vs plain-JS File→OPFS throughput (BENCH_GIB, default 2)
+#   make bench-worker  Go worker vs plain-JS File→OPFS throughput, renderer RSS, ready time
+#                      (BENCH_GIB=2 BENCH_ROUNDS=3 BENCH_CHUNKS_MIB=4,16,64; results in build/bench/worker.json)
 .PHONY: build-web serve dist test-worker bench-worker
 TEST_TARGETS += test-worker
 BENCH_TARGETS += bench-worker
@@ -29,4 +30,4 @@ test-worker: build-web $(NPM_STAMP) $(CHROMIUM)
 	npx playwright test tests/worker-protocol.spec.ts
 
 bench-worker: build-web $(NPM_STAMP) $(CHROMIUM)
-	CKPT_BENCH=1 npx playwright test tests/worker-bench.spec.ts
+	npx playwright test -c tests/worker-bench.config.ts

@@ -63,10 +63,10 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
   expect(ready.version).toBeTruthy();
   expect(ready.wasmMemoryBytes).toBeGreaterThan(0);
 
-  const copy = () => page.evaluate(async () => {
+  const copy = (reader: string) => page.evaluate(async (reader) => {
     const h = (window as any).harness;
     await h.opfsRemoveAll();
-    const r = await h.request({ type: 'copy', file: h.files()[0], path: 'copies/random.bin', options: { sha256: true, bufferMiB: 4 } });
+    const r = await h.request({ type: 'copy', file: h.files()[0], path: 'copies/random.bin', options: { sha256: true, bufferMiB: 4, reader } });
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('copies');
     const stored = await (await dir.getFileHandle('random.bin')).getFile();
@@ -74,9 +74,9 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
     const digest = await crypto.subtle.digest('SHA-256', await stored.arrayBuffer());
     const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
     return { final: r.final, progress: r.progress, storedHex: hex, storedSize: stored.size };
-  });
+  }, reader);
   const want = await sha256File(RANDOM_FILE);
-  const first = await copy();
+  const first = await copy('byob');
   expect(first.final.type, JSON.stringify(first.final)).toBe('done');
   expect(first.final.bytes).toBe(96 << 20);
   expect(first.final.sha256).toBe(want);
@@ -85,9 +85,11 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
   for (let i = 1; i < first.progress.length; i++) {
     expect(first.progress[i].done).toBeGreaterThanOrEqual(first.progress[i - 1].done);
   }
-  // The copy buffer is reused: a second copy does not grow wasm memory.
-  const second = await copy();
+  // The copy buffer is reused: a second copy (through FileReaderSync this
+  // time) does not grow wasm memory.
+  const second = await copy('sync');
   expect(second.final.sha256).toBe(want);
+  expect(second.storedHex).toBe(want);
   expect(second.final.wasmMemoryBytes).toBe(first.final.wasmMemoryBytes);
 
   const listed = await page.evaluate(() => (window as any).harness.request({ type: 'list' }));

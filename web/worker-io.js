@@ -12,6 +12,12 @@ self.ckptpackIO = (() => {
   let memory = null; // WebAssembly.Memory of the Go instance
   let frs = null; // one FileReaderSync for the worker's lifetime
   let staging = null; // ArrayBuffer reused by BYOB reads (it moves on every read)
+  let seq = null; // the open BYOB reader: {file, pos, reader}
+
+  const closeSeq = () => {
+    if (seq) seq.reader.cancel().catch(() => {});
+    seq = null;
+  };
 
   // A view over Go's buffer. memory.buffer is replaced when the memory grows,
   // so a view is always made fresh, right before it is used.
@@ -34,28 +40,40 @@ self.ckptpackIO = (() => {
 
     // BYOB read of file[start, end) into wasm memory at ptr, through one
     // staging buffer that is reused across calls (a WebAssembly.Memory buffer
-    // cannot be read into directly: BYOB detaches its target).
+    // cannot be read into directly: BYOB detaches its target). The engine
+    // reads mostly sequentially, so the stream stays open between calls and
+    // is only reopened when a read does not start where the last one ended
+    // (opening a Blob stream per chunk costs tens of ms).
     async readByob(file, start, end, ptr) {
       const want = end - start;
       if (!staging || staging.byteLength < Math.min(want, 64 << 20)) {
         staging = new ArrayBuffer(Math.min(Math.max(want, 1 << 20), 64 << 20));
       }
-      const reader = file.slice(start, end).stream().getReader({ mode: 'byob' });
+      if (!seq || seq.file !== file || seq.pos !== start) {
+        closeSeq();
+        seq = { file, pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }) };
+      }
+      const s = seq;
       let got = 0;
       try {
         while (got < want) {
           const n = Math.min(want - got, staging.byteLength);
-          const { value, done } = await reader.read(new Uint8Array(staging, 0, n));
+          const { value, done } = await s.reader.read(new Uint8Array(staging, 0, n));
           if (value) staging = value.buffer;
-          if (done) break;
+          if (done) { closeSeq(); break; }
           view(ptr + got, value.byteLength).set(value);
           got += value.byteLength;
+          s.pos += value.byteLength;
         }
-      } finally {
-        reader.releaseLock();
+      } catch (err) {
+        closeSeq();
+        throw err;
       }
       return got;
     },
+
+    // Drops the open sequential reader (end of a job), releasing the File.
+    releaseReaders() { closeSeq(); },
 
     // FileSystemSyncAccessHandle.write of Go's bytes at a file offset. The
     // count is returned as is: a short count means the disk or quota is full

@@ -124,3 +124,11 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 // InputFile reports the file name for error messages sent to the page.
 func (e *ReadError) InputFile() string { return e.File }
+
+// ReleaseReaders closes the stream a ReadBYOB File keeps open between
+// sequential reads; call it when a job ends so the File is not held.
+func ReleaseReaders() {
+	if h, err := Helpers(); err == nil {
+		Call(h, "releaseReaders")
+	}
+}

@@ -30,8 +30,9 @@ type Options struct {
 	IgnoreQuota bool `json:"ignoreQuota"`
 	// BufferMiB overrides the copy buffer size (benchmarks); 0 = default.
 	BufferMiB int `json:"bufferMiB"`
-	// Reader selects how input bytes are read: "sync" (FileReaderSync) or
-	// "byob" (ReadableStream BYOB reader); "" = default. Benchmarks only.
+	// Reader selects how input bytes are read: "byob" (ReadableStream BYOB
+	// reader, the default) or "sync" (FileReaderSync); "" = default.
+	// Benchmarks only.
 	Reader string `json:"reader"`
 }
 

@@ -1,0 +1,134 @@
+// make bench-worker: File -> OPFS throughput of the Go/WASM worker (its
+// diagnostic 'copy': the reader, executor and OPFS sink a save uses) against
+// the plain-JS copy (tests/fixtures-web/opfs-copy.js), interleaved per round
+// and chunk size, in a persistent profile (the default context keeps OPFS in
+// RAM, capped near 1.2 GiB). Also: worker ready time, wasm memory, and peak
+// renderer RSS per copy (sampled from /proc). Results: build/bench/worker.json.
+//
+// Knobs: BENCH_GIB (2), BENCH_ROUNDS (3), BENCH_CHUNKS_MIB ("4,16,64"),
+// BENCH_VARIANTS ("js-frs,js-byob,go-sync,go-byob").
+import { chromium, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CHROMIUM_LAUNCH } from './helpers/browser';
+import { REPO } from './helpers/fixtures';
+
+const GIB = Number(process.env.BENCH_GIB ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CHUNKS = (process.env.BENCH_CHUNKS_MIB ?? '4,16,64').split(',').map(Number);
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'js-frs,js-byob,go-sync,go-byob').split(',');
+const SOURCE = path.join(REPO, 'build', 'fixtures', 'worker', `random-${GIB}GiB.bin`);
+const OUT = path.join(REPO, 'build', 'bench', 'worker.json');
+const HARNESS_DIR = path.join(REPO, 'tests', 'fixtures-web');
+
+const parentOf = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+
+/** Total RSS (bytes) of the Chromium renderer processes of one profile. */
+function rendererRSS(userDataDir: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      // Renderers do not carry --user-data-dir: find the browser process
+      // among their ancestors (renderer <- zygote <- zygote <- browser).
+      let ours = false;
+      for (let p = parentOf(pid), i = 0; p !== '0' && p !== '1' && i < 5; p = parentOf(p), i++) {
+        if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(userDataDir)) { ours = true; break; }
+      }
+      if (!ours) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch { /* process went away */ }
+  }
+  return total;
+}
+
+test('worker vs plain-JS File -> OPFS copy', async () => {
+  if (!existsSync(SOURCE)) {
+    await mkdir(path.dirname(SOURCE), { recursive: true });
+    execFileSync('dd', ['if=/dev/urandom', `of=${SOURCE}`, 'bs=1M', `count=${GIB * 1024}`, 'status=none']);
+  }
+  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ckptpack-bench-'));
+  const context = await chromium.launchPersistentContext(userDataDir, { ...CHROMIUM_LAUNCH, headless: true, baseURL: test.info().project.use.baseURL });
+  const results: any[] = [];
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.route('**/tests/fixtures-web/*', async (route) => {
+      const name = path.basename(new URL(route.request().url()).pathname);
+      await route.fulfill({ body: await readFile(path.join(HARNESS_DIR, name)), contentType: name.endsWith('.html') ? 'text/html' : 'text/javascript' });
+    });
+    await page.goto('tests/fixtures-web/worker.html');
+    await page.setInputFiles('#files', [SOURCE]);
+    await page.evaluate(() => (window as any).harness.ready);
+
+    // Worker ready time: new Worker() -> {type:'ready'}, fresh worker each time.
+    const readyMs = await page.evaluate(async () => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = performance.now();
+        const w = new Worker(new URL('../../worker.js', location.href));
+        await new Promise((resolve) => { w.onmessage = (ev) => { if (ev.data.type === 'ready') resolve(null); }; });
+        times.push(performance.now() - t0);
+        w.terminate();
+      }
+      return times;
+    });
+    results.push({ kind: 'ready', ms: readyMs });
+    console.log(`worker ready ms: ${readyMs.map((t) => t.toFixed(1)).join(' ')}`);
+
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const chunk of CHUNKS) {
+        const order = VARIANTS.slice(round % VARIANTS.length).concat(VARIANTS.slice(0, round % VARIANTS.length));
+        for (const variant of order) {
+          execFileSync('sync');
+          let peak = 0;
+          const sampler = setInterval(() => { peak = Math.max(peak, rendererRSS(userDataDir)); }, 250);
+          const before = rendererRSS(userDataDir);
+          const r = await page.evaluate(async ({ variant, chunk }) => {
+            const h = (window as any).harness;
+            await h.opfsRemoveAll();
+            const file = h.files()[0];
+            const t0 = performance.now();
+            let out: any;
+            if (variant.startsWith('js-')) {
+              out = await h.jsCopy(file, 'bench.bin', { chunkMiB: chunk, reader: variant.slice(3) });
+            } else {
+              const { final } = await h.request({ type: 'copy', file, path: 'bench.bin', options: { bufferMiB: chunk, reader: variant.slice(3) } });
+              out = final;
+            }
+            const seconds = (performance.now() - t0) / 1000;
+            await h.opfsRemoveAll();
+            return { ...out, wallSeconds: seconds };
+          }, { variant, chunk });
+          clearInterval(sampler);
+          if (r.type === 'error') throw new Error(`${variant} ${chunk} MiB: ${r.message}`);
+          const bytes = GIB * 2 ** 30;
+          const row = { kind: 'copy', round, variant, chunkMiB: chunk, mbps: bytes / r.wallSeconds / 1e6, wallSeconds: r.wallSeconds,
+            wasmMemoryBytes: r.wasmMemoryBytes ?? null, rssBeforeMiB: before / 2 ** 20, rssPeakMiB: peak / 2 ** 20 };
+          results.push(row);
+          console.log(`round ${round} ${variant.padEnd(8)} ${String(chunk).padStart(3)} MiB  ${row.mbps.toFixed(0).padStart(5)} MB/s  renderer peak ${row.rssPeakMiB.toFixed(0)} MiB  wasm ${row.wasmMemoryBytes ? (row.wasmMemoryBytes / 2 ** 20).toFixed(1) + ' MiB' : '-'}`);
+        }
+      }
+    }
+  } finally {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+    await mkdir(path.dirname(OUT), { recursive: true });
+    await writeFile(OUT, JSON.stringify({ gib: GIB, rounds: ROUNDS, results }, null, 1));
+  }
+  // Summary: median MB/s and peak RSS per variant and chunk.
+  const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+  console.log('\nvariant   chunk  median MB/s (min-max)   median renderer peak MiB');
+  for (const chunk of CHUNKS) {
+    for (const variant of VARIANTS) {
+      const rows = results.filter((r) => r.kind === 'copy' && r.variant === variant && r.chunkMiB === chunk);
+      if (!rows.length) continue;
+      const m = rows.map((r) => r.mbps);
+      console.log(`${variant.padEnd(9)} ${String(chunk).padStart(3)} MiB  ${med(m).toFixed(0).padStart(5)} (${Math.min(...m).toFixed(0)}-${Math.max(...m).toFixed(0)})   ${med(rows.map((r) => r.rssPeakMiB)).toFixed(0)}`);
+    }
+  }
+});

@@ -1,0 +1,21 @@
+// Playwright config for the worker benchmark (make bench-worker): not part of
+// `make test` (it copies many GiB). Same server and browser as the specs.
+import { defineConfig } from '@playwright/test';
+import { CHROMIUM_LAUNCH } from './helpers/browser';
+
+const baseURL = process.env.CKPT_BASE_URL ?? 'http://127.0.0.1:8080/';
+export default defineConfig({
+  testDir: '.',
+  testMatch: /worker-bench\.bench\.ts$/,
+  workers: 1,
+  timeout: 120 * 60_000,
+  reporter: [['list']],
+  outputDir: '../build/test-results-bench',
+  use: { baseURL, headless: true, launchOptions: CHROMIUM_LAUNCH },
+  webServer: process.env.CKPT_BASE_URL ? undefined : {
+    command: 'make -s serve',
+    url: 'http://127.0.0.1:8080/index.html',
+    reuseExistingServer: true,
+    timeout: 5 * 60_000,
+  },
+});
