@@ -89,3 +89,10 @@ func oneLineError(t *testing.T, code int, stderr string, want ...string) {
 		}
 	}
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
