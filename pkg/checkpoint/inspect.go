@@ -1,6 +1,9 @@
 package checkpoint
 
-import "errors"
+import (
+	"slices"
+	"sort"
+)
 
 // Report is what Inspect finds in one file, from its header alone.
 type Report struct {
@@ -13,19 +16,204 @@ type Report struct {
 	Tensors      int               `json:"tensors"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
 	HasWorkflow  bool              `json:"has_workflow"`
+
+	// Slots are the slots this file can fill ("model", "clip", "vae"), in
+	// that order: what a UI routes a dropped file to.
+	Slots []string `json:"slots"`
+	// Prediction is the model type ComfyUI would load the diffusion model
+	// with ("eps", "v", "edm", "v_edm", "flow", "flux", "other"); empty
+	// without a diffusion model.
+	Prediction string `json:"prediction,omitempty"`
+	// Requires is what a checkpoint of Architecture needs, when the file
+	// holds a diffusion model: a UI checks other files against it.
+	Requires *Requirements `json:"requires,omitempty"`
+	// MissingEncoders are the required text encoders (kinds) the file
+	// lacks, when it holds a diffusion model.
+	MissingEncoders []string `json:"missing_encoders,omitempty"`
+	// Unused counts tensors that belong to no component (they are not
+	// written); UnusedSample names up to ten of them.
+	Unused       int      `json:"unused,omitempty"`
+	UnusedSample []string `json:"unused_sample,omitempty"`
+	// Problem says why nothing (or not everything) was recognised.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Component is one part found in a file.
 type Component struct {
 	Slot    string `json:"slot"`   // "model", "clip" or "vae"
-	Kind    string `json:"kind"`   // model: ComfyUI class ("SDXL"); clip: encoder ("clip_l", "t5xxl"); vae: family ("sd", "sdxl", "flux" …)
+	Kind    string `json:"kind"`   // model: ComfyUI class ("SDXL"); clip: encoder ("clip_l", "t5xxl"); vae: family ("kl4", "kl16" …)
 	Layout  string `json:"layout"` // "bare", "prefixed", "diffusers", "hf", "open_clip", "ldm", "checkpoint"
 	Tensors int    `json:"tensors"`
 	Bytes   int64  `json:"bytes"`
+
+	// Detail is a human-readable description ("CLIP-G text encoder").
+	Detail string `json:"detail"`
+	// Architectures are the ComfyUI classes this text encoder or VAE can
+	// go with (empty for a diffusion model: see Report.Requires).
+	Architectures []string `json:"architectures,omitempty"`
 }
 
+// Requirements are the components a class's checkpoint holds.
+type Requirements struct {
+	Encoders     []EncoderRequirement `json:"encoders"`
+	AnyEncoder   bool                 `json:"any_encoder,omitempty"` // any non-empty subset of Encoders will do
+	Tokenizer    string               `json:"tokenizer,omitempty"`   // tokenizer blob the encoder files must carry
+	VAEKinds     []string             `json:"vae_kinds,omitempty"`   // empty: any VAE
+	VAEDetail    string               `json:"vae_detail"`
+	ModelSpec    string               `json:"modelspec_architecture,omitempty"`
+	NoTextEncode bool                 `json:"no_text_encoder,omitempty"`
+}
+
+// EncoderRequirement is one text encoder a class takes.
+type EncoderRequirement struct {
+	Kind     string `json:"kind"`
+	Detail   string `json:"detail"`
+	Optional bool   `json:"optional,omitempty"`
+}
+
+// maxUnusedSample bounds Report.UnusedSample.
+const maxUnusedSample = 10
+
 // Inspect reports what in holds: architecture, components found and
-// missing, dtype census, sizes and metadata.
+// missing, dtype census, sizes and metadata. It reads the header and, for
+// an SD2.x model, the one tensor ComfyUI's v-prediction test reads.
 func Inspect(in Input) (*Report, error) {
-	return nil, errors.New("checkpoint: Inspect not implemented yet")
+	h, err := ReadHeader(in)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := analyzeFile(0, in.Name, h)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{
+		File:     in.Name,
+		Bytes:    in.Size,
+		DTypes:   map[DType]int{},
+		Tensors:  len(h.Tensors),
+		Metadata: h.Metadata,
+		Problem:  fc.Problem,
+		Unused:   len(fc.Unused),
+	}
+	if w, ok := h.Metadata["workflow"]; ok && w != "" {
+		r.HasWorkflow = true
+	}
+	for _, t := range h.Tensors {
+		r.DTypes[t.DType]++
+	}
+	if len(fc.Unused) > 0 {
+		r.UnusedSample = fc.Unused[:min(len(fc.Unused), maxUnusedSample)]
+	}
+	for _, p := range fc.parts() {
+		r.Components = append(r.Components, describePart(p))
+		if !slices.Contains(r.Slots, p.Slot) {
+			r.Slots = append(r.Slots, p.Slot)
+		}
+	}
+	if r.Components == nil {
+		r.Components = []Component{}
+	}
+	if fc.Model != nil {
+		a := fc.Model.Arch
+		r.Architecture = a.Class
+		r.Requires = requirementsOf(a)
+		b := &planBuilder{inputs: []Input{in}, model: fc}
+		if mt, _, err := b.resolvePrediction(a, fc.Model); err == nil {
+			r.Prediction = string(mt)
+		}
+		have := map[string]bool{}
+		for _, e := range fc.Encoders {
+			have[e.Kind] = true
+		}
+		if !a.NoTextEncode {
+			for _, s := range a.Encoders {
+				if !s.Optional && !have[s.Kind] {
+					r.MissingEncoders = append(r.MissingEncoders, s.Kind)
+				}
+			}
+			if len(fc.Encoders) == 0 || len(r.MissingEncoders) > 0 {
+				r.Missing = append(r.Missing, SlotClip)
+			}
+		}
+		if fc.VAE == nil {
+			r.Missing = append(r.Missing, SlotVAE)
+		}
+	} else if len(fc.Encoders) > 0 || fc.VAE != nil {
+		// Components without a model: a full checkpoint would need one.
+		r.Missing = append(r.Missing, SlotModel)
+		if cands := commonArchitectures(fc); len(cands) == 1 {
+			r.Architecture = cands[0]
+		}
+	}
+	return r, nil
+}
+
+// describePart turns a part into a Component.
+func describePart(p *part) Component {
+	c := Component{Slot: p.Slot, Kind: p.Kind, Layout: p.Layout, Tensors: len(p.SD), Bytes: p.SD.bytes()}
+	switch p.Slot {
+	case SlotModel:
+		c.Detail = p.Kind + " diffusion model"
+	case SlotClip:
+		c.Detail = displayTE(p.Kind) + " text encoder"
+		for _, a := range architectures {
+			if _, ok := a.encoder(p.Kind); ok && !a.NoTextEncode {
+				c.Architectures = append(c.Architectures, a.Class)
+			}
+		}
+	case SlotVAE:
+		c.Detail = displayVAE(p.Kind)
+		for _, a := range architectures {
+			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) {
+				c.Architectures = append(c.Architectures, a.Class)
+			}
+		}
+	}
+	return c
+}
+
+// commonArchitectures are the classes that take every component of fc.
+func commonArchitectures(fc *fileContents) []string {
+	var out []string
+	for _, a := range architectures {
+		ok := true
+		for _, e := range fc.Encoders {
+			if _, has := a.encoder(e.Kind); !has {
+				ok = false
+			}
+		}
+		if fc.VAE != nil && (fc.VAE.Kind == "" || !slices.Contains(a.VAEKinds, fc.VAE.Kind)) {
+			ok = false
+		}
+		if ok {
+			out = append(out, a.Class)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// requirementsOf describes what a class's checkpoint holds.
+func requirementsOf(a *Arch) *Requirements {
+	r := &Requirements{
+		AnyEncoder: a.AnyEncoder, Tokenizer: a.Tokenizer, VAEKinds: a.VAEKinds,
+		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
+		Encoders: []EncoderRequirement{},
+	}
+	if !a.NoTextEncode {
+		for _, s := range a.Encoders {
+			r.Encoders = append(r.Encoders, EncoderRequirement{Kind: s.Kind, Detail: displayTE(s.Kind), Optional: s.Optional})
+		}
+	}
+	return r
+}
+
+// ArchitectureRequirements returns what a checkpoint of a ComfyUI class
+// holds, or nil for an unknown class name.
+func ArchitectureRequirements(class string) *Requirements {
+	a := archByClass(class)
+	if a == nil {
+		return nil
+	}
+	return requirementsOf(a)
 }
