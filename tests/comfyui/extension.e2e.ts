@@ -70,8 +70,8 @@ async function openSaveTab(page: PersistentApp['page']): Promise<void> {
   await expect(saveButton(page)).toBeEnabled();
 }
 
-/** The __metadata__ of a safetensors file, read from its header only. */
-async function readMetadata(file: string): Promise<Record<string, string>> {
+/** The header JSON text of a safetensors file (the file's first 8 + N bytes only). */
+async function readHeaderText(file: string): Promise<string> {
   const handle = await open(file, 'r');
   try {
     const prefix = Buffer.alloc(8);
@@ -79,10 +79,24 @@ async function readMetadata(file: string): Promise<Record<string, string>> {
     const length = Number(prefix.readBigUInt64LE(0));
     const header = Buffer.alloc(length);
     await handle.read(header, 0, length, 8);
-    return JSON.parse(header.toString('utf8')).__metadata__ ?? {};
+    return header.toString('utf8');
   } finally {
     await handle.close();
   }
+}
+
+async function readMetadata(file: string): Promise<Record<string, string>> {
+  return JSON.parse(await readHeaderText(file)).__metadata__ ?? {};
+}
+
+/** Bytes of the raw JSON string token that follows "key": in header text. */
+function rawStringTokenBytes(headerText: string, key: string): number {
+  const at = headerText.indexOf(`${JSON.stringify(key)}:`);
+  if (at < 0) throw new Error(`no ${key} in the header`);
+  let i = headerText.indexOf('"', at + JSON.stringify(key).length + 1);
+  const start = i;
+  for (i += 1; headerText[i] !== '"'; i += 1) if (headerText[i] === '\\') i += 1;
+  return Buffer.byteLength(headerText.slice(start, i + 1));
 }
 
 async function pickSD15Components(page: PersistentApp['page']): Promise<void> {
@@ -159,13 +173,19 @@ test('a full-size SD1.5 checkpoint is saved from the tab with the live workflow 
   const { file, name } = await saveAndDownload(page);
   expect(name).toBe('e2e_00001_.safetensors');
 
-  const metadata = await readMetadata(file);
+  const headerText = await readHeaderText(file);
+  const metadata = JSON.parse(headerText).__metadata__;
   expect(Object.keys(metadata).sort()).toEqual(['modelspec.predict_key', 'prompt', 'workflow']);
   expect(JSON.parse(metadata.workflow)).toEqual(WORKFLOW);
   expect(JSON.parse(metadata.prompt)).toEqual(PROMPT);
   // Python's json.dumps (ensure_ascii): the header holds no raw non-ASCII text.
   expect(metadata.workflow).toContain('\\u00dcberpr\\u00fcfung');
   expect(metadata.workflow).toContain('\\ud83d\\ude42');
+
+  // The tab's size estimate models the engine's encoding byte for byte.
+  const estimated = await metadataSize(page).evaluate((el: HTMLElement) => ({ ...el.dataset }));
+  expect(Number(estimated.workflowBytes)).toBe(rawStringTokenBytes(headerText, 'workflow'));
+  expect(Number(estimated.promptBytes)).toBe(rawStringTokenBytes(headerText, 'prompt'));
 
   const verified = await verifyCheckpoint('sd15', file);
   expect(verified.ok, verified.output).toBe(true);
@@ -212,6 +232,30 @@ test('the tab warns when the workflow would push the header past 4 MiB, and note
   await page.evaluate((workflow) => (globalThis as any).fakeComfy.app.setWorkflow(workflow), WORKFLOW);
   await expect(metadataSize(page).locator('[data-role="metadata-over-library-limit"]')).toHaveCount(0);
   await expect(metadataSize(page)).toContainText('The workflow and its prompt add');
+});
+
+test('the size estimate counts header bytes exactly as Python json.dumps output stored in a header', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page);
+  const cases = [
+    WORKFLOW,
+    PROMPT,
+    { numbers: [1e-7, 0.00001, 0.0001, 1e21, 1e16 + 2, -0, -12.5, 123.456, 5e-324, 0.1, 100, Number.NaN], flags: [true, false, null] },
+    { 'ü-key': 'ASCII ~ DEL\u007f NUL\u0000 US\u001f tab\t "q" \\ / <>& 日本語 🙂 lone\ud800' },
+    [],
+    {},
+    '',
+  ];
+  const estimated = await page.evaluate(async (values) => {
+    const mod = await import('/extensions/ckptpack/ckptpack.js');
+    return values.map((v: unknown) => mod.headerBytesOfPythonJSON(JSON.parse(JSON.stringify(v))));
+  }, cases);
+  // The engine gets JSON.stringify's text and re-encodes it like json.dumps;
+  // the header stores that text as a JSON string: json.dumps(json.dumps(v)).
+  const python = execFileSync('python3', ['-c',
+    'import json, sys\nfor v in json.load(sys.stdin): print(len(json.dumps(json.dumps(v))))'],
+  { input: JSON.stringify(cases) }).toString().trim().split('\n').map(Number);
+  expect(estimated).toEqual(python);
 });
 
 test('files dropped on the tab go to the saver, not to ComfyUI\'s canvas drop handler', async ({ app }) => {

@@ -112,7 +112,9 @@ export function headerBytesOfPythonJSON(value: unknown): number {
         else bytes += 1
       }
       add('"')
-    } else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') {
+    } else if (typeof v === 'number') {
+      add(pythonNumberText(v))
+    } else if (typeof v === 'boolean') {
       add(String(v))
     } else if (Array.isArray(v)) {
       add('[')
@@ -139,6 +141,34 @@ export function headerBytesOfPythonJSON(value: unknown): number {
   }
   walk(value)
   return bytes
+}
+
+/**
+ * The text Python's json.dumps writes for a number that JSON.stringify wrote
+ * as JavaScript does. Integer-looking JavaScript output stays an int. Other
+ * values are floats, and Python's float repr has the same shortest digits but
+ * switches to exponent form below 1e-4 and from 1e16 on, with at least two
+ * exponent digits (repr(1e-07), JavaScript "1e-7").
+ */
+export function pythonNumberText(n: number): string {
+  if (!Number.isFinite(n)) return 'null' // JSON.stringify writes null
+  const js = String(n)
+  if (/^-?\d+$/.test(js)) return js
+  const [mantissa = '', exp = '0'] = n.toExponential().split('e')
+  const e = Number(exp)
+  const negative = mantissa.startsWith('-')
+  const digits = mantissa.replace('-', '').replace('.', '')
+  let text: string
+  if (e < -4 || e >= 16) {
+    const frac = digits.slice(1)
+    text = `${digits[0]}${frac ? `.${frac}` : ''}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
+  } else if (e < 0) {
+    text = `0.${'0'.repeat(-e - 1)}${digits}`
+  } else {
+    const whole = digits.slice(0, e + 1).padEnd(e + 1, '0')
+    text = `${whole}.${digits.slice(e + 1) || '0'}`
+  }
+  return negative ? `-${text}` : text
 }
 
 /** The current graph and its API prompt, as a queued run would send them. */
@@ -302,10 +332,13 @@ function reportMetadataSize(workflow: unknown, prompt: unknown): void {
   if (!sizeNote) return
   const doc = sizeNote.ownerDocument
   // metadata["workflow"] and metadata["prompt"], keys and separators included.
-  const bytes =
-    headerBytesOfPythonJSON('workflow') + headerBytesOfPythonJSON(workflow) +
-    headerBytesOfPythonJSON('prompt') + headerBytesOfPythonJSON(prompt) + 4
+  const workflowBytes = headerBytesOfPythonJSON(workflow)
+  const promptBytes = headerBytesOfPythonJSON(prompt)
+  const bytes = headerBytesOfPythonJSON('workflow') + workflowBytes + headerBytesOfPythonJSON('prompt') + promptBytes + 4
   const estimate = bytes + TENSOR_INDEX_ALLOWANCE
+  // The exact sizes of the two header string values, for tests and curious users.
+  sizeNote.dataset.workflowBytes = String(workflowBytes)
+  sizeNote.dataset.promptBytes = String(promptBytes)
   const kib = (n: number) => `${Math.ceil(n / 1024).toLocaleString('en-US')} KiB`
   const line = doc.createElement('span')
   line.textContent = `The workflow and its prompt add ${kib(bytes)} to the checkpoint's header when embedded.`
