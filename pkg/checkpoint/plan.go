@@ -641,7 +641,7 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 	if !b.req.DisableMetadata {
 		prompt := ""
 		if b.req.Prompt != "" {
-			p, err := pythonJSONDumps(b.req.Prompt)
+			p, err := PythonJSON(b.req.Prompt)
 			if err != nil {
 				return nil, fmt.Errorf("prompt: %w", err)
 			}
@@ -649,12 +649,12 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 		}
 		meta["prompt"] = prompt
 		if b.req.ExtraPNGInfo != "" {
-			extra, err := pythonJSONObjectDumps(b.req.ExtraPNGInfo)
+			extra, err := PythonJSONMembers(b.req.ExtraPNGInfo)
 			if err != nil {
 				return nil, fmt.Errorf("extra_pnginfo: %w", err)
 			}
-			for _, kv := range extra {
-				meta[kv[0]] = kv[1]
+			for _, m := range extra {
+				meta[m.Key] = m.Value
 			}
 		}
 	}

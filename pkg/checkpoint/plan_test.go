@@ -447,3 +447,54 @@ func TestPlanErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadata: prompt and extra_pnginfo are re-encoded as Python's
+// json.dumps does, --disable-metadata drops only them, user metadata comes
+// last, and modelspec.title is the request's title.
+func TestMetadata(t *testing.T) {
+	base := componentRequest(t, "sdxl_base", "clip_g", "clip_l")
+	base.Prompt = `{"3":{"inputs":{"text":"é <b>"},"class_type":"KSampler"}}`
+	base.ExtraPNGInfo = `{"workflow":{"nodes":[1,2.50,1e16]},"extra":"x"}`
+	base.Metadata = map[string]string{"modelspec.author": "me", "modelspec.title": "Mine"}
+	p, err := PlanCheckpoint(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"modelspec.architecture":   "stable-diffusion-xl-v1-base",
+		"modelspec.sai_model_spec": "1.0.0",
+		"modelspec.implementation": "sgm",
+		"modelspec.title":          "Mine",
+		"modelspec.predict_key":    "epsilon",
+		"modelspec.author":         "me",
+		"prompt":                   `{"3": {"inputs": {"text": "\u00e9 <b>"}, "class_type": "KSampler"}}`,
+		"workflow":                 `{"nodes": [1, 2.5, 1e+16]}`,
+		"extra":                    `"x"`,
+	}
+	if fmt.Sprint(p.Metadata) != fmt.Sprint(want) {
+		t.Errorf("metadata\n got %v\nwant %v", p.Metadata, want)
+	}
+
+	dis := componentRequest(t, "flux_dev", "clip_l", "t5xxl")
+	dis.Prompt, dis.ExtraPNGInfo, dis.DisableMetadata = base.Prompt, base.ExtraPNGInfo, true
+	p, err = PlanCheckpoint(dis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Metadata) != 0 {
+		t.Errorf("flux with disabled metadata: %v", p.Metadata)
+	}
+	h, err := ParseHeader("plan", p.Header[8:], p.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Metadata == nil || len(h.Metadata) != 0 {
+		t.Errorf("header metadata %v, want {} (safetensors writes __metadata__ when metadata is not None)", h.Metadata)
+	}
+
+	bad := componentRequest(t, "sd15", "clip_l")
+	bad.Prompt = `{"3": }`
+	if _, err := PlanCheckpoint(bad); !errors.Is(err, ErrInvalidPromptJSON) || !strings.Contains(err.Error(), "prompt") {
+		t.Errorf("bad prompt: %v", err)
+	}
+}
