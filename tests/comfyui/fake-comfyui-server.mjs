@@ -10,7 +10,13 @@
 //   those folders: the modules the frontend imports (server.py get_extensions);
 // - /scripts/app.js and the page come from tests/comfyui/fake-comfyui/.
 // Anything else is a 404, so a request for an asset outside the package
-// fails the test instead of silently working.
+// fails the test instead of silently working. Every response carries the
+// Content-Security-Policy ComfyUI adds when it runs locked down, with its
+// API nodes / external access disabled (server.py
+// create_block_external_middleware): the strictest setup a user can pick,
+// and the extension must work under it.
+const CSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
+  + "img-src 'self' data: blob:; font-src 'self'; connect-src 'self' data:; frame-src 'self'; object-src 'self';";
 import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -66,6 +72,7 @@ async function sendFile(res, file, method) {
     'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
     'Content-Length': info.size,
     'Cache-Control': 'no-cache',
+    'Content-Security-Policy': CSP,
   });
   if (method === 'HEAD') return res.end();
   createReadStream(file).pipe(res);
@@ -86,7 +93,7 @@ const server = http.createServer(async (req, res) => {
       for (const [name, dir] of extensionWebDirs()) {
         for (const rel of await scripts(dir)) list.push(`/extensions/${encodeURIComponent(name)}/${rel}`);
       }
-      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Security-Policy': CSP });
       return res.end(JSON.stringify(list));
     }
     let file = null;
