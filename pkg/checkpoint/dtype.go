@@ -62,6 +62,16 @@ var dtypeTable = func() map[DType]dtypeInfo {
 	return m
 }()
 
+// dtypeByName finds a dtype from header bytes without allocating
+// (map lookups with string(b) keys do not copy).
+var dtypeByName = func() map[string]DType {
+	m := make(map[string]DType, dtypeCount)
+	for _, d := range dtypeOrder {
+		m[string(d.name)] = d.name
+	}
+	return m
+}()
+
 // Known reports whether d is a dtype the current safetensors reference
 // accepts.
 func (d DType) Known() bool {

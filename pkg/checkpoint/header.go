@@ -393,10 +393,11 @@ func (p *headerParser) parseEntry(name string) (Tensor, error) {
 			if p.next() != '"' {
 				return t, p.errAt(name, ErrInvalidJSON, "expected a field name, found %s", p.found())
 			}
-			field, err := p.parseString(name)
+			fieldBytes, err := p.parseBytes(name)
 			if err != nil {
 				return t, err
 			}
+			field := knownField(fieldBytes)
 			if err := p.expect(name, ':', `":"`); err != nil {
 				return t, err
 			}
@@ -407,22 +408,24 @@ func (p *headerParser) parseEntry(name string) (Tensor, error) {
 				if p.next() != '"' {
 					return t, p.errAt(name, ErrInvalidEntry, "dtype is %s, not a string", p.found())
 				}
-				s, err := p.parseString(name)
+				s, err := p.parseBytes(name)
 				if err != nil {
 					return t, err
 				}
-				t.DType = DType(s)
-				if !t.DType.Known() {
+				d, ok := dtypeByName[string(s)]
+				if !ok {
 					return t, p.errAt(name, ErrUnknownDType, "%q", s)
 				}
+				t.DType = d
 			case "shape":
 				slot = 1
-				if t.Shape, err = p.parseInts(name, "shape", ErrInvalidShape); err != nil {
+				if t.Shape, err = p.parseInts(make([]int64, 0, 4), name, "shape", ErrInvalidShape); err != nil {
 					return t, err
 				}
 			case "data_offsets":
 				slot = 2
-				offs, err := p.parseInts(name, "data_offsets", ErrInvalidOffsets)
+				var buf [3]int64
+				offs, err := p.parseInts(buf[:0], name, "data_offsets", ErrInvalidOffsets)
 				if err != nil {
 					return t, err
 				}
@@ -457,18 +460,31 @@ func (p *headerParser) parseEntry(name string) (Tensor, error) {
 	return t, nil
 }
 
+// knownField returns the entry field name b spells, without allocating for
+// the three known ones.
+func knownField(b []byte) string {
+	switch string(b) {
+	case "dtype":
+		return "dtype"
+	case "shape":
+		return "shape"
+	case "data_offsets":
+		return "data_offsets"
+	}
+	return string(b)
+}
+
 // maxHeaderInt bounds the integers of a header: larger ones cannot describe
 // a file, and bounding them keeps all size arithmetic free of overflow.
 const maxHeaderInt = 1 << 62
 
 // parseInts parses an array of non-negative integers. rule is the error for
 // anything else (negative, fraction, exponent, not a number).
-func (p *headerParser) parseInts(name, what string, rule error) ([]int64, error) {
+func (p *headerParser) parseInts(out []int64, name, what string, rule error) ([]int64, error) {
 	if p.next() != '[' {
 		return nil, p.errAt(name, rule, "%s is %s, not a list", what, p.found())
 	}
 	p.pos++
-	out := make([]int64, 0, 4)
 	if p.next() == ']' {
 		p.pos++
 		return out, nil
@@ -509,16 +525,23 @@ func (p *headerParser) parseInts(name, what string, rule error) ([]int64, error)
 	}
 }
 
-// parseString parses a JSON string at p.pos (which holds '"') the way
-// serde_json does: control characters must be escaped, \u escapes must
-// form valid UTF-16 (a lone surrogate is an error).
+// parseString parses a JSON string at p.pos (which holds '"').
 func (p *headerParser) parseString(tensor string) (string, error) {
+	b, err := p.parseBytes(tensor)
+	return string(b), err
+}
+
+// parseBytes parses a JSON string at p.pos (which holds '"') the way
+// serde_json does: control characters must be escaped, \u escapes must
+// form valid UTF-16 (a lone surrogate is an error). The result aliases the
+// header or a scratch buffer: valid until the next call.
+func (p *headerParser) parseBytes(tensor string) ([]byte, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	for p.pos < len(p.buf) {
 		c := p.buf[p.pos]
 		if c == '"' {
-			s := string(p.buf[start:p.pos])
+			s := p.buf[start:p.pos]
 			p.pos++
 			return s, nil
 		}
@@ -526,7 +549,7 @@ func (p *headerParser) parseString(tensor string) (string, error) {
 			break
 		}
 		if c < 0x20 {
-			return "", p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
+			return nil, p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
 		}
 		p.pos++
 	}
@@ -538,9 +561,9 @@ func (p *headerParser) parseString(tensor string) (string, error) {
 		case c == '"':
 			p.pos++
 			p.scratch = b
-			return string(b), nil
+			return b, nil
 		case c < 0x20:
-			return "", p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
+			return nil, p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
 		case c != '\\':
 			b = append(b, c)
 			p.pos++
@@ -567,25 +590,25 @@ func (p *headerParser) parseString(tensor string) (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", p.errAt(tensor, ErrInvalidJSON, `invalid \u escape`)
+				return nil, p.errAt(tensor, ErrInvalidJSON, `invalid \u escape`)
 			}
 			if utf16.IsSurrogate(r) {
 				if r >= 0xDC00 || p.pos+1 >= len(p.buf) || p.buf[p.pos] != '\\' || p.buf[p.pos+1] != 'u' {
-					return "", p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
+					return nil, p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
 				}
 				p.pos += 2
 				r2, ok := p.hex4()
 				if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-					return "", p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
+					return nil, p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
 				}
 				r = utf16.DecodeRune(r, r2)
 			}
 			b = utf8.AppendRune(b, r)
 		default:
-			return "", p.errAt(tensor, ErrInvalidJSON, "invalid escape \\%c", e)
+			return nil, p.errAt(tensor, ErrInvalidJSON, "invalid escape \\%c", e)
 		}
 	}
-	return "", p.errAt(tensor, ErrInvalidJSON, "unterminated string")
+	return nil, p.errAt(tensor, ErrInvalidJSON, "unterminated string")
 }
 
 func (p *headerParser) hex4() (rune, bool) {
