@@ -232,10 +232,10 @@ var architectures = []*Arch{
 	with(ditArch("LTXAV", familyLTXV, map[string]any{"image_model": "ltxav"}, []encoderSpec{{Kind: "gemma3_12b"}}, []string{vaeLTXV}, modelFlux), func(a *Arch) {
 		a.Tokenizer = "spiece_model"
 	}),
-	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
+	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
 	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
 	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
-	with(ditArch("HunyuanImage21Refiner", familyHunyuanVideo, map[string]any{"patch_size": "1,1,1"}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) {
+	with(ditArch("HunyuanImage21Refiner", familyHunyuanVideo, map[string]any{"patch_size": "1,1,1", "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) {
 		a.UnetPrefix, a.VAEKinds = prefixModelModel, nil
 	}),
 	with(ditArch("HunyuanImage21", familyHunyuanVideo, map[string]any{"vec_in": false, "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),

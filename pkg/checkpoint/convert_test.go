@@ -1,0 +1,355 @@
+package checkpoint
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// sdxlDiffusersUNetKeys enumerates the keys of SDXL's diffusers
+// UNet2DConditionModel (diffusion_pytorch_model.safetensors of
+// stabilityai/stable-diffusion-xl-base-1.0), written from diffusers'
+// naming, not from the package's map.
+func sdxlDiffusersUNetKeys() []string {
+	var keys []string
+	wb := func(p string) { keys = append(keys, p+".weight", p+".bias") }
+	resnet := func(p string, shortcut bool) {
+		for _, n := range []string{"norm1", "conv1", "time_emb_proj", "norm2", "conv2"} {
+			wb(p + "." + n)
+		}
+		if shortcut {
+			wb(p + ".conv_shortcut")
+		}
+	}
+	attention := func(p string, depth int) {
+		for _, n := range []string{"norm", "proj_in", "proj_out"} {
+			wb(p + "." + n)
+		}
+		for t := 0; t < depth; t++ {
+			b := fmt.Sprintf("%s.transformer_blocks.%d.", p, t)
+			for _, n := range []string{"norm1", "norm2", "norm3", "attn1.to_out.0", "attn2.to_out.0", "ff.net.0.proj", "ff.net.2"} {
+				wb(b + n)
+			}
+			for _, n := range []string{"attn1.to_q", "attn1.to_k", "attn1.to_v", "attn2.to_q", "attn2.to_k", "attn2.to_v"} {
+				keys = append(keys, b+n+".weight")
+			}
+		}
+	}
+	for _, n := range []string{"conv_in", "time_embedding.linear_1", "time_embedding.linear_2", "add_embedding.linear_1", "add_embedding.linear_2", "conv_norm_out", "conv_out"} {
+		wb(n)
+	}
+	depth := []int{0, 2, 10}
+	for x := 0; x < 3; x++ {
+		for i := 0; i < 2; i++ {
+			resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", x, i), x > 0 && i == 0)
+			if depth[x] > 0 {
+				attention(fmt.Sprintf("down_blocks.%d.attentions.%d", x, i), depth[x])
+			}
+		}
+		if x < 2 {
+			wb(fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", x))
+		}
+	}
+	resnet("mid_block.resnets.0", false)
+	resnet("mid_block.resnets.1", false)
+	attention("mid_block.attentions.0", 10)
+	for x := 0; x < 3; x++ {
+		for i := 0; i < 3; i++ {
+			resnet(fmt.Sprintf("up_blocks.%d.resnets.%d", x, i), true)
+			if d := depth[2-x]; d > 0 {
+				attention(fmt.Sprintf("up_blocks.%d.attentions.%d", x, i), d)
+			}
+		}
+		if x < 2 {
+			wb(fmt.Sprintf("up_blocks.%d.upsamplers.0.conv", x))
+		}
+	}
+	return keys
+}
+
+// TestDiffusersUNet: SDXL's diffusers UNet converts to exactly the native
+// keys (checked pairs from the diffusers conversion scripts), and a
+// checkpoint planned from it equals the golden one.
+func TestDiffusersUNet(t *testing.T) {
+	keys := sdxlDiffusersUNetKeys()
+	sd := stateDict{}
+	for _, k := range keys {
+		sd[k] = &tensorSource{DType: DTypeF16, Shape: []int64{1}}
+	}
+	conv, ok, err := nativeFromDiffusers(sd)
+	if err != nil || !ok {
+		t.Fatalf("conversion: ok=%v err=%v", ok, err)
+	}
+	toDiffusers := map[string]string{}
+	for ldm, src := range conv {
+		for k, v := range sd {
+			if v == src {
+				toDiffusers[ldm] = k
+			}
+		}
+	}
+	native := oracleManifest(t, "sdxl_base", "unet")
+	if len(conv) != len(native.Tensors) || len(keys) != len(native.Tensors) {
+		t.Errorf("%d diffusers keys convert to %d, native model has %d", len(keys), len(conv), len(native.Tensors))
+	}
+	for _, e := range native.Tensors {
+		if _, ok := toDiffusers[e.Key]; !ok {
+			t.Errorf("no diffusers key converts to %s", e.Key)
+		}
+	}
+	for diff, ldm := range map[string]string{
+		"down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k.weight": "input_blocks.4.1.transformer_blocks.1.attn2.to_k.weight",
+		"down_blocks.0.downsamplers.0.conv.weight":                          "input_blocks.3.0.op.weight",
+		"down_blocks.2.resnets.0.conv_shortcut.weight":                      "input_blocks.7.0.skip_connection.weight",
+		"up_blocks.0.attentions.2.transformer_blocks.9.ff.net.2.weight":     "output_blocks.2.1.transformer_blocks.9.ff.net.2.weight",
+		"up_blocks.0.upsamplers.0.conv.weight":                              "output_blocks.2.2.conv.weight",
+		"up_blocks.1.upsamplers.0.conv.bias":                                "output_blocks.5.2.conv.bias",
+		"up_blocks.2.resnets.2.conv1.weight":                                "output_blocks.8.0.in_layers.2.weight",
+		"mid_block.resnets.1.norm2.weight":                                  "middle_block.2.out_layers.0.weight",
+		"mid_block.attentions.0.proj_in.weight":                             "middle_block.1.proj_in.weight",
+		"add_embedding.linear_1.weight":                                     "label_emb.0.0.weight",
+		"conv_norm_out.weight":                                              "out.0.weight",
+		"time_embedding.linear_2.bias":                                      "time_embed.2.bias",
+	} {
+		if toDiffusers[ldm] != diff {
+			t.Errorf("%s comes from %q, want %s", ldm, toDiffusers[ldm], diff)
+		}
+	}
+
+	// The full plan from a diffusers UNet file.
+	var ts []testTensor
+	names := map[string]string{}
+	for _, e := range native.Tensors {
+		ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: DType(e.DType), Shape: e.Shape})
+		names[e.Key] = toDiffusers[e.Key]
+	}
+	req := componentRequest(t, "sdxl_base", "clip_g", "clip_l")
+	req.Model = makeInput(t, "unet_diffusers", ts, nil)
+	p, err := PlanCheckpoint(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, p, oracleManifest(t, "sdxl_base", "expected_checkpoint"))
+	segs, _ := provenance(t, p)
+	for ldm, diff := range names {
+		if s := segs[prefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
+			t.Errorf("%s: %+v", ldm, s)
+		}
+	}
+	r, err := Inspect(req.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Architecture != "SDXL" || len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers {
+		t.Errorf("inspect: %s %+v", r.Architecture, r.Components)
+	}
+}
+
+// fluxDiffusers is the diffusers FluxTransformer2DModel layout of a native
+// Flux key, as (diffusers key, row offset, rows) pieces; swap marks the
+// final modulation, stored [shift, scale] in diffusers.
+type fluxPiece struct {
+	key    string
+	offset int64
+	rows   int64
+}
+
+func fluxDiffusersPieces(k string, shape []int64, h int64) (pieces []fluxPiece, swap bool) {
+	end := k[strings.LastIndex(k, ".")+1:]
+	var block, rest string
+	for _, p := range []string{"double_blocks.", "single_blocks."} {
+		if strings.HasPrefix(k, p) {
+			i := strings.Index(k[len(p):], ".")
+			block, rest = k[:len(p)+i], k[len(p)+i+1:]
+		}
+	}
+	whole := func(name string) []fluxPiece { return []fluxPiece{{name, 0, shape[0]}} }
+	split := func(prefix string, names ...string) []fluxPiece {
+		var out []fluxPiece
+		var off int64
+		for _, n := range names {
+			rows := h
+			if strings.HasSuffix(n, "proj_mlp") {
+				rows = 4 * h
+			}
+			out = append(out, fluxPiece{prefix + n + "." + end, off, rows})
+			off += rows
+		}
+		return out
+	}
+	if strings.HasPrefix(block, "double_blocks.") {
+		d := "transformer_blocks." + strings.TrimPrefix(block, "double_blocks.") + "."
+		switch {
+		case strings.HasPrefix(rest, "img_attn.qkv."):
+			return split(d+"attn.", "to_q", "to_k", "to_v"), false
+		case strings.HasPrefix(rest, "txt_attn.qkv."):
+			return split(d+"attn.", "add_q_proj", "add_k_proj", "add_v_proj"), false
+		}
+		for native, diff := range map[string]string{
+			"img_attn.proj.": "attn.to_out.0.", "txt_attn.proj.": "attn.to_add_out.", "img_mod.lin.": "norm1.linear.",
+			"txt_mod.lin.": "norm1_context.linear.", "img_mlp.0.": "ff.net.0.proj.", "img_mlp.2.": "ff.net.2.",
+			"txt_mlp.0.": "ff_context.net.0.proj.", "txt_mlp.2.": "ff_context.net.2.",
+			"img_attn.norm.query_norm.": "attn.norm_q.", "img_attn.norm.key_norm.": "attn.norm_k.",
+			"txt_attn.norm.query_norm.": "attn.norm_added_q.", "txt_attn.norm.key_norm.": "attn.norm_added_k.",
+		} {
+			if strings.HasPrefix(rest, native) {
+				e := end
+				if e == "scale" {
+					e = "weight"
+				}
+				return whole(d + diff + e), false
+			}
+		}
+	}
+	if strings.HasPrefix(block, "single_blocks.") {
+		d := "single_transformer_blocks." + strings.TrimPrefix(block, "single_blocks.") + "."
+		if strings.HasPrefix(rest, "linear1.") {
+			return split(d, "attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"), false
+		}
+		for native, diff := range map[string]string{
+			"linear2.": "proj_out.", "modulation.lin.": "norm.linear.", "norm.query_norm.": "attn.norm_q.", "norm.key_norm.": "attn.norm_k.",
+		} {
+			if strings.HasPrefix(rest, native) {
+				e := end
+				if e == "scale" {
+					e = "weight"
+				}
+				return whole(d + diff + e), false
+			}
+		}
+	}
+	for native, diff := range map[string]string{
+		"img_in.": "x_embedder.", "txt_in.": "context_embedder.", "time_in.in_layer.": "time_text_embed.timestep_embedder.linear_1.",
+		"time_in.out_layer.": "time_text_embed.timestep_embedder.linear_2.", "vector_in.in_layer.": "time_text_embed.text_embedder.linear_1.",
+		"vector_in.out_layer.": "time_text_embed.text_embedder.linear_2.", "guidance_in.in_layer.": "time_text_embed.guidance_embedder.linear_1.",
+		"guidance_in.out_layer.": "time_text_embed.guidance_embedder.linear_2.", "final_layer.linear.": "proj_out.",
+		"final_layer.adaLN_modulation.1.": "norm_out.linear.",
+	} {
+		if strings.HasPrefix(k, native) {
+			return whole(diff + end), native == "final_layer.adaLN_modulation.1."
+		}
+	}
+	return nil, false
+}
+
+// TestDiffusersFlux: a diffusers FluxTransformer2DModel gives the golden
+// checkpoint; fused qkv/linear1 are the q, k, v (and mlp) tensors one after
+// another, the final modulation is the diffusers tensor's halves swapped.
+func TestDiffusersFlux(t *testing.T) {
+	native := oracleManifest(t, "flux_dev", "unet")
+	h := int64(3072)
+	var ts []testTensor
+	want := map[string][]segment{}
+	seen := map[string]bool{}
+	for _, e := range native.Tensors {
+		pieces, swap := fluxDiffusersPieces(e.Key, e.Shape, h)
+		if pieces == nil {
+			t.Fatalf("no diffusers name for %s", e.Key)
+		}
+		n, _ := e.NumBytes()
+		rowBytes := n / e.Shape[0]
+		for _, p := range pieces {
+			if seen[p.key] {
+				t.Fatalf("%s used twice", p.key)
+			}
+			seen[p.key] = true
+			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			want[e.Key] = append(want[e.Key], segment{File: "flux_diffusers", Tensor: p.key, End: p.rows * rowBytes})
+		}
+		if swap {
+			half := n / 2
+			want[e.Key] = []segment{
+				{File: "flux_diffusers", Tensor: pieces[0].key, Start: half, End: n},
+				{File: "flux_diffusers", Tensor: pieces[0].key, Start: 0, End: half},
+			}
+		}
+	}
+	req := componentRequest(t, "flux_dev", "clip_l", "t5xxl")
+	req.Model = makeInput(t, "flux_diffusers", ts, nil)
+	p, err := PlanCheckpoint(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, p, oracleManifest(t, "flux_dev", "expected_checkpoint"))
+	segs, _ := provenance(t, p)
+	var bad []string
+	for k, w := range want {
+		got := segs[prefixDiffusion+k]
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
+		}
+	}
+	sort.Strings(bad)
+	for _, b := range bad[:min(len(bad), 10)] {
+		t.Error(b)
+	}
+}
+
+// TestByteRangeAlgebra covers the piece operations conversions use.
+func TestByteRangeAlgebra(t *testing.T) {
+	src := &tensorSource{DType: DTypeF16, Shape: []int64{6, 4}, Pieces: []piece{{Input: 0, Offset: 100, Length: 48}}}
+	q, err := src.narrowRows(2, 2)
+	if err != nil || len(q.Pieces) != 1 || q.Pieces[0].Offset != 116 || q.Pieces[0].Length != 16 || q.Shape[0] != 2 {
+		t.Errorf("narrow: %+v %v", q, err)
+	}
+	c, err := concatRows(q, src)
+	if err != nil || c.Shape[0] != 8 || c.size() != 64 {
+		t.Errorf("concat: %+v %v", c, err)
+	}
+	// narrow across pieces
+	n, err := c.narrowRows(1, 3)
+	if err != nil || len(n.Pieces) != 2 || n.Pieces[0].Offset != 124 || n.Pieces[0].Length != 8 || n.Pieces[1].Offset != 100 || n.Pieces[1].Length != 16 {
+		t.Errorf("narrow across pieces: %+v %v", n, err)
+	}
+	s, err := src.swapScaleShift()
+	if err != nil || s.Pieces[0].Offset != 124 || s.Pieces[1].Offset != 100 {
+		t.Errorf("swap: %+v %v", s, err)
+	}
+	tr, err := src.transposed()
+	if err != nil || tr.Pieces[0].Transpose == nil || tr.Shape[0] != 4 || tr.Pieces[0].Transpose.Rows != 6 || tr.Pieces[0].Transpose.ElemSize != 2 {
+		t.Errorf("transpose: %+v %v", tr, err)
+	}
+	back, _ := tr.transposed()
+	if back.Pieces[0].Transpose != nil || back.Shape[0] != 6 {
+		t.Errorf("transpose twice: %+v", back)
+	}
+	if _, err := tr.narrowRows(0, 1); err == nil {
+		t.Error("splitting a transposed tensor must fail")
+	}
+	if _, err := concatRows(src, &tensorSource{DType: DTypeF32, Shape: []int64{1, 4}}); err == nil {
+		t.Error("concatenating different dtypes must fail")
+	}
+	if _, err := src.reshaped([]int64{5, 5}); err == nil {
+		t.Error("reshape changing the element count must fail")
+	}
+	odd := &tensorSource{DType: DTypeF16, Shape: []int64{3}, Pieces: []piece{{Input: 0, Offset: 0, Length: 6}}}
+	if _, err := odd.swapScaleShift(); err == nil {
+		t.Error("swapping halves of an odd dimension must fail")
+	}
+}
+
+// TestOpenCLIPRelabel: the regex relabel is leftmost-first and does not
+// rescan replaced text.
+func TestOpenCLIPRelabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"clip_g.transformer.text_model.encoder.layers.3.self_attn.out_proj.weight": "clip_g.transformer.resblocks.3.attn.out_proj.weight",
+		"clip_g.transformer.text_model.encoder.layers.3.mlp.fc1.bias":              "clip_g.transformer.resblocks.3.mlp.c_fc.bias",
+		"clip_g.transformer.text_model.encoder.layers.3.layer_norm2.weight":        "clip_g.transformer.resblocks.3.ln_2.weight",
+		"clip_g.transformer.text_model.embeddings.position_embedding.weight":       "clip_g.positional_embedding",
+		"clip_g.transformer.text_model.final_layer_norm.bias":                      "clip_g.ln_final.bias",
+		"clip_g.logit_scale":                                                       "clip_g.logit_scale",
+	} {
+		if got := relabelTextenc(in); got != want {
+			t.Errorf("%s -> %s, want %s", in, got, want)
+		}
+	}
+	// A missing v projection is ComfyUI's CORRUPTED MODEL error.
+	sd := shapes(map[string][]int64{
+		"clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight": {4, 4},
+		"clip_g.transformer.text_model.encoder.layers.0.self_attn.k_proj.weight": {4, 4},
+	})
+	if _, err := openclipFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
+		t.Errorf("missing v: %v", err)
+	}
+}
