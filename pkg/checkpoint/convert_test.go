@@ -338,7 +338,7 @@ func TestOpenCLIPRelabel(t *testing.T) {
 		"clip_g.transformer.text_model.encoder.layers.3.layer_norm2.weight":        "clip_g.transformer.resblocks.3.ln_2.weight",
 		"clip_g.transformer.text_model.embeddings.position_embedding.weight":       "clip_g.positional_embedding",
 		"clip_g.transformer.text_model.final_layer_norm.bias":                      "clip_g.ln_final.bias",
-		"clip_g.logit_scale":                                                       "clip_g.logit_scale",
+		"clip_g.logit_scale": "clip_g.logit_scale",
 	} {
 		if got := relabelTextenc(in); got != want {
 			t.Errorf("%s -> %s, want %s", in, got, want)
