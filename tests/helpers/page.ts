@@ -9,7 +9,8 @@ export const ui = (page: Page) => ({
   prefix: page.getByLabel('Filename prefix'),
   save: page.getByRole('button', { name: 'Save checkpoint' }),
   cancel: page.getByRole('button', { name: 'Cancel' }),
-  alert: page.getByRole('alert'),
+  // The region is display:none while empty, so it is found by its role attribute.
+  alert: page.locator('[role="alert"]'),
   status: page.getByRole('status'),
   progress: page.getByRole('progressbar', { name: 'Save progress' }),
   saved: page.getByRole('region', { name: 'Saved checkpoints' }),
