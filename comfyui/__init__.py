@@ -22,12 +22,32 @@ NODE_DISPLAY_NAME_MAPPINGS = {}
 
 WEB_DIRECTORY = "./web"
 
-# aiohttp's static route takes the Content-Type from Python's mimetypes
-# table. Browsers refuse module scripts and module workers served with a
-# non-JavaScript type, and an .mjs or .wasm entry can be missing or wrong
-# (Windows registry, old Pythons), as ComfyUI itself works around for .js
-# (server.py forces .js). text/javascript is the RFC 9239 type for .mjs.
-mimetypes.add_type("text/javascript", ".mjs")
-mimetypes.add_type("application/wasm", ".wasm")
+# The files under web/lib/ must reach the browser with a JavaScript (and
+# WebAssembly) Content-Type: browsers refuse module scripts, workers and
+# importScripts() served as application/octet-stream. ComfyUI serves them with
+# aiohttp's static route, which guesses the type from the file name: with
+# Python's global mimetypes table up to aiohttp 3.9, and with its own table
+# (aiohttp.web_fileresponse.CONTENT_TYPES, Python's built-in defaults only)
+# from 3.10 on. Python 3.10 and older have no .mjs entry in those defaults, and
+# the global table can be altered by the Windows registry; so both tables get
+# the types (text/javascript is the RFC 9239 type for .mjs).
+_WEB_TYPES = (("text/javascript", ".mjs"), ("application/wasm", ".wasm"))
+
+
+def _register_web_types():
+    tables = [mimetypes]
+    try:
+        from aiohttp import web_fileresponse
+    except ImportError:  # not running inside ComfyUI's server
+        web_fileresponse = None
+    aiohttp_table = getattr(web_fileresponse, "CONTENT_TYPES", None)
+    if aiohttp_table is not None:
+        tables.append(aiohttp_table)
+    for table in tables:
+        for content_type, extension in _WEB_TYPES:
+            table.add_type(content_type, extension)
+
+
+_register_web_types()
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

@@ -18,6 +18,7 @@ import mimetypes
 import os
 import re
 import sys
+import types
 
 try:
     import tomllib
@@ -25,8 +26,30 @@ except ModuleNotFoundError:  # Python < 3.11
     tomllib = None
 
 
+def install_aiohttp_stand_in():
+    """aiohttp >= 3.10 guesses Content-Types with its own MimeTypes() table
+    (Python's built-in defaults only). Without aiohttp installed, stand in
+    for it, with .mjs removed as in Python 3.10's defaults, so the check shows
+    that __init__.py registers the type in that table too."""
+    try:
+        import aiohttp.web_fileresponse  # noqa: F401
+        return
+    except ImportError:
+        pass
+    table = mimetypes.MimeTypes()
+    for by_ext in table.types_map:
+        by_ext.pop(".mjs", None)
+    package = types.ModuleType("aiohttp")
+    module = types.ModuleType("aiohttp.web_fileresponse")
+    module.CONTENT_TYPES = table
+    package.web_fileresponse = module
+    sys.modules["aiohttp"] = package
+    sys.modules["aiohttp.web_fileresponse"] = module
+
+
 def main(folder):
     problems = []
+    install_aiohttp_stand_in()
     init = os.path.join(folder, "__init__.py")
     spec = importlib.util.spec_from_file_location("ckptpack_package_under_test", init)
     module = importlib.util.module_from_spec(spec)
@@ -52,10 +75,17 @@ def main(folder):
             if not os.path.isfile(os.path.join(web_dir, required)):
                 problems.append(f"{web_dir}: {required} is missing")
 
-    for suffix, wanted in ((".mjs", "javascript"), (".wasm", "application/wasm")):
-        guessed = mimetypes.guess_type("x" + suffix)[0] or ""
-        if wanted not in guessed:
-            problems.append(f"{init}: after import, mimetypes maps {suffix} to {guessed!r}")
+    tables = [("mimetypes", mimetypes)]
+    try:
+        from aiohttp import web_fileresponse
+        tables.append(("aiohttp.web_fileresponse.CONTENT_TYPES", web_fileresponse.CONTENT_TYPES))
+    except (ImportError, AttributeError):
+        pass  # aiohttp < 3.10 uses the mimetypes table
+    for table_name, table in tables:
+        for suffix, wanted in ((".mjs", "javascript"), (".wasm", "application/wasm")):
+            guessed = table.guess_type("x" + suffix)[0] or ""
+            if wanted not in guessed:
+                problems.append(f"{init}: after import, {table_name} maps {suffix} to {guessed!r}")
 
     pyproject = os.path.join(folder, "pyproject.toml")
     if tomllib is None:
