@@ -21,7 +21,7 @@
 // loads the inputs into the page cache, and the runs alternate which side
 // goes first. Peak RSS comes from wait4's rusage of the child process.
 //
-//	go run ./scripts/benchcli [-runs 5] [-work build/bench] [-fixtures build/fixtures] [-skip-flux]
+//	go run ./scripts/benchcli [-runs 5] [-work build/bench] [-fixtures build/fixtures] [-skip-sdxl] [-skip-flux] [-args "--no-fast-copy"]
 package main
 
 import (
@@ -47,6 +47,7 @@ func main() {
 	work := flag.String("work", "build/bench", "scratch folder for outputs (on the disk to measure)")
 	fixtures := flag.String("fixtures", "", "fixture folder (default $CKPTPACK_FIXTURES or build/fixtures)")
 	skipFlux := flag.Bool("skip-flux", false, "skip the 34 GB flux_dev-sized run")
+	skipSDXL := flag.Bool("skip-sdxl", false, "skip the sdxl_base comparison with cat")
 	extra := flag.String("args", "", "extra ckptpack save arguments, e.g. \"--no-fast-copy\" (space-separated)")
 	flag.Parse()
 	if *fixtures == "" {
@@ -59,7 +60,7 @@ func main() {
 	if *extra != "" {
 		b.extraArgs = strings.Fields(*extra)
 	}
-	if err := b.run(*skipFlux); err != nil {
+	if err := b.run(*skipSDXL, *skipFlux); err != nil {
 		fmt.Fprintln(os.Stderr, "benchcli:", err)
 		os.Exit(1)
 	}
@@ -79,7 +80,7 @@ type measurement struct {
 	maxRSS int64 // bytes
 }
 
-func (b *bench) run(skipFlux bool) error {
+func (b *bench) run(skipSDXL, skipFlux bool) error {
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		return err
 	}
@@ -90,11 +91,13 @@ func (b *bench) run(skipFlux bool) error {
 		return fmt.Errorf("building ckptpack: %w", err)
 	}
 
-	sdxlRSS, err := b.sdxl()
-	if err != nil {
+	sdxlRSS, fluxRSS := int64(-1), int64(-1)
+	var err error
+	if skipSDXL {
+		fmt.Println("cli_sdxl_vs_cat_ratio: skipped (-skip-sdxl)")
+	} else if sdxlRSS, err = b.sdxl(); err != nil {
 		return err
 	}
-	fluxRSS := int64(-1)
 	if skipFlux {
 		fmt.Println("cli_peak_rss_mib_flux: skipped (-skip-flux)")
 	} else if fluxRSS, err = b.flux(); err != nil {
