@@ -207,6 +207,14 @@ func (b *planBuilder) build() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	files := append([]*fileContents{b.model, vaeFile}, b.clips...)
+	if q, ok, err := quantizationMetadata(files, out); err != nil {
+		return nil, err
+	} else if ok {
+		if _, user := b.req.Metadata[quantizationMetadataKey]; !user {
+			meta[quantizationMetadataKey] = q
+		}
+	}
 	return layoutPlan(arch, out, meta, b.inputs)
 }
 
