@@ -164,6 +164,18 @@ test('ComfyUI imports only the entry module; the tab, command, menu entry and se
   expect(app.requests.filter((url) => url.endsWith('/ckptpack.wasm'))).toHaveLength(1);
 });
 
+test('on frontends without extensionManager.setting the defaults come from app.ui.settings', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page, {
+    legacySettings: '1',
+    settings: JSON.stringify({ [SETTING.prefix]: 'checkpoints/legacy', [SETTING.embed]: false }),
+  });
+  expect(await page.evaluate(() => 'setting' in (globalThis as any).fakeComfy.app.extensionManager)).toBe(false);
+  await openSaveTab(page);
+  await expect(ui(page).prefix).toHaveValue('checkpoints/legacy');
+  await expect(leaveOutMetadata(page)).toBeChecked();
+});
+
 test('a full-size SD1.5 checkpoint is saved from the tab with the live workflow and prompt embedded', async ({ app }) => {
   const { page } = app;
   await openComfyUI(page, { settings: JSON.stringify({ [SETTING.prefix]: 'checkpoints/e2e' }) });

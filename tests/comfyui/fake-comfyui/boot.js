@@ -1,6 +1,8 @@
 // Starts the fake ComfyUI app. Query parameters set up the case under test:
 //   settings=<JSON>   setting values the user saved earlier
 //   noteBytes=<n>     adds a Note node holding n bytes of text (large workflows)
+//   legacySettings=1  no extensionManager.setting, as in frontends before it:
+//                     settings only through app.ui.settings.getSettingValue
 import { app } from '/scripts/app.js';
 
 const params = new URLSearchParams(location.search);
@@ -16,6 +18,7 @@ if (noteBytes > 0) {
   workflow.last_node_id = 6;
 }
 const settings = JSON.parse(params.get('settings') ?? '{}');
+if (params.has('legacySettings')) delete app.extensionManager.setting;
 
 globalThis.fakeComfy = { app, ready: app.start({ workflow, prompt, settings }) };
 await globalThis.fakeComfy.ready;

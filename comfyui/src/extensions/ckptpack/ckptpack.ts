@@ -188,10 +188,20 @@ async function currentCheckpointMetadata(): Promise<CheckpointMetadata> {
 
 // --- Settings -------------------------------------------------------------
 
+// The frontend's Settings type lists only the core settings, but the setting
+// store accepts any id an extension registers (settingStore.addSetting).
+type SettingId = SettingParams['id']
+const settingId = (id: string) => id as SettingId
+
 function readSetting<T>(id: string, fallback: T, valid: (v: unknown) => v is T): T {
   let value: unknown
   try {
-    value = app.extensionManager?.setting?.get<T>(id)
+    const manager = app.extensionManager
+    // extensionManager.setting is the current API; frontends before it only
+    // had the (now deprecated) settings dialog's getSettingValue.
+    value = manager?.setting
+      ? manager.setting.get<T>(id)
+      : app.ui?.settings?.getSettingValue(settingId(id))
   } catch {
     value = undefined
   }
@@ -211,10 +221,6 @@ function currentDefaults(): SaverDefaults {
   }
 }
 
-// The frontend's Settings type lists only the core settings, but the setting
-// store accepts any id an extension registers (settingStore.addSetting).
-type SettingId = SettingParams['id']
-const settingId = (id: string) => id as SettingId
 const SETTINGS_CATEGORY = 'Save Checkpoint'
 
 const settings: SettingParams[] = [
