@@ -1,5 +1,9 @@
-"""Checks the built ComfyUI package folder the way ComfyUI and the Comfy
-Registry read it:  python3 tests/comfyui/check_package.py build/comfyui/ckptpack
+"""Checks the built ComfyUI package the way ComfyUI and the Comfy Registry
+read it:
+    python3 tests/comfyui/check_package.py build/comfyui/ckptpack [build/comfyui/ckptpack.zip]
+
+- the zip (as ComfyUI-Manager extracts it, with Python's zipfile) has intact
+  entries and holds exactly the folder's files under one top-level folder;
 
 - __init__.py imports on its own (no ComfyUI modules) and defines
   WEB_DIRECTORY (an existing folder) and empty NODE_CLASS_MAPPINGS /
@@ -19,6 +23,7 @@ import os
 import re
 import sys
 import types
+import zipfile
 
 try:
     import tomllib
@@ -116,10 +121,36 @@ def main(folder):
     return problems
 
 
+def check_zip(folder, zip_path):
+    problems = []
+    name = os.path.basename(os.path.normpath(folder))
+    with zipfile.ZipFile(zip_path) as archive:
+        bad = archive.testzip()
+        if bad:
+            problems.append(f"{zip_path}: {bad} is corrupt")
+        in_zip = {info.filename for info in archive.infolist() if not info.is_dir()}
+        for info in archive.infolist():
+            if info.filename.startswith("/") or ".." in info.filename.split("/"):
+                problems.append(f"{zip_path}: unsafe entry name {info.filename!r}")
+            elif not info.is_dir() and not info.filename.startswith(name + "/"):
+                problems.append(f"{zip_path}: {info.filename} is outside the {name}/ folder")
+            elif not info.is_dir():
+                on_disk = os.path.join(folder, info.filename[len(name) + 1:])
+                if not os.path.isfile(on_disk) or open(on_disk, "rb").read() != archive.read(info):
+                    problems.append(f"{zip_path}: {info.filename} differs from {on_disk}")
+    in_folder = {f"{name}/" + os.path.relpath(os.path.join(d, f), folder).replace(os.sep, "/")
+                 for d, _, files in os.walk(folder) for f in files}
+    for missing in sorted(in_folder - in_zip):
+        problems.append(f"{zip_path}: {missing} is missing")
+    return problems
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: check_package.py PACKAGE_FOLDER")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: check_package.py PACKAGE_FOLDER [PACKAGE_ZIP]")
     found = main(sys.argv[1])
+    if len(sys.argv) == 3:
+        found += check_zip(sys.argv[1], sys.argv[2])
     for line in found:
         print(line)
     if found:
