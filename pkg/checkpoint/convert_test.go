@@ -353,3 +353,96 @@ func TestOpenCLIPRelabel(t *testing.T) {
 		t.Errorf("missing v: %v", err)
 	}
 }
+
+// sd3DiffusersPieces is the diffusers SD3Transformer2DModel layout of a
+// native MMDiT key (see fluxDiffusersPieces).
+func sd3DiffusersPieces(k string, shape []int64, h int64, lastBlock string) (pieces []fluxPiece, swap bool) {
+	end := k[strings.LastIndex(k, ".")+1:]
+	whole := func(name string) []fluxPiece { return []fluxPiece{{name, 0, shape[0]}} }
+	if strings.HasPrefix(k, "joint_blocks.") {
+		rest := strings.TrimPrefix(k, "joint_blocks.")
+		i := rest[:strings.Index(rest, ".")]
+		rest = rest[len(i)+1:]
+		d := "transformer_blocks." + i + "."
+		split := func(names ...string) []fluxPiece {
+			var out []fluxPiece
+			for j, n := range names {
+				out = append(out, fluxPiece{d + "attn." + n + "." + end, int64(j) * h, h})
+			}
+			return out
+		}
+		switch {
+		case strings.HasPrefix(rest, "x_block.attn.qkv."):
+			return split("to_q", "to_k", "to_v"), false
+		case strings.HasPrefix(rest, "context_block.attn.qkv."):
+			return split("add_q_proj", "add_k_proj", "add_v_proj"), false
+		}
+		for native, diff := range map[string]string{
+			"x_block.attn.proj.": "attn.to_out.0.", "context_block.attn.proj.": "attn.to_add_out.",
+			"x_block.mlp.fc1.": "ff.net.0.proj.", "x_block.mlp.fc2.": "ff.net.2.",
+			"context_block.mlp.fc1.": "ff_context.net.0.proj.", "context_block.mlp.fc2.": "ff_context.net.2.",
+			"x_block.adaLN_modulation.1.": "norm1.linear.", "context_block.adaLN_modulation.1.": "norm1_context.linear.",
+		} {
+			if strings.HasPrefix(rest, native) {
+				return whole(d + diff + end), i == lastBlock && native == "context_block.adaLN_modulation.1."
+			}
+		}
+		return nil, false
+	}
+	if k == "pos_embed" {
+		return whole("pos_embed.pos_embed"), false
+	}
+	for native, diff := range map[string]string{
+		"x_embedder.proj.": "pos_embed.proj.", "t_embedder.mlp.0.": "time_text_embed.timestep_embedder.linear_1.",
+		"t_embedder.mlp.2.": "time_text_embed.timestep_embedder.linear_2.", "y_embedder.mlp.0.": "time_text_embed.text_embedder.linear_1.",
+		"y_embedder.mlp.2.": "time_text_embed.text_embedder.linear_2.", "context_embedder.": "context_embedder.",
+		"final_layer.linear.": "proj_out.", "final_layer.adaLN_modulation.1.": "norm_out.linear.",
+	} {
+		if strings.HasPrefix(k, native) {
+			return whole(diff + end), native == "final_layer.adaLN_modulation.1."
+		}
+	}
+	return nil, false
+}
+
+// TestDiffusersSD3: a diffusers SD3 transformer gives the golden
+// checkpoint (qkv fused from q, k, v; the last block's context modulation
+// and the final modulation swapped).
+func TestDiffusersSD3(t *testing.T) {
+	native := oracleManifest(t, "sd3_medium", "unet")
+	var ts []testTensor
+	want := map[string][]segment{}
+	for _, e := range native.Tensors {
+		pieces, swap := sd3DiffusersPieces(e.Key, e.Shape, 1536, "23")
+		if pieces == nil {
+			t.Fatalf("no diffusers name for %s", e.Key)
+		}
+		n, _ := e.NumBytes()
+		rowBytes := n / e.Shape[0]
+		for _, p := range pieces {
+			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			want[e.Key] = append(want[e.Key], segment{File: "sd3_diffusers", Tensor: p.key, End: p.rows * rowBytes})
+		}
+		if swap {
+			want[e.Key] = []segment{{File: "sd3_diffusers", Tensor: pieces[0].key, Start: n / 2, End: n}, {File: "sd3_diffusers", Tensor: pieces[0].key, End: n / 2}}
+		}
+	}
+	req := componentRequest(t, "sd3_medium", "clip_l", "clip_g", "t5xxl")
+	req.Model = makeInput(t, "sd3_diffusers", ts, nil)
+	p, err := PlanCheckpoint(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, p, oracleManifest(t, "sd3_medium", "expected_checkpoint"))
+	segs, _ := provenance(t, p)
+	var bad []string
+	for k, w := range want {
+		if got := segs[prefixDiffusion+k]; fmt.Sprint(got) != fmt.Sprint(w) {
+			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
+		}
+	}
+	sort.Strings(bad)
+	for _, b := range bad[:min(len(bad), 10)] {
+		t.Error(b)
+	}
+}

@@ -57,6 +57,8 @@ type fileContents struct {
 	// Problem says why a component could not be read (e.g. an unsupported
 	// diffusion-model configuration); "" when none.
 	Problem string
+
+	vaePrefix string
 }
 
 func (fc *fileContents) parts() []*part {
@@ -78,8 +80,8 @@ var markerKeys = []string{"v_pred", "ztsnr", "edm_mean", "edm_std", "edm_vpred.s
 // Checkpoint prefixes (§3.5). A file with keys under these is read as a
 // (possibly partial) checkpoint.
 var (
-	unetPrefixCandidates = []string{prefixDiffusion, prefixModelModel, "net."} // unet_prefix_from_state_dict
-	vaePrefixes          = []string{prefixFirstStage, prefixVAE, "pretransform.model."}
+	unetPrefixCandidates = []string{prefixDiffusion, prefixModelModel, "net."}                                              // unet_prefix_from_state_dict
+	vaePrefixes          = []string{prefixFirstStage, prefixVAE, "pretransform.model.", "conditioner.embedders.1.encoder."} // the last: SV3D
 	checkpointPrefixes   = append(append([]string{"cond_stage_model.", "conditioner.embedders.", prefixTextEncs, "text_encoder."}, unetPrefixCandidates...), vaePrefixes...)
 )
 
@@ -189,17 +191,19 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 		if len(sd) == 0 {
 			continue
 		}
-		kind, layout, conv, ok, err := detectVAE(sd)
+		// The VAE family is checked when known; a checkpoint's VAE of a
+		// family without a marker here is still its VAE.
+		kind, _, conv, ok, err := detectVAE(sd)
 		if err != nil {
 			return fmt.Errorf("VAE under %s: %w", p, err)
 		}
 		if !ok {
-			conv, layout = dropVAETrainingKeys(sd), LayoutLDM
+			conv = dropVAETrainingKeys(sd)
 		}
-		_ = layout
 		if fc.VAE != nil {
-			return fmt.Errorf("two VAEs (%s and %s)", fc.VAE.Layout, p)
+			return fmt.Errorf("two VAEs (under %s and %s)", fc.vaePrefix, p)
 		}
+		fc.vaePrefix = p
 		fc.VAE = &part{Slot: SlotVAE, Kind: kind, Layout: LayoutCheckpoint, SD: conv}
 		claim(claimed, p, sd)
 		nparts++

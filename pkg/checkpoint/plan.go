@@ -240,28 +240,55 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 	if arch.NoTextEncode {
 		return nil, nil, nil
 	}
-	found := map[string]*fileContents{}
-	var uses []encoderUse
+	// A file holding several components (a checkpoint, a CLIPSave file of
+	// several encoders) offers its encoders; a single-encoder file insists
+	// on its one. So a standalone encoder replaces the same kind from a
+	// checkpoint ("swap a text encoder"), and encoders of a checkpoint the
+	// class does not use are left out.
+	type offer struct {
+		use   encoderUse
+		multi bool
+	}
+	found := map[string]offer{}
 	for _, fc := range sources {
 		if len(fc.Encoders) == 0 {
 			return nil, nil, slotError(SlotClip, fc, "a text encoder")
 		}
+		multi := len(fc.parts()) > 1
+		used := 0
 		for _, e := range fc.Encoders {
-			if prev, dup := found[e.Kind]; dup {
-				return nil, nil, fmt.Errorf("clip slot: %s and %s both hold a %s text encoder: %w", prev.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
-			}
-			found[e.Kind] = fc
 			spec, ok := arch.encoder(e.Kind)
 			if !ok {
+				if multi {
+					continue
+				}
 				return nil, nil, fmt.Errorf("clip slot: %s holds a %s text encoder, which %s does not use (it takes %s): %w",
 					fc.Name, displayTE(e.Kind), arch.Class, describeEncoders(arch), ErrArchMismatch)
 			}
-			uses = append(uses, encoderUse{spec: spec, part: e, file: fc})
+			used++
+			o := offer{use: encoderUse{spec: spec, part: e, file: fc}, multi: multi}
+			prev, dup := found[e.Kind]
+			switch {
+			case !dup, prev.multi && !multi:
+				found[e.Kind] = o
+			case !prev.multi && multi:
+				// keep the standalone encoder
+			default:
+				return nil, nil, fmt.Errorf("clip slot: %s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
+			}
 		}
+		if used == 0 {
+			return nil, nil, fmt.Errorf("clip slot: %s holds %s, none of which %s uses (it takes %s): %w",
+				fc.Name, describeContents(fc), arch.Class, describeEncoders(arch), ErrArchMismatch)
+		}
+	}
+	var uses []encoderUse
+	for _, o := range found {
+		uses = append(uses, o.use)
 	}
 	var missing []string
 	for _, s := range arch.Encoders {
-		if !s.Optional && found[s.Kind] == nil {
+		if _, ok := found[s.Kind]; !ok && !s.Optional {
 			missing = append(missing, displayTE(s.Kind)+" ("+s.Kind+")")
 		}
 	}

@@ -498,3 +498,59 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("bad prompt: %v", err)
 	}
 }
+
+// TestSwapEncoder: a standalone encoder replaces the same kind from a
+// checkpoint in the clip slot; encoders of a checkpoint the class does not
+// use are left out; two sources of equal standing are an error.
+func TestSwapEncoder(t *testing.T) {
+	ckpt := checkpointInput(t, "sdxl_base")
+	own := manifestInput(t, "sd15", "clip_l")
+	own.Name = "my_clip_l"
+	p, err := PlanCheckpoint(SaveRequest{Model: ckpt, Clip: []Input{ckpt, own}, VAE: ckpt, Title: "ComfyUI 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, p, oracleManifest(t, "sdxl_base", "expected_checkpoint"))
+	segs, _ := provenance(t, p)
+	for _, x := range p.Tensors {
+		s := segs[x.Name]
+		if len(s) == 0 {
+			continue
+		}
+		wantFile := "checkpoint"
+		if strings.HasPrefix(x.Name, "conditioner.embedders.0.") {
+			wantFile = "my_clip_l"
+		}
+		if s[0].File != wantFile {
+			t.Errorf("%s from %s, want %s", x.Name, s[0].File, wantFile)
+		}
+	}
+
+	// Flux takes CLIP-L and T5-XXL out of an SD3 checkpoint, not its CLIP-G.
+	sd3 := checkpointInput(t, "sd3_medium")
+	p, err = PlanCheckpoint(SaveRequest{Model: manifestInput(t, "flux_dev", "unet"), Clip: []Input{sd3}, VAE: manifestInput(t, "flux_dev", "vae"), Title: "ComfyUI 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeader(t, p, oracleManifest(t, "flux_dev", "expected_checkpoint"))
+
+	// Two checkpoints both offering CLIP-L.
+	_, err = PlanCheckpoint(SaveRequest{Model: ckpt, Clip: []Input{ckpt, sd3}, VAE: ckpt})
+	if !errors.Is(err, ErrDuplicateComponent) {
+		t.Errorf("two checkpoints: %v", err)
+	}
+	// A checkpoint none of whose encoders the class uses.
+	_, err = PlanCheckpoint(SaveRequest{Model: manifestInput(t, "sd15", "unet"), Clip: []Input{checkpointInput(t, "flux_dev")}, VAE: manifestInput(t, "sd15", "vae")})
+	if err != nil {
+		t.Errorf("SD1.5 takes CLIP-L from a Flux checkpoint: %v", err)
+	}
+	_, err = PlanCheckpoint(SaveRequest{Model: sd3, Clip: []Input{ckpt}, VAE: sd3})
+	if err != nil {
+		t.Errorf("SD3 takes CLIP-L/CLIP-G from an SDXL checkpoint: %v", err)
+	}
+	wan := makeInput(t, "wan", []testTensor{{Name: "head.modulation", DType: "F32", Shape: []int64{1}}, {Name: "head.head.weight", DType: "F32", Shape: []int64{64, 8}}, {Name: "patch_embedding.weight", DType: "F32", Shape: []int64{8, 16, 1, 2, 2}}}, nil)
+	_, err = PlanCheckpoint(SaveRequest{Model: wan, Clip: []Input{ckpt}, VAE: ckpt})
+	if !errors.Is(err, ErrArchMismatch) || !strings.Contains(err.Error(), "none of which WAN21_T2V uses") {
+		t.Errorf("no usable encoder: %v", err)
+	}
+}
