@@ -202,12 +202,14 @@ func removeEntry(dir js.Value, name string) error {
 // a sync access handle; any other handle through createWritable, whose data
 // only replaces the file's content on Finish (Chromium writes a swap file and
 // moves it into place on close), so Abort leaves the previous content.
-func OpenFileHandleSink(fileHandle js.Value) (Sink, error) {
+//
+// forceWritable skips the sync access handle even for an OPFS handle.
+func OpenFileHandleSink(fileHandle js.Value, forceWritable bool) (Sink, error) {
 	name := "output"
 	if n := fileHandle.Get("name"); n.Type() == js.TypeString {
 		name = n.String()
 	}
-	if fileHandle.Get("createSyncAccessHandle").Type() == js.TypeFunction {
+	if !forceWritable && fileHandle.Get("createSyncAccessHandle").Type() == js.TypeFunction {
 		s, err := newSyncHandleSink(fileHandle, name)
 		if err == nil {
 			s.abort = func() error {

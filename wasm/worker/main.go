@@ -465,7 +465,7 @@ func (w *worker) save(id, data js.Value) *failure {
 		if fh.Type() != js.TypeObject {
 			return &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a fileHandle (from showSaveFilePicker)`)}
 		}
-		s, err := streamwriter.OpenFileHandleSink(fh)
+		s, err := streamwriter.OpenFileHandleSink(fh, p.opts.FileWriter == "writable")
 		if err != nil {
 			return &failure{Code: job.CodeInput, Err: err}
 		}

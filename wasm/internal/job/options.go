@@ -34,6 +34,11 @@ type Options struct {
 	// reader, the default) or "sync" (FileReaderSync); "" = default.
 	// Benchmarks only.
 	Reader string `json:"reader"`
+	// FileWriter selects how a "file" sink writes: "" (auto: a sync access
+	// handle for OPFS handles, createWritable otherwise) or "writable"
+	// (always createWritable; lets tests reach that path with an OPFS
+	// handle, since showSaveFilePicker cannot run headless).
+	FileWriter string `json:"fileWriter"`
 }
 
 // MaxBufferMiB bounds BufferMiB: the Go heap in the browser tops out near
@@ -75,6 +80,11 @@ func ParseOptions(text string) (Options, error) {
 	case "", "sync", "byob":
 	default:
 		return o, fmt.Errorf("options: reader %q is not one of sync, byob", o.Reader)
+	}
+	switch o.FileWriter {
+	case "", "writable":
+	default:
+		return o, fmt.Errorf("options: fileWriter %q is not one of \"\", writable", o.FileWriter)
 	}
 	return o, nil
 }

@@ -1,0 +1,176 @@
+// Worker saves of real checkpoints (sd15 oracle fixtures, ~2.3 GB output)
+// through every sink, in a persistent profile (Playwright's default context
+// keeps OPFS in RAM, capped near 1.2 GiB). Each output is checked with
+// `fixtures verify` (every key, dtype, shape, metadata key and byte).
+import { test, expect, type Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { closePersistentApp, launchPersistentApp, type PersistentApp } from './helpers/browser';
+import { REPO, buildFixturesTool, ensureFixtures, fixtureFile, verifyCheckpoint } from './helpers/fixtures';
+
+const HARNESS_DIR = path.join(REPO, 'tests', 'fixtures-web');
+const SD15 = ['unet', 'clip_l', 'vae'].map((c) => fixtureFile('sd15', c));
+const OUT_DIR = path.join(REPO, 'build', 'fixtures', 'worker');
+
+test.describe.configure({ mode: 'serial' });
+
+let app: PersistentApp;
+
+test.beforeAll(async ({ baseURL }) => {
+  await buildFixturesTool();
+  await ensureFixtures('sd15');
+  app = await launchPersistentApp(baseURL!);
+  await app.page.route('**/tests/fixtures-web/*', async (route) => {
+    const name = path.basename(new URL(route.request().url()).pathname);
+    await route.fulfill({ body: await readFile(path.join(HARNESS_DIR, name)), contentType: name.endsWith('.html') ? 'text/html' : 'text/javascript' });
+  });
+  await app.page.goto('tests/fixtures-web/worker.html');
+  await app.page.setInputFiles('#files', SD15);
+  await app.page.evaluate(() => (window as any).harness.ready);
+});
+
+test.afterAll(async () => {
+  if (app) await closePersistentApp(app);
+});
+
+/** The OPFS backing file of a size in the profile (OPFS files are plain files there). */
+async function backingFile(userDataDir: string, bytes: number): Promise<string> {
+  const found: { file: string; mtime: number }[] = [];
+  async function walk(dir: string) {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await stat(p);
+        if (st.size === bytes) found.push({ file: p, mtime: st.mtimeMs });
+      }
+    }
+  }
+  await walk(path.join(userDataDir, 'Default', 'File System'));
+  expect(found.length, 'OPFS backing file').toBeGreaterThan(0);
+  return found.sort((a, b) => b.mtime - a.mtime)[0].file;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk);
+  return h.digest('hex');
+}
+
+const sd15Request = (page: Page, msg: Record<string, unknown>) => page.evaluate(async (msg) => {
+  const h = (window as any).harness;
+  const [model, clip, vae] = h.files();
+  const r = await h.request({ model, clip: [clip], vae, ...msg });
+  return { final: r.final, progress: r.progress };
+}, msg);
+
+let opfsSha = '';
+
+test('plan names the output by ComfyUI counter; save to OPFS writes a verified checkpoint', async () => {
+  const { page, userDataDir } = app;
+  await page.evaluate(() => (window as any).harness.opfsRemoveAll());
+  const plan = (await sd15Request(page, { type: 'plan', options: {} })).final;
+  expect(plan.type, JSON.stringify(plan)).toBe('planned');
+  expect(plan).toEqual(expect.objectContaining({ architecture: 'SD15', fileName: 'ComfyUI_00001_.safetensors', path: 'checkpoints/ComfyUI_00001_.safetensors', fits: true }));
+  expect(plan.bytes).toBeGreaterThan(2e9);
+
+  const saved = await sd15Request(page, { type: 'save', sink: 'opfs', options: { sha256: true } });
+  expect(saved.final.type, JSON.stringify(saved.final)).toBe('done');
+  expect(saved.final).toEqual(expect.objectContaining({ sink: 'opfs', path: 'checkpoints/ComfyUI_00001_.safetensors', bytes: plan.bytes }));
+  expect(saved.progress.length).toBeGreaterThan(0);
+  const last = saved.progress[saved.progress.length - 1];
+  expect(last.done).toBe(plan.bytes);
+  // Memory stays flat: the one copy buffer is reused; Go's small per-chunk
+  // garbage may grow the heap by a few hundred KiB, never by data volume.
+  const mem = saved.progress.map((p: any) => p.wasmMemoryBytes).concat(saved.final.wasmMemoryBytes);
+  expect(Math.max(...mem) - Math.min(...mem)).toBeLessThan(4 << 20);
+
+  const file = await backingFile(userDataDir, plan.bytes);
+  expect(await sha256File(file)).toBe(saved.final.sha256);
+  const verdict = await verifyCheckpoint('sd15', file);
+  expect(verdict.ok, verdict.output).toBe(true);
+  opfsSha = saved.final.sha256;
+
+  const next = (await sd15Request(page, { type: 'plan', options: {} })).final;
+  expect(next.path).toBe('checkpoints/ComfyUI_00002_.safetensors');
+  const listed = await page.evaluate(() => (window as any).harness.request({ type: 'list' }));
+  expect(listed.final.files).toEqual([expect.objectContaining({ path: 'checkpoints/ComfyUI_00001_.safetensors', bytes: plan.bytes })]);
+});
+
+test('blob sink returns parts that assemble into the same checkpoint', async () => {
+  const { page } = app;
+  const parts = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    const [model, clip, vae] = h.files();
+    const r = await h.request({ type: 'save', sink: 'blob', model, clip: [clip], vae, options: {} });
+    if (r.final.type !== 'done') return r.final;
+    // Inline bytes go back to Node as base64 (they are small).
+    const parts = r.final.parts.map((p: any) => p.bytes
+      ? { b64: btoa(Array.from(p.bytes as Uint8Array, (c) => String.fromCharCode(c)).join('')) }
+      : { file: p.file, start: p.start, end: p.end });
+    return { ...r.final, parts };
+  });
+  expect(parts.type, JSON.stringify(parts).slice(0, 500)).toBe('done');
+  expect(parts.parts[0].b64).toBeTruthy(); // the header
+  const out = path.join(OUT_DIR, 'blob-sd15.safetensors');
+  const ws = createWriteStream(out);
+  for (const p of parts.parts) {
+    if (p.b64) ws.write(Buffer.from(p.b64, 'base64'));
+    else for await (const chunk of createReadStream(SD15[p.file], { start: p.start, end: p.end - 1 })) {
+      if (!ws.write(chunk)) await once(ws, 'drain');
+    }
+  }
+  ws.end();
+  await once(ws, 'finish');
+  try {
+    expect(statSync(out).size).toBe(parts.bytes);
+    expect(await sha256File(out)).toBe(opfsSha);
+    const verdict = await verifyCheckpoint('sd15', out);
+    expect(verdict.ok, verdict.output).toBe(true);
+  } finally {
+    await rm(out, { force: true });
+  }
+});
+
+test('file sink writes through a posted file handle, by sync handle and by createWritable', async () => {
+  const { page, userDataDir } = app;
+  for (const fileWriter of ['', 'writable']) {
+    const r = await page.evaluate(async (fileWriter) => {
+      const h = (window as any).harness;
+      await h.opfsRemoveAll();
+      const root = await navigator.storage.getDirectory();
+      const fileHandle = await root.getFileHandle('chosen.safetensors', { create: true });
+      const [model, clip, vae] = h.files();
+      const res = await h.request({ type: 'save', sink: 'file', fileHandle, model, clip: [clip], vae, options: { sha256: true, fileWriter } });
+      return res.final;
+    }, fileWriter);
+    expect(r.type, JSON.stringify(r)).toBe('done');
+    expect(r).toEqual(expect.objectContaining({ sink: 'file', name: 'chosen.safetensors', path: '' }));
+    expect(r.sha256).toBe(opfsSha);
+    expect(await sha256File(await backingFile(userDataDir, r.bytes))).toBe(opfsSha);
+  }
+});
+
+test('a cancelled save leaves nothing in OPFS', async () => {
+  const { page } = app;
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const [model, clip, vae] = h.files();
+    const { id, done } = h.start({ type: 'save', sink: 'opfs', model, clip: [clip], vae, options: {} });
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0)) { clearInterval(t); resolve(); }
+      }, 5);
+    });
+    h.cancel(id);
+    const final = await done;
+    const listed = await h.request({ type: 'list' });
+    return { final, files: listed.final.files };
+  });
+  expect(r.final).toEqual(expect.objectContaining({ type: 'error', code: 'cancelled' }));
+  expect(r.files).toEqual([]);
+});
