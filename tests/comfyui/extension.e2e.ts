@@ -174,6 +174,7 @@ test('on frontends without extensionManager.setting the defaults come from app.u
   await openSaveTab(page);
   await expect(ui(page).prefix).toHaveValue('checkpoints/legacy');
   await expect(leaveOutMetadata(page)).toBeChecked();
+  await expect(metadataSize(page)).toHaveText('The workflow and its prompt will not be embedded in the checkpoint.');
 });
 
 test('a full-size SD1.5 checkpoint is saved from the tab with the live workflow and prompt embedded', async ({ app }) => {
@@ -231,7 +232,13 @@ test('the tab warns when the workflow would push the header past 4 MiB, and note
   await openComfyUI(page, { noteBytes: String(5 * 1024 * 1024) });
   await openSaveTab(page);
   await expect(metadataSize(page).locator('[data-role="metadata-too-big"]')).toBeVisible();
-  await expect(metadataSize(page)).toContainText('exceed 4 MiB');
+  await expect(metadataSize(page)).toContainText('over 4 MiB');
+
+  // Leaving the workflow out ends the warning; taking it back brings it back.
+  await leaveOutMetadata(page).check();
+  await expect(metadataSize(page)).toHaveText('The workflow and its prompt will not be embedded in the checkpoint.');
+  await leaveOutMetadata(page).uncheck();
+  await expect(metadataSize(page).locator('[data-role="metadata-too-big"]')).toBeVisible();
 
   // Editing the graph (the frontend's graphChanged event) updates the estimate.
   await page.evaluate(({ workflow, size }) => {

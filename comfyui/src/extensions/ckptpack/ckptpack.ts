@@ -314,7 +314,6 @@ function ensurePanel(doc: Document): HTMLElement {
     saverHost.replaceChildren(alert)
     console.error('[ckptpack]', err)
   })
-  void refreshMetadataSize()
   return panel
 }
 
@@ -327,41 +326,61 @@ async function mountInto(host: HTMLElement): Promise<void> {
     showMetadataFields: false,
   })
   // The "leave out prompt and workflow" checkbox is the privacy switch for
-  // the embedded graph: keep it in view rather than in a closed section.
+  // the embedded graph: keep it in view rather than in a closed section, and
+  // keep the size note in step with it.
   const metadataSection = handle.element.querySelector('details[data-role="metadata"]')
   if (metadataSection instanceof HTMLDetailsElement) metadataSection.open = true
+  const checkbox = handle.element.querySelector('input[data-role="disable-metadata"]')
+  if (checkbox instanceof HTMLInputElement) {
+    leaveOutCheckbox = checkbox
+    checkbox.addEventListener('change', renderMetadataSize)
+    renderMetadataSize()
+  }
   // A worker that fails to start is reported inside the saver itself.
   saverReady = handle.ready
 }
 
+/** Sizes of the last workflow/prompt snapshot, in header bytes. */
+let lastSizes: { workflowBytes: number; promptBytes: number } | null = null
+/** The saver's "Leave out prompt and workflow" checkbox, once mounted. */
+let leaveOutCheckbox: HTMLInputElement | null = null
+
 function reportMetadataSize(workflow: unknown, prompt: unknown): void {
-  if (!sizeNote) return
+  lastSizes = { workflowBytes: headerBytesOfPythonJSON(workflow), promptBytes: headerBytesOfPythonJSON(prompt) }
+  renderMetadataSize()
+}
+
+function renderMetadataSize(): void {
+  if (!sizeNote || !lastSizes) return
   const doc = sizeNote.ownerDocument
-  // metadata["workflow"] and metadata["prompt"], keys and separators included.
-  const workflowBytes = headerBytesOfPythonJSON(workflow)
-  const promptBytes = headerBytesOfPythonJSON(prompt)
-  const bytes = headerBytesOfPythonJSON('workflow') + workflowBytes + headerBytesOfPythonJSON('prompt') + promptBytes + 4
-  const estimate = bytes + TENSOR_INDEX_ALLOWANCE
+  const { workflowBytes, promptBytes } = lastSizes
   // The exact sizes of the two header string values, for tests and curious users.
   sizeNote.dataset.workflowBytes = String(workflowBytes)
   sizeNote.dataset.promptBytes = String(promptBytes)
+  if (leaveOutCheckbox?.checked) {
+    sizeNote.textContent = 'The workflow and its prompt will not be embedded in the checkpoint.'
+    return
+  }
+  // metadata["workflow"] and metadata["prompt"], keys and separators included.
+  const bytes = headerBytesOfPythonJSON('workflow') + workflowBytes + headerBytesOfPythonJSON('prompt') + promptBytes + 4
+  const estimate = bytes + TENSOR_INDEX_ALLOWANCE
   const kib = (n: number) => `${Math.ceil(n / 1024).toLocaleString('en-US')} KiB`
   const line = doc.createElement('span')
-  line.textContent = `The workflow and its prompt add ${kib(bytes)} to the checkpoint's header when embedded.`
+  line.textContent = `The workflow and its prompt add ${kib(bytes)} to the checkpoint's header.`
   const parts: Node[] = [line]
-  if (bytes + 8 > CANVAS_DROP_HEADER_LIMIT || estimate > CANVAS_DROP_HEADER_LIMIT) {
+  if (estimate > CANVAS_DROP_HEADER_LIMIT) {
     const warn = doc.createElement('strong')
     warn.className = 'ckptpack-comfy-warning'
     warn.dataset.role = 'metadata-too-big'
     warn.textContent =
-      ' Warning: the header would exceed 4 MiB, so dropping the saved checkpoint on the ComfyUI canvas will not load this workflow (ComfyUI reads only the first 4 MiB). Leave out the workflow, or make the workflow smaller.'
+      ` Warning: the header would be about ${kib(estimate)}, over 4 MiB, so dropping the saved checkpoint on the ComfyUI canvas will not load this workflow (ComfyUI reads only a file's first 4 MiB). Tick "Leave out prompt and workflow", or make the workflow smaller.`
     parts.push(warn)
   } else if (estimate > MODEL_LIBRARY_HEADER_LIMIT) {
     const note = doc.createElement('span')
     note.className = 'ckptpack-comfy-note'
     note.dataset.role = 'metadata-over-library-limit'
     note.textContent =
-      " The header will be over 1 MiB: ComfyUI's model library will not show this checkpoint's metadata (dropping the file on the canvas still loads the workflow)."
+      ` The header will be about ${kib(estimate)}, over 1 MiB: ComfyUI's model library will not show this checkpoint's metadata (dropping the file on the canvas still loads the workflow).`
     parts.push(note)
   }
   sizeNote.replaceChildren(...parts)
