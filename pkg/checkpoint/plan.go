@@ -74,18 +74,18 @@ func planCheckpoint(req SaveRequest, readHeader func(Input) (*Header, error)) (*
 	read := func(in Input, slot string) (*fileContents, error) {
 		h, err := readHeader(in)
 		if err != nil {
-			return nil, fmt.Errorf("%s slot: %w", slot, err)
+			return nil, &SlotError{Slot: slot, File: in.Name, Err: fmt.Errorf("%s slot: %w", slot, err)}
 		}
 		idx := len(b.inputs)
 		b.inputs = append(b.inputs, in)
 		fc, err := analyzeFile(idx, in.Name, h)
 		if err != nil {
-			return nil, fmt.Errorf("%s slot: %w", slot, err)
+			return nil, &SlotError{Slot: slot, File: in.Name, Err: fmt.Errorf("%s slot: %w", slot, err)}
 		}
 		return fc, nil
 	}
 	if req.Model.R == nil {
-		return nil, fmt.Errorf("model slot: no file given: %w", ErrMissingComponent)
+		return nil, slotErrorf(SlotModel, "", "no file given: %w", ErrMissingComponent)
 	}
 	var err error
 	if b.model, err = read(req.Model, SlotModel); err != nil {
@@ -115,6 +115,27 @@ type planBuilder struct {
 	vae    *fileContents
 }
 
+// SlotError is a planning error about one slot of the request. File names
+// the input at fault, "" when the problem is a missing input. Err carries
+// the message (which starts with "<slot> slot: ") and wraps one of the
+// sentinels above, so errors.Is works through a *SlotError.
+type SlotError struct {
+	Slot string // SlotModel, SlotClip or SlotVAE
+	File string
+	Err  error
+}
+
+func (e *SlotError) Error() string { return e.Err.Error() }
+
+func (e *SlotError) Unwrap() error { return e.Err }
+
+// InputFile names the input at fault (for hosts that point at the file).
+func (e *SlotError) InputFile() string { return e.File }
+
+func slotErrorf(slot, file, format string, args ...any) error {
+	return &SlotError{Slot: slot, File: file, Err: fmt.Errorf(slot+" slot: "+format, args...)}
+}
+
 // describeContents says what a file holds, for error messages.
 func describeContents(fc *fileContents) string {
 	var what []string
@@ -139,9 +160,9 @@ func describeContents(fc *fileContents) string {
 // slotError is the error for a file that has nothing for its slot.
 func slotError(slot string, fc *fileContents, want string) error {
 	if len(fc.parts()) == 0 {
-		return fmt.Errorf("%s slot: %s holds %s: %w", slot, fc.Name, describeContents(fc), ErrUnknownContent)
+		return slotErrorf(slot, fc.Name, "%s holds %s: %w", fc.Name, describeContents(fc), ErrUnknownContent)
 	}
-	return fmt.Errorf("%s slot: %s holds %s, not %s: %w", slot, fc.Name, describeContents(fc), want, ErrWrongComponent)
+	return slotErrorf(slot, fc.Name, "%s holds %s, not %s: %w", fc.Name, describeContents(fc), want, ErrWrongComponent)
 }
 
 // encoderUse is one text encoder going into the checkpoint.
@@ -190,7 +211,7 @@ func (b *planBuilder) build() (*Plan, error) {
 		}
 		saved, err := clipForSaving(arch, clipSD)
 		if err != nil {
-			return nil, fmt.Errorf("clip slot: %w", err)
+			return nil, slotErrorf(SlotClip, "", "%w", err)
 		}
 		for k, v := range saved {
 			out[k] = v
@@ -229,13 +250,13 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 			if arch.NoTextEncode {
 				return nil, nil, nil
 			}
-			return nil, nil, fmt.Errorf("clip slot: no text encoder given and %s has none; %s needs %s: %w",
+			return nil, nil, slotErrorf(SlotClip, "", "no text encoder given and %s has none; %s needs %s: %w",
 				b.model.Name, arch.Class, describeEncoders(arch), ErrMissingComponent)
 		}
 		sources, fromModel = []*fileContents{b.model}, true
 	}
 	if arch.NoTextEncode && !fromModel {
-		return nil, nil, fmt.Errorf("clip slot: %s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
+		return nil, nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
 	}
 	if arch.NoTextEncode {
 		return nil, nil, nil
@@ -262,7 +283,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 				if multi {
 					continue
 				}
-				return nil, nil, fmt.Errorf("clip slot: %s holds a %s text encoder, which %s does not use (it takes %s): %w",
+				return nil, nil, slotErrorf(SlotClip, fc.Name, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
 					fc.Name, displayTE(e.Kind), arch.Class, describeEncoders(arch), ErrArchMismatch)
 			}
 			used++
@@ -274,11 +295,11 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 			case !prev.multi && multi:
 				// keep the standalone encoder
 			default:
-				return nil, nil, fmt.Errorf("clip slot: %s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
+				return nil, nil, slotErrorf(SlotClip, fc.Name, "%s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
 			}
 		}
 		if used == 0 {
-			return nil, nil, fmt.Errorf("clip slot: %s holds %s, none of which %s uses (it takes %s): %w",
+			return nil, nil, slotErrorf(SlotClip, fc.Name, "%s holds %s, none of which %s uses (it takes %s): %w",
 				fc.Name, describeContents(fc), arch.Class, describeEncoders(arch), ErrArchMismatch)
 		}
 	}
@@ -293,11 +314,11 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("clip slot: %s needs %s; no input holds %s: %w",
+		return nil, nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
 			arch.Class, describeEncoders(arch), strings.Join(missing, " or "), ErrMissingComponent)
 	}
 	if len(uses) == 0 {
-		return nil, nil, fmt.Errorf("clip slot: %s needs %s: %w", arch.Class, describeEncoders(arch), ErrMissingComponent)
+		return nil, nil, slotErrorf(SlotClip, "", "%s needs %s: %w", arch.Class, describeEncoders(arch), ErrMissingComponent)
 	}
 	// Keep the class's encoder order for deterministic messages.
 	sort.SliceStable(uses, func(i, j int) bool {
@@ -319,7 +340,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 			for _, u := range uses {
 				names = append(names, u.file.Name)
 			}
-			return nil, nil, fmt.Errorf("clip slot: %s needs the tokenizer %s that its text-encoder files carry; %s has none: %w",
+			return nil, nil, slotErrorf(SlotClip, names[0], "%s needs the tokenizer %s that its text-encoder files carry; %s has none: %w",
 				arch.Class, arch.Tokenizer, strings.Join(slices.Compact(names), ", "), ErrMissingComponent)
 		}
 	}
@@ -371,7 +392,7 @@ func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
 	fc := b.vae
 	if fc == nil {
 		if b.model.VAE == nil {
-			return nil, nil, fmt.Errorf("vae slot: no VAE given and %s has none; %s needs a %s: %w",
+			return nil, nil, slotErrorf(SlotVAE, "", "no VAE given and %s has none; %s needs a %s: %w",
 				b.model.Name, arch.Class, describeVAEKinds(arch), ErrMissingComponent)
 		}
 		fc = b.model
@@ -381,7 +402,7 @@ func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
 	}
 	v := fc.VAE
 	if arch.VAEKinds != nil && v.Kind != "" && !slices.Contains(arch.VAEKinds, v.Kind) {
-		return nil, nil, fmt.Errorf("vae slot: %s holds a %s; %s needs a %s: %w",
+		return nil, nil, slotErrorf(SlotVAE, fc.Name, "%s holds a %s; %s needs a %s: %w",
 			fc.Name, displayVAE(v.Kind), arch.Class, describeVAEKinds(arch), ErrArchMismatch)
 	}
 	return v, fc, nil
@@ -410,14 +431,14 @@ func (b *planBuilder) resolvePrediction(arch *Arch, model *part) (modelType, boo
 			want = modelV
 		}
 		if arch.Prediction == predictFixed && arch.ModelType != want {
-			return "", false, fmt.Errorf("model slot: %s is a %s model; its prediction type is fixed (%s), %q does not apply: %w",
+			return "", false, slotErrorf(SlotModel, b.model.Name, "%s is a %s model; its prediction type is fixed (%s), %q does not apply: %w",
 				b.model.Name, arch.Class, arch.ModelType, b.req.Prediction, ErrPrediction)
 		}
 		zsnr := want == modelV && markers.has("v_pred") && markers.has("ztsnr")
 		return want, zsnr, nil
 	case PredictionAuto, "":
 	default:
-		return "", false, fmt.Errorf("unknown prediction %q (want auto, eps or v): %w", b.req.Prediction, ErrPrediction)
+		return "", false, slotErrorf(SlotModel, "", "unknown prediction %q (want auto, eps or v): %w", b.req.Prediction, ErrPrediction)
 	}
 	switch arch.Prediction {
 	case predictMarkers:
@@ -441,7 +462,7 @@ func (b *planBuilder) resolvePrediction(arch *Arch, model *part) (modelType, boo
 		}
 		std, err := b.tensorStd(t)
 		if err != nil {
-			return "", false, fmt.Errorf("model slot: %s: reading %s: %w", b.model.Name, sd2VPredKey, err)
+			return "", false, slotErrorf(SlotModel, b.model.Name, "%s: reading %s: %w", b.model.Name, sd2VPredKey, err)
 		}
 		if std > sd2VPredThreshold {
 			return modelV, false, nil

@@ -444,6 +444,16 @@ func TestPlanErrors(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, m)
 				}
 			}
+			var se *SlotError
+			if !errors.As(err, &se) {
+				t.Fatalf("%T is not a *SlotError", err)
+			}
+			if slot, ok := strings.CutSuffix(c.mention[0], " slot"); ok && se.Slot != slot {
+				t.Errorf("slot %q, want %q", se.Slot, slot)
+			}
+			if se.File != "" && !strings.Contains(err.Error(), se.File) {
+				t.Errorf("file %q not in %q", se.File, err)
+			}
 		})
 	}
 }
