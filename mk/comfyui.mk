@@ -22,5 +22,5 @@ comfyui-typecheck: $(NPM_STAMP)
 	npx tsc --noEmit -p tests/comfyui/tsconfig.json
 
 test-comfyui: comfyui-typecheck comfyui-extension
-	python3 tests/comfyui/check_package.py $(COMFYUI_OUT)/ckptpack $(COMFYUI_OUT)/ckptpack.zip
+	python3 -B tests/comfyui/check_package.py $(COMFYUI_OUT)/ckptpack $(COMFYUI_OUT)/ckptpack.zip
 	npx playwright test -c tests/comfyui/playwright.config.ts
