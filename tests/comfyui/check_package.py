@@ -25,6 +25,9 @@ import sys
 import types
 import zipfile
 
+# Importing the package must not add __pycache__ to the folder under test.
+sys.dont_write_bytecode = True
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
