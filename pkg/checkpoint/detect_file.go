@@ -178,6 +178,9 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 		if m, problem, err := modelPart(sd); err != nil {
 			return err
 		} else if m != nil {
+			if m.Layout == LayoutBare {
+				m.Layout = LayoutCheckpoint
+			}
 			fc.Model = m
 			claim(claimed, prefix, sd)
 			nparts++
@@ -216,7 +219,9 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 	nparts += n
 	if nparts == 1 {
 		for _, p := range fc.parts() {
-			p.Layout = LayoutPrefixed
+			if p.Layout == LayoutCheckpoint {
+				p.Layout = LayoutPrefixed
+			}
 		}
 	}
 	return nil
