@@ -7,13 +7,19 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO } from './helpers/fixtures';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FIXTURES_BIN, REPO, buildFixturesTool, ensureFixtures, fixtureFile } from './helpers/fixtures';
 
 const HARNESS_DIR = path.join(REPO, 'tests', 'fixtures-web');
 const SCRATCH = path.join(REPO, 'build', 'fixtures', 'worker');
 const RANDOM_FILE = path.join(SCRATCH, 'random-96MiB.bin');
 const SPARSE_FILE = path.join(SCRATCH, 'sparse-768MiB.bin');
 const JUNK_FILE = path.join(SCRATCH, 'not-safetensors.bin');
+// flux_dev as sparse files: real headers, 34 GB of holes; the plan is real.
+const FLUX_SPARSE = path.join(SCRATCH, 'flux_dev-sparse');
+const FLUX = ['unet', 'clip_l', 't5xxl', 'vae'].map((c) => path.join(FLUX_SPARSE, `${c}.safetensors`));
+const SD15 = ['unet', 'clip_l', 'vae'].map((c) => fixtureFile('sd15', c));
 
 test.beforeAll(async () => {
   await mkdir(SCRATCH, { recursive: true });
@@ -150,4 +156,44 @@ test('messages sent before ready are answered; bad requests get error replies', 
   expect(replies.unknown).toEqual(expect.objectContaining({ type: 'error', code: 'internal' }));
   expect(replies.badPrefix).toEqual(expect.objectContaining({ type: 'error', code: 'input' }));
   expect(replies.badPrefix.message).toContain('prediction');
+});
+
+test('a save bigger than the free quota is refused before anything is written', async ({ page }) => {
+  await buildFixturesTool();
+  await promisify(execFile)(FIXTURES_BIN, ['gen', '-arch', 'flux_dev', '-sparse', '-only', 'unet,clip_l,t5xxl,vae', '-out', FLUX_SPARSE], { cwd: REPO });
+  await openHarness(page, FLUX);
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const [model, clipL, t5, vae] = h.files();
+    const plan = await h.request({ type: 'plan', model, clip: [clipL, t5], vae });
+    const save = await h.request({ type: 'save', sink: 'opfs', model, clip: [clipL, t5], vae });
+    const listed = await h.request({ type: 'list' });
+    return { plan: plan.final, save: save.final, files: listed.final.files };
+  });
+  expect(r.plan).toEqual(expect.objectContaining({ type: 'planned', architecture: 'Flux', fits: false }));
+  expect(r.plan.bytes).toBeGreaterThan(r.plan.quota.quota - r.plan.quota.usage);
+  expect(r.save).toEqual(expect.objectContaining({ type: 'error', code: 'quota' }));
+  expect(r.save.message).toContain((r.plan.bytes / 1e9).toFixed(2) + ' GB');
+  expect(r.save.message).toContain('Save to a file on disk');
+  expect(r.files).toEqual([]);
+});
+
+test('storage running out mid-save fails with code quota and keeps nothing', async ({ page }) => {
+  // Playwright's default context is off-the-record: OPFS lives in RAM and
+  // stops accepting data at about 1.2–1.5 GiB, short of sd15's 2.3 GB.
+  // syncHandle.write then returns a short count instead of throwing.
+  await ensureFixtures('sd15');
+  await openHarness(page, SD15);
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const [model, clip, vae] = h.files();
+    const save = await h.request({ type: 'save', sink: 'opfs', model, clip: [clip], vae });
+    const listed = await h.request({ type: 'list' });
+    return { save: save.final, files: listed.final.files };
+  });
+  expect(r.save).toEqual(expect.objectContaining({ type: 'error', code: 'quota' }));
+  expect(r.save.message).toContain('private');
+  expect(r.files).toEqual([]);
 });
