@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -254,5 +256,87 @@ func TestQuantizationMetadata(t *testing.T) {
 	want := `{"format_version": "1.0", "layers": {"model.diffusion_model.double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`
 	if got := p.Metadata[quantizationMetadataKey]; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestSVD: SVD has no text encoder; as V_PREDICTION_EDM it gets
+// edm_vpred.sigma_max/min (F32 scalars) and no predict_key; its modelspec
+// architecture is stable-video-diffusion-img2vid-v1.
+func TestSVD(t *testing.T) {
+	sd := synthUNet(320, 8, 1024, 768, true, true, levels(2, 1, 1, 1, 0))
+	var ts []testTensor
+	for _, k := range sd.sortedKeys() {
+		ts = append(ts, testTensor{Name: k, DType: "F16", Shape: sd[k].Shape})
+	}
+	model := makeInput(t, "svd", ts, nil)
+	vae := makeInput(t, "svd_vae", []testTensor{
+		{Name: "decoder.mid.block_1.mix_factor", DType: "F32", Shape: []int64{1}},
+		{Name: "decoder.conv_in.weight", DType: "F32", Shape: []int64{512, 4, 3, 3}},
+	}, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: model, VAE: vae, Title: "ComfyUI 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Architecture != "SVD_img2vid" {
+		t.Fatalf("architecture %s", p.Architecture)
+	}
+	if p.Metadata["modelspec.architecture"] != "stable-video-diffusion-img2vid-v1" || p.Metadata["modelspec.title"] != "ComfyUI 1" {
+		t.Errorf("metadata %v", p.Metadata)
+	}
+	if _, ok := p.Metadata["modelspec.predict_key"]; ok {
+		t.Errorf("V_PREDICTION_EDM writes no predict_key")
+	}
+	_, inline := provenance(t, p)
+	for k, want := range map[string]float32{"edm_vpred.sigma_max": 700, "edm_vpred.sigma_min": 0.002} {
+		x := tensorsOf(p)[k]
+		if x.DType != "F32" || len(x.Shape) != 0 {
+			t.Errorf("%s: %+v", k, x)
+		}
+		got := math.Float32frombits(binary.LittleEndian.Uint32(inline[k]))
+		if math.Abs(float64(got-want))/float64(want) > 1e-6 {
+			t.Errorf("%s = %v, want about %v", k, got, want)
+		}
+	}
+	forbidPrefix(t, p, "cond_stage_model.", "conditioner.", "v_pred")
+	requireKeys(t, p, "first_stage_model.decoder.mid.block_1.mix_factor")
+}
+
+// TestDetectVAE: VAE families by their marker keys.
+func TestDetectVAE(t *testing.T) {
+	cases := []struct {
+		kind string
+		kv   map[string][]int64
+		has  []string
+	}{
+		{vaeKL4, map[string][]int64{"decoder.conv_in.weight": {512, 4, 3, 3}, "loss.logvar": {}}, []string{"decoder.conv_in.weight"}},
+		{vaeKL16, map[string][]int64{"decoder.conv_in.weight": {512, 16, 3, 3}}, nil},
+		{vaeKL32, map[string][]int64{"decoder.conv_in.weight": {512, 32, 3, 3}, "decoder.post_quant_conv.weight": {32, 32, 1, 1}, "encoder.quant_conv.weight": {64, 64, 1, 1}}, []string{"post_quant_conv.weight", "quant_conv.weight"}},
+		{vaeSVD, map[string][]int64{"decoder.mid.block_1.mix_factor": {1}, "decoder.conv_in.weight": {512, 4, 3, 3}}, nil},
+		{vaeWan21, map[string][]int64{"decoder.middle.0.residual.0.gamma": {1}}, nil},
+		{vaeWan22, map[string][]int64{"decoder.middle.0.residual.0.gamma": {1}, "decoder.upsamples.0.upsamples.0.residual.2.weight": {1}}, nil},
+		{vaeHunyuanVid, map[string][]int64{"decoder.conv_in.conv.weight": {512, 16, 3, 3, 3}}, nil},
+		{vaeHunyuan15, map[string][]int64{"decoder.conv_in.conv.weight": {1024, 32, 3, 3, 3}}, nil},
+		{vaeLTXV, map[string][]int64{"decoder.up_blocks.0.res_blocks.0.conv1.conv.weight": {1}}, nil},
+		{vaeCosmos, map[string][]int64{"decoder.unpatcher3d.wavelets": {1}}, nil},
+		{vaeAudio, map[string][]int64{"decoder.layers.1.layers.0.beta": {1}}, nil},
+		{vaeCascade, map[string][]int64{"backbone.1.0.block.0.1.num_batches_tracked": {}}, []string{"encoder.backbone.1.0.block.0.1.num_batches_tracked"}},
+	}
+	for _, c := range cases {
+		kind, _, out, ok, err := detectVAE(shapes(c.kv))
+		if err != nil || !ok || kind != c.kind {
+			t.Errorf("%v: kind %q ok %v err %v, want %s", c.kv, kind, ok, err, c.kind)
+			continue
+		}
+		for _, k := range c.has {
+			if !out.has(k) {
+				t.Errorf("%s: missing %s in %v", c.kind, k, out.sortedKeys())
+			}
+		}
+		if out.hasPrefix("loss.") {
+			t.Errorf("%s: loss keys kept", c.kind)
+		}
+	}
+	if _, _, _, ok, _ := detectVAE(shapes(map[string][]int64{"encoder.block.0.x": {1}})); ok {
+		t.Error("a T5 detected as a VAE")
 	}
 }
