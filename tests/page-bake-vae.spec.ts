@@ -60,5 +60,7 @@ test('checkpoint dropped on the page + another VAE → the new VAE is baked in',
     const got = await tensorBytes(out, outHeader, `first_stage_model.${name}`);
     expect(got.equals(want), `first_stage_model.${name}`).toBe(true);
   }
+  // Exactly the VAE tensors differ from the golden checkpoint.
+  expect(Number(/(\d+) failed/.exec(result.summary)?.[1])).toBe(names.length);
   console.log(`bake-a-VAE: ${names.length} VAE tensors from better-vae.safetensors; golden check: ${result.summary}`);
 });

@@ -61,8 +61,7 @@ export function describeComponent(component, architecture) {
   } else {
     parts.push(String(component.kind || component.slot));
   }
-  if (component.layout === 'checkpoint') parts.push('from a full checkpoint');
-  else if (component.layout) parts.push(`${component.layout} layout`);
+  if (component.layout) parts.push(`${component.layout} layout`);
   parts.push(`${component.tensors} tensors`);
   parts.push(formatBytes(component.bytes));
   return parts.join(' · ');

@@ -219,6 +219,13 @@ export function mountSaver(container, options = {}) {
         for (const component of lines) {
           li.append(el('span', { class: 'ckpt-file-info', text: describeComponent(component, report.architecture) }));
         }
+        const slotsInFile = [...new Set(report.components.map((c) => c.slot))];
+        if (slotsInFile.length > 1) {
+          li.append(el('span', {
+            class: 'ckpt-file-info',
+            text: `from a full checkpoint (${slotsInFile.map(slotNoun).join(', ')}); this slot uses its ${slotNoun(slot)}`,
+          }));
+        }
         li.append(el('span', { class: 'ckpt-file-info', text: `${formatDTypes(report.dtypes)} · ${formatBytes(report.bytes)} file${report.has_workflow ? ' · has a workflow' : ''}` }));
         li.append(metadataDetails(report.metadata));
       }
@@ -389,13 +396,31 @@ export function mountSaver(container, options = {}) {
     } catch (error) {
       if (generation !== planGeneration) return null;
       lastPlan = null;
-      planProblem = error instanceof EngineError && SLOTS.includes(error.slot)
-        ? { slot: error.slot, file: error.file, message: errorText(error) } : null;
+      planProblem = problemLocation(error);
       renderAll();
       renderPlan();
       showAlert(errorText(error));
       throw error;
     }
+  }
+
+  /**
+   * Which slot (and file) an engine error is about: its slot field, or else
+   * the one slot holding a file the message names (messages read
+   * "vae slot: vae.safetensors holds …").
+   */
+  function problemLocation(error) {
+    if (!(error instanceof EngineError)) return null;
+    const message = errorText(error);
+    if (SLOTS.includes(error.slot)) return { slot: error.slot, file: error.file, message };
+    const named = SLOTS.flatMap((slot) => slots[slot]
+      .filter((e) => (error.file ? e.file.name === error.file : message.includes(e.file.name)))
+      .map((e) => ({ slot, file: e.file.name })));
+    const slotsNamed = new Set(named.map((n) => n.slot));
+    if (slotsNamed.size !== 1) return null;
+    const [{ slot }] = named;
+    const files = new Set(named.map((n) => n.file));
+    return { slot, file: files.size === 1 ? named[0].file : '', message };
   }
 
   function freeBytes(plan) {
@@ -608,6 +633,8 @@ export function mountSaver(container, options = {}) {
       } else {
         setStatus('Save failed.');
         showAlert(errorText(error));
+        planProblem = problemLocation(error);
+        renderAll();
       }
     } finally {
       activeSave = null;
