@@ -43,7 +43,7 @@ func TestSaveDataParity(t *testing.T) {
 			dir := componentFixtures(t, tc.arch, false, comps...)
 			t.Logf("fixtures ready in %v", time.Since(start).Round(time.Millisecond))
 
-			out := t.TempDir()
+			out := scratchDir(t)
 			args := []string{"save", "--model", filepath.Join(dir, tc.model+".safetensors"), "--vae", filepath.Join(dir, "vae.safetensors"),
 				"--output-dir", out, "--json",
 				"--prompt", `{"4": {"inputs": {"ckpt_name": "x"}, "class_type": "CheckpointLoaderSimple"}}`,
@@ -132,6 +132,22 @@ func TestSaveDataParity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scratchDir is a temporary folder next to the fixtures, on the disk that
+// holds them: a 7 GB output must not land in a RAM-backed /tmp.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	root := filepath.Dir(fixturesRoot(t))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(root, "parity-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func oracleDir(t *testing.T, arch string) string {
