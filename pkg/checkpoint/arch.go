@@ -67,6 +67,11 @@ type Arch struct {
 	RequiredKeys []string
 
 	UnetPrefix string // process_unet_state_dict_for_saving prefix
+	// ModelExtras are key prefixes of tensors that live on the model
+	// wrapper, outside diffusion_model, and that state_dict_for_saving
+	// writes back under the same names (StableAudio1's seconds
+	// embedders, model_base.py:778-785). They come from a checkpoint input.
+	ModelExtras []string
 
 	TEPrefix     string // text_encoder_key_prefix[0]
 	ClipSave     clipSave
@@ -173,7 +178,9 @@ func merge(a map[string]any, b map[string]any) map[string]any {
 
 // architectures is comfy.supported_models.models (0.8.0) in matching order.
 var architectures = []*Arch{
-	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, clipSaveSD20, predictStd, modelEPS),
+	// LotusD.get_model builds model_base.Lotus(self, device) with
+	// BaseModel's default EPS, not SD20's epsilon/v test.
+	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, clipSaveSD20, predictFixed, modelEPS),
 	with(unetArch("Stable_Zero123", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSavePrefix, predictFixed, modelEPS), func(a *Arch) {
 		a.RequiredKeys = []string{"cc_projection.weight", "cc_projection.bias"}
 		a.Encoders, a.NoTextEncode = nil, true
@@ -214,6 +221,7 @@ var architectures = []*Arch{
 	}),
 	with(ditArch("StableAudio", familyStableAudio, nil, []encoderSpec{{Kind: "t5base"}}, []string{vaeAudio}, modelOther), func(a *Arch) {
 		a.UnetPrefix, a.VAEPrefix = prefixModelModel, "pretransform.model."
+		a.ModelExtras = []string{"conditioner.conditioners.seconds_start.", "conditioner.conditioners.seconds_total."}
 	}),
 	ditArch("AuraFlow", familyAuraFlow, map[string]any{"cond_seq_dim": 2048}, []encoderSpec{{Kind: "pile_t5xl"}}, []string{vaeKL4}, modelFlow),
 	ditArch("PixArtAlpha", familyPixArt, map[string]any{"pixart_variant": "alpha"}, []encoderSpec{encT5XXL}, []string{vaeKL4}, modelEPS),

@@ -52,6 +52,8 @@ type fileContents struct {
 	// Markers are the top-level keys that carry the model type
 	// (v_pred, ztsnr, edm_mean, edm_std, edm_vpred.sigma_max/min).
 	Markers stateDict
+	// ModelExtras are the model wrapper's tensors of Model.Arch.ModelExtras.
+	ModelExtras stateDict
 	// Unused are keys that belong to no component (reported, not written).
 	Unused []string
 	// Problem says why a component could not be read (e.g. an unsupported
@@ -94,7 +96,7 @@ func analyzeFile(index int, name string, h *Header) (*fileContents, error) {
 	for _, t := range h.Tensors {
 		all[t.Name] = sourceFromTensor(index, h, t)
 	}
-	fc := &fileContents{Input: index, Name: name, Header: h, Tokenizers: stateDict{}, Markers: stateDict{}}
+	fc := &fileContents{Input: index, Name: name, Header: h, Tokenizers: stateDict{}, Markers: stateDict{}, ModelExtras: stateDict{}}
 	claimed := map[string]bool{}
 	for _, k := range markerKeys {
 		if t, ok := all[k]; ok {
@@ -118,6 +120,14 @@ func analyzeFile(index int, name string, h *Header) (*fileContents, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if fc.Model != nil {
+		for _, p := range fc.Model.Arch.ModelExtras {
+			for k, t := range all.withPrefix(p) {
+				fc.ModelExtras[p+k] = t
+				claimed[p+k] = true
+			}
+		}
 	}
 	for k := range all {
 		if !claimed[k] {

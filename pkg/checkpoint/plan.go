@@ -197,6 +197,9 @@ func (b *planBuilder) build() (*Plan, error) {
 	for k, v := range model.SD {
 		out[arch.UnetPrefix+k] = v
 	}
+	for k, v := range b.model.ModelExtras {
+		out[k] = v
+	}
 	if len(encoders) > 0 {
 		clipSD := stateDict{}
 		for _, e := range encoders {

@@ -3,7 +3,9 @@ package checkpoint
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -338,5 +340,38 @@ func TestDetectVAE(t *testing.T) {
 	}
 	if _, _, _, ok, _ := detectVAE(shapes(map[string][]int64{"encoder.block.0.x": {1}})); ok {
 		t.Error("a T5 detected as a VAE")
+	}
+}
+
+// TestStableAudio: model.model. prefix, pretransform.model. VAE, T5-base,
+// and the seconds embedders StableAudio1.state_dict_for_saving writes.
+func TestStableAudio(t *testing.T) {
+	ts := []testTensor{
+		{Name: "model.model.transformer.rotary_pos_emb.inv_freq", DType: "F32", Shape: []int64{32}},
+		{Name: "conditioner.conditioners.seconds_start.embedder.embedding.1.weight", DType: "F32", Shape: []int64{768, 257}},
+		{Name: "conditioner.conditioners.seconds_total.embedder.embedding.1.weight", DType: "F32", Shape: []int64{768, 257}},
+		{Name: "pretransform.model.decoder.layers.1.layers.0.beta", DType: "F32", Shape: []int64{1, 1024, 1}},
+		{Name: "text_encoders.t5base.transformer.encoder.block.0.layer.0.SelfAttention.k.weight", DType: "F32", Shape: []int64{768, 768}},
+		{Name: "text_encoders.t5base.transformer.shared.weight", DType: "F32", Shape: []int64{32128, 768}},
+	}
+	for i := 0; i < 6; i++ {
+		ts = append(ts, testTensor{Name: fmt.Sprintf("model.model.transformer.layers.%d.w", i), DType: "F32", Shape: []int64{4}})
+	}
+	ckpt := makeInput(t, "stable_audio_open", ts, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: ckpt, Clip: []Input{ckpt}, VAE: ckpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Architecture != "StableAudio" {
+		t.Errorf("architecture %s", p.Architecture)
+	}
+	var want []string
+	for _, x := range ts {
+		want = append(want, x.Name)
+	}
+	want = append(want, "text_encoders.t5base.logit_scale")
+	sort.Strings(want)
+	if got := sortedNames(p.Tensors); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
