@@ -389,6 +389,9 @@ func writeJSON(e *env, v any) error {
 }
 
 func clip(s string, n int) string {
+	if s == "" {
+		return `""`
+	}
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) <= n {
 		return s

@@ -89,7 +89,7 @@ func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOp
 		return fmt.Errorf("%w: wrote %d bytes, plan size is %d", ErrBadPlan, x.done, p.Size)
 	}
 	if err := sink.Finish(); err != nil {
-		return fmt.Errorf("finishing output: %w", err)
+		return err
 	}
 	return nil
 }
@@ -219,7 +219,9 @@ func (x *executor) write(p []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("writing output (tensor %s): %w", x.tensor, err)
+		// Sink errors name the output file first ("out.safetensors: write:
+		// no space left on device"); the tensor is context.
+		return fmt.Errorf("%w (writing tensor %s)", err, x.tensor)
 	}
 	x.report()
 	return nil
@@ -298,7 +300,7 @@ func (x *executor) copyRange(s *Step) error {
 				}
 				return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, s.Tensor, n, off, rerr.Err)
 			}
-			return fmt.Errorf("writing output (tensor %s): %w", s.Tensor, err)
+			return fmt.Errorf("%w (writing tensor %s)", err, s.Tensor)
 		}
 		x.report()
 		off += n

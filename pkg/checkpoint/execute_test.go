@@ -390,7 +390,7 @@ func TestExecuteFaultsLeaveNoOutput(t *testing.T) {
 		"disk full": {
 			reader: bytes.NewReader(data),
 			sink:   func(s streamwriter.Sink) streamwriter.Sink { return &failingSink{next: s, limit: 70 << 10} },
-			wantIs: syscall.ENOSPC, wantInMsg: []string{"no space left on device", "model.diffusion_model.x"},
+			wantIs: syscall.ENOSPC, wantInMsg: []string{"out.safetensors", "no space left on device", "model.diffusion_model.x"},
 		},
 		"silent short write": {
 			reader: bytes.NewReader(data),
