@@ -7,11 +7,13 @@ import (
 	"testing"
 )
 
-// sdxlDiffusersUNetKeys enumerates the keys of SDXL's diffusers
+// diffusersUNetKeys enumerates the keys of a diffusers
 // UNet2DConditionModel (diffusion_pytorch_model.safetensors of
-// stabilityai/stable-diffusion-xl-base-1.0), written from diffusers'
-// naming, not from the package's map.
-func sdxlDiffusersUNetKeys() []string {
+// runwayml/stable-diffusion-v1-5 or stabilityai/stable-diffusion-xl-base-1.0),
+// written from diffusers' naming, not from the package's map: depth is the
+// transformer depth per level (0: no attention), mid the mid block's;
+// levels 1 and 2 change channels (conv_shortcut), every up resnet does.
+func diffusersUNetKeys(depth []int, mid int, addEmbedding bool) []string {
 	var keys []string
 	wb := func(p string) { keys = append(keys, p+".weight", p+".bias") }
 	resnet := func(p string, shortcut bool) {
@@ -36,113 +38,140 @@ func sdxlDiffusersUNetKeys() []string {
 			}
 		}
 	}
-	for _, n := range []string{"conv_in", "time_embedding.linear_1", "time_embedding.linear_2", "add_embedding.linear_1", "add_embedding.linear_2", "conv_norm_out", "conv_out"} {
+	for _, n := range []string{"conv_in", "time_embedding.linear_1", "time_embedding.linear_2", "conv_norm_out", "conv_out"} {
 		wb(n)
 	}
-	depth := []int{0, 2, 10}
-	for x := 0; x < 3; x++ {
+	if addEmbedding {
+		wb("add_embedding.linear_1")
+		wb("add_embedding.linear_2")
+	}
+	levels := len(depth)
+	for x := 0; x < levels; x++ {
 		for i := 0; i < 2; i++ {
-			resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", x, i), x > 0 && i == 0)
+			resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", x, i), i == 0 && (x == 1 || x == 2))
 			if depth[x] > 0 {
 				attention(fmt.Sprintf("down_blocks.%d.attentions.%d", x, i), depth[x])
 			}
 		}
-		if x < 2 {
+		if x < levels-1 {
 			wb(fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", x))
 		}
 	}
 	resnet("mid_block.resnets.0", false)
 	resnet("mid_block.resnets.1", false)
-	attention("mid_block.attentions.0", 10)
-	for x := 0; x < 3; x++ {
+	attention("mid_block.attentions.0", mid)
+	for x := 0; x < levels; x++ {
 		for i := 0; i < 3; i++ {
 			resnet(fmt.Sprintf("up_blocks.%d.resnets.%d", x, i), true)
-			if d := depth[2-x]; d > 0 {
+			if d := depth[levels-1-x]; d > 0 {
 				attention(fmt.Sprintf("up_blocks.%d.attentions.%d", x, i), d)
 			}
 		}
-		if x < 2 {
+		if x < levels-1 {
 			wb(fmt.Sprintf("up_blocks.%d.upsamplers.0.conv", x))
 		}
 	}
 	return keys
 }
 
-// TestDiffusersUNet: SDXL's diffusers UNet converts to exactly the native
-// keys (checked pairs from the diffusers conversion scripts), and a
-// checkpoint planned from it equals the golden one.
+// TestDiffusersUNet: the diffusers UNets of SD 1.5 and SDXL convert to
+// exactly the native keys (pairs checked against the diffusers conversion
+// scripts), and checkpoints planned from them equal the golden ones.
 func TestDiffusersUNet(t *testing.T) {
-	keys := sdxlDiffusersUNetKeys()
-	sd := stateDict{}
-	for _, k := range keys {
-		sd[k] = &tensorSource{DType: DTypeF16, Shape: []int64{1}}
+	cases := []struct {
+		arch   string
+		depth  []int
+		mid    int
+		addEmb bool
+		clips  []string
+		pairs  map[string]string
+	}{
+		{"sd15", []int{1, 1, 1, 0}, 1, false, []string{"clip_l"}, map[string]string{
+			"down_blocks.0.attentions.1.transformer_blocks.0.attn1.to_q.weight": "input_blocks.2.1.transformer_blocks.0.attn1.to_q.weight",
+			"down_blocks.2.downsamplers.0.conv.weight":                          "input_blocks.9.0.op.weight",
+			"down_blocks.3.resnets.1.conv2.bias":                                "input_blocks.11.0.out_layers.3.bias",
+			"up_blocks.0.resnets.2.conv_shortcut.weight":                        "output_blocks.2.0.skip_connection.weight",
+			"up_blocks.0.upsamplers.0.conv.weight":                              "output_blocks.2.1.conv.weight",
+			"up_blocks.1.upsamplers.0.conv.weight":                              "output_blocks.5.2.conv.weight",
+			"up_blocks.3.attentions.2.proj_out.weight":                          "output_blocks.11.1.proj_out.weight",
+			"mid_block.attentions.0.transformer_blocks.0.norm3.bias":            "middle_block.1.transformer_blocks.0.norm3.bias",
+			"conv_out.weight": "out.2.weight",
+		}},
+		{"sdxl_base", []int{0, 2, 10}, 10, true, []string{"clip_g", "clip_l"}, map[string]string{
+			"down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k.weight": "input_blocks.4.1.transformer_blocks.1.attn2.to_k.weight",
+			"down_blocks.0.downsamplers.0.conv.weight":                          "input_blocks.3.0.op.weight",
+			"down_blocks.2.resnets.0.conv_shortcut.weight":                      "input_blocks.7.0.skip_connection.weight",
+			"up_blocks.0.attentions.2.transformer_blocks.9.ff.net.2.weight":     "output_blocks.2.1.transformer_blocks.9.ff.net.2.weight",
+			"up_blocks.0.upsamplers.0.conv.weight":                              "output_blocks.2.2.conv.weight",
+			"up_blocks.1.upsamplers.0.conv.bias":                                "output_blocks.5.2.conv.bias",
+			"up_blocks.2.resnets.2.conv1.weight":                                "output_blocks.8.0.in_layers.2.weight",
+			"mid_block.resnets.1.norm2.weight":                                  "middle_block.2.out_layers.0.weight",
+			"mid_block.attentions.0.proj_in.weight":                             "middle_block.1.proj_in.weight",
+			"add_embedding.linear_1.weight":                                     "label_emb.0.0.weight",
+			"conv_norm_out.weight":                                              "out.0.weight",
+			"time_embedding.linear_2.bias":                                      "time_embed.2.bias",
+		}},
 	}
-	conv, ok, err := nativeFromDiffusers(sd)
-	if err != nil || !ok {
-		t.Fatalf("conversion: ok=%v err=%v", ok, err)
-	}
-	toDiffusers := map[string]string{}
-	for ldm, src := range conv {
-		for k, v := range sd {
-			if v == src {
-				toDiffusers[ldm] = k
+	for _, c := range cases {
+		t.Run(c.arch, func(t *testing.T) {
+			keys := diffusersUNetKeys(c.depth, c.mid, c.addEmb)
+			sd := stateDict{}
+			for _, k := range keys {
+				sd[k] = &tensorSource{DType: DTypeF16, Shape: []int64{1}}
 			}
-		}
-	}
-	native := oracleManifest(t, "sdxl_base", "unet")
-	if len(conv) != len(native.Tensors) || len(keys) != len(native.Tensors) {
-		t.Errorf("%d diffusers keys convert to %d, native model has %d", len(keys), len(conv), len(native.Tensors))
-	}
-	for _, e := range native.Tensors {
-		if _, ok := toDiffusers[e.Key]; !ok {
-			t.Errorf("no diffusers key converts to %s", e.Key)
-		}
-	}
-	for diff, ldm := range map[string]string{
-		"down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k.weight": "input_blocks.4.1.transformer_blocks.1.attn2.to_k.weight",
-		"down_blocks.0.downsamplers.0.conv.weight":                          "input_blocks.3.0.op.weight",
-		"down_blocks.2.resnets.0.conv_shortcut.weight":                      "input_blocks.7.0.skip_connection.weight",
-		"up_blocks.0.attentions.2.transformer_blocks.9.ff.net.2.weight":     "output_blocks.2.1.transformer_blocks.9.ff.net.2.weight",
-		"up_blocks.0.upsamplers.0.conv.weight":                              "output_blocks.2.2.conv.weight",
-		"up_blocks.1.upsamplers.0.conv.bias":                                "output_blocks.5.2.conv.bias",
-		"up_blocks.2.resnets.2.conv1.weight":                                "output_blocks.8.0.in_layers.2.weight",
-		"mid_block.resnets.1.norm2.weight":                                  "middle_block.2.out_layers.0.weight",
-		"mid_block.attentions.0.proj_in.weight":                             "middle_block.1.proj_in.weight",
-		"add_embedding.linear_1.weight":                                     "label_emb.0.0.weight",
-		"conv_norm_out.weight":                                              "out.0.weight",
-		"time_embedding.linear_2.bias":                                      "time_embed.2.bias",
-	} {
-		if toDiffusers[ldm] != diff {
-			t.Errorf("%s comes from %q, want %s", ldm, toDiffusers[ldm], diff)
-		}
-	}
+			conv, ok, err := nativeFromDiffusers(sd)
+			if err != nil || !ok {
+				t.Fatalf("conversion: ok=%v err=%v", ok, err)
+			}
+			toDiffusers := map[string]string{}
+			for ldm, src := range conv {
+				for k, v := range sd {
+					if v == src {
+						toDiffusers[ldm] = k
+					}
+				}
+			}
+			native := oracleManifest(t, c.arch, "unet")
+			if len(conv) != len(native.Tensors) || len(keys) != len(native.Tensors) {
+				t.Errorf("%d diffusers keys convert to %d, native model has %d", len(keys), len(conv), len(native.Tensors))
+			}
+			for _, e := range native.Tensors {
+				if _, ok := toDiffusers[e.Key]; !ok {
+					t.Errorf("no diffusers key converts to %s", e.Key)
+				}
+			}
+			for diff, ldm := range c.pairs {
+				if toDiffusers[ldm] != diff {
+					t.Errorf("%s comes from %q, want %s", ldm, toDiffusers[ldm], diff)
+				}
+			}
 
-	// The full plan from a diffusers UNet file.
-	var ts []testTensor
-	names := map[string]string{}
-	for _, e := range native.Tensors {
-		ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: DType(e.DType), Shape: e.Shape})
-		names[e.Key] = toDiffusers[e.Key]
-	}
-	req := componentRequest(t, "sdxl_base", "clip_g", "clip_l")
-	req.Model = makeInput(t, "unet_diffusers", ts, nil)
-	p, err := PlanCheckpoint(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeader(t, p, oracleManifest(t, "sdxl_base", "expected_checkpoint"))
-	segs, _ := provenance(t, p)
-	for ldm, diff := range names {
-		if s := segs[prefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
-			t.Errorf("%s: %+v", ldm, s)
-		}
-	}
-	r, err := Inspect(req.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Architecture != "SDXL" || len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers {
-		t.Errorf("inspect: %s %+v", r.Architecture, r.Components)
+			// The full plan from a diffusers UNet file.
+			var ts []testTensor
+			for _, e := range native.Tensors {
+				ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: DType(e.DType), Shape: e.Shape})
+			}
+			req := componentRequest(t, c.arch, c.clips...)
+			req.Model = makeInput(t, "unet_diffusers", ts, nil)
+			p, err := PlanCheckpoint(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHeader(t, p, oracleManifest(t, c.arch, "expected_checkpoint"))
+			segs, _ := provenance(t, p)
+			for ldm, diff := range toDiffusers {
+				if s := segs[prefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
+					t.Errorf("%s: %+v", ldm, s)
+				}
+			}
+			r, err := Inspect(req.Model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Architecture != p.Architecture || len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers {
+				t.Errorf("inspect: %s %+v", r.Architecture, r.Components)
+			}
+		})
 	}
 }
 
