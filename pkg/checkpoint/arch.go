@@ -67,6 +67,11 @@ type Arch struct {
 	RequiredKeys []string
 
 	UnetPrefix string // process_unet_state_dict_for_saving prefix
+	// UnetRenames are the class's load-side renames
+	// (process_unet_state_dict), successive str.replace(from, to) over
+	// every diffusion-model key: ComfyUI holds the model under the renamed
+	// keys, so CheckpointSave writes those.
+	UnetRenames [][2]string
 	// ModelExtras are key prefixes of tensors that live on the model
 	// wrapper, outside diffusion_model, and that state_dict_for_saving
 	// writes back under the same names (StableAudio1's seconds
@@ -240,15 +245,16 @@ var architectures = []*Arch{
 	with(ditArch("LTXAV", familyLTXV, map[string]any{"image_model": "ltxav"}, []encoderSpec{{Kind: "gemma3_12b"}}, []string{vaeLTXV}, modelFlux), func(a *Arch) {
 		a.Tokenizer = "spiece_model"
 	}),
-	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
-	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
-	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
+	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
 	with(ditArch("HunyuanImage21Refiner", familyHunyuanVideo, map[string]any{"patch_size": "1,1,1", "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) {
-		a.UnetPrefix, a.VAEKinds = prefixModelModel, nil
+		hunyuanVideoSave(a)
+		a.VAEKinds = nil
 	}),
-	with(ditArch("HunyuanImage21", familyHunyuanVideo, map[string]any{"vec_in": false, "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
-	with(ditArch("HunyuanVideo15", familyHunyuanVideo, map[string]any{"vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
-	with(ditArch("HunyuanVideo", familyHunyuanVideo, map[string]any{"vec_in": true}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), func(a *Arch) { a.UnetPrefix = prefixModelModel }),
+	with(ditArch("HunyuanImage21", familyHunyuanVideo, map[string]any{"vec_in": false, "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideo15", familyHunyuanVideo, map[string]any{"vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideo", familyHunyuanVideo, map[string]any{"vec_in": true}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
 	ditArch("CosmosT2V", familyCosmos1, map[string]any{"in_channels": 16}, []encoderSpec{encT5XXL}, []string{vaeCosmos}, modelEDM),
 	ditArch("CosmosI2V", familyCosmos1, map[string]any{"in_channels": 17}, []encoderSpec{encT5XXL}, []string{vaeCosmos}, modelEDM),
 	with(ditArch("CosmosT2IPredict2", familyCosmos2, map[string]any{"in_channels": 16}, []encoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
@@ -298,6 +304,26 @@ var architectures = []*Arch{
 	with(unetArch("SVD_img2vid", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 768, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, predictFixed, modelVEDM), func(a *Arch) {
 		a.ModelSpec, a.NoTextEncode, a.VAEKinds = "stable-video-diffusion-img2vid-v1", true, []string{vaeSVD, vaeKL4}
 	}),
+}
+
+// hunyuanVideoSave is the HunyuanVideo family's saving: prefix
+// model.model. (supported_models.py:893-895) after the load-side renames of
+// original Tencent names (supported_models.py:877-891).
+func hunyuanVideoSave(a *Arch) {
+	a.UnetPrefix = prefixModelModel
+	a.UnetRenames = hunyuanVideoRenames
+}
+
+var hunyuanVideoRenames = [][2]string{
+	{"txt_in.t_embedder.mlp.0.", "txt_in.t_embedder.in_layer."}, {"txt_in.t_embedder.mlp.2.", "txt_in.t_embedder.out_layer."},
+	{"txt_in.c_embedder.linear_1.", "txt_in.c_embedder.in_layer."}, {"txt_in.c_embedder.linear_2.", "txt_in.c_embedder.out_layer."},
+	{"_mod.linear.", "_mod.lin."}, {"_attn_qkv.", "_attn.qkv."},
+	{"mlp.fc1.", "mlp.0."}, {"mlp.fc2.", "mlp.2."},
+	{"_attn_q_norm.weight", "_attn.norm.query_norm.scale"}, {"_attn_k_norm.weight", "_attn.norm.key_norm.scale"},
+	{".q_norm.weight", ".norm.query_norm.scale"}, {".k_norm.weight", ".norm.key_norm.scale"},
+	{"_attn_proj.", "_attn.proj."},
+	{".modulation.linear.", ".modulation.lin."},
+	{"_in.mlp.2.", "_in.out_layer."}, {"_in.mlp.0.", "_in.in_layer."},
 }
 
 func wanArch(class string, cfg map[string]any, vae []string) *Arch {

@@ -195,6 +195,9 @@ func (b *planBuilder) build() (*Plan, error) {
 	// state_dict_for_saving: unet, then clip, then vae; then extra_keys.
 	out := stateDict{}
 	for k, v := range model.SD {
+		for _, r := range arch.UnetRenames {
+			k = strings.ReplaceAll(k, r[0], r[1])
+		}
 		out[arch.UnetPrefix+k] = v
 	}
 	for k, v := range b.model.ModelExtras {

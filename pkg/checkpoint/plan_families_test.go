@@ -375,3 +375,57 @@ func TestStableAudio(t *testing.T) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
+
+// TestHunyuanVideoRenames: a HunyuanVideo diffusion model in the original
+// Tencent names is written under the names ComfyUI holds it in (its
+// load-side renames), prefixed model.model.; already renamed keys stay.
+func TestHunyuanVideoRenames(t *testing.T) {
+	renames := map[string]string{
+		"double_blocks.0.img_attn_qkv.weight":                         "double_blocks.0.img_attn.qkv.weight",
+		"double_blocks.0.img_attn_proj.weight":                        "double_blocks.0.img_attn.proj.weight",
+		"double_blocks.0.img_mlp.fc1.weight":                          "double_blocks.0.img_mlp.0.weight",
+		"double_blocks.0.txt_mlp.fc2.bias":                            "double_blocks.0.txt_mlp.2.bias",
+		"double_blocks.0.img_mod.linear.weight":                       "double_blocks.0.img_mod.lin.weight",
+		"double_blocks.0.img_attn_q_norm.weight":                      "double_blocks.0.img_attn.norm.query_norm.scale",
+		"double_blocks.0.txt_attn_k_norm.weight":                      "double_blocks.0.txt_attn.norm.key_norm.scale",
+		"single_blocks.0.q_norm.weight":                               "single_blocks.0.norm.query_norm.scale",
+		"single_blocks.0.modulation.linear.weight":                    "single_blocks.0.modulation.lin.weight",
+		"time_in.mlp.0.weight":                                        "time_in.in_layer.weight",
+		"time_in.mlp.2.bias":                                          "time_in.out_layer.bias",
+		"txt_in.t_embedder.mlp.0.weight":                              "txt_in.t_embedder.in_layer.weight",
+		"txt_in.c_embedder.linear_2.bias":                             "txt_in.c_embedder.out_layer.bias",
+		"txt_in.individual_token_refiner.blocks.0.mlp.fc1.weight":     "txt_in.individual_token_refiner.blocks.0.mlp.0.weight",
+		"txt_in.individual_token_refiner.blocks.0.norm1.weight":       "txt_in.individual_token_refiner.blocks.0.norm1.weight",
+		"txt_in.individual_token_refiner.blocks.0.self_attn_qkv.bias": "txt_in.individual_token_refiner.blocks.0.self_attn.qkv.bias",
+		"vector_in.in_layer.weight":                                   "vector_in.in_layer.weight",
+		"img_in.proj.weight":                                          "img_in.proj.weight",
+		"double_blocks.1.img_attn.qkv.weight":                         "double_blocks.1.img_attn.qkv.weight", // already ComfyUI's
+	}
+	var ts []testTensor
+	for k := range renames {
+		shape := []int64{8}
+		if k == "img_in.proj.weight" {
+			shape = []int64{3072, 16, 1, 2, 2}
+		}
+		ts = append(ts, testTensor{Name: k, DType: "BF16", Shape: shape})
+	}
+	model := makeInput(t, "hunyuan_video_t2v", ts, nil)
+	ckpt := makeInput(t, "te_vae", []testTensor{
+		{Name: "text_encoders.clip_l.transformer.text_model.encoder.layers.0.mlp.fc1.weight", DType: "F16", Shape: []int64{3072, 768}},
+		{Name: "text_encoders.llama.transformer.model.layers.0.post_attention_layernorm.weight", DType: "BF16", Shape: []int64{4096}},
+		{Name: "vae.decoder.conv_in.conv.weight", DType: "BF16", Shape: []int64{512, 16, 3, 3, 3}},
+	}, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{ckpt}, VAE: ckpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Architecture != "HunyuanVideo" {
+		t.Errorf("architecture %s", p.Architecture)
+	}
+	segs, _ := provenance(t, p)
+	for from, to := range renames {
+		if s := segs["model.model."+to]; len(s) != 1 || s[0].Tensor != from {
+			t.Errorf("model.model.%s: %+v, want %s", to, s, from)
+		}
+	}
+}
