@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Report is what Inspect finds in one file, from its header alone.
@@ -216,4 +217,68 @@ func ArchitectureRequirements(class string) *Requirements {
 		return nil
 	}
 	return requirementsOf(a)
+}
+
+// CheckSlot says whether the file f describes (its Inspect report) can fill
+// slot of a checkpoint whose model file is model (nil while no model is
+// chosen). nil means it fits; otherwise the *SlotError wraps
+// ErrUnknownContent, ErrWrongComponent or ErrArchMismatch, and its message,
+// naming the file, says why: what a UI shows when a file is dropped on a
+// slot. It applies PlanCheckpoint's rules; missing components are not its
+// concern (PlanCheckpoint reports those once every slot is filled).
+func CheckSlot(f *Report, slot string, model *Report) error {
+	var offered []Component
+	for _, c := range f.Components {
+		if c.Slot == slot {
+			offered = append(offered, c)
+		}
+	}
+	var what []string
+	for _, c := range f.Components {
+		what = append(what, "a "+c.Detail)
+	}
+	holds := strings.Join(what, ", ")
+	if len(offered) == 0 {
+		if len(f.Components) == 0 {
+			why := f.Problem
+			if why == "" {
+				why = "no diffusion model, text encoder or VAE this tool recognises"
+			}
+			return slotErrorf(slot, f.File, "%s holds %s: %w", f.File, why, ErrUnknownContent)
+		}
+		want := map[string]string{SlotModel: "a diffusion model", SlotClip: "a text encoder", SlotVAE: "a VAE"}[slot]
+		return slotErrorf(slot, f.File, "%s holds %s, not %s: %w", f.File, holds, want, ErrWrongComponent)
+	}
+	if model == nil || slot == SlotModel {
+		return nil
+	}
+	a := archByClass(model.Architecture)
+	if a == nil {
+		return nil
+	}
+	switch slot {
+	case SlotClip:
+		if a.NoTextEncode {
+			return slotErrorf(slot, f.File, "%s has no text encoder, but %s holds %s: %w", a.Class, f.File, holds, ErrArchMismatch)
+		}
+		usable := 0
+		for _, c := range offered {
+			if _, ok := a.encoder(c.Kind); ok {
+				usable++
+			} else if len(f.Components) == 1 {
+				return slotErrorf(slot, f.File, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
+					f.File, displayTE(c.Kind), a.Class, describeEncoders(a), ErrArchMismatch)
+			}
+		}
+		if usable == 0 {
+			return slotErrorf(slot, f.File, "%s holds %s, none of which %s uses (it takes %s): %w",
+				f.File, holds, a.Class, describeEncoders(a), ErrArchMismatch)
+		}
+	case SlotVAE:
+		k := offered[0].Kind
+		if a.VAEKinds != nil && k != "" && !slices.Contains(a.VAEKinds, k) {
+			return slotErrorf(slot, f.File, "%s holds a %s; %s needs a %s: %w", f.File, displayVAE(k), a.Class, describeVAEKinds(a), ErrArchMismatch)
+		}
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +94,58 @@ func TestInspect(t *testing.T) {
 	r, err = Inspect(makeInput(t, "odd_unet", us, nil))
 	if err != nil || len(r.Components) != 0 || r.Problem == "" {
 		t.Errorf("unsupported unet: %+v %v", r, err)
+	}
+}
+
+// TestCheckSlot: what a UI is told when a file is dropped on a slot.
+func TestCheckSlot(t *testing.T) {
+	report := func(in Input) *Report {
+		r, err := Inspect(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	sdxl := report(manifestInput(t, "sdxl_base", "unet"))
+	flux := report(manifestInput(t, "flux_dev", "unet"))
+	sdxlCkpt := report(checkpointInput(t, "sdxl_base"))
+	clipG := report(manifestInput(t, "sdxl_base", "clip_g"))
+	t5 := report(manifestInput(t, "flux_dev", "t5xxl"))
+	vae4 := report(manifestInput(t, "sdxl_base", "vae"))
+	vae16 := report(manifestInput(t, "flux_dev", "vae"))
+	junk := report(makeInput(t, "junk", []testTensor{{Name: "a", DType: "F32", Shape: []int64{1}}}, nil))
+	cases := []struct {
+		name  string
+		file  *Report
+		slot  string
+		model *Report
+		want  error
+	}{
+		{"clip_g for sdxl", clipG, SlotClip, sdxl, nil},
+		{"clip_g before a model", clipG, SlotClip, nil, nil},
+		{"clip_g for flux", clipG, SlotClip, flux, ErrArchMismatch},
+		{"t5 for flux", t5, SlotClip, flux, nil},
+		{"t5 for sdxl", t5, SlotClip, sdxl, ErrArchMismatch},
+		{"sdxl checkpoint as flux clip", sdxlCkpt, SlotClip, flux, nil},
+		{"sdxl checkpoint as vae for flux", sdxlCkpt, SlotVAE, flux, ErrArchMismatch},
+		{"4-channel vae for sdxl", vae4, SlotVAE, sdxl, nil},
+		{"16-channel vae for sdxl", vae16, SlotVAE, sdxl, ErrArchMismatch},
+		{"vae as model", vae4, SlotModel, nil, ErrWrongComponent},
+		{"unet as clip", sdxl, SlotClip, sdxl, ErrWrongComponent},
+		{"checkpoint as model", sdxlCkpt, SlotModel, nil, nil},
+		{"junk", junk, SlotVAE, sdxl, ErrUnknownContent},
+	}
+	for _, c := range cases {
+		err := CheckSlot(c.file, c.slot, c.model)
+		if c.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var se *SlotError
+		if !errors.Is(err, c.want) || !errors.As(err, &se) || se.Slot != c.slot || !strings.Contains(err.Error(), c.file.File) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
 	}
 }
