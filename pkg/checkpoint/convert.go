@@ -99,6 +99,9 @@ func (s *tensorSource) rowBytes() (int64, error) {
 // narrowRows is torch.narrow(0, start, length): rows [start, start+length)
 // of the tensor, a byte sub-range of its pieces.
 func (s *tensorSource) narrowRows(start, length int64) (*tensorSource, error) {
+	if len(s.Shape) == 0 {
+		return nil, fmt.Errorf("cannot split a scalar")
+	}
 	if start < 0 || length < 0 || start+length > s.Shape[0] {
 		return nil, fmt.Errorf("rows [%d,%d) outside a tensor of %d rows", start, start+length, s.Shape[0])
 	}

@@ -214,7 +214,7 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 			conv = dropVAETrainingKeys(sd)
 		}
 		if fc.VAE != nil {
-			return fmt.Errorf("two VAEs (under %s and %s)", fc.vaePrefix, p)
+			return fmt.Errorf("two VAEs (under %s and %s): %w", fc.vaePrefix, p, ErrDuplicateComponent)
 		}
 		fc.vaePrefix = p
 		fc.VAE = &part{Slot: SlotVAE, Kind: kind, Layout: LayoutCheckpoint, SD: conv}
@@ -277,7 +277,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 		}
 		for _, e := range fc.Encoders {
 			if e.Kind == kind {
-				return fmt.Errorf("two %s text encoders", displayTE(kind))
+				return fmt.Errorf("two %s text encoders: %w", displayTE(kind), ErrDuplicateComponent)
 			}
 		}
 		fc.Encoders = append(fc.Encoders, &part{Slot: SlotClip, Kind: kind, Layout: layout, SD: teModuleKeys(kind, net)})
