@@ -429,3 +429,39 @@ func TestHunyuanVideoRenames(t *testing.T) {
 		}
 	}
 }
+
+// TestSDXLRefiner: the refiner's CLIP-G goes to conditioner.embedders.0.model
+// in OpenCLIP layout (SDXLRefiner.process_clip_state_dict_for_saving).
+func TestSDXLRefiner(t *testing.T) {
+	sd := synthUNet(384, 4, 1280, 2560, true, false, levels(2, 0, 4, 4, 0))
+	var ts []testTensor
+	for _, k := range sd.sortedKeys() {
+		ts = append(ts, testTensor{Name: k, DType: "F16", Shape: sd[k].Shape})
+	}
+	model := makeInput(t, "refiner_unet", ts, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{manifestInput(t, "sdxl_base", "clip_g")}, VAE: manifestInput(t, "sdxl_base", "vae"), Title: "ComfyUI 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Architecture != "SDXLRefiner" || p.Metadata["modelspec.architecture"] != "stable-diffusion-xl-v1-refiner" || p.Metadata["modelspec.predict_key"] != "epsilon" {
+		t.Errorf("%s %v", p.Architecture, p.Metadata)
+	}
+	// The CLIP-G keys are the SDXL golden ones moved from embedders.1 to embedders.0.
+	var want []string
+	for _, e := range oracleManifest(t, "sdxl_base", "expected_checkpoint").Tensors {
+		if strings.HasPrefix(e.Key, "conditioner.embedders.1.model.") {
+			want = append(want, "conditioner.embedders.0.model."+strings.TrimPrefix(e.Key, "conditioner.embedders.1.model."))
+		}
+	}
+	var got []string
+	for _, x := range p.Tensors {
+		if strings.HasPrefix(x.Name, "conditioner.") {
+			got = append(got, x.Name)
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("refiner text encoder keys:\n got %d %v\nwant %d", len(got), got[:min(5, len(got))], len(want))
+	}
+}
