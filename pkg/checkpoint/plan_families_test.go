@@ -261,6 +261,27 @@ func TestQuantizationMetadata(t *testing.T) {
 	}
 }
 
+// TestScaledFP8: the old scaled-fp8 marker and per-layer scales travel
+// with their component, where ComfyUI 0.3.64 writes them
+// (model.diffusion_model.scaled_fp8, <te>.transformer.scaled_fp8).
+func TestScaledFP8(t *testing.T) {
+	unet := append(manifestTensors(t, oracleManifest(t, "flux_dev", "unet")),
+		testTensor{Name: "scaled_fp8", DType: "F8_E4M3", Shape: []int64{0}},
+		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_weight", DType: "F32", Shape: []int64{}})
+	t5 := append(manifestTensors(t, oracleManifest(t, "flux_dev", "t5xxl")),
+		testTensor{Name: "scaled_fp8", DType: "F8_E4M3", Shape: []int64{0}},
+		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_weight", DType: "F32", Shape: []int64{}})
+	req := componentRequest(t, "flux_dev", "clip_l")
+	req.Model = makeInput(t, "flux_fp8_scaled", unet, nil)
+	req.Clip = append(req.Clip, makeInput(t, "t5xxl_fp8_scaled", t5, nil))
+	p, err := PlanCheckpoint(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "model.diffusion_model.scaled_fp8", "model.diffusion_model.double_blocks.0.img_attn.qkv.scale_weight",
+		"text_encoders.t5xxl.transformer.scaled_fp8", "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k.scale_weight")
+}
+
 // TestSVD: SVD has no text encoder; as V_PREDICTION_EDM it gets
 // edm_vpred.sigma_max/min (F32 scalars) and no predict_key; its modelspec
 // architecture is stable-video-diffusion-img2vid-v1.
