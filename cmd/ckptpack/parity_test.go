@@ -54,6 +54,14 @@ func TestSaveDataParity(t *testing.T) {
 			if tc.sha256 {
 				args = append(args, "--sha256")
 			}
+			wantWorkflow := ""
+			if tc.independent {
+				wf := filepath.Join(out, "workflow.json")
+				writeFile(t, wf, `{"last_node_id":4,"nodes":[{"id":4,"type":"CheckpointSave","widgets_values":["checkpoints/ComfyUI"]}],"extra":{"ds":{"scale":1.0}},"note":"café <b>"}`)
+				args = append(args, "--workflow", wf)
+				// json.dumps: ", " and ": " separators, ensure_ascii, no HTML escaping.
+				wantWorkflow = `{"last_node_id": 4, "nodes": [{"id": 4, "type": "CheckpointSave", "widgets_values": ["checkpoints/ComfyUI"]}], "extra": {"ds": {"scale": 1.0}}, "note": "caf\u00e9 <b>"}`
+			}
 			start = time.Now()
 			code, stdout, stderr := runCLI(t, args...)
 			if code != 0 {
@@ -82,11 +90,15 @@ func TestSaveDataParity(t *testing.T) {
 
 			start = time.Now()
 			exp := filepath.Join(oracleDir(t, tc.arch), "expected_checkpoint.json")
-			vr, err := fixture.Verify(res.Path, exp, fixture.VerifyOptions{Metadata: map[string]string{
+			wantMeta := map[string]string{
 				// Re-encoded the way Python's json.dumps does.
 				"prompt":           `{"4": {"inputs": {"ckpt_name": "x"}, "class_type": "CheckpointLoaderSimple"}}`,
 				"modelspec.author": "ckptpack test",
-			}})
+			}
+			if wantWorkflow != "" {
+				wantMeta["workflow"] = wantWorkflow
+			}
+			vr, err := fixture.Verify(res.Path, exp, fixture.VerifyOptions{Metadata: wantMeta})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,6 +133,19 @@ func TestSaveDataParity(t *testing.T) {
 			}
 			if tc.independent {
 				independentRead(t, f, fi.Size(), h)
+			}
+			// inspect sees a complete checkpoint with the workflow in it.
+			code, stdout, stderr = runCLI(t, "inspect", "--json", res.Path)
+			var rep struct {
+				Architecture string   `json:"architecture"`
+				Missing      []string `json:"missing"`
+				HasWorkflow  bool     `json:"has_workflow"`
+			}
+			if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil {
+				t.Fatalf("inspect: status %d, %q, %s", code, stdout, stderr)
+			}
+			if rep.Architecture != res.Architecture || len(rep.Missing) != 0 || rep.HasWorkflow != (wantWorkflow != "") {
+				t.Errorf("inspect of the output: %+v (saved as %s, workflow %v)", rep, res.Architecture, wantWorkflow != "")
 			}
 			// A second save counts on: ComfyUI_00002_.
 			if tc.arch == "sd15" {
