@@ -217,7 +217,14 @@ func (b *planBuilder) build() (*Plan, error) {
 		}
 		saved, err := clipForSaving(arch, clipSD)
 		if err != nil {
-			return nil, slotErrorf(SlotClip, "", "%w", err)
+			// Only the OpenCLIP conversion of CLIP-G/CLIP-H can fail.
+			file := ""
+			for _, e := range encoders {
+				if e.spec.Kind == teClipG || e.spec.Kind == teClipH {
+					file = e.file.Name
+				}
+			}
+			return nil, slotErrorf(SlotClip, file, "%s: %w", file, err)
 		}
 		for k, v := range saved {
 			out[k] = v

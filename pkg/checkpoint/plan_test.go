@@ -564,3 +564,21 @@ func TestSwapEncoder(t *testing.T) {
 		t.Errorf("no usable encoder: %v", err)
 	}
 }
+
+// TestCorruptedClipG: a CLIP-G without one of its v projections is
+// ComfyUI's "CORRUPTED MODEL" error, naming the file.
+func TestCorruptedClipG(t *testing.T) {
+	var ts []testTensor
+	for _, x := range manifestTensors(t, oracleManifest(t, "sdxl_base", "clip_g")) {
+		if x.Name != "text_model.encoder.layers.7.self_attn.v_proj.weight" {
+			ts = append(ts, x)
+		}
+	}
+	req := componentRequest(t, "sdxl_base", "clip_l")
+	req.Clip = append(req.Clip, makeInput(t, "broken_clip_g", ts, nil))
+	_, err := PlanCheckpoint(req)
+	var se *SlotError
+	if !errors.Is(err, ErrCorruptedTextEncoder) || !errors.As(err, &se) || se.File != "broken_clip_g" || !strings.Contains(err.Error(), "layers.7") {
+		t.Errorf("got %v", err)
+	}
+}
