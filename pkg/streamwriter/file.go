@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 )
 
 // ErrExists is returned (wrapped with the path) when the output file
@@ -46,11 +48,26 @@ func CreateFile(target string) (*FileSink, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+name+".*.part")
+	f, err := createTemp(dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: creating temporary file: %w", target, err)
 	}
 	return &FileSink{target: target, f: f}, nil
+}
+
+// createTemp makes ".<name>.<random>.part" in dir. Unlike os.CreateTemp
+// (mode 0600) it asks for 0666 so the umask decides, as for any file a
+// program saves: a ComfyUI server running as another user must be able to
+// read the checkpoint.
+func createTemp(dir, name string) (*os.File, error) {
+	for range 100 {
+		path := filepath.Join(dir, "."+name+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("no unused temporary name for %s in %s", name, dir)
 }
 
 // Target is the path the file gets on Finish.

@@ -49,6 +49,18 @@ func TestFileSinkFinish(t *testing.T) {
 	if names := dirNames(t, dir); len(names) != 1 {
 		t.Errorf("folder holds %v, want only the target", names)
 	}
+	// Permissions follow the umask like any saved file (os.Create), not
+	// CreateTemp's 0600.
+	plain := filepath.Join(t.TempDir(), "plain")
+	pf, err := os.Create(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.Close()
+	want, _ := os.Stat(plain)
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != want.Mode().Perm() {
+		t.Errorf("finished file mode %v, os.Create makes %v", fi.Mode(), want.Mode())
+	}
 	if err := s.Abort(); err != nil {
 		t.Errorf("Abort after Finish: %v", err)
 	}
