@@ -46,6 +46,10 @@ type encoderSpec struct {
 	Kind     string // detected encoder kind ("clip_l", "t5xxl" …)
 	Name     string // attribute name in ComfyUI's CLIP model; "" means Kind
 	Optional bool
+	// Tokenizer is the key of the blob the encoder's SentencePiece/tekken
+	// tokenizer keeps in the CLIP state dict ("spiece_model",
+	// "mt5xl.spiece_model"); its files must carry it (§4.1).
+	Tokenizer string
 }
 
 func (e encoderSpec) name() string {
@@ -81,9 +85,8 @@ type Arch struct {
 	TEPrefix     string // text_encoder_key_prefix[0]
 	ClipSave     clipSave
 	Encoders     []encoderSpec
-	AnyEncoder   bool   // the class's CLIP takes any non-empty subset of Encoders (SD3, HiDream)
-	NoTextEncode bool   // clip_target is None on load (SVD, Hunyuan3D): a text encoder is not needed
-	Tokenizer    string // tokenizer blob key of the class's tokenizer state_dict ("spiece_model")
+	AnyEncoder   bool // the class's CLIP takes any non-empty subset of Encoders (SD3, HiDream)
+	NoTextEncode bool // clip_target is None on load (SVD, Hunyuan3D): a text encoder is not needed
 
 	VAEPrefix string   // vae_key_prefix[0]
 	VAEKinds  []string // VAE families the class decodes with; nil: not checked
@@ -132,8 +135,11 @@ var (
 	sd20Encoders = []encoderSpec{{Kind: "clip_h"}}
 	sdxlEncoders = []encoderSpec{encClipL, encClipG}
 	fluxEncoders = []encoderSpec{encClipL, encT5XXL}
-	wanEncoders  = []encoderSpec{{Kind: "umt5xxl"}}
-	sd3Encoders  = []encoderSpec{
+	wanEncoders  = []encoderSpec{{Kind: "umt5xxl", Tokenizer: "spiece_model"}}
+	// HunyuanDiT's tokenizer state_dict names its blob mt5xl.spiece_model
+	// (comfy/text_encoders/hydit.py:51-52).
+	hyditEncoders = []encoderSpec{{Kind: "hydit_clip"}, {Kind: "mt5xl", Tokenizer: "mt5xl.spiece_model"}}
+	sd3Encoders   = []encoderSpec{
 		{Kind: "clip_l", Optional: true}, {Kind: "clip_g", Optional: true}, {Kind: "t5xxl", Optional: true},
 	}
 )
@@ -231,20 +237,14 @@ var architectures = []*Arch{
 	ditArch("AuraFlow", familyAuraFlow, map[string]any{"cond_seq_dim": 2048}, []encoderSpec{{Kind: "pile_t5xl"}}, []string{vaeKL4}, modelFlow),
 	ditArch("PixArtAlpha", familyPixArt, map[string]any{"pixart_variant": "alpha"}, []encoderSpec{encT5XXL}, []string{vaeKL4}, modelEPS),
 	ditArch("PixArtSigma", familyPixArt, map[string]any{"pixart_variant": "sigma"}, []encoderSpec{encT5XXL}, []string{vaeKL4}, modelEPS),
-	with(ditArch("HunyuanDiT", familyHunyuanDiT, map[string]any{"image_model": "hydit"}, []encoderSpec{{Kind: "hydit_clip"}, {Kind: "mt5xl"}}, []string{vaeKL4}, modelV), func(a *Arch) {
-		a.Tokenizer = "mt5xl.spiece_model"
-	}),
-	with(ditArch("HunyuanDiT1", familyHunyuanDiT, map[string]any{"image_model": "hydit1"}, []encoderSpec{{Kind: "hydit_clip"}, {Kind: "mt5xl"}}, []string{vaeKL4}, modelV), func(a *Arch) {
-		a.Tokenizer = "mt5xl.spiece_model"
-	}),
+	ditArch("HunyuanDiT", familyHunyuanDiT, map[string]any{"image_model": "hydit"}, hyditEncoders, []string{vaeKL4}, modelV),
+	ditArch("HunyuanDiT1", familyHunyuanDiT, map[string]any{"image_model": "hydit1"}, hyditEncoders, []string{vaeKL4}, modelV),
 	ditArch("FluxInpaint", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": true, "in_channels": 96}, fluxEncoders, []string{vaeKL16}, modelFlux),
 	ditArch("Flux", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": true}, fluxEncoders, []string{vaeKL16}, modelFlux),
 	ditArch("FluxSchnell", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": false}, fluxEncoders, []string{vaeKL16}, modelFlow),
 	ditArch("GenmoMochi", familyMochi, nil, []encoderSpec{encT5XXL}, nil, modelFlow),
 	ditArch("LTXV", familyLTXV, map[string]any{"image_model": "ltxv"}, []encoderSpec{encT5XXL}, []string{vaeLTXV}, modelFlux),
-	with(ditArch("LTXAV", familyLTXV, map[string]any{"image_model": "ltxav"}, []encoderSpec{{Kind: "gemma3_12b"}}, []string{vaeLTXV}, modelFlux), func(a *Arch) {
-		a.Tokenizer = "spiece_model"
-	}),
+	ditArch("LTXAV", familyLTXV, map[string]any{"image_model": "ltxav"}, []encoderSpec{{Kind: "gemma3_12b", Tokenizer: "spiece_model"}}, []string{vaeLTXV}, modelFlux),
 	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
 	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
 	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
@@ -264,9 +264,10 @@ var architectures = []*Arch{
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
 	ditArch("ZImage", familyLumina2, map[string]any{"dim": 3840}, []encoderSpec{{Kind: "qwen3_4b"}}, []string{vaeKL16}, modelFlow),
-	with(ditArch("Lumina2", familyLumina2, map[string]any{"dim": 2304}, []encoderSpec{{Kind: "gemma2_2b"}}, []string{vaeKL16}, modelFlow), func(a *Arch) {
-		a.Tokenizer = "spiece_model"
-	}),
+	// Lumina2 takes Gemma 2 2B or, lumina2.te(model_type="gemma3_4b"), Gemma 3 4B.
+	with(ditArch("Lumina2", familyLumina2, map[string]any{"dim": 2304}, []encoderSpec{
+		{Kind: "gemma2_2b", Optional: true, Tokenizer: "spiece_model"}, {Kind: "gemma3_4b", Optional: true, Tokenizer: "spiece_model"},
+	}, []string{vaeKL16}, modelFlow), func(a *Arch) { a.AnyEncoder = true }),
 	wanArch("WAN22_T2V", map[string]any{"model_type": "t2v", "out_dim": 48}, []string{vaeWan22}),
 	wanArch("WAN21_T2V", map[string]any{"model_type": "t2v"}, nil),
 	wanArch("WAN21_I2V", map[string]any{"model_type": "i2v", "in_dim": 36}, nil),
@@ -292,12 +293,12 @@ var architectures = []*Arch{
 	with(ditArch("ChromaRadiance", familyFlux, map[string]any{"image_model": "chroma_radiance"}, []encoderSpec{encT5XXL}, nil, modelFlux), func(a *Arch) {
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
-	with(ditArch("ACEStep", familyACE, nil, []encoderSpec{{Kind: "umt5base"}}, nil, modelFlow), func(a *Arch) { a.Tokenizer = "spiece_model" }),
+	ditArch("ACEStep", familyACE, nil, []encoderSpec{{Kind: "umt5base", Tokenizer: "spiece_model"}}, nil, modelFlow),
 	ditArch("Omnigen2", familyOmnigen2, nil, []encoderSpec{{Kind: "qwen25_3b"}}, []string{vaeKL16}, modelFlow),
 	ditArch("QwenImage", familyQwenImage, nil, []encoderSpec{{Kind: "qwen25_7b"}}, []string{vaeQwenImage}, modelFlow),
 	with(ditArch("Flux2", familyFlux, map[string]any{"image_model": "flux2"}, []encoderSpec{
-		{Kind: "mistral3_24b", Optional: true}, {Kind: "qwen3_4b", Optional: true}, {Kind: "qwen3_8b", Optional: true},
-	}, []string{vaeKL32}, modelFlux), func(a *Arch) { a.AnyEncoder, a.Tokenizer = true, "tekken_model" }),
+		{Kind: "mistral3_24b", Optional: true, Tokenizer: "tekken_model"}, {Kind: "qwen3_4b", Optional: true}, {Kind: "qwen3_8b", Optional: true},
+	}, []string{vaeKL32}, modelFlux), func(a *Arch) { a.AnyEncoder = true }),
 	ditArch("Kandinsky5Image", familyKandinsky5, map[string]any{"image": true}, []encoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeKL16}, modelFlow),
 	ditArch("Kandinsky5", familyKandinsky5, map[string]any{"image": false}, []encoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeHunyuanVid}, modelFlow),
 	// models += [SVD_img2vid]: matched last.
@@ -330,9 +331,7 @@ func wanArch(class string, cfg map[string]any, vae []string) *Arch {
 	if vae == nil {
 		vae = []string{vaeWan21}
 	}
-	a := ditArch(class, familyWan, cfg, wanEncoders, vae, modelFlow)
-	a.Tokenizer = "spiece_model"
-	return a
+	return ditArch(class, familyWan, cfg, wanEncoders, vae, modelFlow)
 }
 
 // svdSigmaMax and svdSigmaMin are SVD's EDM sampling range

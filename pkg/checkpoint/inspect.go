@@ -58,7 +58,6 @@ type Component struct {
 type Requirements struct {
 	Encoders     []EncoderRequirement `json:"encoders"`
 	AnyEncoder   bool                 `json:"any_encoder,omitempty"` // any non-empty subset of Encoders will do
-	Tokenizer    string               `json:"tokenizer,omitempty"`   // tokenizer blob the encoder files must carry
 	VAEKinds     []string             `json:"vae_kinds,omitempty"`   // empty: any VAE
 	VAEDetail    string               `json:"vae_detail"`
 	ModelSpec    string               `json:"modelspec_architecture,omitempty"`
@@ -67,9 +66,10 @@ type Requirements struct {
 
 // EncoderRequirement is one text encoder a class takes.
 type EncoderRequirement struct {
-	Kind     string `json:"kind"`
-	Detail   string `json:"detail"`
-	Optional bool   `json:"optional,omitempty"`
+	Kind      string `json:"kind"`
+	Detail    string `json:"detail"`
+	Optional  bool   `json:"optional,omitempty"`
+	Tokenizer string `json:"tokenizer,omitempty"` // tokenizer blob the encoder's file must carry
 }
 
 // maxUnusedSample bounds Report.UnusedSample.
@@ -197,13 +197,13 @@ func commonArchitectures(fc *fileContents) []string {
 // requirementsOf describes what a class's checkpoint holds.
 func requirementsOf(a *Arch) *Requirements {
 	r := &Requirements{
-		AnyEncoder: a.AnyEncoder, Tokenizer: a.Tokenizer, VAEKinds: a.VAEKinds,
+		AnyEncoder: a.AnyEncoder, VAEKinds: a.VAEKinds,
 		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
 		Encoders: []EncoderRequirement{},
 	}
 	if !a.NoTextEncode {
 		for _, s := range a.Encoders {
-			r.Encoders = append(r.Encoders, EncoderRequirement{Kind: s.Kind, Detail: displayTE(s.Kind), Optional: s.Optional})
+			r.Encoders = append(r.Encoders, EncoderRequirement{Kind: s.Kind, Detail: displayTE(s.Kind), Optional: s.Optional, Tokenizer: s.Tokenizer})
 		}
 	}
 	return r

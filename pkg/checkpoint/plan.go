@@ -179,7 +179,7 @@ func (b *planBuilder) build() (*Plan, error) {
 	model := b.model.Model
 	arch := model.Arch
 
-	encoders, tokenizer, err := b.resolveEncoders(arch)
+	encoders, err := b.resolveEncoders(arch)
 	if err != nil {
 		return nil, err
 	}
@@ -211,9 +211,13 @@ func (b *planBuilder) build() (*Plan, error) {
 				clipSD[name+".transformer."+k] = v
 			}
 			clipSD[name+".logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
-		}
-		if tokenizer != nil {
-			clipSD[arch.Tokenizer] = tokenizer
+			if e.spec.Tokenizer != "" {
+				blob, err := tokenizerBlob(e)
+				if err != nil {
+					return nil, err
+				}
+				clipSD[e.spec.Tokenizer] = blob
+			}
 		}
 		saved, err := clipForSaving(arch, clipSD)
 		if err != nil {
@@ -255,24 +259,24 @@ func (b *planBuilder) build() (*Plan, error) {
 // resolveEncoders picks the text encoders for arch from the clip inputs
 // (or from the model file when no clip input is given) and checks them
 // against the class's CLIP.
-func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, error) {
+func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 	sources := b.clips
 	fromModel := false
 	if len(sources) == 0 {
 		if len(b.model.Encoders) == 0 {
 			if arch.NoTextEncode {
-				return nil, nil, nil
+				return nil, nil
 			}
-			return nil, nil, slotErrorf(SlotClip, "", "no text encoder given and %s has none; %s needs %s: %w",
+			return nil, slotErrorf(SlotClip, "", "no text encoder given and %s has none; %s needs %s: %w",
 				b.model.Name, arch.Class, describeEncoders(arch), ErrMissingComponent)
 		}
 		sources, fromModel = []*fileContents{b.model}, true
 	}
 	if arch.NoTextEncode && !fromModel {
-		return nil, nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
+		return nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
 	}
 	if arch.NoTextEncode {
-		return nil, nil, nil
+		return nil, nil
 	}
 	// A file holding several components (a checkpoint, a CLIPSave file of
 	// several encoders) offers its encoders; a single-encoder file insists
@@ -286,7 +290,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 	found := map[string]offer{}
 	for _, fc := range sources {
 		if len(fc.Encoders) == 0 {
-			return nil, nil, slotError(SlotClip, fc, "a text encoder")
+			return nil, slotError(SlotClip, fc, "a text encoder")
 		}
 		multi := len(fc.parts()) > 1
 		used := 0
@@ -296,7 +300,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 				if multi {
 					continue
 				}
-				return nil, nil, slotErrorf(SlotClip, fc.Name, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
+				return nil, slotErrorf(SlotClip, fc.Name, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
 					fc.Name, displayTE(e.Kind), arch.Class, describeEncoders(arch), ErrArchMismatch)
 			}
 			used++
@@ -308,11 +312,11 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 			case !prev.multi && multi:
 				// keep the standalone encoder
 			default:
-				return nil, nil, slotErrorf(SlotClip, fc.Name, "%s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
+				return nil, slotErrorf(SlotClip, fc.Name, "%s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
 			}
 		}
 		if used == 0 {
-			return nil, nil, slotErrorf(SlotClip, fc.Name, "%s holds %s, none of which %s uses (it takes %s): %w",
+			return nil, slotErrorf(SlotClip, fc.Name, "%s holds %s, none of which %s uses (it takes %s): %w",
 				fc.Name, describeContents(fc), arch.Class, describeEncoders(arch), ErrArchMismatch)
 		}
 	}
@@ -327,37 +331,32 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, *tensorSource, 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
+		return nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
 			arch.Class, describeEncoders(arch), strings.Join(missing, " or "), ErrMissingComponent)
 	}
 	if len(uses) == 0 {
-		return nil, nil, slotErrorf(SlotClip, "", "%s needs %s: %w", arch.Class, describeEncoders(arch), ErrMissingComponent)
+		return nil, slotErrorf(SlotClip, "", "%s needs %s: %w", arch.Class, describeEncoders(arch), ErrMissingComponent)
 	}
 	// Keep the class's encoder order for deterministic messages.
 	sort.SliceStable(uses, func(i, j int) bool {
 		return arch.encoderIndex(uses[i].spec.Kind) < arch.encoderIndex(uses[j].spec.Kind)
 	})
 
-	var tokenizer *tensorSource
-	if arch.Tokenizer != "" {
-		base := arch.Tokenizer[strings.LastIndex(arch.Tokenizer, ".")+1:]
-		for _, u := range uses {
-			if t, ok := u.file.Tokenizers[arch.Tokenizer]; ok {
-				tokenizer = t
-			} else if t, ok := u.file.Tokenizers[base]; ok && tokenizer == nil {
-				tokenizer = t
-			}
-		}
-		if tokenizer == nil {
-			var names []string
-			for _, u := range uses {
-				names = append(names, u.file.Name)
-			}
-			return nil, nil, slotErrorf(SlotClip, names[0], "%s needs the tokenizer %s that its text-encoder files carry; %s has none: %w",
-				arch.Class, arch.Tokenizer, strings.Join(slices.Compact(names), ", "), ErrMissingComponent)
-		}
+	return uses, nil
+}
+
+// tokenizerBlob finds the tokenizer blob an encoder's files carry: under
+// its own key, or bare (a standalone file's "spiece_model").
+func tokenizerBlob(u encoderUse) (*tensorSource, error) {
+	key := u.spec.Tokenizer
+	if t, ok := u.file.Tokenizers[key]; ok {
+		return t, nil
 	}
-	return uses, tokenizer, nil
+	if t, ok := u.file.Tokenizers[key[strings.LastIndex(key, ".")+1:]]; ok {
+		return t, nil
+	}
+	return nil, slotErrorf(SlotClip, u.file.Name, "the %s text encoder needs its tokenizer %s, which %s does not carry: %w",
+		displayTE(u.spec.Kind), key, u.file.Name, ErrMissingComponent)
 }
 
 func (a *Arch) encoder(kind string) (encoderSpec, bool) {

@@ -486,3 +486,43 @@ func TestSDXLRefiner(t *testing.T) {
 		t.Errorf("refiner text encoder keys:\n got %d %v\nwant %d", len(got), got[:min(5, len(got))], len(want))
 	}
 }
+
+// TestFlux2Encoders: Flux.2 takes Mistral 3 (whose tekken tokenizer blob
+// must come along) or Qwen3 (no blob).
+func TestFlux2Encoders(t *testing.T) {
+	model := makeInput(t, "flux2", []testTensor{
+		{Name: "double_blocks.0.img_attn.norm.key_norm.scale", DType: "BF16", Shape: []int64{128}},
+		{Name: "img_in.weight", DType: "BF16", Shape: []int64{6144, 128}},
+		{Name: "double_stream_modulation_img.lin.weight", DType: "BF16", Shape: []int64{36864, 6144}},
+	}, nil)
+	vae := makeInput(t, "flux2_vae", []testTensor{
+		{Name: "decoder.conv_in.weight", DType: "F32", Shape: []int64{512, 32, 3, 3}},
+		{Name: "decoder.post_quant_conv.weight", DType: "F32", Shape: []int64{32, 32, 1, 1}},
+	}, nil)
+	qwen := makeInput(t, "qwen3_4b", []testTensor{
+		{Name: "model.layers.0.post_attention_layernorm.weight", DType: "BF16", Shape: []int64{2560}},
+		{Name: "model.layers.0.self_attn.q_norm.weight", DType: "BF16", Shape: []int64{128}},
+		{Name: "lm_head.weight", DType: "BF16", Shape: []int64{151936, 2560}},
+	}, nil)
+	mistral := func(blob bool) Input {
+		ts := []testTensor{{Name: "model.layers.0.post_attention_layernorm.weight", DType: "BF16", Shape: []int64{5120}}}
+		if blob {
+			ts = append(ts, testTensor{Name: "tekken_model", DType: "U8", Shape: []int64{100}})
+		}
+		return makeInput(t, "mistral_3_small", ts, nil)
+	}
+	p, err := PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{qwen}, VAE: vae})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "text_encoders.qwen3_4b.transformer.model.layers.0.post_attention_layernorm.weight", "vae.post_quant_conv.weight")
+	forbidPrefix(t, p, "text_encoders.tekken_model", "text_encoders.qwen3_4b.transformer.lm_head")
+	p, err = PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{mistral(true)}, VAE: vae})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "text_encoders.mistral3_24b.logit_scale", "text_encoders.tekken_model")
+	if _, err := PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{mistral(false)}, VAE: vae}); !errors.Is(err, ErrMissingComponent) || !strings.Contains(err.Error(), "tekken_model") {
+		t.Errorf("mistral without tekken: %v", err)
+	}
+}
