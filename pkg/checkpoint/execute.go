@@ -181,6 +181,9 @@ type executor struct {
 }
 
 func (x *executor) run() error {
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
 	x.tensor = "header"
 	if err := x.write(x.plan.Header); err != nil {
 		return err

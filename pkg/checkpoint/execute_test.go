@@ -478,6 +478,17 @@ func TestExecuteFaultsLeaveNoOutput(t *testing.T) {
 	}
 }
 
+func TestExecuteCancelledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sink := &boundedSink{}
+	src := &patternReader{size: 100}
+	err := Execute(ctx, planOf([]Input{{Name: "a", R: src, Size: 100}}, Step{Tensor: "x", Input: 0, Length: 100}), sink, ExecuteOptions{})
+	if !errors.Is(err, context.Canceled) || sink.written != 0 || !sink.aborted {
+		t.Fatalf("err %v, wrote %d, aborted %v", err, sink.written, sink.aborted)
+	}
+}
+
 // The target appearing while the checkpoint is written (a second save with
 // the same counter) must not be overwritten.
 func TestExecuteNeverReplacesTarget(t *testing.T) {
