@@ -72,7 +72,7 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("redrawn within %v: %q", redrawEvery, buf.String())
 	}
 	b.update(checkpoint.Progress{Done: 4e9, Total: 4e9})
-	if !strings.Contains(buf.String(), "100%") {
+	if !strings.Contains(buf.String(), "100%  4.00 GB written, flushing to disk") {
 		t.Errorf("final draw %q", buf.String())
 	}
 	buf.Reset()

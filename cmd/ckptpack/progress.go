@@ -47,6 +47,10 @@ func (b *progressBar) draw(s streamwriter.Stats) {
 	const barWidth = 20
 	filled := int(s.Fraction() * barWidth)
 	line := fmt.Sprintf("[%s%s] %3d%%  %s", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), int(s.Fraction()*100), s)
+	if s.Total > 0 && s.Done >= s.Total {
+		// Finish still fsyncs, which can take seconds on a slow disk.
+		line = fmt.Sprintf("[%s] 100%%  %s written, flushing to disk…", strings.Repeat("#", barWidth), streamwriter.FormatBytes(s.Total))
+	}
 	if len(line) > b.width-1 {
 		line = line[:b.width-1]
 	}
