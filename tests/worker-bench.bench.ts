@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CHROMIUM_LAUNCH } from './helpers/browser';
-import { REPO } from './helpers/fixtures';
+import { REPO, ensureFixtures, fixtureFile, buildFixturesTool } from './helpers/fixtures';
 
 const GIB = Number(process.env.BENCH_GIB ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -130,5 +130,61 @@ test('worker vs plain-JS File -> OPFS copy', async () => {
       const m = rows.map((r) => r.mbps);
       console.log(`${variant.padEnd(9)} ${String(chunk).padStart(3)} MiB  ${med(m).toFixed(0).padStart(5)} (${Math.min(...m).toFixed(0)}-${Math.max(...m).toFixed(0)})   ${med(rows.map((r) => r.rssPeakMiB)).toFixed(0)}`);
     }
+  }
+});
+
+// A real assembly: sd15 components -> OPFS checkpoint through the worker's
+// save, against the plain-JS copy of the same input files one after the
+// other (the same bytes read and written, minus ~15 KB of headers).
+test('sd15 save vs plain-JS copy of its inputs', async () => {
+  await buildFixturesTool();
+  await ensureFixtures('sd15');
+  const files = ['unet', 'clip_l', 'vae'].map((c) => fixtureFile('sd15', c));
+  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ckptpack-bench-'));
+  const context = await chromium.launchPersistentContext(userDataDir, { ...CHROMIUM_LAUNCH, headless: true, baseURL: test.info().project.use.baseURL });
+  const rows: any[] = [];
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.route('**/tests/fixtures-web/*', async (route) => {
+      const name = path.basename(new URL(route.request().url()).pathname);
+      await route.fulfill({ body: await readFile(path.join(HARNESS_DIR, name)), contentType: name.endsWith('.html') ? 'text/html' : 'text/javascript' });
+    });
+    await page.goto('tests/fixtures-web/worker.html');
+    await page.setInputFiles('#files', files);
+    await page.evaluate(() => (window as any).harness.ready);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of round % 2 ? ['js-copy', 'go-save'] : ['go-save', 'js-copy']) {
+        execFileSync('sync');
+        const r = await page.evaluate(async (variant) => {
+          const h = (window as any).harness;
+          await h.opfsRemoveAll();
+          const [model, clip, vae] = h.files();
+          const t0 = performance.now();
+          let bytes = 0;
+          if (variant === 'go-save') {
+            const { final } = await h.request({ type: 'save', sink: 'opfs', model, clip: [clip], vae });
+            if (final.type !== 'done') throw new Error(final.message);
+            bytes = final.bytes;
+          } else {
+            for (const [i, f] of [model, clip, vae].entries()) {
+              const out = await h.jsCopy(f, `copy-${i}.bin`, { chunkMiB: 16, reader: 'byob' });
+              if (out.type !== 'copied') throw new Error(out.message);
+              bytes += out.bytes;
+            }
+          }
+          const seconds = (performance.now() - t0) / 1000;
+          await h.opfsRemoveAll();
+          return { bytes, seconds };
+        }, variant);
+        const row = { kind: 'sd15', round, variant, bytes: r.bytes, seconds: r.seconds, mbps: r.bytes / r.seconds / 1e6 };
+        rows.push(row);
+        console.log(`round ${round} ${variant.padEnd(8)} ${(r.bytes / 1e9).toFixed(2)} GB  ${r.seconds.toFixed(2)} s  ${row.mbps.toFixed(0)} MB/s`);
+      }
+    }
+  } finally {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+    await mkdir(path.dirname(OUT), { recursive: true });
+    await writeFile(OUT.replace('.json', '-sd15.json'), JSON.stringify(rows, null, 1));
   }
 });

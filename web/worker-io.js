@@ -72,6 +72,40 @@ self.ckptpackIO = (() => {
       return got;
     },
 
+    // Copies file[start, end) straight to a FileSystemSyncAccessHandle at
+    // offset at, writing each piece as the BYOB reader returns it: the bytes
+    // never enter wasm memory (the Go sink's RangeCopier fast path). Returns
+    // {copied} and, when it stopped early, eof (the File ended) or full (a
+    // short write: disk or quota full). Read errors reject.
+    async copyToHandle(file, start, end, handle, at) {
+      const want = end - start;
+      if (!staging || staging.byteLength < Math.min(want, 64 << 20)) {
+        staging = new ArrayBuffer(Math.min(Math.max(want, 1 << 20), 64 << 20));
+      }
+      if (!seq || seq.file !== file || seq.pos !== start) {
+        closeSeq();
+        seq = { file, pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }) };
+      }
+      const s = seq;
+      let got = 0;
+      try {
+        while (got < want) {
+          const n = Math.min(want - got, staging.byteLength);
+          const { value, done } = await s.reader.read(new Uint8Array(staging, 0, n));
+          if (value) staging = value.buffer;
+          if (done) { closeSeq(); return { copied: got, eof: true }; }
+          const w = handle.write(value, { at: at + got });
+          if (w !== value.byteLength) { closeSeq(); return { copied: got, full: true }; }
+          got += value.byteLength;
+          s.pos += value.byteLength;
+        }
+      } catch (err) {
+        closeSeq();
+        throw err;
+      }
+      return { copied: got };
+    },
+
     // Drops the open sequential reader (end of a job), releasing the File.
     releaseReaders() { closeSeq(); },
 

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -629,7 +630,11 @@ func (w *worker) ensureBuffer(opts job.Options) {
 		size = opts.BufferMiB << 20
 	}
 	if len(w.buf) != size {
-		w.buf = nil // let the old one go before allocating
+		// Collect the old buffer before allocating the new one, so the Go
+		// heap (and the wasm memory, which never shrinks) can reuse its
+		// space instead of growing by both.
+		w.buf = nil
+		runtime.GC()
 		w.buf = make([]byte, size)
 	}
 }
