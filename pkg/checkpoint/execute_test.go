@@ -560,3 +560,78 @@ func TestExecuteFileToFile(t *testing.T) {
 		t.Error("the input was modified")
 	}
 }
+
+// copierSink is a MemorySink with a scripted RangeCopier fast path.
+type copierSink struct {
+	streamwriter.MemorySink
+	copyRange func(src io.ReaderAt, off, n int64) (int64, error)
+	calls     int
+}
+
+func (c *copierSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
+	c.calls++
+	return c.copyRange(src, off, n)
+}
+
+func TestExecuteRangeCopier(t *testing.T) {
+	src := &patternReader{size: 1 << 20}
+	in := []Input{{Name: "clip_l.safetensors", R: src, Size: src.size}}
+	p := planOf(in, Step{Tensor: "a", Input: 0, Offset: 10, Length: 5000}, Step{Tensor: "b", Input: 0, Offset: 9000, Length: 300})
+	want := append(append([]byte("HEADER!!"), pattern(10, 5000)...), pattern(9000, 300)...)
+	copyVia := func(c *copierSink) func(io.ReaderAt, int64, int64) (int64, error) {
+		return func(r io.ReaderAt, off, n int64) (int64, error) {
+			b := make([]byte, n)
+			r.ReadAt(b, off)
+			k, err := c.MemorySink.Write(b)
+			return int64(k), err
+		}
+	}
+
+	t.Run("copies through the fast path in buffer-sized pieces", func(t *testing.T) {
+		c := &copierSink{}
+		c.copyRange = copyVia(c)
+		if err := Execute(context.Background(), p, c, ExecuteOptions{BufferSize: 1024}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.Bytes(), want) || c.calls != 5+1 {
+			t.Fatalf("output ok %v, %d CopyRange calls (want 6)", bytes.Equal(c.Bytes(), want), c.calls)
+		}
+	})
+	t.Run("falls back to the buffer when unsupported", func(t *testing.T) {
+		c := &copierSink{copyRange: func(io.ReaderAt, int64, int64) (int64, error) {
+			return 0, fmt.Errorf("not a file: %w", errors.ErrUnsupported)
+		}}
+		if err := Execute(context.Background(), p, c, ExecuteOptions{BufferSize: 1024}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.Bytes(), want) {
+			t.Fatal("wrong output after fallback")
+		}
+	})
+	for name, tc := range map[string]struct {
+		err    error
+		wantIs error
+		msg    []string
+	}{
+		"source ends early": {&streamwriter.SourceError{Err: io.ErrUnexpectedEOF}, ErrInputChanged, []string{"clip_l.safetensors", "tensor a", "file changed or truncated"}},
+		"source I/O error":  {&streamwriter.SourceError{Err: syscall.EIO}, syscall.EIO, []string{"clip_l.safetensors", "tensor a", "input/output error"}},
+		"disk full":         {&os.PathError{Op: "write", Path: "out.safetensors", Err: syscall.ENOSPC}, syscall.ENOSPC, []string{"out.safetensors", "no space left", "tensor a"}},
+		"silent short copy": {nil, io.ErrShortWrite, []string{"tensor a"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := &copierSink{copyRange: func(_ io.ReaderAt, _, n int64) (int64, error) { return n / 2, tc.err }}
+			err := Execute(context.Background(), p, c, ExecuteOptions{BufferSize: 1024})
+			if !errors.Is(err, tc.wantIs) {
+				t.Fatalf("got %v, want %v", err, tc.wantIs)
+			}
+			for _, m := range tc.msg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("%q does not mention %q", err, m)
+				}
+			}
+			if c.Bytes() != nil || c.Len() != 0 {
+				t.Error("output not aborted")
+			}
+		})
+	}
+}
