@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -260,4 +263,53 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Ctrl-C during a save stops it and leaves nothing behind: the real binary,
+// interrupted once its temporary file exists, on the 7 GB sdxl_base output.
+func TestSaveInterrupted(t *testing.T) {
+	dir := componentFixtures(t, "sdxl_base", false, "unet", "clip_l", "clip_g", "vae")
+	bin := filepath.Join(t.TempDir(), "ckptpack")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := scratchDir(t)
+	cmd := exec.Command(bin, "save", "--model", filepath.Join(dir, "unet.safetensors"), "--clip", filepath.Join(dir, "clip_l.safetensors"),
+		"--clip", filepath.Join(dir, "clip_g.safetensors"), "--vae", filepath.Join(dir, "vae.safetensors"), "--output-dir", out)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	folder := filepath.Join(out, "checkpoints")
+wait:
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("save ended (%v) before it could be interrupted: %s", err, stderr.String())
+		default:
+		}
+		entries, _ := os.ReadDir(folder)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".part") {
+				break wait
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := <-done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("exit %v, want status %d; stderr %q", err, exitFailure, stderr.String())
+	}
+	want := "ckptpack: " + filepath.Join(folder, "ComfyUI_00001_.safetensors") + ": interrupted; nothing was written\n"
+	if stderr.String() != want || stdout.String() != "" {
+		t.Errorf("stderr %q (want %q), stdout %q", stderr.String(), want, stdout.String())
+	}
+	if entries, _ := os.ReadDir(folder); len(entries) != 0 {
+		t.Errorf("left behind after Ctrl-C: %v", entries)
+	}
 }
