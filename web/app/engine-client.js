@@ -24,6 +24,8 @@ const FINAL_REPLY = {
   delete: 'deleted',
 };
 
+const READS_FILES = new Set(['inspect', 'plan', 'save']);
+
 export class EngineClient {
   /**
    * @param {URL|string} workerURL where worker.js lives (resolved by the caller
@@ -39,6 +41,7 @@ export class EngineClient {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
+    this.fileQueue = this.ready.catch(() => {});
     this.worker.addEventListener('message', (event) => this.onMessage(event.data));
     // A script that fails to load or throws at top level surfaces here, not
     // as a message: the page must say so instead of waiting forever.
@@ -95,12 +98,22 @@ export class EngineClient {
     const result = new Promise((resolve, reject) => {
       this.pending.set(id, { final: FINAL_REPLY[type], resolve, reject, onProgress });
     });
-    this.ready.then(
-      () => {
-        if (this.pending.has(id)) this.worker.postMessage({ ...fields, type, id });
-      },
-      () => {},
-    );
+    const send = () => {
+      if (this.pending.has(id)) this.worker.postMessage({ ...fields, type, id });
+    };
+    if (READS_FILES.has(type)) {
+      // Requests that read the user's files go one at a time. Two requests
+      // reading the same File at once both fail in the worker ("reading at
+      // byte 0: unexpected EOF"), and header reads take milliseconds, so
+      // queueing costs nothing visible.
+      const turn = this.fileQueue.then(() => {
+        send();
+        return result;
+      });
+      this.fileQueue = turn.catch(() => {});
+    } else {
+      this.ready.then(send, () => {});
+    }
     return { id, result };
   }
 

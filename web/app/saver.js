@@ -107,6 +107,7 @@ export function mountSaver(container, options = {}) {
   let lastPlan = null;
   let planGeneration = 0;
   let planTimer = 0;
+  let planInFlight = Promise.resolve(null); // the last plan request, settled or not
   let activeSave = null; // {id}
   const objectURLs = new Set();
   const listeners = [];
@@ -227,7 +228,8 @@ export function mountSaver(container, options = {}) {
           }));
         }
         li.append(el('span', { class: 'ckpt-file-info', text: `${formatDTypes(report.dtypes)} · ${formatBytes(report.bytes)} file${report.has_workflow ? ' · has a workflow' : ''}` }));
-        li.append(metadataDetails(report.metadata));
+        const details = metadataDetails(report.metadata);
+        if (details) li.append(details);
       }
       if (problem) {
         bad = true;
@@ -382,6 +384,12 @@ export function mountSaver(container, options = {}) {
 
   /** Plans the output with the current files and options; returns the reply. */
   async function runPlan() {
+    const run = runPlanNow();
+    planInFlight = run.catch(() => null);
+    return run;
+  }
+
+  async function runPlanNow() {
     const generation = ++planGeneration;
     const files = requestFiles();
     try {
@@ -578,6 +586,9 @@ export function mountSaver(container, options = {}) {
       }
       setStatus('Planning the checkpoint…');
       clearTimeout(planTimer);
+      // One request at a time on the same files: let an automatic plan that
+      // is still running finish before planning for the save.
+      await planInFlight;
       const plan = await runPlan();
       if (!plan) throw new Error('The components changed while planning; press Save again.');
       if (sink === 'blob' && plan.blobOK === false) {
