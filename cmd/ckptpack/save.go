@@ -138,7 +138,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	}
 
 	// Output name: ComfyUI's get_save_image_path over the output folder.
-	out, err := resolveOutput(*outputDir, *prefix, time.Now(), !*dryRun)
+	out, err := resolveOutput(*outputDir, *prefix, time.Now())
 	if err != nil {
 		return err
 	}
@@ -153,6 +153,11 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		return printDryRun(e, out.path, plan, *asJSON)
 	}
 
+	// The folder is created only now that the plan is sound, so a failed
+	// save leaves no trace (ComfyUI creates it while naming the file).
+	if err := os.MkdirAll(filepath.Dir(out.path), 0o755); err != nil {
+		return pathError(filepath.Dir(out.path), err)
+	}
 	fileSink, err := streamwriter.CreateFile(out.path)
 	if err != nil {
 		return err
@@ -229,9 +234,9 @@ type outputName struct {
 // resolveOutput mirrors folder_paths.get_save_image_path: expand and split
 // the prefix, refuse a folder outside the output directory, then take the
 // next counter over every entry of the folder (files and folders, any
-// extension). With create, a missing folder is created, as ComfyUI does on
-// FileNotFoundError; without it (dry run) nothing is touched.
-func resolveOutput(outputDir, prefix string, now time.Time, create bool) (outputName, error) {
+// extension; a missing folder counts from 1, as ComfyUI's FileNotFoundError
+// branch does). Nothing is created here.
+func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) {
 	if outputDir == "" {
 		outputDir = "."
 	}
@@ -246,15 +251,7 @@ func resolveOutput(outputDir, prefix string, now time.Time, create bool) (output
 		return outputName{}, fmt.Errorf("--filename-prefix %q: saving outside the output folder %s is not allowed", prefix, outputDir)
 	}
 	entries, err := os.ReadDir(folder)
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist):
-		if create {
-			if err := os.MkdirAll(folder, 0o755); err != nil {
-				return outputName{}, pathError(folder, err)
-			}
-		}
-	default:
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return outputName{}, pathError(folder, err)
 	}
 	names := make([]string, len(entries))
