@@ -227,3 +227,16 @@ describe("authorization", () => {
     });
   }
 });
+
+describe("cmd/edge/wrangler.toml", () => {
+  test("deploys the built Worker with the bucket binding the Go code reads", () => {
+    const toml = fs.readFileSync(path.join(repoRoot, "cmd/edge/wrangler.toml"), "utf8");
+    const main = toml.match(/^main\s*=\s*"([^"]+)"/m)?.[1];
+    assert.ok(main, "wrangler.toml has main");
+    assert.ok(fs.existsSync(path.resolve(repoRoot, "cmd/edge", main)), `main ${main} is the build output`);
+    assert.match(toml, /\[\[r2_buckets\]\]\s*\nbinding\s*=\s*"BUCKET"/);
+    const goMain = fs.readFileSync(path.join(repoRoot, "cmd/edge/main_js.go"), "utf8");
+    assert.match(goMain, /bucketBinding\s*=\s*"BUCKET"/);
+    assert.match(goMain, /tokenSecret\s*=\s*"CKPTPACK_TOKEN"/);
+  });
+});
