@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
@@ -27,20 +28,23 @@ func partSizeFor(total int64) int {
 }
 
 // multipartSink is a streamwriter.Sink writing one R2 object through a
-// multipart upload. It gathers writes into one part-sized buffer (the only
-// memory it holds) and uploads each full part; Finish uploads the rest and
-// completes the upload, Abort (or any failure) aborts it so no object and no
-// in-progress upload remains. The upload hashes the parts (see
-// multipartUpload.SHA256).
+// multipart upload. It fills the upload's pending part and uploads each full
+// one; Finish uploads the rest and completes the upload, Abort (or any
+// failure) aborts it so no object and no in-progress upload remains. The
+// upload hashes the parts (see multipartUpload.SHA256).
+//
+// As a streamwriter.RangeCopier it takes the engine's copy steps from R2
+// objects (objectReader) itself and, where the upload can (objectStager),
+// moves those bytes from R2 into the part without passing them through Go.
 type multipartSink struct {
-	key    string
-	upload multipartUpload
-	part   []byte
-	fill   int
-	next   int // next part number
-	bytes  int64
-	state  sinkState
-	failed error // the write failure that ended the sink
+	key      string
+	upload   multipartUpload
+	partSize int
+	fill     int // bytes staged in the pending part
+	next     int // next part number
+	bytes    int64
+	state    sinkState
+	failed   error // the failure that ended the sink
 }
 
 type sinkState int
@@ -51,50 +55,103 @@ const (
 	sinkAborted
 )
 
-var _ streamwriter.Sink = (*multipartSink)(nil)
+var (
+	_ streamwriter.Sink        = (*multipartSink)(nil)
+	_ streamwriter.RangeCopier = (*multipartSink)(nil)
+)
 
 var errSinkClosed = errors.New("sink already finished or aborted")
+
+// minDirectCopy is the smallest copy taken directly from R2: shorter ones
+// (small tensors) go through the engine's buffer and objectReader's
+// read-ahead block, so they cost one get per block rather than one each.
+const minDirectCopy = readAheadSize
 
 // newMultipartSink starts a multipart upload to key with parts of partSize.
 func newMultipartSink(store objectStore, key string, partSize int) (*multipartSink, error) {
 	if partSize < minPartSize {
 		return nil, fmt.Errorf("part size %d below R2's minimum %d", partSize, minPartSize)
 	}
-	u, err := store.CreateMultipartUpload(key)
+	u, err := store.CreateMultipartUpload(key, partSize)
 	if err != nil {
 		return nil, err
 	}
-	return &multipartSink{key: key, upload: u, part: make([]byte, partSize), next: 1}, nil
+	return &multipartSink{key: key, upload: u, partSize: partSize, next: 1}, nil
+}
+
+func (s *multipartSink) usable() error {
+	if s.state != sinkOpen {
+		return errSinkClosed
+	}
+	return s.failed
 }
 
 func (s *multipartSink) Write(p []byte) (int, error) {
-	if s.state != sinkOpen {
-		return 0, errSinkClosed
-	}
-	if s.failed != nil {
-		return 0, s.failed
+	if err := s.usable(); err != nil {
+		return 0, err
 	}
 	n := 0
 	for n < len(p) {
-		c := copy(s.part[s.fill:], p[n:])
+		c := min(len(p)-n, s.partSize-s.fill)
+		s.upload.Stage(s.fill, p[n:n+c])
 		s.fill += c
 		n += c
-		if s.fill == len(s.part) {
-			if err := s.flush(); err != nil {
-				s.failed = err
-				return n - c, err
-			}
+		if err := s.flushIfFull(); err != nil {
+			return n - c, err
 		}
 	}
 	return n, nil
 }
 
-// flush uploads the buffered bytes as the next part.
+// CopyRange implements streamwriter.RangeCopier for long copies out of R2
+// objects when the upload can stage them; anything else is left to the
+// engine's buffered path (errors.ErrUnsupported, nothing appended).
+func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
+	obj, ok := src.(*objectReader)
+	stager, canStage := s.upload.(objectStager)
+	if !ok || !canStage || n < minDirectCopy {
+		return 0, errors.ErrUnsupported
+	}
+	if off < 0 || off+n > obj.size {
+		return 0, &streamwriter.SourceError{Err: io.ErrUnexpectedEOF}
+	}
+	var done int64
+	for done < n {
+		c := int(min(n-done, int64(s.partSize-s.fill)))
+		if err := stager.StageObject(s.fill, obj.key, off+done, c); err != nil {
+			s.failed = err
+			return done, &streamwriter.SourceError{Err: err}
+		}
+		s.fill += c
+		done += int64(c)
+		if err := s.flushIfFull(); err != nil {
+			return done - int64(c), err
+		}
+	}
+	return done, nil
+}
+
+// flushIfFull uploads the pending part once it is full.
+func (s *multipartSink) flushIfFull() error {
+	if s.fill < s.partSize {
+		return nil
+	}
+	if err := s.flush(); err != nil {
+		s.failed = err
+		return err
+	}
+	return nil
+}
+
+// flush uploads the staged bytes as the next part.
 func (s *multipartSink) flush() error {
 	if s.next > maxParts {
-		return fmt.Errorf("%s: more than %d parts of %d bytes", s.key, maxParts, len(s.part))
+		return fmt.Errorf("%s: more than %d parts of %d bytes", s.key, maxParts, s.partSize)
 	}
-	if err := s.upload.UploadPart(s.next, s.part[:s.fill]); err != nil {
+	if err := s.upload.UploadPart(s.next, s.fill); err != nil {
 		return err
 	}
 	s.bytes += int64(s.fill)
@@ -106,11 +163,8 @@ func (s *multipartSink) flush() error {
 // Finish uploads the last part and completes the upload. On failure it
 // aborts, so the caller never has to.
 func (s *multipartSink) Finish() error {
-	if s.state != sinkOpen {
-		return errSinkClosed
-	}
-	if s.failed != nil {
-		return s.failed
+	if err := s.usable(); err != nil {
+		return err
 	}
 	// An upload needs at least one part; only the last may be short.
 	if s.fill > 0 || s.next == 1 {
@@ -137,7 +191,6 @@ func (s *multipartSink) Abort() error {
 		return errSinkClosed
 	}
 	s.state = sinkAborted
-	s.part = nil
 	return s.upload.Abort()
 }
 

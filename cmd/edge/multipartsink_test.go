@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
 )
 
 func TestPartSizeFor(t *testing.T) {
@@ -124,5 +128,142 @@ func TestMultipartSinkFinishFailureAborts(t *testing.T) {
 	}
 	if err := sink.Abort(); err != nil {
 		t.Errorf("Abort after failed Finish: %v", err)
+	}
+}
+
+func TestMultipartSinkCopyRange(t *testing.T) {
+	src := make([]byte, 4*minPartSize)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range src {
+		src[i] = byte(rng.Uint32())
+	}
+	for _, staging := range []bool{false, true} {
+		store := newMemStore()
+		store.staging = staging
+		store.put("in", src)
+		r := newObjectReader(store, "in", int64(len(src)), readAheadSize)
+		sink, err := newMultipartSink(store, "out", minPartSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Small copies are always left to the buffered path.
+		if n, err := sink.CopyRange(r, 0, minDirectCopy-1); n != 0 || !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("staging=%v: short CopyRange = %d, %v; want 0, ErrUnsupported", staging, n, err)
+		}
+		if _, err := sink.Write([]byte("header")); err != nil {
+			t.Fatal(err)
+		}
+		n, err := sink.CopyRange(r, 10, 2*minPartSize+3)
+		if !staging {
+			if n != 0 || !errors.Is(err, errors.ErrUnsupported) {
+				t.Fatalf("upload without StageObject: CopyRange = %d, %v; want ErrUnsupported", n, err)
+			}
+			continue
+		}
+		if err != nil || n != 2*minPartSize+3 {
+			t.Fatalf("CopyRange = %d, %v", n, err)
+		}
+		if err := sink.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		want := append([]byte("header"), src[10:10+2*minPartSize+3]...)
+		if !bytes.Equal(store.objects["out"], want) {
+			t.Error("object differs from header + copied range")
+		}
+		if store.stagedObjectBytes != 2*minPartSize+3 {
+			t.Errorf("%d bytes staged from the object, want all %d", store.stagedObjectBytes, 2*minPartSize+3)
+		}
+	}
+}
+
+// TestExecuteIntoR2 runs the engine's executor over objectReaders into the
+// sink, with and without direct staging, for a plan mixing a header,
+// small and large copies, inline data and a transpose.
+func TestExecuteIntoR2(t *testing.T) {
+	a := make([]byte, 3*minPartSize+999)
+	b := make([]byte, 3<<20)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, buf := range [][]byte{a, b} {
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+	}
+	header := []byte("\x10\x00\x00\x00\x00\x00\x00\x00{}              ")
+	steps := []checkpoint.Step{
+		{Tensor: "small", Input: 0, Offset: 5, Length: 100},
+		{Tensor: "big", Input: 0, Offset: 200, Length: int64(len(a)) - 200},
+		{Tensor: "inline", Input: -1, Data: []byte{1, 2, 3, 4}},
+		{Tensor: "t", Input: 1, Offset: 0, Length: 64 * 32 * 2, Transpose: &checkpoint.Transpose{Rows: 64, Cols: 32, ElemSize: 2}},
+		{Tensor: "b", Input: 1, Offset: 7, Length: int64(len(b)) - 7},
+	}
+	var want bytes.Buffer
+	want.Write(header)
+	want.Write(a[5:105])
+	want.Write(a[200:])
+	want.Write([]byte{1, 2, 3, 4})
+	for c := 0; c < 32; c++ {
+		for r := 0; r < 64; r++ {
+			want.Write(b[(r*32+c)*2 : (r*32+c)*2+2])
+		}
+	}
+	want.Write(b[7:])
+
+	for _, staging := range []bool{false, true} {
+		store := newMemStore()
+		store.staging = staging
+		store.put("a", a)
+		store.put("b", b)
+		plan := &checkpoint.Plan{
+			Header: header,
+			Steps:  steps,
+			Inputs: []checkpoint.Input{
+				{Name: "a", R: newObjectReader(store, "a", int64(len(a)), readAheadSize), Size: int64(len(a))},
+				{Name: "b", R: newObjectReader(store, "b", int64(len(b)), readAheadSize), Size: int64(len(b))},
+			},
+			Size: int64(want.Len()),
+		}
+		sink, err := newMultipartSink(store, "out", minPartSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkpoint.Execute(context.Background(), plan, sink, checkpoint.ExecuteOptions{BufferSize: 4 << 20}); err != nil {
+			t.Fatalf("staging=%v: %v", staging, err)
+		}
+		if !bytes.Equal(store.objects["out"], want.Bytes()) {
+			t.Errorf("staging=%v: output differs", staging)
+		}
+		if staging && store.stagedObjectBytes == 0 {
+			t.Error("nothing was staged directly")
+		}
+		sum, err := sink.SHA256()
+		if ws := sha256.Sum256(want.Bytes()); err != nil || !bytes.Equal(sum, ws[:]) {
+			t.Errorf("staging=%v: SHA256 = %x, %v", staging, sum, err)
+		}
+	}
+}
+
+func TestExecuteIntoR2FailureLeavesNothing(t *testing.T) {
+	for _, staging := range []bool{false, true} {
+		store := newMemStore()
+		store.staging = staging
+		a := make([]byte, 4*minPartSize)
+		store.put("a", a)
+		store.failGetAfter = 2
+		plan := &checkpoint.Plan{
+			Steps:  []checkpoint.Step{{Tensor: "big", Input: 0, Offset: 0, Length: int64(len(a))}},
+			Inputs: []checkpoint.Input{{Name: "a", R: newObjectReader(store, "a", int64(len(a)), readAheadSize), Size: int64(len(a))}},
+			Size:   int64(len(a)),
+		}
+		sink, err := newMultipartSink(store, "out", minPartSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkpoint.Execute(context.Background(), plan, sink, checkpoint.ExecuteOptions{BufferSize: 4 << 20})
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("staging=%v: Execute = %v, want the injected failure", staging, err)
+		}
+		if _, ok := store.objects["out"]; ok || store.inProgress() != 0 {
+			t.Errorf("staging=%v: object or upload left behind", staging)
+		}
 	}
 }

@@ -86,28 +86,37 @@ func (s *r2Store) Head(key string) (int64, error) {
 }
 
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
-	opts := jsObject.New()
-	rng := jsObject.New()
-	rng.Set("offset", float64(off))
-	rng.Set("length", len(p))
-	opts.Set("range", rng)
-	obj, err := call(s.bucket, "get", key, opts)
+	data, err := s.getRange(key, off, len(p))
 	if err != nil {
-		return &storeError{Op: "get", Key: key, Err: err}
-	}
-	if obj.IsNull() {
-		return &storeError{Op: "get", Key: key, Err: errObjectNotFound}
-	}
-	buf, err := call(obj, "arrayBuffer")
-	if err != nil {
-		return &storeError{Op: "get", Key: key, Err: err}
-	}
-	data := jsUint8Array.New(buf)
-	if n := data.Length(); n != len(p) {
-		return &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", len(p), off, n)}
+		return err
 	}
 	js.CopyBytesToGo(p, data)
 	return nil
+}
+
+// getRange returns n bytes of key at off as a Uint8Array.
+func (s *r2Store) getRange(key string, off int64, n int) (js.Value, error) {
+	opts := jsObject.New()
+	rng := jsObject.New()
+	rng.Set("offset", float64(off))
+	rng.Set("length", n)
+	opts.Set("range", rng)
+	obj, err := call(s.bucket, "get", key, opts)
+	if err != nil {
+		return js.Value{}, &storeError{Op: "get", Key: key, Err: err}
+	}
+	if obj.IsNull() {
+		return js.Value{}, &storeError{Op: "get", Key: key, Err: errObjectNotFound}
+	}
+	buf, err := call(obj, "arrayBuffer")
+	if err != nil {
+		return js.Value{}, &storeError{Op: "get", Key: key, Err: err}
+	}
+	data := jsUint8Array.New(buf)
+	if got := data.Length(); got != n {
+		return js.Value{}, &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", n, off, got)}
+	}
+	return data, nil
 }
 
 func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
@@ -139,12 +148,12 @@ func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
 	}
 }
 
-func (s *r2Store) CreateMultipartUpload(key string) (multipartUpload, error) {
+func (s *r2Store) CreateMultipartUpload(key string, partSize int) (multipartUpload, error) {
 	u, err := call(s.bucket, "createMultipartUpload", key)
 	if err != nil {
 		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
 	}
-	up := &r2Upload{key: key, upload: u, parts: jsArray.New()}
+	up := &r2Upload{store: s, key: key, upload: u, parts: jsArray.New(), part: jsUint8Array.New(partSize)}
 	if jsDigestStream.Truthy() {
 		up.digest = jsDigestStream.New("SHA-256")
 		up.digestWriter = up.digest.Call("getWriter")
@@ -154,29 +163,41 @@ func (s *r2Store) CreateMultipartUpload(key string) (multipartUpload, error) {
 	return up, nil
 }
 
-// r2Upload is an R2MultipartUpload. Parts are copied into one reused JS
-// buffer, so the JS heap holds one part at a time as Go does.
+// r2Upload is an R2MultipartUpload with its pending part in one reused JS
+// buffer: the JS heap holds one part at a time, and Go none.
 type r2Upload struct {
+	store  *r2Store
 	key    string
 	upload js.Value
 	parts  js.Value // R2UploadedPart objects for complete()
-	buf    js.Value // Uint8Array of the part size
+	part   js.Value // Uint8Array of the part size: the pending part
 
 	digest, digestWriter js.Value  // crypto.DigestStream and its writer
 	goSum                hash.Hash // used instead where there is no DigestStream
 }
 
-func (u *r2Upload) UploadPart(n int, part []byte) error {
-	if u.buf.IsUndefined() || u.buf.Length() < len(part) {
-		u.buf = jsUint8Array.New(len(part))
+func (u *r2Upload) Stage(at int, p []byte) {
+	js.CopyBytesToJS(u.part.Call("subarray", at, at+len(p)), p)
+}
+
+func (u *r2Upload) StageObject(at int, key string, off int64, n int) error {
+	data, err := u.store.getRange(key, off, n)
+	if err != nil {
+		return err
 	}
-	view := u.buf
-	if len(part) < u.buf.Length() {
-		view = u.buf.Call("subarray", 0, len(part))
+	u.part.Call("set", data, at)
+	return nil
+}
+
+func (u *r2Upload) UploadPart(n, size int) error {
+	view := u.part
+	if size < u.part.Length() {
+		view = u.part.Call("subarray", 0, size)
 	}
-	js.CopyBytesToJS(view, part)
 	if u.goSum != nil {
-		u.goSum.Write(part)
+		b := make([]byte, size)
+		js.CopyBytesToGo(b, view)
+		u.goSum.Write(b)
 	} else if _, err := call(u.digestWriter, "write", view); err != nil {
 		return fmt.Errorf("%s: hashing part %d: %w", u.key, n, err)
 	}
