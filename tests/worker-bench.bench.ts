@@ -188,3 +188,54 @@ test('sd15 save vs plain-JS copy of its inputs', async () => {
     await writeFile(OUT.replace('.json', '-sd15.json'), JSON.stringify(rows, null, 1));
   }
 });
+
+// Cancel latency: cancel posted once a save is under way (its first
+// progress) -> the error reply, and no file left. The brief asks for < 1 s.
+test('cancel latency', async () => {
+  await buildFixturesTool();
+  await ensureFixtures('sd15');
+  const files = ['unet', 'clip_l', 'vae'].map((c) => fixtureFile('sd15', c));
+  const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ckptpack-bench-'));
+  const context = await chromium.launchPersistentContext(userDataDir, { ...CHROMIUM_LAUNCH, headless: true, baseURL: test.info().project.use.baseURL });
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.route('**/tests/fixtures-web/*', async (route) => {
+      const name = path.basename(new URL(route.request().url()).pathname);
+      await route.fulfill({ body: await readFile(path.join(HARNESS_DIR, name)), contentType: name.endsWith('.html') ? 'text/html' : 'text/javascript' });
+    });
+    await page.goto('tests/fixtures-web/worker.html');
+    await page.setInputFiles('#files', files);
+    await page.evaluate(() => (window as any).harness.ready);
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      for (const reader of ['byob', 'sync']) {
+        const r = await page.evaluate(async ({ reader, delay }) => {
+          const h = (window as any).harness;
+          await h.opfsRemoveAll();
+          const [model, clip, vae] = h.files();
+          const { id, done } = h.start({ type: 'save', sink: 'opfs', model, clip: [clip], vae, options: { reader } });
+          await new Promise<void>((resolve) => {
+            const t = setInterval(() => {
+              if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress')) { clearInterval(t); resolve(); }
+            }, 2);
+          });
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          const t0 = performance.now();
+          h.cancel(id);
+          const final = await done;
+          const latency = performance.now() - t0;
+          const listed = await h.request({ type: 'list' });
+          return { code: final.code, latency, left: listed.final.files.length };
+        }, { reader, delay: 200 + 150 * i });
+        if (r.code !== 'cancelled' || r.left !== 0) throw new Error(`cancel: ${JSON.stringify(r)}`);
+        ms.push(r.latency);
+        console.log(`cancel (${reader}) -> error reply: ${r.latency.toFixed(0)} ms, files left ${r.left}`);
+      }
+    }
+    const s = [...ms].sort((a, b) => a - b);
+    console.log(`cancel latency ms: median ${s[Math.floor(s.length / 2)].toFixed(0)}, max ${s[s.length - 1].toFixed(0)} (n=${s.length})`);
+  } finally {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  }
+});
