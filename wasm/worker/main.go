@@ -308,6 +308,8 @@ type planned struct {
 	plan  *checkpoint.Plan
 	quota quotaInfo
 	root  js.Value
+	// rootErr is why OPFS is unavailable, if it is.
+	rootErr error
 }
 
 // readMode picks the input reader: BYOB by default, because it keeps the
@@ -335,11 +337,13 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 	if fail != nil {
 		return nil, fail
 	}
-	root, err := opfsRoot()
-	if err != nil {
-		return nil, &failure{Code: job.CodeInternal, Err: err}
-	}
+	// Without OPFS (an old or locked-down browser) the file and blob sinks
+	// still work: the counter then starts at 1, and only an OPFS save fails.
+	root, rootErr := opfsRoot()
 	out, err := job.ResolveOutput(opts.FilenamePrefix, time.Now(), func(sub string) ([]string, error) {
+		if rootErr != nil {
+			return nil, nil
+		}
 		return entryNames(root, sub)
 	})
 	if err != nil {
@@ -350,11 +354,10 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 		file := in.fileOf(err)
 		return nil, &failure{File: file, Slot: in.slotOf(file), Code: job.CodeInput, Err: err}
 	}
-	q, err := estimate()
-	if err != nil {
-		return nil, &failure{Code: job.CodeInternal, Err: err}
-	}
-	return &planned{opts: opts, in: in, out: out, plan: plan, quota: q, root: root}, nil
+	// No estimate (no storage API): quota 0, so fits is false; only an
+	// OPFS save needs it, and that fails on the missing OPFS anyway.
+	q, _ := estimate()
+	return &planned{opts: opts, in: in, out: out, plan: plan, quota: q, root: root, rootErr: rootErr}, nil
 }
 
 func (p *planned) summary() map[string]any {
@@ -449,6 +452,9 @@ func (w *worker) save(id, data js.Value) *failure {
 	var sink streamwriter.Sink
 	var path, name string
 	if sinkKind == "opfs" {
+		if p.rootErr != nil {
+			return &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", p.rootErr)}
+		}
 		if !p.opts.IgnoreQuota && !job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota) {
 			return &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: p.plan.Size, Usage: p.quota.Usage, Quota: p.quota.Quota}}
 		}

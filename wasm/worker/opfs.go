@@ -177,6 +177,9 @@ type quotaInfo struct {
 // fixed usage + 10 GiB (not the enforced limit, which follows free disk).
 func estimate() (quotaInfo, error) {
 	storage := js.Global().Get("navigator").Get("storage")
+	if storage.Type() != js.TypeObject || storage.Get("estimate").Type() != js.TypeFunction {
+		return quotaInfo{}, fmt.Errorf("this browser has no storage estimate (navigator.storage.estimate)")
+	}
 	est, err := jsio.AwaitCall(storage, "estimate")
 	if err != nil {
 		return quotaInfo{}, fmt.Errorf("reading storage estimate: %w", err)
