@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
 )
@@ -100,5 +101,33 @@ func TestQuotaMessages(t *testing.T) {
 	}
 	if m := StorageFullMessage(errors.New("out.safetensors: stopped"), 1_300_000_000); !strings.Contains(m, "1.30 GB") || !strings.Contains(m, "Nothing was kept") {
 		t.Errorf("storage full message %q", m)
+	}
+}
+
+func TestResolveOutputUsesComfyUICounter(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	var asked []string
+	out, err := ResolveOutput("checkpoints/ComfyUI", now, func(sub string) ([]string, error) {
+		asked = append(asked, sub)
+		return []string{"ComfyUI_00001_.safetensors", "ComfyUI_00002_.safetensors", "other.txt"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Output{Subfolder: "checkpoints", Filename: "ComfyUI", Counter: 3, Name: "ComfyUI_00003_.safetensors",
+		Path: "checkpoints/ComfyUI_00003_.safetensors", Title: "ComfyUI 3"}
+	if out != want || len(asked) != 1 || asked[0] != "checkpoints" {
+		t.Errorf("out = %+v (asked %v), want %+v", out, asked, want)
+	}
+	out, err = ResolveOutput("mine", now, func(string) ([]string, error) { return nil, nil })
+	if err != nil || out.Path != "mine_00001_.safetensors" || out.Subfolder != "" {
+		t.Errorf("root prefix: %+v, %v", out, err)
+	}
+	if _, err := ResolveOutput("../escape", now, func(string) ([]string, error) { return nil, nil }); err == nil {
+		t.Error("a prefix outside the output folder was accepted")
+	}
+	listErr := errors.New("listing failed")
+	if _, err := ResolveOutput("checkpoints/x", now, func(string) ([]string, error) { return nil, listErr }); !errors.Is(err, listErr) {
+		t.Errorf("listing error lost: %v", err)
 	}
 }
