@@ -176,3 +176,27 @@ test('a cancelled save leaves nothing in OPFS', async () => {
   expect(r.final).toEqual(expect.objectContaining({ type: 'error', code: 'cancelled' }));
   expect(r.files).toEqual([]);
 });
+
+test('a cancelled save to a chosen file (createWritable) keeps nothing', async () => {
+  const { page } = app;
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const root = await navigator.storage.getDirectory();
+    const fileHandle = await root.getFileHandle('chosen.safetensors', { create: true });
+    const [model, clip, vae] = h.files();
+    const { id, done } = h.start({ type: 'save', sink: 'file', fileHandle, model, clip: [clip], vae, options: { fileWriter: 'writable' } });
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0)) { clearInterval(t); resolve(); }
+      }, 5);
+    });
+    h.cancel(id);
+    const final = await done;
+    const names: string[] = [];
+    for await (const name of root.keys()) names.push(name);
+    return { final, names };
+  });
+  expect(r.final).toEqual(expect.objectContaining({ type: 'error', code: 'cancelled' }));
+  expect(r.names).toEqual([]);
+});

@@ -274,6 +274,7 @@ func OpenFileHandleSink(fileHandle js.Value, forceWritable bool) (Sink, error) {
 // chunk, which also lets the worker's event loop run.
 type WritableSink struct {
 	name     string
+	handle   js.Value // FileSystemFileHandle
 	writable js.Value
 	io       js.Value
 	at       int64
@@ -292,7 +293,7 @@ func openWritableSink(fileHandle js.Value, name string) (*WritableSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening for writing: %w", name, err)
 	}
-	return &WritableSink{name: name, writable: w, io: io}, nil
+	return &WritableSink{name: name, handle: fileHandle, writable: w, io: io}, nil
 }
 
 // Write implements Sink.
@@ -326,6 +327,9 @@ func (s *WritableSink) Finish() error {
 }
 
 // Abort discards everything written; the chosen file keeps its old content.
+// A file that is empty afterwards was created for this save (the save
+// picker creates it empty) and is removed where the browser allows it
+// (FileSystemHandle.remove, Chromium).
 func (s *WritableSink) Abort() error {
 	if s.closed {
 		return nil
@@ -333,6 +337,11 @@ func (s *WritableSink) Abort() error {
 	s.closed = true
 	if _, err := jsio.AwaitCall(s.writable, "abort"); err != nil {
 		return fmt.Errorf("%s: discarding partial output: %w", s.name, err)
+	}
+	if s.handle.Get("remove").Type() == js.TypeFunction {
+		if f, err := jsio.AwaitCall(s.handle, "getFile"); err == nil && f.Get("size").Float() == 0 {
+			jsio.AwaitCall(s.handle, "remove")
+		}
 	}
 	return nil
 }
