@@ -4,6 +4,13 @@
 // and chunk size, in a persistent profile (the default context keeps OPFS in
 // RAM, capped near 1.2 GiB). Also: worker ready time, wasm memory, and peak
 // renderer RSS per copy (sampled from /proc). Results: build/bench/worker.json.
+// Then an sd15 save vs the plain-JS copy of its inputs, and cancel latency.
+//
+// Variants: js-frs / js-byob = plain JS with FileReaderSync / a BYOB stream
+// reader; go-byob = the worker's default (BYOB reads, File ranges copied to
+// the OPFS handle by the JS helper, bytes never in wasm memory); go-sync =
+// the worker reading with FileReaderSync into its Go buffer and writing from
+// it (options.reader 'sync').
 //
 // Knobs: BENCH_GIB (2), BENCH_ROUNDS (3), BENCH_CHUNKS_MIB ("4,16,64"),
 // BENCH_VARIANTS ("js-frs,js-byob,go-sync,go-byob").
