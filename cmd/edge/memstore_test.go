@@ -123,11 +123,11 @@ func (u *memUpload) Stage(at int, p []byte) { copy(u.pending[at:], p) }
 // does, so the sink's RangeCopier path is exercised.
 type stagingUpload struct{ *memUpload }
 
-func (u stagingUpload) StageObject(at int, key string, off int64, n int) error {
+func (u stagingUpload) StageObject(at int, key string, off int64, n, want int) (bool, error) {
 	u.store.mu.Lock()
 	u.store.stagedObjectBytes += int64(n)
 	u.store.mu.Unlock()
-	return u.store.ReadRange(key, u.pending[at:at+n], off)
+	return true, u.store.ReadRange(key, u.pending[at:at+n], off)
 }
 
 func (u *memUpload) SHA256() ([]byte, error) { return u.sum.Sum(nil), nil }

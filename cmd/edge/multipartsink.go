@@ -121,7 +121,7 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 	var done int64
 	for done < n {
 		c := int(min(n-done, int64(s.partSize-s.fill)))
-		if err := stager.StageObject(s.fill, obj.key, off+done, c); err != nil {
+		if _, err := stager.StageObject(s.fill, obj.key, off+done, c, int(n-done)); err != nil {
 			s.failed = err
 			return done, &streamwriter.SourceError{Err: err}
 		}

@@ -174,19 +174,35 @@ type r2Upload struct {
 
 	digest, digestWriter js.Value  // crypto.DigestStream and its writer
 	goSum                hash.Hash // used instead where there is no DigestStream
+
+	// carry holds the last range StageObject fetched (a Uint8Array of len
+	// bytes of key at off), whose tail the next call usually needs.
+	carry struct {
+		key  string
+		off  int64
+		data js.Value
+		len  int
+	}
 }
 
 func (u *r2Upload) Stage(at int, p []byte) {
 	js.CopyBytesToJS(u.part.Call("subarray", at, at+len(p)), p)
 }
 
-func (u *r2Upload) StageObject(at int, key string, off int64, n int) error {
-	data, err := u.store.getRange(key, off, n)
-	if err != nil {
-		return err
+func (u *r2Upload) StageObject(at int, key string, off int64, n, want int) (fetched bool, err error) {
+	c := &u.carry
+	if c.key != key || off < c.off || off+int64(n) > c.off+int64(c.len) {
+		c.key, c.len, c.data = "", 0, js.Undefined() // drop the old tail before holding a new one
+		data, err := u.store.getRange(key, off, want)
+		if err != nil {
+			return true, err
+		}
+		c.key, c.off, c.data, c.len = key, off, data, want
+		fetched = true
 	}
-	u.part.Call("set", data, at)
-	return nil
+	from := int(off - c.off)
+	u.part.Call("set", c.data.Call("subarray", from, from+n), at)
+	return fetched, nil
 }
 
 func (u *r2Upload) UploadPart(n, size int) error {

@@ -50,8 +50,15 @@ type multipartUpload interface {
 // straight into its pending part. On Cloudflare the bytes then go from the
 // R2 get's body to the part buffer inside JS and never cross into Go (two
 // copies and a conversion fewer per byte).
+//
+// StageObject stages n bytes of key at off into the pending part at offset
+// at. want >= n is how many bytes from off the caller is about to stage (the
+// rest of its copy, which may run into the next part): the stager may fetch
+// them in one get and keep the tail for the following calls, so a copy
+// crossing a part boundary costs one get, not two. fetched tells whether
+// it made a get.
 type objectStager interface {
-	StageObject(at int, key string, off int64, n int) error
+	StageObject(at int, key string, off int64, n, want int) (fetched bool, err error)
 }
 
 // errObjectNotFound is wrapped by Head and ReadRange for a missing key.
@@ -155,10 +162,13 @@ type countingStager struct {
 	stager objectStager
 }
 
-func (u countingStager) StageObject(at int, key string, off int64, n int) error {
-	u.calls.Gets++
-	if err := u.stager.StageObject(at, key, off, n); err != nil {
-		return u.calls.fail(err)
+func (u countingStager) StageObject(at int, key string, off int64, n, want int) (bool, error) {
+	fetched, err := u.stager.StageObject(at, key, off, n, want)
+	if fetched {
+		u.calls.Gets++
 	}
-	return nil
+	if err != nil {
+		return fetched, u.calls.fail(err)
+	}
+	return fetched, nil
 }
