@@ -105,6 +105,7 @@ export function mountSaver(container, options = {}) {
   const inspections = new WeakMap(); // File -> Promise<report>
   let planProblem = null; // {slot, file, message} from the last plan
   let lastPlan = null;
+  let predictionSelectable = false; // see probePrediction
   let planGeneration = 0;
   let planTimer = 0;
   let planInFlight = Promise.resolve(null); // the last plan request, settled or not
@@ -115,6 +116,7 @@ export function mountSaver(container, options = {}) {
     readyMs: NaN,
     version: '',
     wasmMemoryBytes: NaN,
+    predictionSelectable: null, // null until the engine has been asked (probePrediction)
     lastSave: null, // {sink, bytes, seconds, wasmMemoryMin, wasmMemoryMax, progressEvents, name, path}
   };
 
@@ -375,6 +377,35 @@ export function mountSaver(container, options = {}) {
     return new Blob(pieces, { type: 'application/octet-stream' });
   }
 
+  /**
+   * Whether the prediction type is the user's choice is the engine's call
+   * (fixed for SD1.5 or SD3, selectable for standalone SD2/SDXL models):
+   * after an automatic plan that writes modelspec.predict_key, plan once
+   * more with the other type. If the engine accepts it, offer the select.
+   * A header-only plan takes milliseconds.
+   */
+  async function probePrediction(generation, files, opts, planned) {
+    const key = planned.metadata?.['modelspec.predict_key'];
+    if (opts.prediction !== 'auto' || !key) {
+      predictionSelectable = opts.prediction !== 'auto';
+      stats.predictionSelectable = predictionSelectable;
+      renderPlan();
+      return;
+    }
+    const other = key === 'v' ? 'eps' : 'v';
+    let selectable = false;
+    try {
+      await engine.request('plan', { ...files, options: { ...opts, prediction: other } });
+      selectable = true;
+    } catch {
+      selectable = false;
+    }
+    if (generation !== planGeneration) return;
+    predictionSelectable = selectable;
+    stats.predictionSelectable = selectable;
+    renderPlan();
+  }
+
   function schedulePlan() {
     clearTimeout(planTimer);
     planGeneration += 1;
@@ -398,6 +429,7 @@ export function mountSaver(container, options = {}) {
       if (generation !== planGeneration) return null;
       lastPlan = planned;
       planProblem = null;
+      probePrediction(generation, files, opts, planned);
       renderAll();
       renderPlan();
       return planned;
@@ -450,9 +482,7 @@ export function mountSaver(container, options = {}) {
     }
     ui.plan.textContent = text;
     const meta = plan.metadata ?? {};
-    // The prediction type only matters where ComfyUI writes
-    // modelspec.predict_key (EPS/V models); the worker's plan says so.
-    ui.predictionField.hidden = !('modelspec.predict_key' in meta) && ui.prediction.value === 'auto';
+    ui.predictionField.hidden = !predictionSelectable && ui.prediction.value === 'auto';
     ui.title.placeholder = meta['modelspec.title'] ? `${meta['modelspec.title']} (as ComfyUI names it)` : '';
   }
 
