@@ -156,6 +156,30 @@ test('file sink writes through a posted file handle, by sync handle and by creat
   }
 });
 
+test('plans and inspects of the same files while a save runs do not disturb it', async () => {
+  const { page, userDataDir } = app;
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    await h.opfsRemoveAll();
+    const [model, clip, vae] = h.files();
+    const save = h.start({ type: 'save', sink: 'opfs', model, clip: [clip], vae, options: {} });
+    const others: any[] = [];
+    // Until the save ends: plans (BYOB header reads of the same Files) and
+    // inspects, one after another.
+    let finished = false;
+    save.done.then(() => { finished = true; });
+    while (!finished) {
+      others.push((await h.request({ type: 'plan', model, clip: [clip], vae })).final.type);
+      others.push((await h.request({ type: 'inspect', file: model })).final.type);
+    }
+    return { final: await save.done, others };
+  });
+  expect(r.final.type, JSON.stringify(r.final)).toBe('done');
+  expect(r.others.length).toBeGreaterThan(2);
+  expect(new Set(r.others)).toEqual(new Set(['planned', 'inspected']));
+  expect(await sha256File(await backingFile(userDataDir, r.final.bytes))).toBe(opfsSha);
+});
+
 test('a cancelled save leaves nothing in OPFS', async () => {
   const { page } = app;
   const r = await page.evaluate(async () => {

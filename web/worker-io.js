@@ -11,12 +11,62 @@
 self.ckptpackIO = (() => {
   let memory = null; // WebAssembly.Memory of the Go instance
   let frs = null; // one FileReaderSync for the worker's lifetime
-  let staging = null; // ArrayBuffer reused by BYOB reads (it moves on every read)
-  let seq = null; // the open BYOB reader: {file, pos, reader}
 
-  const closeSeq = () => {
-    if (seq) seq.reader.cancel().catch(() => {});
-    seq = null;
+  // Open BYOB streams, one per File object. The engine reads each input
+  // mostly sequentially, so a stream stays open between calls and is only
+  // reopened when a read does not start where the last one ended (opening a
+  // Blob stream per chunk costs tens of ms). Each has its own staging buffer
+  // (a WebAssembly.Memory buffer cannot be read into directly: BYOB detaches
+  // its target), so requests running side by side (a plan during a save)
+  // never share one. Every message clones its Files, so two requests never
+  // share a File object either.
+  const streams = new Map(); // File -> {pos, reader, staging, busy}
+  const MAX_STAGING = 64 << 20;
+
+  const closeStream = (file) => {
+    const s = streams.get(file);
+    if (!s) return;
+    streams.delete(file);
+    s.reader.cancel().catch(() => {});
+  };
+
+  // The stream of file positioned at start, with a staging buffer of at
+  // least min(want, 64 MiB) bytes.
+  const streamAt = (file, start, want) => {
+    let s = streams.get(file);
+    if (s && s.busy) throw new Error(`${file.name}: overlapping reads of one file`);
+    if (!s || s.pos !== start) {
+      closeStream(file);
+      s = { pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false };
+      streams.set(file, s);
+    }
+    const size = Math.min(Math.max(want, 1 << 20), MAX_STAGING);
+    if (!s.staging || s.staging.byteLength < Math.min(want, MAX_STAGING)) s.staging = new ArrayBuffer(size);
+    return s;
+  };
+
+  // Reads up to want bytes from stream s, handing each piece to sink(piece,
+  // offsetInRange); sink returns false to stop. Returns {got, eof}.
+  const pump = async (file, s, want, sink) => {
+    let got = 0;
+    s.busy = true;
+    try {
+      while (got < want) {
+        const n = Math.min(want - got, s.staging.byteLength);
+        const { value, done } = await s.reader.read(new Uint8Array(s.staging, 0, n));
+        if (value) s.staging = value.buffer;
+        if (done) { closeStream(file); return { got, eof: true }; }
+        if (!sink(value, got)) { closeStream(file); return { got, stopped: true }; }
+        got += value.byteLength;
+        s.pos += value.byteLength;
+      }
+    } catch (err) {
+      closeStream(file);
+      throw err;
+    } finally {
+      s.busy = false;
+    }
+    return { got };
   };
 
   // A view over Go's buffer. memory.buffer is replaced when the memory grows,
@@ -38,37 +88,15 @@ self.ckptpackIO = (() => {
       return ab.byteLength;
     },
 
-    // BYOB read of file[start, end) into wasm memory at ptr, through one
-    // staging buffer that is reused across calls (a WebAssembly.Memory buffer
-    // cannot be read into directly: BYOB detaches its target). The engine
-    // reads mostly sequentially, so the stream stays open between calls and
-    // is only reopened when a read does not start where the last one ended
-    // (opening a Blob stream per chunk costs tens of ms).
+    // BYOB read of file[start, end) into wasm memory at ptr. Returns the
+    // number of bytes copied (fewer only if the File ended).
     async readByob(file, start, end, ptr) {
       const want = end - start;
-      if (!staging || staging.byteLength < Math.min(want, 64 << 20)) {
-        staging = new ArrayBuffer(Math.min(Math.max(want, 1 << 20), 64 << 20));
-      }
-      if (!seq || seq.file !== file || seq.pos !== start) {
-        closeSeq();
-        seq = { file, pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }) };
-      }
-      const s = seq;
-      let got = 0;
-      try {
-        while (got < want) {
-          const n = Math.min(want - got, staging.byteLength);
-          const { value, done } = await s.reader.read(new Uint8Array(staging, 0, n));
-          if (value) staging = value.buffer;
-          if (done) { closeSeq(); break; }
-          view(ptr + got, value.byteLength).set(value);
-          got += value.byteLength;
-          s.pos += value.byteLength;
-        }
-      } catch (err) {
-        closeSeq();
-        throw err;
-      }
+      const s = streamAt(file, start, want);
+      const { got } = await pump(file, s, want, (piece, at) => {
+        view(ptr + at, piece.byteLength).set(piece);
+        return true;
+      });
       return got;
     },
 
@@ -79,35 +107,20 @@ self.ckptpackIO = (() => {
     // short write: disk or quota full). Read errors reject.
     async copyToHandle(file, start, end, handle, at) {
       const want = end - start;
-      if (!staging || staging.byteLength < Math.min(want, 64 << 20)) {
-        staging = new ArrayBuffer(Math.min(Math.max(want, 1 << 20), 64 << 20));
-      }
-      if (!seq || seq.file !== file || seq.pos !== start) {
-        closeSeq();
-        seq = { file, pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }) };
-      }
-      const s = seq;
-      let got = 0;
-      try {
-        while (got < want) {
-          const n = Math.min(want - got, staging.byteLength);
-          const { value, done } = await s.reader.read(new Uint8Array(staging, 0, n));
-          if (value) staging = value.buffer;
-          if (done) { closeSeq(); return { copied: got, eof: true }; }
-          const w = handle.write(value, { at: at + got });
-          if (w !== value.byteLength) { closeSeq(); return { copied: got, full: true }; }
-          got += value.byteLength;
-          s.pos += value.byteLength;
-        }
-      } catch (err) {
-        closeSeq();
-        throw err;
-      }
-      return { copied: got };
+      const s = streamAt(file, start, want);
+      let copied = 0;
+      let full = false;
+      const r = await pump(file, s, want, (piece, off) => {
+        const w = handle.write(piece, { at: at + off });
+        if (w !== piece.byteLength) { full = true; return false; }
+        copied += w;
+        return true;
+      });
+      return { copied, eof: !!r.eof, full };
     },
 
-    // Drops the open sequential reader (end of a job), releasing the File.
-    releaseReaders() { closeSeq(); },
+    // Closes the open streams of these Files (a request ended).
+    releaseReaders(...files) { for (const f of files) closeStream(f); },
 
     // FileSystemSyncAccessHandle.write of Go's bytes at a file offset. The
     // count is returned as is: a short count means the disk or quota is full

@@ -125,10 +125,11 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // InputFile reports the file name for error messages sent to the page.
 func (e *ReadError) InputFile() string { return e.File }
 
-// ReleaseReaders closes the stream a ReadBYOB File keeps open between
-// sequential reads; call it when a job ends so the File is not held.
-func ReleaseReaders() {
+// Close closes the stream a ReadBYOB File keeps open between sequential
+// reads (and its staging buffer). Call it when the request that opened the
+// File ends; reading again reopens the stream.
+func (f *File) Close() {
 	if h, err := Helpers(); err == nil {
-		Call(h, "releaseReaders")
+		Call(h, "releaseReaders", f.Value)
 	}
 }

@@ -128,8 +128,6 @@ func (w *worker) handle(data js.Value) {
 			postError(id, failure{Code: job.CodeInternal, Err: fmt.Errorf("internal error in %s: %v\n%s", typ, r, debug.Stack())})
 		}
 	}()
-	// A BYOB reader left open by this request would keep its File alive.
-	defer jsio.ReleaseReaders()
 	var f *failure
 	switch typ {
 	case "inspect":
@@ -245,6 +243,13 @@ func readInputs(ctx context.Context, data js.Value, mode jsio.ReadMode) (*inputs
 	return in, nil
 }
 
+// close releases the open streams of the request's files.
+func (in *inputs) close() {
+	for _, f := range in.files {
+		f.Close()
+	}
+}
+
 // fileIndex maps a plan input back to the page's file number.
 func (in *inputs) fileIndex(x checkpoint.Input) int {
 	for i, f := range in.files {
@@ -337,6 +342,12 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 	if fail != nil {
 		return nil, fail
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			in.close()
+		}
+	}()
 	// Without OPFS (an old or locked-down browser) the file and blob sinks
 	// still work: the counter then starts at 1, and only an OPFS save fails.
 	root, rootErr := opfsRoot()
@@ -357,6 +368,7 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 	// No estimate (no storage API): quota 0, so fits is false; only an
 	// OPFS save needs it, and that fails on the missing OPFS anyway.
 	q, _ := estimate()
+	ok = true // the caller closes the inputs
 	return &planned{opts: opts, in: in, out: out, plan: plan, quota: q, root: root, rootErr: rootErr}, nil
 }
 
@@ -381,6 +393,7 @@ func (w *worker) plan(id, data js.Value) *failure {
 	if fail != nil {
 		return fail
 	}
+	defer p.in.close()
 	msg := p.summary()
 	msg["type"], msg["id"] = "planned", id
 	post(msg, nil)
@@ -437,6 +450,7 @@ func (w *worker) save(id, data js.Value) *failure {
 	if fail != nil {
 		return fail
 	}
+	defer p.in.close()
 	sinkKind := data.Get("sink").String()
 	if data.Get("sink").IsUndefined() {
 		sinkKind = "opfs"
@@ -487,7 +501,6 @@ func (w *worker) save(id, data js.Value) *failure {
 	w.ensureBuffer(p.opts)
 	prog := newProgressPoster(id, p.plan.Size)
 	err := checkpoint.Execute(ctx, p.plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update})
-	jsio.ReleaseReaders()
 	if err != nil {
 		return w.saveFailure(ctx, err, p)
 	}
@@ -576,6 +589,7 @@ func (w *worker) copy(id, data js.Value) *failure {
 		return &failure{Code: job.CodeInput, Err: err}
 	}
 	f.Mode, f.Ctx = readMode(opts), ctx
+	defer f.Close()
 	pathV := data.Get("path")
 	if pathV.Type() != js.TypeString {
 		return &failure{Code: job.CodeInput, Err: errors.New("copy: path must be a string")}
@@ -612,7 +626,6 @@ func (w *worker) copy(id, data js.Value) *failure {
 	w.ensureBuffer(opts)
 	prog := newProgressPoster(id, plan.Size)
 	err = checkpoint.Execute(ctx, plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update})
-	jsio.ReleaseReaders()
 	if err != nil {
 		return w.saveFailure(ctx, err, &planned{in: &inputs{files: []*jsio.File{f}, slots: []string{""}}})
 	}
