@@ -150,16 +150,25 @@ test('messages sent before ready are answered; bad requests get error replies', 
     w.postMessage({ type: 'list', id: 7 });
     const earlyReply = await early;
     w.terminate();
+    // Messages that are not request objects get an error, and the engine
+    // keeps running.
+    h.worker.postMessage(42);
+    h.worker.postMessage(null);
     const inspect = await h.request({ type: 'inspect', file: h.files()[0] });
     const unknown = await h.request({ type: 'frobnicate' });
     const badPrefix = await h.request({ type: 'plan', model: h.files()[0], clip: [], vae: h.files()[0], options: { prediction: 'x' } });
-    return { earlyReply, inspect: inspect.final, unknown: unknown.final, badPrefix: badPrefix.final };
+    const junk = h.unsolicited.filter((m: any) => m.type === 'error');
+    return { earlyReply, inspect: inspect.final, unknown: unknown.final, badPrefix: badPrefix.final, junk };
   });
   expect(replies.earlyReply).toEqual(expect.objectContaining({ type: 'listed', id: 7 }));
   expect(replies.inspect).toEqual(expect.objectContaining({ type: 'error', code: 'input', file: 'not-safetensors.bin' }));
   expect(replies.unknown).toEqual(expect.objectContaining({ type: 'error', code: 'internal' }));
   expect(replies.badPrefix).toEqual(expect.objectContaining({ type: 'error', code: 'input' }));
   expect(replies.badPrefix.message).toContain('prediction');
+  expect(replies.junk).toEqual([
+    expect.objectContaining({ type: 'error', code: 'internal', id: null }),
+    expect.objectContaining({ type: 'error', code: 'internal', id: null }),
+  ]);
 });
 
 test('a save bigger than the free quota is refused before anything is written', async ({ page }) => {

@@ -74,10 +74,20 @@ type worker struct {
 func main() {
 	w := &worker{running: map[string]context.CancelFunc{}}
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		// A panic here would end the Go program, and with it the worker.
+		defer func() {
+			if r := recover(); r != nil {
+				post(map[string]any{"type": "error", "id": nil, "file": "", "slot": "", "code": job.CodeInternal, "message": fmt.Sprintf("bad message: %v", r)}, nil)
+			}
+		}()
 		data := args[0].Get("data")
+		if data.Type() != js.TypeObject {
+			post(map[string]any{"type": "error", "id": nil, "file": "", "slot": "", "code": job.CodeInternal, "message": "a message must be an object {type, id, …}"}, nil)
+			return nil
+		}
 		// A cancel is handled right here, without blocking, so it takes
 		// effect at the running job's next yield.
-		if data.Get("type").String() == "cancel" {
+		if data.Get("type").Equal(js.ValueOf("cancel")) {
 			w.cancel(data.Get("id"))
 			return nil
 		}
