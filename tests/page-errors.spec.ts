@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test, expect } from './helpers/browser';
 import { ensureFixtures, fixtureDir, fixtureFile, REPO } from './helpers/fixtures';
 import { readHeader } from './helpers/safetensors';
-import { expectSlotOK, openSaver, savedPaths, ui } from './helpers/page';
+import { dropFiles, expectSlotOK, openSaver, savedPaths, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-errors');
 
@@ -19,16 +19,19 @@ test.afterAll(async () => {
   await rm(SCRATCH, { recursive: true, force: true });
 });
 
-test('a VAE picked as the diffusion model, and a file that is not safetensors, are refused at once', async ({ page }) => {
+test('a VAE dropped on the diffusion model slot, and a file that is not safetensors, are refused at once', async ({ page }) => {
   const u = ui(page);
   const bogus = path.join(SCRATCH, 'notes.safetensors');
   await writeFile(bogus, 'these are my notes, not a model\n');
   await openSaver(page);
 
-  await u.model.setInputFiles(fixtureFile('sd15', 'vae'));
+  // Dropped onto the slot: the file goes into that slot, and the slot says it does not fit.
+  await dropFiles(page, [fixtureFile('sd15', 'vae')], u.slot('model'));
+  await expect(u.slot('model')).toContainText('vae.safetensors');
   await expect(u.alert).toContainText('vae.safetensors');
   await expect(u.alert).toContainText('not a diffusion model');
   await expect(u.slot('model')).toContainText('not a diffusion model');
+  await expect(u.slot('vae').locator('.ckpt-file')).toHaveCount(0);
 
   await u.clip.setInputFiles(bogus);
   await expect(u.alert).toContainText('notes.safetensors');
