@@ -137,6 +137,16 @@ test('worker vs plain-JS File -> OPFS copy', async () => {
       const m = rows.map((r) => r.mbps);
       console.log(`${variant.padEnd(9)} ${String(chunk).padStart(3)} MiB  ${med(m).toFixed(0).padStart(5)} (${Math.min(...m).toFixed(0)}-${Math.max(...m).toFixed(0)})   ${med(rows.map((r) => r.rssPeakMiB)).toFixed(0)}`);
     }
+    // Paired ratios (same round and chunk, back to back) are steadier than
+    // medians on a noisy machine.
+    const ratios: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const at = (v: string) => results.find((r) => r.kind === 'copy' && r.round === round && r.chunkMiB === chunk && r.variant === v);
+      const go = at('go-byob');
+      const js = at('js-byob');
+      if (go && js) ratios.push(go.mbps / js.mbps);
+    }
+    if (ratios.length) console.log(`go-byob / js-byob at ${chunk} MiB, paired: ${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${med(ratios).toFixed(2)})`);
   }
 });
 
