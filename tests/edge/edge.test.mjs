@@ -166,10 +166,11 @@ describe("R2 failure mid-stream", () => {
     assert.equal(await uploadIsLive(ref), false);
   });
 
+  // A failing complete() is covered by the Go tests (TestMultipartSinkFinishFailureAborts):
+  // here it would cost a whole 2.3 GB assembly.
   for (const [op, after] of [
     ["uploadPart", 3],
     ["get", 20],
-    ["complete", 0],
   ]) {
     test(`a failing ${op} after ${after} calls answers 502 and leaves no object and no upload`, async () => {
       const prefix = `failed-${op}/sd15`;
