@@ -58,10 +58,15 @@ async function saveThroughUI(page: Page, sink: 'opfs' | 'blob'): Promise<any> {
   const u = ui(page);
   await page.locator(`[data-role="sink"][value="${sink}"]`).check();
   await expect(page.getByText(/Will write .*ComfyUI_00001_\.safetensors/)).toBeVisible();
+  const stats = () => page.evaluate(() => (globalThis as any).ckptpack.saver.stats);
+  const before = (await stats()).savesCompleted;
   await u.save.click();
-  await expect(u.status).toContainText('Saved', { timeout: 20 * 60_000 });
+  // The status still says "Saved …" from the previous round: wait for this save.
+  await expect.poll(async () => (await stats()).savesCompleted, { timeout: 20 * 60_000, intervals: [250] }).toBe(before + 1);
   await expect(u.alert).toBeEmpty();
-  return page.evaluate(() => (globalThis as any).ckptpack.saver.stats.lastSave);
+  const save = (await stats()).lastSave;
+  expect(Number.isFinite(save.engineSeconds)).toBe(true);
+  return save;
 }
 
 /** Plain-JS copy of the input files into OPFS (tests/fixtures-web/opfs-copy.js), in one worker. */

@@ -117,6 +117,7 @@ export function mountSaver(container, options = {}) {
     version: '',
     wasmMemoryBytes: NaN,
     predictionSelectable: null, // null until the engine has been asked (probePrediction)
+    savesCompleted: 0,
     lastSave: null, // {sink, bytes, seconds, wasmMemoryMin, wasmMemoryMax, progressEvents, name, path}
   };
 
@@ -664,6 +665,7 @@ export function mountSaver(container, options = {}) {
         where = `${done.name} on disk`;
       }
       record.downloadStartedSeconds = (performance.now() - clickedAt) / 1000;
+      stats.savesCompleted += 1;
       setStatus(`Saved ${done.architecture ? `${done.architecture} ` : ''}checkpoint to ${where} `
         + `(${formatBytes(done.bytes)} in ${formatDuration(record.seconds)}).`);
     } catch (error) {
