@@ -37,6 +37,7 @@ func partSizeFor(total int64) int {
 // objects (objectReader) itself and, where the upload can (objectStager),
 // moves those bytes from R2 into the part without passing them through Go.
 type multipartSink struct {
+	store    objectStore
 	key      string
 	upload   multipartUpload
 	partSize int
@@ -62,6 +63,10 @@ var (
 
 var errSinkClosed = errors.New("sink already finished or aborted")
 
+// errKeyTaken: the output key appeared while the upload ran (another
+// request chose the same counter). Completing would replace that object.
+var errKeyTaken = errors.New("an object with this key was written meanwhile (a concurrent request with the same filename_prefix?); nothing was written")
+
 // minDirectCopy is the smallest copy taken directly from R2: shorter ones
 // (small tensors) go through the engine's buffer and objectReader's
 // read-ahead block, so they cost one get per block rather than one each.
@@ -76,7 +81,7 @@ func newMultipartSink(store objectStore, key string, partSize int) (*multipartSi
 	if err != nil {
 		return nil, err
 	}
-	return &multipartSink{key: key, upload: u, partSize: partSize, next: 1}, nil
+	return &multipartSink{store: store, key: key, upload: u, partSize: partSize, next: 1}, nil
 }
 
 func (s *multipartSink) usable() error {
@@ -172,6 +177,16 @@ func (s *multipartSink) Finish() error {
 			s.failed = err
 			return errors.Join(err, s.Abort())
 		}
+	}
+	// R2 multipart uploads take no precondition, so check right before
+	// completing: this narrows the race between two requests that chose
+	// the same counter from minutes (the whole upload) to one round trip.
+	if _, err := s.store.Head(s.key); !errors.Is(err, errObjectNotFound) {
+		if err == nil {
+			err = fmt.Errorf("%s: %w", s.key, errKeyTaken)
+		}
+		s.failed = err
+		return errors.Join(err, s.Abort())
 	}
 	if err := s.upload.Complete(); err != nil {
 		s.failed = err

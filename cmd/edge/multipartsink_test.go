@@ -267,3 +267,26 @@ func TestExecuteIntoR2FailureLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestMultipartSinkRefusesToReplaceAnObjectWrittenMeanwhile(t *testing.T) {
+	store := newMemStore()
+	sink, err := newMultipartSink(store, "checkpoints/ComfyUI_00001_.safetensors", minPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write(make([]byte, minPartSize+1)); err != nil {
+		t.Fatal(err)
+	}
+	// Another request with the same counter completes first.
+	store.put("checkpoints/ComfyUI_00001_.safetensors", []byte("theirs"))
+	err = sink.Finish()
+	if !errors.Is(err, errKeyTaken) {
+		t.Fatalf("Finish = %v, want errKeyTaken", err)
+	}
+	if got := string(store.objects["checkpoints/ComfyUI_00001_.safetensors"]); got != "theirs" || store.inProgress() != 0 {
+		t.Errorf("the other object became %q, %d uploads in progress", got, store.inProgress())
+	}
+	if e := classify(err, &storeCalls{}); e.Status != 409 {
+		t.Errorf("answered %d, want 409", e.Status)
+	}
+}

@@ -295,7 +295,8 @@ func (s *server) inspect(store objectStore, key string) (*checkpoint.Report, err
 }
 
 // classify turns an error into its answer: API errors as they are, bucket
-// failures as 502 (the request was fine, R2 was not), and everything the
+// failures as 502 (the request was fine, R2 was not), a lost race for the
+// output key as 409, and everything the
 // engine refuses (wrong component, incompatible architectures, a file that
 // is not safetensors) as 422 with the engine's message, which names the
 // object.
@@ -303,6 +304,9 @@ func classify(err error, calls *storeCalls) *apiError {
 	var api *apiError
 	if errors.As(err, &api) {
 		return api
+	}
+	if errors.Is(err, errKeyTaken) {
+		return &apiError{Status: http.StatusConflict, Message: err.Error()}
 	}
 	var se *storeError
 	if errors.As(err, &se) || calls.First != nil {
