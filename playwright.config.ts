@@ -11,6 +11,7 @@ import { defineConfig } from '@playwright/test';
 import { CHROMIUM_LAUNCH } from './tests/helpers/browser';
 
 const serverKind = process.env.CKPT_SERVER ?? 'make';
+const port = Number(process.env.CKPT_PORT ?? 8080);
 const webServer = serverKind === 'static'
   ? {
     command: 'node tests/helpers/static-server.mjs web 8091',
@@ -18,9 +19,10 @@ const webServer = serverKind === 'static'
     baseURL: 'http://127.0.0.1:8091/',
   }
   : {
-    command: 'make -s serve',
-    url: 'http://127.0.0.1:8080/index.html',
-    baseURL: 'http://127.0.0.1:8080/',
+    // CKPT_PORT lets two checkouts run their suites side by side.
+    command: `make -s serve WEB_ADDR=127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}/index.html`,
+    baseURL: `http://127.0.0.1:${port}/`,
   };
 
 export default defineConfig({
