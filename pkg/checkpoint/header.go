@@ -785,19 +785,36 @@ func appendSerdeString(b []byte, s string) []byte {
 // it "descending dtype alignment", but it is the enum order, not the size:
 // U64 > I64 > F64 > C64.) Unknown dtypes sort last. The sort is in place.
 func ReferenceOrder(tensors []Tensor) {
-	rank := func(d DType) int {
-		if info, ok := dtypeTable[d]; ok {
-			return info.rank
-		}
-		return -1
+	// Rank every tensor once and sort small keys rather than comparing
+	// whole Tensors through a map lookup per comparison. The index as the
+	// last key keeps the sort stable for repeated names.
+	type key struct {
+		rank int
+		name string
+		i    int
 	}
-	slices.SortStableFunc(tensors, func(a, b Tensor) int {
-		ra, rb := rank(a.DType), rank(b.DType)
-		if ra != rb {
-			return rb - ra
+	keys := make([]key, len(tensors))
+	for i := range tensors {
+		rank := -1
+		if info, ok := dtypeTable[tensors[i].DType]; ok {
+			rank = info.rank
 		}
-		return strings.Compare(a.Name, b.Name)
+		keys[i] = key{rank, tensors[i].Name, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.rank != b.rank {
+			return b.rank - a.rank
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.i - b.i
 	})
+	sorted := make([]Tensor, len(tensors))
+	for i, k := range keys {
+		sorted[i] = tensors[k.i]
+	}
+	copy(tensors, sorted)
 }
 
 // AssignOffsets packs tensors back to back in the given order, as the
