@@ -1,7 +1,7 @@
 // EngineClient (web/app/engine-client.js), the page's only link to the
-// worker: concurrent requests on the same files all succeed (the worker
-// fails two simultaneous reads of one File, so the client queues them),
-// and a worker that cannot start is reported instead of hanging.
+// worker: requests on the same files run side by side in the worker and all
+// succeed (each request reads its Files through streams of its own), and a
+// worker that cannot start is reported instead of hanging.
 import { test, expect } from '@playwright/test';
 import { fixtureFile } from './helpers/fixtures';
 
@@ -18,6 +18,16 @@ test('three plans and an inspect of the same files at once all succeed', async (
   const replies = await page.evaluate(async (el) => {
     const { EngineClient } = await import('./app/engine-client.js');
     const engine = new EngineClient(new URL('worker.js', location.href));
+    await engine.ready;
+    // Count the requests the worker has been sent when the first reply
+    // arrives: all of them, unless the client holds some back.
+    let posted = 0;
+    let postedAtFirstReply = -1;
+    const post = engine.worker.postMessage.bind(engine.worker);
+    engine.worker.postMessage = (msg: any) => { posted += 1; post(msg); };
+    engine.worker.addEventListener('message', (event: MessageEvent) => {
+      if (event.data?.id != null && postedAtFirstReply < 0) postedAtFirstReply = posted;
+    });
     const [model, clip, vae] = [...(el as HTMLInputElement).files!];
     const requests = [
       engine.request('plan', { model, clip: [clip], vae, options: {} }),
@@ -27,9 +37,14 @@ test('three plans and an inspect of the same files at once all succeed', async (
     ];
     const settled = await Promise.allSettled(requests);
     engine.terminate();
-    return settled.map((s) => (s.status === 'fulfilled' ? s.value.type : `error: ${s.reason.message}`));
+    return {
+      postedAtFirstReply,
+      types: settled.map((s) => (s.status === 'fulfilled' ? s.value.type : `error: ${s.reason.message}`)),
+    };
   }, input);
-  expect(replies).toEqual(['planned', 'inspected', 'planned', 'planned']);
+  expect(replies.types).toEqual(['planned', 'inspected', 'planned', 'planned']);
+  // All four were in the worker at once: the reads of the Files interleaved.
+  expect(replies.postedAtFirstReply).toBe(4);
 });
 
 test('a worker script that fails to load rejects ready with a message', async ({ page }) => {

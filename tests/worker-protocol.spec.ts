@@ -228,3 +228,22 @@ test('inspect reports what a file holds from its header', async ({ page }) => {
   expect(r.map((m: any) => m.report.components.map((c: any) => c.slot))).toEqual([['model'], ['clip'], ['vae']]);
   expect(r[0].report.architecture).toBe('SD15');
 });
+
+test('requests reading the same Files at once all succeed', async ({ page }) => {
+  // Each plan and inspect reads the headers of the same Files while the
+  // others are between reads (every read yields to the event loop), so the
+  // reads of one File interleave.
+  await ensureFixtures('sd15');
+  await openHarness(page, SD15);
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    const [model, clip, vae] = h.files();
+    const plan = () => h.request({ type: 'plan', model, clip: [clip], vae, options: {} });
+    const all = await Promise.all([plan(), plan(), h.request({ type: 'inspect', file: model }), plan(),
+      h.request({ type: 'inspect', file: vae })]);
+    return all.map((x: any) => x.final);
+  });
+  expect(r.map((m: any) => (m.type === 'error' ? `error: ${m.message}` : m.type)))
+    .toEqual(['planned', 'planned', 'inspected', 'planned', 'inspected']);
+  expect(new Set(r.filter((m: any) => m.type === 'planned').map((m: any) => m.bytes)).size).toBe(1);
+});

@@ -12,32 +12,40 @@ self.ckptpackIO = (() => {
   let memory = null; // WebAssembly.Memory of the Go instance
   let frs = null; // one FileReaderSync for the worker's lifetime
 
-  // Open BYOB streams, one per File object. The engine reads each input
-  // mostly sequentially, so a stream stays open between calls and is only
-  // reopened when a read does not start where the last one ended (opening a
-  // Blob stream per chunk costs tens of ms). Each has its own staging buffer
-  // (a WebAssembly.Memory buffer cannot be read into directly: BYOB detaches
-  // its target), so requests running side by side (a plan during a save)
-  // never share one. Every message clones its Files, so two requests never
-  // share a File object either.
-  const streams = new Map(); // File -> {pos, reader, staging, busy}
+  // Open BYOB streams, one per reader. The engine reads each input mostly
+  // sequentially, so a stream stays open between calls and is only reopened
+  // when a read does not start where the last one ended (opening a Blob
+  // stream per chunk costs tens of ms). The key is the Blob internal/jsio
+  // reads through: every jsio.File reads its own file.slice() (a lazy view,
+  // no copy), so requests reading the same File at once (two plans, a plan
+  // during a save, a full checkpoint in several slots) never share a stream,
+  // whether or not the page's File objects are the same. Each stream has its
+  // own staging buffer (a WebAssembly.Memory buffer cannot be read into
+  // directly: BYOB detaches its target).
+  const streams = new Map(); // Blob -> {pos, reader, staging, busy}
   const MAX_STAGING = 64 << 20;
 
-  const closeStream = (file) => {
-    const s = streams.get(file);
+  const openStream = (file, start) => ({
+    pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false, cached: true,
+  });
+
+  const closeStream = (file, s = streams.get(file)) => {
     if (!s) return;
-    streams.delete(file);
+    if (s.cached && streams.get(file) === s) streams.delete(file);
     s.reader.cancel().catch(() => {});
   };
 
-  // The stream of file positioned at start, with a staging buffer of at
-  // least min(want, 64 MiB) bytes.
+  // A stream of file positioned at start, with a staging buffer of at least
+  // min(want, 64 MiB) bytes. io.ReaderAt allows parallel reads of one
+  // reader: a read that finds the cached stream busy gets a stream of its
+  // own, closed when it ends.
   const streamAt = (file, start, want) => {
     let s = streams.get(file);
-    if (s && s.busy) throw new Error(`${file.name}: overlapping reads of one file`);
-    if (!s || s.pos !== start) {
+    if (s && s.busy) {
+      s = { ...openStream(file, start), cached: false };
+    } else if (!s || s.pos !== start) {
       closeStream(file);
-      s = { pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false };
+      s = openStream(file, start);
       streams.set(file, s);
     }
     const size = Math.min(Math.max(want, 1 << 20), MAX_STAGING);
@@ -55,17 +63,18 @@ self.ckptpackIO = (() => {
         const n = Math.min(want - got, s.staging.byteLength);
         const { value, done } = await s.reader.read(new Uint8Array(s.staging, 0, n));
         if (value) s.staging = value.buffer;
-        if (done) { closeStream(file); return { got, eof: true }; }
-        if (!sink(value, got)) { closeStream(file); return { got, stopped: true }; }
+        if (done) { closeStream(file, s); return { got, eof: true }; }
+        if (!sink(value, got)) { closeStream(file, s); return { got, stopped: true }; }
         got += value.byteLength;
         s.pos += value.byteLength;
       }
     } catch (err) {
-      closeStream(file);
+      closeStream(file, s);
       throw err;
     } finally {
       s.busy = false;
     }
+    if (!s.cached) closeStream(file, s);
     return { got };
   };
 
@@ -119,7 +128,7 @@ self.ckptpackIO = (() => {
       return { copied, eof: !!r.eof, full };
     },
 
-    // Closes the open streams of these Files (a request ended).
+    // Closes the open streams of these readers' Blobs (a request ended).
     releaseReaders(...files) { for (const f of files) closeStream(f); },
 
     // FileSystemSyncAccessHandle.write of Go's bytes at a file offset. The

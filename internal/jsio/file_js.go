@@ -28,9 +28,16 @@ const (
 const maxReadBytes = 64 << 20
 
 // File is an io.ReaderAt over a JS File (or Blob) that reads only the ranges
-// asked for, straight into the caller's buffer.
+// asked for, straight into the caller's buffer. Reads may run in parallel,
+// also with other Files over the same JS File.
 type File struct {
-	Value js.Value // the File or Blob
+	// Value is the Blob this reader reads: a whole-file slice() of the File
+	// it was made from (lazy, nothing is copied). web/worker-io.js keeps its
+	// open BYOB stream per Blob object, so each File gets a stream of its
+	// own: two requests reading one File at once (two plans, a plan during a
+	// save, one checkpoint in several slots) never read from, reposition or
+	// close each other's stream.
+	Value js.Value
 	Name  string
 	Size  int64
 	Mode  ReadMode
@@ -48,7 +55,11 @@ func NewFile(v js.Value, name string) (*File, error) {
 	if n := v.Get("name"); n.Type() == js.TypeString && n.String() != "" {
 		name = n.String()
 	}
-	return &File{Value: v, Name: name, Size: int64(v.Get("size").Float())}, nil
+	own, err := Call(v, "slice")
+	if err != nil || own.Type() != js.TypeObject {
+		return nil, fmt.Errorf("%s: cannot read it: %v", name, err)
+	}
+	return &File{Value: own, Name: name, Size: int64(v.Get("size").Float())}, nil
 }
 
 // ReadAt implements io.ReaderAt.

@@ -24,8 +24,6 @@ const FINAL_REPLY = {
   delete: 'deleted',
 };
 
-const READS_FILES = new Set(['inspect', 'plan', 'save']);
-
 export class EngineClient {
   /**
    * @param {URL|string} workerURL where worker.js lives (resolved by the caller
@@ -41,7 +39,6 @@ export class EngineClient {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
-    this.fileQueue = this.ready.catch(() => {});
     this.worker.addEventListener('message', (event) => this.onMessage(event.data));
     // A script that fails to load or throws at top level surfaces here, not
     // as a message: the page must say so instead of waiting forever.
@@ -101,19 +98,10 @@ export class EngineClient {
     const send = () => {
       if (this.pending.has(id)) this.worker.postMessage({ ...fields, type, id });
     };
-    if (READS_FILES.has(type)) {
-      // Requests that read the user's files go one at a time. Two requests
-      // reading the same File at once both fail in the worker ("reading at
-      // byte 0: unexpected EOF"), and header reads take milliseconds, so
-      // queueing costs nothing visible.
-      const turn = this.fileQueue.then(() => {
-        send();
-        return result;
-      });
-      this.fileQueue = turn.catch(() => {});
-    } else {
-      this.ready.then(send, () => {});
-    }
+    // Requests go out as soon as the worker is ready, side by side: the
+    // worker reads each request's Files through streams of its own
+    // (PROTOCOL.md: plan/inspect are answered while a save runs).
+    this.ready.then(send, () => {});
     return { id, result };
   }
 
