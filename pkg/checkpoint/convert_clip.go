@@ -1,15 +1,10 @@
 package checkpoint
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 )
-
-// ErrCorruptedTextEncoder is ComfyUI's "CORRUPTED MODEL: one of the q-k-v
-// values for the text encoder was missing".
-var ErrCorruptedTextEncoder = errors.New("checkpoint: text encoder is missing one of its q, k, v projections")
 
 // textencRename is comfy/diffusers_convert.py textenc_conversion_lst:
 // (open_clip name, HF name), in the order the regex alternation lists them.

@@ -18,16 +18,6 @@ const DefaultBufferSize = 16 << 20
 // dtype (8 bytes).
 const minBufferSize = 16
 
-// ErrInputChanged is returned (wrapped with the input's name and the tensor)
-// when an input yields fewer bytes than its header promised when the plan was
-// made: the file was truncated or replaced while the checkpoint was written.
-var ErrInputChanged = errors.New("file changed or truncated")
-
-// ErrBadPlan is returned (wrapped) when a Plan does not describe a file: its
-// steps do not add up to Plan.Size, a step names no input, or a range lies
-// outside its input. It means a bug in the planner, not bad user input.
-var ErrBadPlan = errors.New("checkpoint: inconsistent plan")
-
 // Progress is reported while a plan executes.
 type Progress struct {
 	Done   int64  // bytes written, header included

@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -13,22 +12,6 @@ import (
 
 // DefaultFilenamePrefix is CheckpointSave's default filename_prefix.
 const DefaultFilenamePrefix = "checkpoints/ComfyUI"
-
-// Errors of ResolvePrefix.
-var (
-	// ErrPrefixEscapes: the prefix leads outside the output folder (an
-	// absolute path, or more ".." than folders). ComfyUI raises "Saving
-	// image outside the output folder is not allowed." for the same
-	// prefixes.
-	ErrPrefixEscapes = errors.New("filename_prefix points outside the output folder")
-	// ErrPrefixOverwrites: the prefix ends in a way ("checkpoints/",
-	// "a/b/..") that breaks ComfyUI's counter, so that ComfyUI would save
-	// every checkpoint under the same name, overwriting the previous one
-	// (see ResolvePrefix); we refuse instead of overwriting.
-	ErrPrefixOverwrites = errors.New("filename_prefix would overwrite the same file on every save")
-	// ErrPrefixNoName: the prefix names no file ("", ".", "a/..").
-	ErrPrefixNoName = errors.New("filename_prefix has no file name")
-)
 
 // ResolvePrefix applies ComfyUI's get_save_image_path rules
 // (folder_paths.py) to a filename_prefix:

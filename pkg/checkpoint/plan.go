@@ -2,37 +2,11 @@ package checkpoint
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strings"
-)
-
-// Planning errors. Every error PlanCheckpoint returns for a problem with the
-// inputs wraps one of these (test with errors.Is) and names the slot and
-// the file.
-var (
-	// ErrUnknownContent: a file holds nothing this package recognises as a
-	// diffusion model, text encoder or VAE (or a diffusion model of a
-	// configuration no ComfyUI class matches).
-	ErrUnknownContent = errors.New("unrecognised file content")
-	// ErrWrongComponent: a slot got a file that holds a different kind of
-	// component (a VAE given as the model).
-	ErrWrongComponent = errors.New("wrong component for this slot")
-	// ErrMissingComponent: the architecture needs a component no input
-	// provides (Flux without a T5-XXL encoder, no VAE).
-	ErrMissingComponent = errors.New("missing component")
-	// ErrDuplicateComponent: two inputs provide the same component (two
-	// CLIP-L encoders).
-	ErrDuplicateComponent = errors.New("component given twice")
-	// ErrArchMismatch: components of different architectures (an SD1.5 UNet
-	// with SDXL's CLIP-G, an SDXL model with a 16-channel VAE).
-	ErrArchMismatch = errors.New("components of different architectures")
-	// ErrPrediction: a prediction type was requested for a model whose
-	// ComfyUI class does not choose between epsilon and v.
-	ErrPrediction = errors.New("prediction type does not apply")
 )
 
 // logitScaleInit is SDClipModel's logit_scale parameter, created as
