@@ -247,3 +247,28 @@ test('requests reading the same Files at once all succeed', async ({ page }) => 
     .toEqual(['planned', 'planned', 'inspected', 'planned', 'inspected']);
   expect(new Set(r.filter((m: any) => m.type === 'planned').map((m: any) => m.bytes)).size).toBe(1);
 });
+
+test('plan errors say which slot and file, from the engine, even when two inputs share a name', async ({ page }) => {
+  await ensureFixtures('sd15');
+  await buildFixturesTool();
+  await promisify(execFile)(FIXTURES_BIN, ['gen', '-arch', 'flux_dev', '-sparse', '-only', 'unet,clip_l,t5xxl,vae', '-out', FLUX_SPARSE], { cwd: REPO });
+  // sd15's unet, clip_l, vae, then FLUX's 16-channel vae: both VAEs are
+  // named vae.safetensors.
+  await openHarness(page, [...SD15, FLUX[3]]);
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    const [unet, clip, vae, fluxVae] = h.files();
+    const plan = async (model: File, clipFiles: File[], v: File) => (await h.request({ type: 'plan', model, clip: clipFiles, vae: v })).final;
+    return {
+      wrongVAE: await plan(unet, [clip], fluxVae),
+      vaeAsModel: await plan(vae, [clip], fluxVae),
+      noEncoder: await plan(unet, [], vae),
+    };
+  });
+  expect(r.wrongVAE).toEqual(expect.objectContaining({ type: 'error', code: 'input', slot: 'vae', file: 'vae.safetensors' }));
+  expect(r.wrongVAE.message).toMatch(/^vae slot: vae\.safetensors holds a 16-channel/);
+  // A name alone cannot tell the model slot's vae.safetensors from the VAE slot's.
+  expect(r.vaeAsModel).toEqual(expect.objectContaining({ type: 'error', code: 'input', slot: 'model', file: 'vae.safetensors' }));
+  // A missing component is about a slot, not a file.
+  expect(r.noEncoder).toEqual(expect.objectContaining({ type: 'error', code: 'input', slot: 'clip', file: '' }));
+});

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"syscall/js"
 	"time"
@@ -270,35 +269,26 @@ func (in *inputs) fileIndex(x checkpoint.Input) int {
 	return -1
 }
 
-// fileOf names the input an error is about: the one its error type names,
-// else the one whose name starts the message (the engine's errors read
-// "<file>: …").
-func (in *inputs) fileOf(err error) string {
-	if f := job.FileOf(err); f != "" {
-		return f
+// locate names the input file and slot an error is about. The planner's
+// errors are *checkpoint.SlotError, which carry both (File is empty when the
+// problem is a missing component rather than a file). Other errors (a read
+// that failed during a save) name only the file; its slot is the one slot
+// holding a file of that name, if just one does.
+func (in *inputs) locate(err error) (file, slot string) {
+	var se *checkpoint.SlotError
+	if errors.As(err, &se) {
+		return se.File, se.Slot
 	}
-	msg := err.Error()
-	for _, f := range in.files {
-		if strings.HasPrefix(msg, f.Name+":") {
-			return f.Name
-		}
-	}
-	return ""
-}
-
-// slotOf names the slot an error mentions by its file name, when exactly
-// one input has that name.
-func (in *inputs) slotOf(file string) string {
-	slot := ""
+	file = job.FileOf(err)
 	for i, f := range in.files {
 		if f.Name == file {
 			if slot != "" && slot != in.slots[i] {
-				return ""
+				return file, ""
 			}
 			slot = in.slots[i]
 		}
 	}
-	return slot
+	return file, slot
 }
 
 func (w *worker) inspect(id, data js.Value) *failure {
@@ -372,8 +362,8 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 	}
 	plan, err := checkpoint.PlanCheckpoint(opts.Request(in.model, in.clip, in.vae, out.Title))
 	if err != nil {
-		file := in.fileOf(err)
-		return nil, &failure{File: file, Slot: in.slotOf(file), Code: job.CodeInput, Err: err}
+		file, slot := in.locate(err)
+		return nil, &failure{File: file, Slot: slot, Code: job.CodeInput, Err: err}
 	}
 	// No estimate (no storage API): quota 0, so fits is false; only an
 	// OPFS save needs it, and that fails on the missing OPFS anyway.
@@ -536,8 +526,8 @@ func (w *worker) saveFailure(ctx context.Context, err error, p *planned) *failur
 	if errors.As(err, &full) {
 		return &failure{Code: job.CodeQuota, Err: errors.New(job.StorageFullMessage(full, full.Written))}
 	}
-	file := p.in.fileOf(err)
-	return &failure{File: file, Slot: p.in.slotOf(file), Code: code, Err: err}
+	file, slot := p.in.locate(err)
+	return &failure{File: file, Slot: slot, Code: code, Err: err}
 }
 
 func (w *worker) saveBlob(ctx context.Context, id js.Value, p *planned) *failure {

@@ -446,22 +446,12 @@ export function mountSaver(container, options = {}) {
   }
 
   /**
-   * Which slot (and file) an engine error is about: its slot field, or else
-   * the one slot holding a file the message names (messages read
-   * "vae slot: vae.safetensors holds …").
+   * Which slot (and file) an engine error is about: the worker says so in
+   * its slot and file fields (the engine's checkpoint.SlotError).
    */
   function problemLocation(error) {
-    if (!(error instanceof EngineError)) return null;
-    const message = errorText(error);
-    if (SLOTS.includes(error.slot)) return { slot: error.slot, file: error.file, message };
-    const named = SLOTS.flatMap((slot) => slots[slot]
-      .filter((e) => (error.file ? e.file.name === error.file : message.includes(e.file.name)))
-      .map((e) => ({ slot, file: e.file.name })));
-    const slotsNamed = new Set(named.map((n) => n.slot));
-    if (slotsNamed.size !== 1) return null;
-    const [{ slot }] = named;
-    const files = new Set(named.map((n) => n.file));
-    return { slot, file: files.size === 1 ? named[0].file : '', message };
+    if (!(error instanceof EngineError) || !SLOTS.includes(error.slot)) return null;
+    return { slot: error.slot, file: error.file, message: errorText(error) };
   }
 
   function freeBytes(plan) {
