@@ -62,6 +62,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.URL.Path == "/v1/checkpoints":
 		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
 			err = &apiError{Status: http.StatusMethodNotAllowed, Message: "use POST " + r.URL.Path}
 			break
 		}
@@ -69,6 +70,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err = s.assemble(r.Context(), store, r)
 	case r.URL.Path == "/v1/inspect":
 		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
 			err = &apiError{Status: http.StatusMethodNotAllowed, Message: "use GET " + r.URL.Path}
 			break
 		}
