@@ -272,3 +272,36 @@ test('plan errors say which slot and file, from the engine, even when two inputs
   // A missing component is about a slot, not a file.
   expect(r.noEncoder).toEqual(expect.objectContaining({ type: 'error', code: 'input', slot: 'clip', file: '' }));
 });
+
+test('planned says the exact header size and whether the prediction type is a choice', async ({ page }) => {
+  await ensureFixtures('sd15');
+  await buildFixturesTool();
+  // A standalone SDXL diffusion model does not say eps or v; sparse files
+  // (real headers, no data) are enough for a plan.
+  const sdxl = path.join(SCRATCH, 'sdxl_base-sparse');
+  await promisify(execFile)(FIXTURES_BIN, ['gen', '-arch', 'sdxl_base', '-sparse', '-only', 'unet,clip_l,clip_g,vae', '-out', sdxl], { cwd: REPO });
+  await openHarness(page, [...SD15, ...['unet', 'clip_l', 'clip_g', 'vae'].map((c) => path.join(sdxl, `${c}.safetensors`))]);
+  const r = await page.evaluate(async () => {
+    const h = (window as any).harness;
+    const [unet, clip, vae, xlUnet, xlClipL, xlClipG, xlVae] = h.files();
+    const sd15 = (await h.request({ type: 'plan', model: unet, clip: [clip], vae })).final;
+    const sd15Eps = (await h.request({ type: 'plan', model: unet, clip: [clip], vae, options: { prediction: 'eps' } })).final;
+    const sdxl = (await h.request({ type: 'plan', model: xlUnet, clip: [xlClipL, xlClipG], vae: xlVae })).final;
+    const sdxlV = (await h.request({ type: 'plan', model: xlUnet, clip: [xlClipL, xlClipG], vae: xlVae, options: { prediction: 'v' } })).final;
+    // The header as written: the blob sink's first part is inline header bytes.
+    const blob = (await h.request({ type: 'save', sink: 'blob', model: unet, clip: [clip], vae })).final;
+    const first = blob.parts[0].bytes as Uint8Array;
+    const n = Number(new DataView(first.buffer, first.byteOffset).getBigUint64(0, true));
+    return { sd15, sd15Eps, sdxl, sdxlV, blobHeaderBytes: 8 + n, blobBytes: blob.bytes };
+  });
+  for (const p of [r.sd15, r.sd15Eps, r.sdxl, r.sdxlV]) expect(p.type, JSON.stringify(p).slice(0, 300)).toBe('planned');
+  expect(r.sd15.headerBytes).toBe(r.blobHeaderBytes);
+  expect(r.sd15.bytes).toBe(r.blobBytes);
+  expect(r.sdxl.headerBytes).toBeGreaterThan(8);
+  expect(r.sdxl.headerBytes).toBeLessThan(r.sdxl.bytes);
+  expect(r.sd15.predictionChoice).toBe(false); // SD1.5 is eps, fixed
+  expect(r.sd15Eps.predictionChoice).toBe(false);
+  expect(r.sdxl.predictionChoice).toBe(true);
+  expect(r.sdxlV.predictionChoice).toBe(true);
+  expect(r.sdxlV.metadata['modelspec.predict_key']).toBe('v');
+});

@@ -375,6 +375,7 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 func (p *planned) summary() map[string]any {
 	return map[string]any{
 		"bytes":        p.plan.Size,
+		"headerBytes":  len(p.plan.Header),
 		"architecture": p.plan.Architecture,
 		"fileName":     p.out.Name,
 		"path":         p.out.Path,
@@ -396,8 +397,30 @@ func (w *worker) plan(id, data js.Value) *failure {
 	defer p.in.close()
 	msg := p.summary()
 	msg["type"], msg["id"] = "planned", id
+	msg["predictionChoice"] = p.predictionChoice()
 	post(msg, nil)
 	return nil
+}
+
+// predictionChoice reports whether the prediction type is the user's choice
+// for these inputs: the engine accepts both 'eps' and 'v' (e.g. a standalone
+// SD2 or SDXL model, whose files may not say; in ComfyUI the loaded model's
+// type is what CheckpointSave writes, and ModelSamplingDiscrete changes it).
+// It is not when the model's class fixes the type (SD1.5, SD3, Flux), which
+// the engine refuses with ErrPrediction. It plans again with each explicit
+// type the request did not use: header reads only, milliseconds.
+func (p *planned) predictionChoice() bool {
+	for _, pred := range []checkpoint.Prediction{checkpoint.PredictionEps, checkpoint.PredictionV} {
+		if checkpoint.Prediction(p.opts.Prediction) == pred {
+			continue // the plan just made used it
+		}
+		o := p.opts
+		o.Prediction = string(pred)
+		if _, err := checkpoint.PlanCheckpoint(o.Request(p.in.model, p.in.clip, p.in.vae, p.out.Title)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *worker) list(id js.Value) *failure {
