@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"errors"
 	"strconv"
+
+	"github.com/ckptpack/ckptpack/internal/pyjson"
 )
 
 // Every sentinel error of the package is declared here, grouped by the
@@ -89,6 +91,9 @@ var (
 	// ErrPrediction: a prediction type was requested for a model whose
 	// ComfyUI class does not choose between epsilon and v.
 	ErrPrediction = errors.New("prediction type does not apply")
+	// ErrInvalidPromptJSON: text given as a prompt or workflow is not JSON
+	// that Python's json.loads accepts.
+	ErrInvalidPromptJSON = pyjson.ErrInvalid
 )
 
 // ErrCorruptedTextEncoder is ComfyUI's "CORRUPTED MODEL: one of the q-k-v

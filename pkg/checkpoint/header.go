@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ckptpack/ckptpack/internal/jsonlex"
 )
 
 // MaxHeaderSize is the reference reader's limit on N, the header's JSON length.
@@ -224,14 +226,7 @@ func (p *headerParser) errAt(tensor string, rule error, format string, args ...a
 }
 
 func (p *headerParser) skipSpace() {
-	for p.pos < len(p.buf) {
-		switch p.buf[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+	p.pos = jsonlex.SkipSpace(p.buf, p.pos)
 }
 
 // next skips whitespace and returns the next byte (0 at the end).
@@ -545,92 +540,35 @@ func (p *headerParser) parseBytes(tensor string) ([]byte, error) {
 			p.pos++
 			return s, nil
 		}
-		if c == '\\' {
+		if c == '\\' || c < 0x20 {
 			break
-		}
-		if c < 0x20 {
-			return nil, p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
 		}
 		p.pos++
 	}
-	// slow path: escapes
+	// slow path: escapes (and errors)
 	b := append(p.scratch[:0], p.buf[start:p.pos]...)
-	for p.pos < len(p.buf) {
-		c := p.buf[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			p.scratch = b
-			return b, nil
-		case c < 0x20:
-			return nil, p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", c)
-		case c != '\\':
-			b = append(b, c)
-			p.pos++
-			continue
-		}
-		if p.pos+1 >= len(p.buf) {
-			break
-		}
-		e := p.buf[p.pos+1]
-		p.pos += 2
-		switch e {
-		case '"', '\\', '/':
-			b = append(b, e)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return nil, p.errAt(tensor, ErrInvalidJSON, `invalid \u escape`)
-			}
+	for {
+		r, next, st := jsonlex.StringChar(p.buf, p.pos)
+		p.pos = next
+		switch st {
+		case jsonlex.Char:
 			if utf16.IsSurrogate(r) {
-				if r >= 0xDC00 || p.pos+1 >= len(p.buf) || p.buf[p.pos] != '\\' || p.buf[p.pos+1] != 'u' {
-					return nil, p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
-				}
-				p.pos += 2
-				r2, ok := p.hex4()
-				if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-					return nil, p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
-				}
-				r = utf16.DecodeRune(r, r2)
+				return nil, p.errAt(tensor, ErrInvalidJSON, `lone surrogate \u%04x in a string`, r)
 			}
 			b = utf8.AppendRune(b, r)
+		case jsonlex.Quote:
+			p.scratch = b
+			return b, nil
+		case jsonlex.Control:
+			return nil, p.errAt(tensor, ErrInvalidJSON, "control character %#x in a string", r)
+		case jsonlex.BadUnicode:
+			return nil, p.errAt(tensor, ErrInvalidJSON, `invalid \u escape`)
+		case jsonlex.BadEscape:
+			return nil, p.errAt(tensor, ErrInvalidJSON, "invalid escape \\%c", p.buf[p.pos-1])
 		default:
-			return nil, p.errAt(tensor, ErrInvalidJSON, "invalid escape \\%c", e)
+			return nil, p.errAt(tensor, ErrInvalidJSON, "unterminated string")
 		}
 	}
-	return nil, p.errAt(tensor, ErrInvalidJSON, "unterminated string")
-}
-
-func (p *headerParser) hex4() (rune, bool) {
-	if p.pos+4 > len(p.buf) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range p.buf[p.pos : p.pos+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	p.pos += 4
-	return r, true
 }
 
 // EncodeHeader returns the 8+N header bytes for metadata and tensors, byte

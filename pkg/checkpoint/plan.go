@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/internal/pyjson"
 )
 
 // logitScaleInit is SDClipModel's logit_scale parameter, created as
@@ -683,7 +685,7 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 	if !b.req.DisableMetadata {
 		prompt := ""
 		if b.req.Prompt != "" {
-			p, err := PythonJSON(b.req.Prompt)
+			p, err := pyjson.Dumps(b.req.Prompt)
 			if err != nil {
 				return nil, fmt.Errorf("prompt: %w", err)
 			}
@@ -691,7 +693,7 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 		}
 		meta["prompt"] = prompt
 		if b.req.ExtraPNGInfo != "" {
-			extra, err := PythonJSONMembers(b.req.ExtraPNGInfo)
+			extra, err := pyjson.DumpsMembers(b.req.ExtraPNGInfo)
 			if err != nil {
 				return nil, fmt.Errorf("extra_pnginfo: %w", err)
 			}

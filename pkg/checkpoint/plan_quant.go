@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/internal/pyjson"
 )
 
 // quantizationMetadataKey is the safetensors metadata entry ComfyUI 0.8.0
@@ -91,7 +93,7 @@ func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, e
 		b.Write(layers[n])
 	}
 	b.WriteString("}}")
-	s, err := PythonJSON(b.String())
+	s, err := pyjson.Dumps(b.String())
 	if err != nil {
 		return "", false, fmt.Errorf("metadata %s: %w", quantizationMetadataKey, err)
 	}

@@ -1,4 +1,4 @@
-package checkpoint
+package pyjson
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // Expected outputs are Python 3's json.dumps(json.loads(input)).
-func TestPythonJSON(t *testing.T) {
+func TestDumps(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`{"3": {"inputs": {"seed": 156680208700286, "steps": 20, "cfg": 8.0, "sampler_name": "euler", "text": "a <cat> & \"dog\" / café 😀"}, "class_type": "KSampler"}}`,
 			"{\"3\": {\"inputs\": {\"seed\": 156680208700286, \"steps\": 20, \"cfg\": 8.0, \"sampler_name\": \"euler\", \"text\": \"a <cat> & \\\"dog\\\" / caf\\u00e9 \\ud83d\\ude00\"}, \"class_type\": \"KSampler\"}}"},
@@ -32,41 +32,41 @@ func TestPythonJSON(t *testing.T) {
 			"{\"workflow\": {\"nodes\": [], \"links\": [], \"version\": 0.4}, \"other\": \"x\"}"},
 	}
 	for _, c := range cases {
-		got, err := PythonJSON(c.in)
+		got, err := Dumps(c.in)
 		if err != nil {
-			t.Errorf("PythonJSON(%q): %v", c.in, err)
+			t.Errorf("Dumps(%q): %v", c.in, err)
 			continue
 		}
 		if got != c.want {
-			t.Errorf("PythonJSON(%q)\n got %s\nwant %s", c.in, got, c.want)
+			t.Errorf("Dumps(%q)\n got %s\nwant %s", c.in, got, c.want)
 		}
 	}
 }
 
 // Every one of these is refused by Python's json.loads too.
-func TestPythonJSONRejects(t *testing.T) {
+func TestDumpsRejects(t *testing.T) {
 	bad := []string{"", "{", `{"a":1,}`, "[1,]", "01", "1.", "1e", ".5", "\"\x01\"", `"\x"`, `{"a" 1}`, "{'a':1}",
 		"[1] [2]", "nul", `"\u12"`, "-", "+1", `"abc`, "\"\xff\"", "[1e5"}
 	for _, in := range bad {
-		if out, err := PythonJSON(in); !errors.Is(err, ErrInvalidPromptJSON) {
-			t.Errorf("PythonJSON(%q) = %q, %v; want ErrInvalidPromptJSON", in, out, err)
+		if out, err := Dumps(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Dumps(%q) = %q, %v; want ErrInvalid", in, out, err)
 		}
 	}
 	deep := ""
 	for i := 0; i < 1001; i++ {
 		deep += "["
 	}
-	if _, err := PythonJSON(deep); !errors.Is(err, ErrInvalidPromptJSON) {
+	if _, err := Dumps(deep); !errors.Is(err, ErrInvalid) {
 		t.Errorf("deep nesting: %v", err)
 	}
 }
 
-func TestPythonJSONMembers(t *testing.T) {
-	got, err := PythonJSONMembers(`{"workflow": {"last_node_id": 9, "extra": {"ds": {"scale": 1.0}}}, "note": "é", "workflow": {"v": 2}, "n": 5}`)
+func TestDumpsMembers(t *testing.T) {
+	got, err := DumpsMembers(`{"workflow": {"last_node_id": 9, "extra": {"ds": {"scale": 1.0}}}, "note": "é", "workflow": {"v": 2}, "n": 5}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []JSONMember{{"workflow", `{"v": 2}`}, {"note", `"\u00e9"`}, {"n", "5"}}
+	want := []Member{{"workflow", `{"v": 2}`}, {"note", `"\u00e9"`}, {"n", "5"}}
 	if len(got) != len(want) {
 		t.Fatalf("%+v", got)
 	}
@@ -75,12 +75,12 @@ func TestPythonJSONMembers(t *testing.T) {
 			t.Errorf("member %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if _, err := PythonJSONMembers(`[1]`); !errors.Is(err, ErrInvalidPromptJSON) {
+	if _, err := DumpsMembers(`[1]`); !errors.Is(err, ErrInvalid) {
 		t.Errorf("array accepted as extra_pnginfo: %v", err)
 	}
 }
 
-func TestPythonFloatRepr(t *testing.T) {
+func TestFloatRepr(t *testing.T) {
 	// repr() in Python 3
 	for f, want := range map[float64]string{
 		0: "0.0", 1: "1.0", 0.1: "0.1", 1e16: "1e+16", 9999999999999998: "9999999999999998.0",
@@ -88,20 +88,20 @@ func TestPythonFloatRepr(t *testing.T) {
 		math.MaxFloat64: "1.7976931348623157e+308", 5e-324: "5e-324", 1e100: "1e+100", 0.3: "0.3",
 		2.0 / 3: "0.6666666666666666", 1234567.0: "1234567.0", 12345678901234567890: "1.2345678901234567e+19",
 	} {
-		if got := PythonFloatRepr(f); got != want {
+		if got := FloatRepr(f); got != want {
 			t.Errorf("repr(%v) = %s, want %s", f, got, want)
 		}
 	}
-	if PythonFloatRepr(math.Copysign(0, -1)) != "-0.0" || PythonFloatRepr(math.NaN()) != "NaN" || PythonFloatRepr(math.Inf(-1)) != "-Infinity" {
+	if FloatRepr(math.Copysign(0, -1)) != "-0.0" || FloatRepr(math.NaN()) != "NaN" || FloatRepr(math.Inf(-1)) != "-Infinity" {
 		t.Error("special values")
 	}
 }
 
-func FuzzPythonJSON(f *testing.F) {
+func FuzzDumps(f *testing.F) {
 	f.Add(`{"a": [1, 2.5, "x\u00e9"], "b": null}`)
 	f.Add(`"\ud800"`)
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := PythonJSON(in)
+		out, err := Dumps(in)
 		if err != nil {
 			return
 		}
@@ -111,7 +111,7 @@ func FuzzPythonJSON(f *testing.F) {
 				t.Fatalf("non-ASCII output %q", out)
 			}
 		}
-		again, err := PythonJSON(out)
+		again, err := Dumps(out)
 		if err != nil || again != out {
 			t.Fatalf("not a fixed point: %q -> %q (%v)", out, again, err)
 		}

@@ -1,4 +1,7 @@
-package checkpoint
+// Package pyjson re-encodes JSON text exactly as Python's
+// json.dumps(json.loads(raw)) does, which is how ComfyUI's CheckpointSave
+// writes the prompt and workflow into a checkpoint's metadata.
+package pyjson
 
 import (
 	"errors"
@@ -7,20 +10,21 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ckptpack/ckptpack/internal/jsonlex"
 )
 
-// ErrInvalidPromptJSON: text given as a prompt or workflow is not JSON that
-// Python's json.loads accepts.
-var ErrInvalidPromptJSON = errors.New("invalid JSON")
+// ErrInvalid: the text is not JSON that Python's json.loads accepts.
+var ErrInvalid = errors.New("invalid JSON")
 
-// JSONMember is one member of a JSON object, its value re-encoded by
-// PythonJSON rules.
-type JSONMember struct {
+// Member is one member of a JSON object, its value re-encoded by Dumps
+// rules.
+type Member struct {
 	Key   string
 	Value string
 }
 
-// PythonJSON re-encodes JSON text exactly as Python's
+// Dumps re-encodes JSON text exactly as Python's
 // json.dumps(json.loads(raw)) does with default arguments, which is what
 // ComfyUI's CheckpointSave writes for the prompt and each extra_pnginfo
 // value:
@@ -46,7 +50,7 @@ type JSONMember struct {
 //
 // Input must be valid UTF-8 JSON (any value at the top level); control
 // characters inside strings are refused as by json.loads' strict mode.
-func PythonJSON(raw string) (string, error) {
+func Dumps(raw string) (string, error) {
 	p := pyParser{s: raw}
 	v, err := p.document()
 	if err != nil {
@@ -58,23 +62,23 @@ func PythonJSON(raw string) (string, error) {
 	return b.String(), nil
 }
 
-// PythonJSONMembers parses a JSON object and returns its members in dict
-// order with each value re-encoded by PythonJSON rules: ComfyUI's
+// DumpsMembers parses a JSON object and returns its members in dict order
+// with each value re-encoded by Dumps rules: ComfyUI's
 // `for x in extra_pnginfo: metadata[x] = json.dumps(extra_pnginfo[x])`.
-func PythonJSONMembers(raw string) ([]JSONMember, error) {
+func DumpsMembers(raw string) ([]Member, error) {
 	p := pyParser{s: raw}
 	v, err := p.document()
 	if err != nil {
 		return nil, err
 	}
 	if v.kind != pyObject {
-		return nil, fmt.Errorf("%w: expected a JSON object", ErrInvalidPromptJSON)
+		return nil, fmt.Errorf("%w: expected a JSON object", ErrInvalid)
 	}
-	out := make([]JSONMember, len(v.keys))
+	out := make([]Member, len(v.keys))
 	for i, k := range v.keys {
 		var b strings.Builder
 		v.items[i].write(&b)
-		out[i] = JSONMember{Key: k.goString(), Value: b.String()}
+		out[i] = Member{Key: k.goString(), Value: b.String()}
 	}
 	return out, nil
 }
@@ -204,23 +208,16 @@ type pyParser struct {
 }
 
 func (p *pyParser) fail(format string, args ...any) error {
-	return fmt.Errorf("%w: %s at byte %d", ErrInvalidPromptJSON, fmt.Sprintf(format, args...), p.pos)
+	return fmt.Errorf("%w: %s at byte %d", ErrInvalid, fmt.Sprintf(format, args...), p.pos)
 }
 
 func (p *pyParser) skip() {
-	for p.pos < len(p.s) {
-		switch p.s[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+	p.pos = jsonlex.SkipSpace(p.s, p.pos)
 }
 
 func (p *pyParser) document() (pyValue, error) {
 	if !utf8.ValidString(p.s) {
-		return pyValue{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalidPromptJSON)
+		return pyValue{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
 	}
 	v, err := p.value()
 	if err != nil {
@@ -363,70 +360,24 @@ func (p *pyParser) array() (pyValue, error) {
 func (p *pyParser) str() (pyStr, error) {
 	p.pos++ // '"'
 	var out pyStr
-	for p.pos < len(p.s) {
-		c := p.s[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
+	for {
+		r, next, st := jsonlex.StringChar(p.s, p.pos)
+		p.pos = next
+		switch st {
+		case jsonlex.Char:
+			out = append(out, r)
+		case jsonlex.Quote:
 			return out, nil
-		case c < 0x20:
+		case jsonlex.Control:
 			return nil, p.fail("invalid control character")
-		case c != '\\':
-			r, n := utf8.DecodeRuneInString(p.s[p.pos:])
-			out = append(out, r)
-			p.pos += n
-			continue
-		}
-		if p.pos+1 >= len(p.s) {
-			break
-		}
-		e := p.s[p.pos+1]
-		p.pos += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, rune(e))
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return nil, p.fail("invalid \\uXXXX escape")
-			}
-			if r >= 0xD800 && r <= 0xDBFF && strings.HasPrefix(p.s[p.pos:], `\u`) {
-				save := p.pos
-				p.pos += 2
-				if r2, ok := p.hex4(); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
-					r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
-				} else {
-					p.pos = save
-				}
-			}
-			out = append(out, r)
-		default:
+		case jsonlex.BadUnicode:
+			return nil, p.fail("invalid \\uXXXX escape")
+		case jsonlex.BadEscape:
 			return nil, p.fail("invalid \\escape")
+		default:
+			return nil, p.fail("unterminated string")
 		}
 	}
-	return nil, p.fail("unterminated string")
-}
-
-func (p *pyParser) hex4() (rune, bool) {
-	if p.pos+4 > len(p.s) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(p.s[p.pos:p.pos+4], 16, 32)
-	if err != nil || strings.ContainsAny(p.s[p.pos:p.pos+4], "+-") {
-		return 0, false
-	}
-	p.pos += 4
-	return rune(v), true
 }
 
 // number parses -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)? as json.loads does and
@@ -483,11 +434,11 @@ func (p *pyParser) number() (pyValue, error) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return pyValue{}, p.fail("invalid number %q", p.s[start:p.pos])
 	}
-	return pyValue{text: PythonFloatRepr(f)}, nil
+	return pyValue{text: FloatRepr(f)}, nil
 }
 
-// PythonFloatRepr formats f as Python's repr(float) (and json.dumps) does.
-func PythonFloatRepr(f float64) string {
+// FloatRepr formats f as Python's repr(float) (and json.dumps) does.
+func FloatRepr(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "NaN"
