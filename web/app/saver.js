@@ -38,14 +38,24 @@ const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE
  * @param {() => Promise<{prompt?: string|object, extraPnginfo?: string|object}>} [options.metadataProvider]
  *   supplies prompt and extra_pnginfo (the ComfyUI extension passes the
  *   current graph); when given, the prompt/workflow fields are not shown.
+ *   The "Leave out prompt and workflow" checkbox is then shown outside the
+ *   collapsed Metadata section: it is the privacy switch for that graph.
  * @param {boolean} [options.showMetadataFields] show the prompt and workflow
  *   fields (default: true unless a metadataProvider is given).
+ * @param {(planned: object|null) => void} [options.onPlan] called with each
+ *   plan the engine makes for the current inputs and options (the `planned`
+ *   reply of PROTOCOL.md: bytes, headerBytes, metadata, predictionChoice …),
+ *   and with null when the inputs or options change or a plan fails.
  * @param {EventTarget} [options.dropTarget] where a dropped file is routed
  *   by its content (default: container; the standalone page passes document).
  * @param {'classic'|'module'} [options.workerType]
  * @param {boolean} [options.stylesheet] link baseURL/style.css into the
  *   document when it is not linked yet (default true).
- * @returns {{ready: Promise<object>, stats: object, destroy(): void, element: Element}}
+ * @returns {{ready: Promise<object>, stats: object, lastPlan: object|null,
+ *   setDefaults(defaults: {filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'}): void,
+ *   refreshSaved(): Promise<void>, destroy(): void, element: Element}}
+ *   lastPlan is the current plan (null while there is none); setDefaults
+ *   applies changed host settings to the form (only the fields given).
  */
 export function mountSaver(container, options = {}) {
   const doc = container.ownerDocument;
@@ -105,10 +115,9 @@ export function mountSaver(container, options = {}) {
   const inspections = new WeakMap(); // File -> Promise<report>
   let planProblem = null; // {slot, file, message} from the last plan
   let lastPlan = null;
-  let predictionSelectable = false; // see probePrediction
+  let predictionSelectable = false; // the engine's planned.predictionChoice
   let planGeneration = 0;
   let planTimer = 0;
-  let planInFlight = Promise.resolve(null); // the last plan request, settled or not
   let activeSave = null; // {id}
   const objectURLs = new Set();
   const listeners = [];
@@ -116,7 +125,7 @@ export function mountSaver(container, options = {}) {
     readyMs: NaN,
     version: '',
     wasmMemoryBytes: NaN,
-    predictionSelectable: null, // null until the engine has been asked (probePrediction)
+    predictionSelectable: null, // null until the engine has planned (planned.predictionChoice)
     savesCompleted: 0,
     lastSave: null, // {sink, bytes, seconds, wasmMemoryMin, wasmMemoryMax, progressEvents, name, path}
   };
@@ -125,6 +134,13 @@ export function mountSaver(container, options = {}) {
   if (defaults.filenamePrefix) ui.prefix.value = defaults.filenamePrefix;
   if (defaults.embedWorkflow === false) ui.disableMetadata.checked = true;
   ui.metadataFields.hidden = !showMetadataFields;
+  if (options.metadataProvider) {
+    // The provided prompt and workflow are embedded unless this is ticked:
+    // keep the switch in view, not inside the collapsed Metadata section.
+    const leaveOut = ui.disableMetadata.closest('label');
+    leaveOut.classList.add('ckpt-leave-out');
+    root.querySelector('[data-role="metadata"]').before(leaveOut);
+  }
   const canPickFile = typeof globalThis.showSaveFilePicker === 'function';
   ui.sinkFile.hidden = !canPickFile;
   const opfsAvailable = hasOPFS();
@@ -135,10 +151,25 @@ export function mountSaver(container, options = {}) {
     opfsRadio.disabled = true;
     opfsRadio.closest('label').hidden = true;
   }
-  const wantedSink = defaults.sink ?? 'opfs';
-  const initialSink = ui.sinks.find((r) => r.value === wantedSink && !r.disabled && !r.closest('label').hidden)
-    ?? ui.sinks.find((r) => !r.disabled && !r.closest('label').hidden);
+  const offeredSink = (value) => ui.sinks.find((r) => r.value === value && !r.disabled && !r.closest('label').hidden);
+  const initialSink = offeredSink(defaults.sink ?? 'opfs') ?? ui.sinks.find((r) => !r.disabled && !r.closest('label').hidden);
   initialSink.checked = true;
+
+  /** Applies changed host settings (the ComfyUI extension's) to the form. */
+  function setDefaults(changed = {}) {
+    if (typeof changed.filenamePrefix === 'string' && changed.filenamePrefix.trim() !== '') {
+      ui.prefix.value = changed.filenamePrefix;
+    }
+    if (typeof changed.embedWorkflow === 'boolean') ui.disableMetadata.checked = !changed.embedWorkflow;
+    if (changed.sink) {
+      const radio = offeredSink(changed.sink);
+      if (radio) radio.checked = true;
+    }
+    // A running save keeps the options it started with; the next plan (and
+    // save) uses the new ones.
+    renderPlan();
+    if (!activeSave) schedulePlan();
+  }
 
   // ---- engine ----------------------------------------------------------------
   const startedAt = performance.now();
@@ -338,7 +369,7 @@ export function mountSaver(container, options = {}) {
 
   function slotsChanged() {
     planProblem = null;
-    lastPlan = null;
+    setPlan(null);
     renderAll();
     renderPlan();
     schedulePlan();
@@ -378,35 +409,6 @@ export function mountSaver(container, options = {}) {
     return new Blob(pieces, { type: 'application/octet-stream' });
   }
 
-  /**
-   * Whether the prediction type is the user's choice is the engine's call
-   * (fixed for SD1.5 or SD3, selectable for standalone SD2/SDXL models):
-   * after an automatic plan that writes modelspec.predict_key, plan once
-   * more with the other type. If the engine accepts it, offer the select.
-   * A header-only plan takes milliseconds.
-   */
-  async function probePrediction(generation, files, opts, planned) {
-    const key = planned.metadata?.['modelspec.predict_key'];
-    if (opts.prediction !== 'auto' || !key) {
-      predictionSelectable = opts.prediction !== 'auto';
-      stats.predictionSelectable = predictionSelectable;
-      renderPlan();
-      return;
-    }
-    const other = key === 'v' ? 'eps' : 'v';
-    let selectable = false;
-    try {
-      await engine.request('plan', { ...files, options: { ...opts, prediction: other } });
-      selectable = true;
-    } catch {
-      selectable = false;
-    }
-    if (generation !== planGeneration) return;
-    predictionSelectable = selectable;
-    stats.predictionSelectable = selectable;
-    renderPlan();
-  }
-
   function schedulePlan() {
     clearTimeout(planTimer);
     planGeneration += 1;
@@ -414,29 +416,37 @@ export function mountSaver(container, options = {}) {
     planTimer = setTimeout(() => runPlan().catch(() => {}), 150);
   }
 
-  /** Plans the output with the current files and options; returns the reply. */
-  async function runPlan() {
-    const run = runPlanNow();
-    planInFlight = run.catch(() => null);
-    return run;
+  /** The current plan, told to options.onPlan whenever it changes. */
+  function setPlan(planned) {
+    if (planned === lastPlan) return;
+    lastPlan = planned;
+    try {
+      options.onPlan?.(planned);
+    } catch (error) {
+      console.error('[ckptpack] onPlan failed', error);
+    }
   }
 
-  async function runPlanNow() {
+  /** Plans the output with the current files and options; returns the reply. */
+  async function runPlan() {
     const generation = ++planGeneration;
     const files = requestFiles();
     try {
       const opts = await collectOptions();
       const planned = await engine.request('plan', { ...files, options: opts });
       if (generation !== planGeneration) return null;
-      lastPlan = planned;
       planProblem = null;
-      probePrediction(generation, files, opts, planned);
+      // Whether eps/v is the user's choice is the engine's call (fixed for
+      // SD1.5 or SD3, selectable for a standalone SD2/SDXL model).
+      predictionSelectable = opts.prediction !== 'auto' || planned.predictionChoice === true;
+      stats.predictionSelectable = predictionSelectable;
+      setPlan(planned);
       renderAll();
       renderPlan();
       return planned;
     } catch (error) {
       if (generation !== planGeneration) return null;
-      lastPlan = null;
+      setPlan(null);
       planProblem = problemLocation(error);
       renderAll();
       renderPlan();
@@ -541,6 +551,7 @@ export function mountSaver(container, options = {}) {
       if (fieldset.tagName === 'FIELDSET') fieldset.disabled = busy;
       else for (const control of fieldset.querySelectorAll('input, textarea, select')) control.disabled = busy;
     }
+    ui.disableMetadata.disabled = busy; // outside the fieldsets with a metadataProvider
     ui.save.disabled = busy;
     ui.cancel.disabled = !busy;
     root.setAttribute('aria-busy', String(busy));
@@ -607,9 +618,6 @@ export function mountSaver(container, options = {}) {
       }
       setStatus('Planning the checkpoint…');
       clearTimeout(planTimer);
-      // One request at a time on the same files: let an automatic plan that
-      // is still running finish before planning for the save.
-      await planInFlight;
       const plan = await runPlan();
       if (!plan) throw new Error('The components changed while planning; press Save again.');
       if (sink === 'blob' && plan.blobOK === false) {
@@ -811,6 +819,8 @@ export function mountSaver(container, options = {}) {
     element: root,
     ready,
     stats,
+    get lastPlan() { return lastPlan; },
+    setDefaults,
     refreshSaved,
     destroy() {
       clearTimeout(planTimer);
