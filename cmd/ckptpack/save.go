@@ -258,11 +258,8 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 	for i, ent := range entries {
 		names[i] = ent.Name()
 	}
-	counter := checkpoint.NextCounter(filename, names)
-	return outputName{
-		path:  filepath.Join(folder, checkpoint.CheckpointFileName(filename, counter)),
-		title: fmt.Sprintf("%s %d", filename, counter),
-	}, nil
+	next := checkpoint.NextOutputName(subfolder, filename, names)
+	return outputName{path: filepath.Join(folder, next.Name), title: next.Title}, nil
 }
 
 // jsonArg returns a JSON flag value, reading it from a file for "@path",

@@ -202,21 +202,18 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	if err != nil {
 		return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("filename_prefix %q: %v", req.FilenamePrefix, err)}
 	}
-	folder := ""
-	if subfolder != "" {
-		folder = subfolder + "/"
-	}
-	counter, err := nextCounter(store, folder, filename)
+	entries, err := folderEntries(store, subfolder, filename)
 	if err != nil {
 		return nil, err
 	}
-	key := folder + checkpoint.CheckpointFileName(filename, counter)
+	next := checkpoint.NextOutputName(subfolder, filename, entries)
+	key := next.Path()
 
 	save := checkpoint.SaveRequest{
 		Model:           inputs[req.Model],
 		VAE:             inputs[req.VAE],
 		Prediction:      checkpoint.Prediction(req.Prediction),
-		Title:           fmt.Sprintf("%s %d", filename, counter), // CheckpointSave: "{} {}".format(filename, counter)
+		Title:           next.Title,
 		DisableMetadata: req.DisableMetadata,
 		Metadata:        req.Metadata,
 	}
@@ -266,14 +263,19 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	}, nil
 }
 
-// nextCounter applies ComfyUI's counter rule to the entries already in
-// folder. Only entries whose names begin with filename can match the rule
-// ("<filename>_<digits>_…", compared case-sensitively as on the Linux
-// servers ComfyUI runs on), so the listing is narrowed to that prefix.
-func nextCounter(store objectStore, folder, filename string) (int, error) {
+// folderEntries lists the names in subfolder ("" for the bucket's root)
+// that ComfyUI's counter rule reads. Only entries whose names begin with
+// filename can match the rule ("<filename>_<digits>_…", compared
+// case-sensitively as on the Linux servers ComfyUI runs on), so the listing
+// is narrowed to that prefix.
+func folderEntries(store objectStore, subfolder, filename string) ([]string, error) {
+	folder := ""
+	if subfolder != "" {
+		folder = subfolder + "/"
+	}
 	keys, folders, err := store.List(folder + filename)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	entries := make([]string, 0, len(keys)+len(folders))
 	for _, k := range keys {
@@ -282,7 +284,7 @@ func nextCounter(store objectStore, folder, filename string) (int, error) {
 	for _, f := range folders {
 		entries = append(entries, path.Base(strings.TrimSuffix(f, "/")))
 	}
-	return checkpoint.NextCounter(filename, entries), nil
+	return entries, nil
 }
 
 func (s *server) inspect(store objectStore, key string) (*checkpoint.Report, error) {

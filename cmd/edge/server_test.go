@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
 )
 
 const testToken = "s3cret-token"
@@ -129,15 +131,16 @@ func TestNextCounterOverBucketEntries(t *testing.T) {
 		folder, filename string
 		want             int
 	}{
-		{"checkpoints/", "ComfyUI", 8},
-		{"checkpoints/", "Other", 10},
-		{"checkpoints/deeper/", "ComfyUI", 21},
+		{"checkpoints", "ComfyUI", 8},
+		{"checkpoints", "Other", 10},
+		{"checkpoints/deeper", "ComfyUI", 21},
 		{"", "ComfyUI", 43},
-		{"empty/", "ComfyUI", 1},
+		{"empty", "ComfyUI", 1},
 	} {
-		got, err := nextCounter(store, c.folder, c.filename)
+		entries, err := folderEntries(store, c.folder, c.filename)
+		got := checkpoint.NextCounter(c.filename, entries)
 		if err != nil || got != c.want {
-			t.Errorf("nextCounter(%q, %q) = %d, %v; want %d", c.folder, c.filename, got, err, c.want)
+			t.Errorf("NextCounter over folderEntries(%q, %q) = %d, %v; want %d", c.folder, c.filename, got, err, c.want)
 		}
 	}
 }

@@ -206,3 +206,35 @@ func digitValue(r rune) (int, bool) {
 func CheckpointFileName(filename string, counter int) string {
 	return fmt.Sprintf("%s_%05d_.safetensors", filename, counter)
 }
+
+// OutputName is the file CheckpointSave writes next, and the title it gives
+// the checkpoint.
+type OutputName struct {
+	Subfolder string // as ResolvePrefix returned it: "checkpoints"; "" for the root
+	Counter   int    // 1, 2 …
+	Name      string // "ComfyUI_00001_.safetensors"
+	Title     string // modelspec.title: "ComfyUI 1"
+}
+
+// Path is the output's "/"-separated path below the output folder.
+func (o OutputName) Path() string {
+	if o.Subfolder == "" {
+		return o.Name
+	}
+	return o.Subfolder + "/" + o.Name
+}
+
+// NextOutputName is what CheckpointSave saves as next for the subfolder and
+// filename ResolvePrefix returned, given the names of the entries already in
+// that subfolder (none when it does not exist): the next counter (see
+// NextCounter), f"{filename}_{counter:05}_.safetensors", and the title
+// "{} {}".format(filename, counter).
+func NextOutputName(subfolder, filename string, entries []string) OutputName {
+	counter := NextCounter(filename, entries)
+	return OutputName{
+		Subfolder: subfolder,
+		Counter:   counter,
+		Name:      CheckpointFileName(filename, counter),
+		Title:     fmt.Sprintf("%s %d", filename, counter),
+	}
+}

@@ -135,3 +135,15 @@ func TestCheckpointFileName(t *testing.T) {
 		}
 	}
 }
+
+func TestNextOutputName(t *testing.T) {
+	entries := []string{"ComfyUI_00002_.safetensors", "ComfyUI_00009_", "Other_00040_.png"}
+	got := NextOutputName("checkpoints", "ComfyUI", entries)
+	want := OutputName{Subfolder: "checkpoints", Counter: 10, Name: "ComfyUI_00010_.safetensors", Title: "ComfyUI 10"}
+	if got != want || got.Path() != "checkpoints/ComfyUI_00010_.safetensors" {
+		t.Errorf("NextOutputName = %+v (path %q), want %+v", got, got.Path(), want)
+	}
+	if got := NextOutputName("", "x", nil); got.Path() != "x_00001_.safetensors" || got.Title != "x 1" {
+		t.Errorf("NextOutputName at the root of an empty folder = %+v (path %q)", got, got.Path())
+	}
+}
