@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,22 +55,9 @@ func TestResolvePrefix(t *testing.T) {
 		}
 	}
 	_, _, err := ResolvePrefix("checkpoints/", now)
-	if err == nil || !contains(err.Error(), "checkpoints_00001_.safetensors") || !contains(err.Error(), `"checkpoints/ComfyUI"`) {
+	if err == nil || !strings.Contains(err.Error(), "checkpoints_00001_.safetensors") || !strings.Contains(err.Error(), `"checkpoints/ComfyUI"`) {
 		t.Errorf("trailing slash message does not explain: %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestPosixNormpath(t *testing.T) {

@@ -2,14 +2,11 @@ package checkpoint
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
-
-	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
 // randomInput is a tiny in-memory safetensors file whose every tensor holds
@@ -88,15 +85,7 @@ func TestPlanExecutesSDXL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sink streamwriter.MemorySink
-	if err := Execute(context.Background(), p, &sink, ExecuteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	out := sink.Bytes()
-	h, err := ParseHeader("out", out[8:binary.LittleEndian.Uint64(out)+8], int64(len(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, h := executeToMemory(t, p)
 	if !bytes.Equal(out[:h.DataStart], p.Header) {
 		t.Fatal("written header differs from the plan's")
 	}
@@ -205,15 +194,7 @@ func TestPlanExecutesDiffusersFlux(t *testing.T) {
 	if p.Architecture != "Flux" {
 		t.Fatalf("architecture %s", p.Architecture)
 	}
-	var sink streamwriter.MemorySink
-	if err := Execute(context.Background(), p, &sink, ExecuteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	out := sink.Bytes()
-	hd, err := ParseHeader("out", out[8:binary.LittleEndian.Uint64(out)+8], int64(len(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, hd := executeToMemory(t, p)
 	get := func(name string) []byte {
 		x, ok := hd.Lookup("model.diffusion_model." + name)
 		if !ok {

@@ -287,11 +287,7 @@ func TestScaledFP8(t *testing.T) {
 // architecture is stable-video-diffusion-img2vid-v1.
 func TestSVD(t *testing.T) {
 	sd := synthUNet(320, 8, 1024, 768, true, true, levels(2, 1, 1, 1, 0))
-	var ts []testTensor
-	for _, k := range sd.sortedKeys() {
-		ts = append(ts, testTensor{Name: k, DType: "F16", Shape: sd[k].Shape})
-	}
-	model := makeInput(t, "svd", ts, nil)
+	model := makeInput(t, "svd", stateDictTensors(sd, "F16"), nil)
 	vae := makeInput(t, "svd_vae", []testTensor{
 		{Name: "decoder.mid.block_1.mix_factor", DType: "F32", Shape: []int64{1}},
 		{Name: "decoder.conv_in.weight", DType: "F32", Shape: []int64{512, 4, 3, 3}},
@@ -455,11 +451,7 @@ func TestHunyuanVideoRenames(t *testing.T) {
 // in OpenCLIP layout (SDXLRefiner.process_clip_state_dict_for_saving).
 func TestSDXLRefiner(t *testing.T) {
 	sd := synthUNet(384, 4, 1280, 2560, true, false, levels(2, 0, 4, 4, 0))
-	var ts []testTensor
-	for _, k := range sd.sortedKeys() {
-		ts = append(ts, testTensor{Name: k, DType: "F16", Shape: sd[k].Shape})
-	}
-	model := makeInput(t, "refiner_unet", ts, nil)
+	model := makeInput(t, "refiner_unet", stateDictTensors(sd, "F16"), nil)
 	p, err := PlanCheckpoint(SaveRequest{Model: model, Clip: []Input{manifestInput(t, "sdxl_base", "clip_g")}, VAE: manifestInput(t, "sdxl_base", "vae"), Title: "ComfyUI 1"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,18 +2,21 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
+	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
 // memFile is an in-memory safetensors file for plan-only tests: the real
@@ -168,6 +171,31 @@ func stepsByTensor(p *Plan) map[string][]Step {
 	return out
 }
 
+// executeToMemory executes p into memory and returns the bytes written and
+// their parsed header.
+func executeToMemory(t testing.TB, p *Plan) ([]byte, *Header) {
+	t.Helper()
+	var sink streamwriter.MemorySink
+	if err := Execute(context.Background(), p, &sink, ExecuteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := sink.Bytes()
+	h, err := ParseHeader("out", out[8:binary.LittleEndian.Uint64(out)+8], int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, h
+}
+
+// stateDictTensors lists sd's tensors, by name, as dtype tensors.
+func stateDictTensors(sd stateDict, dtype DType) []testTensor {
+	var ts []testTensor
+	for _, k := range sd.sortedKeys() {
+		ts = append(ts, testTensor{Name: k, DType: dtype, Shape: sd[k].Shape})
+	}
+	return ts
+}
+
 func sortedNames(ts []Tensor) []string {
 	out := make([]string, len(ts))
 	for i, x := range ts {
@@ -245,7 +273,7 @@ func checkHeader(t *testing.T, p *Plan, want *fixture.Manifest) {
 			t.Errorf("missing tensor %s", e.Key)
 			continue
 		}
-		if string(g.DType) != e.DType || !equalShape(g.Shape, e.Shape) {
+		if string(g.DType) != e.DType || !slices.Equal(g.Shape, e.Shape) {
 			t.Errorf("%s: got %s %v, want %s %v", e.Key, g.DType, g.Shape, e.DType, e.Shape)
 		}
 		delete(got, e.Key)
@@ -292,18 +320,6 @@ func checkHeader(t *testing.T, p *Plan, want *fixture.Manifest) {
 	if int64(len(p.Header))+total != p.Size {
 		t.Errorf("steps cover %d bytes after a %d-byte header, plan size %d", total, len(p.Header), p.Size)
 	}
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkSources checks every output tensor's byte mapping against the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -337,7 +338,7 @@ func TestSD2Prediction(t *testing.T) {
 			wantKey := "epsilon"
 			if c.v {
 				wantKey = "v"
-				if !hasV || v.DType != "F32" || !equalShape(v.Shape, []int64{0}) {
+				if !hasV || v.DType != "F32" || !slices.Equal(v.Shape, []int64{0}) {
 					t.Errorf("v_pred: %+v", v)
 				}
 			} else if hasV {
@@ -359,7 +360,7 @@ func TestSD2Prediction(t *testing.T) {
 				"cond_stage_model.model.logit_scale":                                  {},
 				"cond_stage_model.model.transformer.resblocks.5.mlp.c_fc.weight":      {4096, 1024},
 			} {
-				if x, ok := byName[name]; !ok || !equalShape(x.Shape, shape) {
+				if x, ok := byName[name]; !ok || !slices.Equal(x.Shape, shape) {
 					t.Errorf("%s: %+v, want shape %v", name, x, shape)
 				}
 			}
