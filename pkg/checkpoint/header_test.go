@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -397,15 +396,7 @@ func equalTensors(a, b []Tensor) bool {
 // a manifest (sorted keys, Python json) and the file size it declares.
 func oracleHeader(t testing.TB, arch, manifest string) ([]byte, int64) {
 	t.Helper()
-	dir, err := fixture.ArchDir(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fixture.LoadManifest(filepath.Join(dir, manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lay, err := fixture.PythonHeader(m, true)
+	lay, err := fixture.PythonHeader(oracleManifest(t, arch, manifest), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +416,8 @@ func (r sizedReader) ReadAt(p []byte, off int64) (int, error) {
 
 func TestReadOracleHeaders(t *testing.T) {
 	for _, c := range []struct{ arch, file string }{
-		{"sdxl_base", "expected_checkpoint.json"}, {"flux_dev", "expected_checkpoint.json"},
-		{"sd15", "unet.json"}, {"sd3_medium", "t5xxl.json"},
+		{"sdxl_base", "expected_checkpoint"}, {"flux_dev", "expected_checkpoint"},
+		{"sd15", "unet"}, {"sd3_medium", "t5xxl"},
 	} {
 		hdr, size := oracleHeader(t, c.arch, c.file)
 		h, err := ReadHeader(Input{Name: c.arch, R: sizedReader{hdr}, Size: size})
@@ -441,7 +432,7 @@ func TestReadOracleHeaders(t *testing.T) {
 
 func BenchmarkReadHeader(b *testing.B) {
 	for _, arch := range []string{"sdxl_base", "flux_dev"} {
-		hdr, size := oracleHeader(b, arch, "expected_checkpoint.json")
+		hdr, size := oracleHeader(b, arch, "expected_checkpoint")
 		in := Input{Name: arch, R: sizedReader{hdr}, Size: size}
 		b.Run(arch, func(b *testing.B) {
 			b.SetBytes(int64(len(hdr)))
@@ -456,7 +447,7 @@ func BenchmarkReadHeader(b *testing.B) {
 }
 
 func BenchmarkEncodeHeader(b *testing.B) {
-	hdr, size := oracleHeader(b, "sdxl_base", "expected_checkpoint.json")
+	hdr, size := oracleHeader(b, "sdxl_base", "expected_checkpoint")
 	h, err := ReadHeader(Input{Name: "sdxl", R: sizedReader{hdr}, Size: size})
 	if err != nil {
 		b.Fatal(err)
