@@ -65,6 +65,19 @@ const saveButton = (page: PersistentApp['page']) => page.getByRole('button', { n
 const leaveOutMetadata = (page: PersistentApp['page']) => page.getByLabel('Leave out prompt and workflow');
 const metadataSize = (page: PersistentApp['page']) => page.locator('[data-role="metadata-size"]');
 
+/**
+ * Changes a setting as ComfyUI's settings dialog does: settingStore.set calls
+ * the setting's onChange(newValue, oldValue), then stores the value.
+ */
+async function changeSetting(page: PersistentApp['page'], id: string, value: unknown): Promise<void> {
+  await page.evaluate(({ id, value }) => {
+    const fake = (globalThis as any).fakeComfy.app;
+    const old = fake.settingValue(id);
+    fake.settingsById.get(id).onChange?.(value, old);
+    fake.extensionManager.setting.set(id, value);
+  }, { id, value });
+}
+
 async function openSaveTab(page: PersistentApp['page']): Promise<void> {
   await sidebarButton(page).click();
   await expect(saveButton(page)).toBeEnabled();
@@ -199,6 +212,9 @@ test('a full-size SD1.5 checkpoint is saved from the tab with the live workflow 
   const estimated = await metadataSize(page).evaluate((el: HTMLElement) => ({ ...el.dataset }));
   expect(Number(estimated.workflowBytes)).toBe(rawStringTokenBytes(headerText, 'workflow'));
   expect(Number(estimated.promptBytes)).toBe(rawStringTokenBytes(headerText, 'prompt'));
+  // The header size the tab shows is the engine's planned headerBytes: 8 + N of the file.
+  expect(estimated.headerExact).toBe('true');
+  expect(Number(estimated.headerBytes)).toBe(8 + Buffer.byteLength(headerText));
 
   const verified = await verifyCheckpoint('sd15', file);
   expect(verified.ok, verified.output).toBe(true);
@@ -216,6 +232,8 @@ test('with "leave out prompt and workflow" on, the checkpoint holds neither', as
   // The saved settings turn embedding off and pick the direct download.
   await openComfyUI(page, { settings: JSON.stringify({ [SETTING.embed]: false, [SETTING.sink]: 'blob' }) });
   await openSaveTab(page);
+  // The switch is in view without opening the collapsed Metadata section.
+  await expect(page.locator('details[data-role="metadata"]')).not.toHaveAttribute('open');
   await expect(leaveOutMetadata(page)).toBeVisible();
   await expect(leaveOutMetadata(page)).toBeChecked();
   await expect(page.getByRole('radio', { name: /Download directly/ })).toBeChecked();
@@ -251,6 +269,44 @@ test('the tab warns when the workflow would push the header past 4 MiB, and note
   await page.evaluate((workflow) => (globalThis as any).fakeComfy.app.setWorkflow(workflow), WORKFLOW);
   await expect(metadataSize(page).locator('[data-role="metadata-over-library-limit"]')).toHaveCount(0);
   await expect(metadataSize(page)).toContainText('The workflow and its prompt add');
+  // Before a plan the size is an estimate; once the engine has planned, it is exact.
+  await expect(metadataSize(page)).toHaveAttribute('data-header-exact', 'false');
+  await pickSD15Components(page);
+  await expect(metadataSize(page)).toHaveAttribute('data-header-exact', 'true');
+  await expect(metadataSize(page).locator('[data-role="metadata-over-library-limit"]')).toHaveCount(0);
+});
+
+test('settings changed while the tab is open apply to it at once', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page);
+  await openSaveTab(page);
+  await pickSD15Components(page);
+  await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
+  await expect(leaveOutMetadata(page)).not.toBeChecked();
+  const embeddedHeader = Number(await metadataSize(page).getAttribute('data-header-bytes'));
+
+  await changeSetting(page, SETTING.prefix, 'checkpoints/live');
+  await expect(ui(page).prefix).toHaveValue('checkpoints/live');
+  await expect(page.getByText('Will write checkpoints/live_00001_.safetensors')).toBeVisible();
+
+  await changeSetting(page, SETTING.embed, false);
+  await expect(leaveOutMetadata(page)).toBeChecked();
+  await expect(metadataSize(page)).toHaveText('The workflow and its prompt will not be embedded in the checkpoint.');
+  // The next plan leaves them out: its exact header is smaller by their size.
+  await expect(metadataSize(page)).toHaveAttribute('data-header-exact', 'true');
+  await expect.poll(async () => Number(await metadataSize(page).getAttribute('data-header-bytes'))).toBeLessThan(embeddedHeader);
+
+  await changeSetting(page, SETTING.sink, 'blob');
+  await expect(page.getByRole('radio', { name: /Download directly/ })).toBeChecked();
+  // The prefix the user types stays when another setting changes.
+  await ui(page).prefix.fill('checkpoints/typed');
+  await changeSetting(page, SETTING.embed, true);
+  await expect(leaveOutMetadata(page)).not.toBeChecked();
+  await expect(ui(page).prefix).toHaveValue('checkpoints/typed');
+
+  const { file, name } = await saveAndDownload(page);
+  expect(name).toBe('typed_00001_.safetensors');
+  expect(Object.keys(await readMetadata(file)).sort()).toEqual(['modelspec.predict_key', 'prompt', 'workflow']);
 });
 
 test('the size estimate counts header bytes exactly as Python json.dumps output stored in a header', async ({ app }) => {

@@ -34,17 +34,30 @@ export interface SaverDefaults {
   sink: SinkKind
 }
 
+/** The parts of the worker's `planned` reply (wasm/worker/PROTOCOL.md) this extension reads. */
+export interface PlannedCheckpoint {
+  bytes: number
+  /** The output header's exact size, 8 + N. */
+  headerBytes: number
+  metadata: Record<string, string>
+}
+
 export interface SaverOptions {
   baseURL: string
   defaults: SaverDefaults
   metadataProvider?: () => Promise<CheckpointMetadata>
   showMetadataFields?: boolean
+  /** Each plan of the current inputs and options; null when there is none. */
+  onPlan?: (planned: PlannedCheckpoint | null) => void
 }
 
 /** What mountSaver returns (only the parts this extension uses). */
 export interface SaverHandle {
   element: Element
   ready: Promise<unknown>
+  readonly lastPlan: PlannedCheckpoint | null
+  /** Applies changed settings to the form (only the fields given). */
+  setDefaults(defaults: Partial<SaverDefaults>): void
   destroy(): void
 }
 
@@ -70,7 +83,7 @@ const SETTING_SINK = 'ckptpack.Sink'
 const DEFAULT_FILENAME_PREFIX = 'checkpoints/ComfyUI'
 const SINKS: readonly SinkKind[] = ['opfs', 'file', 'blob']
 
-// ComfyUI's model library shows __metadata__ only when the whole header is at
+// ComfyUI's model library shows __metadata__ only when the header JSON is at
 // most 1 MiB (server.py /view_metadata -> comfy.utils.safetensors_header
 // max_size=1024*1024). Dropping a .safetensors file on the canvas reads only
 // the first 4 MiB, header length included (src/scripts/pnginfo.ts
@@ -79,7 +92,7 @@ export const MODEL_LIBRARY_HEADER_LIMIT = 1024 * 1024
 export const CANVAS_DROP_HEADER_LIMIT = 4 * 1024 * 1024 - 8
 // The tensor index (names, dtypes, shapes, offsets) adds to the metadata:
 // about 120 KiB for SD1.5, 230 KiB for SDXL, 180 KiB for Flux. This bound is
-// used before the engine has planned the exact header.
+// used only before the engine has planned the header (planned.headerBytes).
 export const TENSOR_INDEX_ALLOWANCE = 256 * 1024
 
 // --- Metadata, as CheckpointSave writes it ------------------------------
@@ -183,6 +196,8 @@ async function snapshotWorkflow(): Promise<{ workflow: unknown; prompt: unknown 
 async function currentCheckpointMetadata(): Promise<CheckpointMetadata> {
   const { workflow, prompt } = await snapshotWorkflow()
   reportMetadataSize(workflow, prompt)
+  // The saver plans with what it was given last: that plan's header holds these sizes.
+  providedSizes = lastSizes
   return { prompt: JSON.stringify(prompt), extraPnginfo: JSON.stringify({ workflow }) }
 }
 
@@ -212,13 +227,27 @@ const isString = (v: unknown): v is string => typeof v === 'string'
 const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean'
 const isSink = (v: unknown): v is SinkKind => SINKS.includes(v as SinkKind)
 
+const prefixOrDefault = (prefix: string) => (prefix.trim() === '' ? DEFAULT_FILENAME_PREFIX : prefix.trim())
+
 function currentDefaults(): SaverDefaults {
-  const prefix = readSetting(SETTING_FILENAME_PREFIX, DEFAULT_FILENAME_PREFIX, isString).trim()
   return {
-    filenamePrefix: prefix === '' ? DEFAULT_FILENAME_PREFIX : prefix,
+    filenamePrefix: prefixOrDefault(readSetting(SETTING_FILENAME_PREFIX, DEFAULT_FILENAME_PREFIX, isString)),
     embedWorkflow: readSetting(SETTING_EMBED_WORKFLOW, true, isBoolean),
     sink: readSetting(SETTING_SINK, 'opfs', isSink),
   }
+}
+
+/**
+ * A setting changed in ComfyUI's settings dialog: the open saver takes the new
+ * value at once. The frontend calls onChange before it stores the value (and
+ * once at registration, before any saver exists), so the value comes from
+ * the call, not from the store. Only the changed field is applied, so what
+ * the user typed into the other fields stays.
+ */
+function applySetting(changed: Partial<SaverDefaults>): void {
+  if (!saverHandle) return
+  saverHandle.setDefaults(changed)
+  renderMetadataSize()
 }
 
 const SETTINGS_CATEGORY = 'Save Checkpoint'
@@ -231,6 +260,9 @@ const settings: SettingParams[] = [
     tooltip: 'Like the Save Checkpoint node: "checkpoints/ComfyUI" saves checkpoints/ComfyUI_00001_.safetensors.',
     type: 'text',
     defaultValue: DEFAULT_FILENAME_PREFIX,
+    onChange: (value: unknown) => {
+      if (isString(value)) applySetting({ filenamePrefix: prefixOrDefault(value) })
+    },
   },
   {
     id: settingId(SETTING_EMBED_WORKFLOW),
@@ -240,6 +272,9 @@ const settings: SettingParams[] = [
       'Off leaves "workflow" and "prompt" out of the file, like ComfyUI\'s --disable-metadata. Turn it off before sharing a checkpoint whose workflow you want to keep private.',
     type: 'boolean',
     defaultValue: true,
+    onChange: (value: unknown) => {
+      if (isBoolean(value)) applySetting({ embedWorkflow: value })
+    },
   },
   {
     id: settingId(SETTING_SINK),
@@ -252,6 +287,9 @@ const settings: SettingParams[] = [
       { text: 'Download directly', value: 'blob' },
     ],
     defaultValue: 'opfs',
+    onChange: (value: unknown) => {
+      if (isSink(value)) applySetting({ sink: value })
+    },
   },
 ]
 
@@ -264,6 +302,7 @@ let panel: HTMLElement | null = null
 let sizeNote: HTMLElement | null = null
 let mounting: Promise<void> | null = null
 let saverReady: Promise<unknown> = Promise.resolve()
+let saverHandle: SaverHandle | null = null
 
 function loadStylesheet(doc: Document, href: string): void {
   if (doc.querySelector(`link[rel="stylesheet"][href="${href}"]`)) return
@@ -324,12 +363,15 @@ async function mountInto(host: HTMLElement): Promise<void> {
     defaults: currentDefaults(),
     metadataProvider: currentCheckpointMetadata,
     showMetadataFields: false,
+    onPlan: (planned) => {
+      planBasis = planned ? headerBasis(planned) : null
+      renderMetadataSize()
+    },
   })
-  // The "leave out prompt and workflow" checkbox is the privacy switch for
-  // the embedded graph: keep it in view rather than in a closed section, and
-  // keep the size note in step with it.
-  const metadataSection = handle.element.querySelector('details[data-role="metadata"]')
-  if (metadataSection instanceof HTMLDetailsElement) metadataSection.open = true
+  saverHandle = handle
+  // The "leave out prompt and workflow" checkbox (the saver shows it outside
+  // its Metadata section, given a metadataProvider): keep the size note in
+  // step with it.
   const checkbox = handle.element.querySelector('input[data-role="disable-metadata"]')
   if (checkbox instanceof HTMLInputElement) {
     leaveOutCheckbox = checkbox
@@ -340,14 +382,53 @@ async function mountInto(host: HTMLElement): Promise<void> {
   saverReady = handle.ready
 }
 
+interface MetadataSizes {
+  workflowBytes: number
+  promptBytes: number
+}
+
 /** Sizes of the last workflow/prompt snapshot, in header bytes. */
-let lastSizes: { workflowBytes: number; promptBytes: number } | null = null
+let lastSizes: MetadataSizes | null = null
+/** The sizes last handed to the saver (what its next plan embeds). */
+let providedSizes: MetadataSizes | null = null
+/**
+ * The last plan's exact header size, and how many of its bytes were the
+ * embedded workflow and prompt: the rest (tensor index, other metadata) stays
+ * the same while only the graph changes.
+ */
+let planBasis: { headerBytes: number; metadataBytes: number } | null = null
 /** The saver's "Leave out prompt and workflow" checkbox, once mounted. */
 let leaveOutCheckbox: HTMLInputElement | null = null
 
 function reportMetadataSize(workflow: unknown, prompt: unknown): void {
   lastSizes = { workflowBytes: headerBytesOfPythonJSON(workflow), promptBytes: headerBytesOfPythonJSON(prompt) }
   renderMetadataSize()
+}
+
+/** metadata["workflow"] and metadata["prompt"] in a header, keys and separators included. */
+function embeddedBytes(sizes: MetadataSizes): number {
+  return headerBytesOfPythonJSON('workflow') + sizes.workflowBytes + headerBytesOfPythonJSON('prompt') + sizes.promptBytes + 4
+}
+
+function headerBasis(planned: PlannedCheckpoint): { headerBytes: number; metadataBytes: number } | null {
+  if (typeof planned.headerBytes !== 'number') return null // an engine older than headerBytes
+  const embedded = 'workflow' in (planned.metadata ?? {}) && providedSizes
+  return { headerBytes: planned.headerBytes, metadataBytes: embedded ? embeddedBytes(providedSizes!) : 0 }
+}
+
+/**
+ * The output header's size: the plan's exact headerBytes when it embeds
+ * what would be embedded now; with a changed graph, that plan's size with
+ * the new workflow and prompt in place of its own (exact but for the
+ * header's alignment padding, under 8 bytes); before any plan, the
+ * workflow and prompt plus TENSOR_INDEX_ALLOWANCE.
+ */
+function headerSize(metadataBytes: number): { bytes: number; exact: boolean } {
+  if (planBasis) {
+    const exact = planBasis.metadataBytes === metadataBytes
+    return { bytes: planBasis.headerBytes - planBasis.metadataBytes + metadataBytes, exact }
+  }
+  return { bytes: metadataBytes + TENSOR_INDEX_ALLOWANCE, exact: false }
 }
 
 function renderMetadataSize(): void {
@@ -357,30 +438,35 @@ function renderMetadataSize(): void {
   // The exact sizes of the two header string values, for tests and curious users.
   sizeNote.dataset.workflowBytes = String(workflowBytes)
   sizeNote.dataset.promptBytes = String(promptBytes)
-  if (leaveOutCheckbox?.checked) {
+  const leftOut = leaveOutCheckbox?.checked ?? false
+  const bytes = leftOut ? 0 : embeddedBytes(lastSizes)
+  const header = headerSize(bytes)
+  sizeNote.dataset.headerBytes = String(header.bytes)
+  sizeNote.dataset.headerExact = String(header.exact)
+  if (leftOut) {
     sizeNote.textContent = 'The workflow and its prompt will not be embedded in the checkpoint.'
     return
   }
-  // metadata["workflow"] and metadata["prompt"], keys and separators included.
-  const bytes = headerBytesOfPythonJSON('workflow') + workflowBytes + headerBytesOfPythonJSON('prompt') + promptBytes + 4
-  const estimate = bytes + TENSOR_INDEX_ALLOWANCE
   const kib = (n: number) => `${Math.ceil(n / 1024).toLocaleString('en-US')} KiB`
+  const size = `${header.exact ? '' : 'about '}${kib(header.bytes)}`
   const line = doc.createElement('span')
   line.textContent = `The workflow and its prompt add ${kib(bytes)} to the checkpoint's header.`
   const parts: Node[] = [line]
-  if (estimate > CANVAS_DROP_HEADER_LIMIT) {
+  // Both limits are on N, the header JSON after the 8-byte length.
+  const json = header.bytes - 8
+  if (json > CANVAS_DROP_HEADER_LIMIT) {
     const warn = doc.createElement('strong')
     warn.className = 'ckptpack-comfy-warning'
     warn.dataset.role = 'metadata-too-big'
     warn.textContent =
-      ` Warning: the header would be about ${kib(estimate)}, over 4 MiB, so dropping the saved checkpoint on the ComfyUI canvas will not load this workflow (ComfyUI reads only a file's first 4 MiB). Tick "Leave out prompt and workflow", or make the workflow smaller.`
+      ` Warning: the header would be ${size}, over 4 MiB, so dropping the saved checkpoint on the ComfyUI canvas will not load this workflow (ComfyUI reads only a file's first 4 MiB). Tick "Leave out prompt and workflow", or make the workflow smaller.`
     parts.push(warn)
-  } else if (estimate > MODEL_LIBRARY_HEADER_LIMIT) {
+  } else if (json > MODEL_LIBRARY_HEADER_LIMIT) {
     const note = doc.createElement('span')
     note.className = 'ckptpack-comfy-note'
     note.dataset.role = 'metadata-over-library-limit'
     note.textContent =
-      ` The header will be about ${kib(estimate)}, over 1 MiB: ComfyUI's model library will not show this checkpoint's metadata (dropping the file on the canvas still loads the workflow).`
+      ` The header will be ${size}, over 1 MiB: ComfyUI's model library will not show this checkpoint's metadata (dropping the file on the canvas still loads the workflow).`
     parts.push(note)
   }
   sizeNote.replaceChildren(...parts)
