@@ -162,15 +162,6 @@ func headerOf(t testing.TB, in Input) *Header {
 	return h
 }
 
-// stepsByTensor groups a plan's steps by output tensor.
-func stepsByTensor(p *Plan) map[string][]Step {
-	out := map[string][]Step{}
-	for _, s := range p.Steps {
-		out[s.Tensor] = append(out[s.Tensor], s)
-	}
-	return out
-}
-
 // executeToMemory executes p into memory and returns the bytes written and
 // their parsed header.
 func executeToMemory(t testing.TB, p *Plan) ([]byte, *Header) {
