@@ -371,12 +371,11 @@ func TestExecuteFaultsLeaveNoOutput(t *testing.T) {
 	data := pattern(0, 256<<10)
 	const name = "sd15/unet.safetensors"
 	type fault struct {
-		reader     io.ReaderAt
-		sink       func(streamwriter.Sink) streamwriter.Sink
-		cancelAt   int64
-		wantIs     error
-		wantInMsg  []string
-		fastCopyOK bool
+		reader    io.ReaderAt
+		sink      func(streamwriter.Sink) streamwriter.Sink
+		cancelAt  int64
+		wantIs    error
+		wantInMsg []string
 	}
 	faults := map[string]fault{
 		"input truncated": {
