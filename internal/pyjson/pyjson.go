@@ -153,6 +153,16 @@ func (v *pyValue) write(b *strings.Builder) {
 	}
 }
 
+// Quote returns s as json.dumps writes a str with ensure_ascii (the
+// default): \" \\ \n \r \t \b \f, other characters outside ' '..'~' as
+// \uXXXX in lower-case hex, surrogate pairs above U+FFFF.
+func Quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	writePyStr(&b, pyStr(s))
+	return b.String()
+}
+
 // writePyStr writes s as json.dumps with ensure_ascii does (py_encode_basestring_ascii).
 func writePyStr(b *strings.Builder, s pyStr) {
 	const hex = "0123456789abcdef"
