@@ -117,3 +117,16 @@ func FuzzDumps(f *testing.F) {
 		}
 	})
 }
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                 `""`,
+		"a/b <&> ~":        `"a/b <&> ~"`,
+		"\"\\\n\r\t\b\f":   `"\"\\\n\r\t\b\f"`,
+		"\x00\x7fé\u2028😀": `"\u0000\u007f\u00e9\u2028\ud83d\ude00"`,
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
