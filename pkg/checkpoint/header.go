@@ -174,29 +174,11 @@ func validateLayout(file string, ts []Tensor, dataLen int64) error {
 	})
 	var pos int64
 	for i := range ts {
-		t := &ts[i]
-		if t.Begin != pos || t.End < t.Begin {
-			what := fmt.Sprintf("data_offsets [%d, %d], expected to begin at %d", t.Begin, t.End, pos)
-			switch {
-			case t.End < t.Begin:
-				what = fmt.Sprintf("data_offsets [%d, %d] end before they begin", t.Begin, t.End)
-			case t.Begin > pos:
-				what += ": a gap of " + strconv.FormatInt(t.Begin-pos, 10) + " bytes"
-			default:
-				what += ": overlaps the previous tensor"
-			}
-			return &HeaderError{File: file, Tensor: t.Name, Rule: ErrInvalidOffset, Detail: what}
-		}
-		want, herr := tensorBytes(t.DType, t.Shape)
-		if herr != nil {
-			herr.File, herr.Tensor = file, t.Name
+		if herr := checkSpan(&ts[i], pos); herr != nil {
+			herr.File = file
 			return herr
 		}
-		if t.End-t.Begin != want {
-			return &HeaderError{File: file, Tensor: t.Name, Rule: ErrTensorInvalidInfo,
-				Detail: fmt.Sprintf("%s %v takes %d bytes, data_offsets [%d, %d] span %d", t.DType, t.Shape, want, t.Begin, t.End, t.End-t.Begin)}
-		}
-		pos = t.End
+		pos = ts[i].End
 	}
 	if pos != dataLen {
 		detail := fmt.Sprintf("tensors end at %d, data section is %d bytes", pos, dataLen)
@@ -206,6 +188,34 @@ func validateLayout(file string, ts []Tensor, dataLen int64) error {
 			detail += ": file truncated"
 		}
 		return &HeaderError{File: file, Rule: ErrIncompleteBuffer, Detail: detail}
+	}
+	return nil
+}
+
+// checkSpan applies Metadata::validate to the next tensor of a data section
+// whose tensors so far end at pos: it begins at pos and does not end before
+// it begins, and its size matches shape × dtype.
+func checkSpan(t *Tensor, pos int64) *HeaderError {
+	if t.Begin != pos || t.End < t.Begin {
+		what := fmt.Sprintf("data_offsets [%d, %d], expected to begin at %d", t.Begin, t.End, pos)
+		switch {
+		case t.End < t.Begin:
+			what = fmt.Sprintf("data_offsets [%d, %d] end before they begin", t.Begin, t.End)
+		case t.Begin > pos:
+			what += ": a gap of " + strconv.FormatInt(t.Begin-pos, 10) + " bytes"
+		default:
+			what += ": overlaps the previous tensor"
+		}
+		return &HeaderError{Tensor: t.Name, Rule: ErrInvalidOffset, Detail: what}
+	}
+	want, herr := tensorBytes(t.DType, t.Shape)
+	if herr != nil {
+		herr.Tensor = t.Name
+		return herr
+	}
+	if t.End-t.Begin != want {
+		return &HeaderError{Tensor: t.Name, Rule: ErrTensorInvalidInfo,
+			Detail: fmt.Sprintf("%s %v takes %d bytes, data_offsets [%d, %d] span %d", t.DType, t.Shape, want, t.Begin, t.End, t.End-t.Begin)}
 	}
 	return nil
 }
@@ -631,16 +641,11 @@ func EncodeHeader(metadata map[string]string, tensors []Tensor) ([]byte, error) 
 			return bad(t.Name, ErrDuplicateKey, "tensor appears twice")
 		}
 		seen[t.Name] = struct{}{}
-		want, herr := tensorBytes(t.DType, t.Shape)
-		if herr != nil {
-			herr.Tensor = t.Name
+		if herr := checkSpan(t, pos); herr != nil {
+			if herr.Rule == ErrInvalidOffset {
+				herr.Detail += " (tensors must be given in data order)"
+			}
 			return nil, herr
-		}
-		if t.Begin != pos || t.End < t.Begin {
-			return bad(t.Name, ErrInvalidOffset, fmt.Sprintf("data_offsets [%d, %d], expected to begin at %d (tensors must be given in data order)", t.Begin, t.End, pos))
-		}
-		if t.End-t.Begin != want {
-			return bad(t.Name, ErrTensorInvalidInfo, fmt.Sprintf("%s %v takes %d bytes, data_offsets [%d, %d] span %d", t.DType, t.Shape, want, t.Begin, t.End, t.End-t.Begin))
 		}
 		pos = t.End
 		if metadata != nil || i > 0 {
