@@ -96,7 +96,7 @@ func (s *memStore) CreateMultipartUpload(key string, partSize int) (multipartUpl
 	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}, sum: sha256.New(), pending: make([]byte, partSize)}
 	s.uploads[u.id] = u
 	if s.staging {
-		return stagingUpload{u}, nil
+		return stagingUpload{u, &memCarry{}}, nil
 	}
 	return u, nil
 }
@@ -119,15 +119,39 @@ type memUpload struct {
 
 func (u *memUpload) Stage(at int, p []byte) { copy(u.pending[at:], p) }
 
-// stagingUpload is a memUpload that stages object bytes itself, as r2Upload
-// does, so the sink's RangeCopier path is exercised.
-type stagingUpload struct{ *memUpload }
+// stagingUpload is a memUpload that stages object bytes itself, keeping the
+// fetched tail as r2Upload does, so the sink's RangeCopier path is
+// exercised.
+type stagingUpload struct {
+	*memUpload
+	carry *memCarry
+}
+
+type memCarry struct {
+	key  string
+	off  int64
+	data []byte
+}
 
 func (u stagingUpload) StageObject(at int, key string, off int64, n, want int) (bool, error) {
+	if want < n {
+		return false, fmt.Errorf("StageObject: want %d < n %d", want, n)
+	}
+	c := u.carry
+	fetched := false
+	if c.key != key || off < c.off || off+int64(n) > c.off+int64(len(c.data)) {
+		data := make([]byte, want)
+		if err := u.store.ReadRange(key, data, off); err != nil {
+			return true, err
+		}
+		*c = memCarry{key: key, off: off, data: data}
+		fetched = true
+	}
+	copy(u.pending[at:at+n], c.data[off-c.off:])
 	u.store.mu.Lock()
 	u.store.stagedObjectBytes += int64(n)
 	u.store.mu.Unlock()
-	return true, u.store.ReadRange(key, u.pending[at:at+n], off)
+	return fetched, nil
 }
 
 func (u *memUpload) SHA256() ([]byte, error) { return u.sum.Sum(nil), nil }

@@ -67,10 +67,10 @@ var errSinkClosed = errors.New("sink already finished or aborted")
 // request chose the same counter). Completing would replace that object.
 var errKeyTaken = errors.New("an object with this key was written meanwhile (a concurrent request with the same filename_prefix?); nothing was written")
 
-// minDirectCopy is the smallest copy taken directly from R2: shorter ones
-// (small tensors) go through the engine's buffer and objectReader's
-// read-ahead block, so they cost one get per block rather than one each.
-const minDirectCopy = readAheadSize
+// stageReadAhead is the least a staged copy fetches from an object: the
+// tensors that follow a small one are usually next in the same file, so one
+// get serves many of them (the upload keeps the fetched tail in JS).
+const stageReadAhead = 8 << 20
 
 // newMultipartSink starts a multipart upload to key with parts of partSize.
 func newMultipartSink(store objectStore, key string, partSize int) (*multipartSink, error) {
@@ -108,7 +108,7 @@ func (s *multipartSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// CopyRange implements streamwriter.RangeCopier for long copies out of R2
+// CopyRange implements streamwriter.RangeCopier for copies out of R2
 // objects when the upload can stage them; anything else is left to the
 // engine's buffered path (errors.ErrUnsupported, nothing appended).
 func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
@@ -117,7 +117,7 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 	}
 	obj, ok := src.(*objectReader)
 	stager, canStage := s.upload.(objectStager)
-	if !ok || !canStage || n < minDirectCopy {
+	if !ok || !canStage {
 		return 0, errors.ErrUnsupported
 	}
 	if off < 0 || off+n > obj.size {
@@ -126,7 +126,8 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 	var done int64
 	for done < n {
 		c := int(min(n-done, int64(s.partSize-s.fill)))
-		if _, err := stager.StageObject(s.fill, obj.key, off+done, c, int(n-done)); err != nil {
+		want := max(n-done, min(stageReadAhead, obj.size-(off+done)))
+		if _, err := stager.StageObject(s.fill, obj.key, off+done, c, int(want)); err != nil {
 			s.failed = err
 			return done, &streamwriter.SourceError{Err: err}
 		}

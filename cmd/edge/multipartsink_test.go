@@ -146,10 +146,6 @@ func TestMultipartSinkCopyRange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Small copies are always left to the buffered path.
-		if n, err := sink.CopyRange(r, 0, minDirectCopy-1); n != 0 || !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("staging=%v: short CopyRange = %d, %v; want 0, ErrUnsupported", staging, n, err)
-		}
 		if _, err := sink.Write([]byte("header")); err != nil {
 			t.Fatal(err)
 		}
@@ -288,5 +284,44 @@ func TestMultipartSinkRefusesToReplaceAnObjectWrittenMeanwhile(t *testing.T) {
 	}
 	if e := classify(err, &storeCalls{}); e.Status != 409 {
 		t.Errorf("answered %d, want 409", e.Status)
+	}
+}
+
+// TestStagedCopiesReadAhead: a run of small tensors costs one get per
+// read-ahead window, and a copy across a part boundary one get.
+func TestStagedCopiesReadAhead(t *testing.T) {
+	store := newMemStore()
+	store.staging = true
+	src := make([]byte, 3*stageReadAhead)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	store.put("in", src)
+	r := newObjectReader(store, "in", int64(len(src)), readAheadSize)
+	sink, err := newMultipartSink(store, "out", minPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const small = 4096
+	for off := int64(0); off < stageReadAhead; off += small {
+		if n, err := sink.CopyRange(r, off, small); err != nil || n != small {
+			t.Fatalf("CopyRange at %d = %d, %v", off, n, err)
+		}
+	}
+	if store.gets != 1 {
+		t.Errorf("%d small copies took %d gets, want 1", stageReadAhead/small, store.gets)
+	}
+	// One long copy from where the read-ahead ended, across part boundaries.
+	if n, err := sink.CopyRange(r, stageReadAhead, 2*stageReadAhead); err != nil || n != 2*stageReadAhead {
+		t.Fatalf("long CopyRange = %d, %v", n, err)
+	}
+	if store.gets != 2 {
+		t.Errorf("a %d-byte copy spanning parts took %d gets, want 1", 2*stageReadAhead, store.gets-1)
+	}
+	if err := sink.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(store.objects["out"], src) {
+		t.Error("output differs from the source")
 	}
 }

@@ -52,11 +52,12 @@ type multipartUpload interface {
 // copies and a conversion fewer per byte).
 //
 // StageObject stages n bytes of key at off into the pending part at offset
-// at. want >= n is how many bytes from off the caller is about to stage (the
-// rest of its copy, which may run into the next part): the stager may fetch
-// them in one get and keep the tail for the following calls, so a copy
-// crossing a part boundary costs one get, not two. fetched tells whether
-// it made a get.
+// at. want >= n is how many bytes from off to fetch when a get is needed:
+// the rest of the caller's copy (which may run into the next part) or more,
+// as read-ahead. The stager keeps the fetched tail for the following calls,
+// so a copy crossing a part boundary costs one get, not two, and a run of
+// small tensors one get per read-ahead window. fetched tells whether it
+// made a get.
 type objectStager interface {
 	StageObject(at int, key string, off int64, n, want int) (fetched bool, err error)
 }
