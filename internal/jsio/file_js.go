@@ -56,8 +56,11 @@ func NewFile(v js.Value, name string) (*File, error) {
 		name = n.String()
 	}
 	own, err := Call(v, "slice")
-	if err != nil || own.Type() != js.TypeObject {
-		return nil, fmt.Errorf("%s: cannot read it: %v", name, err)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read it: %w", name, err)
+	}
+	if own.Type() != js.TypeObject {
+		return nil, fmt.Errorf("%s: not a File or Blob (slice() returned no Blob)", name)
 	}
 	return &File{Value: own, Name: name, Size: int64(v.Get("size").Float())}, nil
 }
