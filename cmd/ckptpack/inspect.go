@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -87,7 +89,7 @@ func printReport(e *env, r *checkpoint.Report) {
 		wf = fmt.Sprintf("yes (%s)", streamwriter.FormatBytes(int64(len(r.Metadata["workflow"]))))
 	}
 	fmt.Fprintf(w, "workflow embedded:\t%s\n", wf)
-	keys := sortedKeys(r.Metadata)
+	keys := slices.Sorted(maps.Keys(r.Metadata))
 	if len(keys) == 0 {
 		fmt.Fprintf(w, "metadata:\tnone\n")
 	}
@@ -125,13 +127,4 @@ func dtypeCensus(m map[checkpoint.DType]int) string {
 		parts[i] = fmt.Sprintf("%s %d", x.d, x.n)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

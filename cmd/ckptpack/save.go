@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -352,7 +354,7 @@ func printDryRun(e *env, path string, p *checkpoint.Plan, asJSON bool) error {
 	fmt.Fprintf(e.stdout, "would write %s\n", path)
 	fmt.Fprintf(e.stdout, "architecture: %s\n", p.Architecture)
 	fmt.Fprintf(e.stdout, "size: %s (%d bytes), %d tensors\n", streamwriter.FormatBytes(p.Size), p.Size, len(p.Tensors))
-	keys := sortedKeys(p.Metadata)
+	keys := slices.Sorted(maps.Keys(p.Metadata))
 	if len(keys) == 0 {
 		fmt.Fprintln(e.stdout, "metadata: none")
 	}

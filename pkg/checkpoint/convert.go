@@ -2,8 +2,8 @@ package checkpoint
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -202,12 +202,7 @@ func (s *tensorSource) swapScaleShift() (*tensorSource, error) {
 
 // sortedKeys returns the names of sd in ascending order.
 func (sd stateDict) sortedKeys() []string {
-	keys := make([]string, 0, len(sd))
-	for k := range sd {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(sd))
 }
 
 // withPrefix returns the tensors whose names start with prefix, stripped of

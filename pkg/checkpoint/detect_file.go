@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -333,11 +335,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 		}
 		groups[m[2]] = m[1]
 	}
-	names := make([]string, 0, len(groups))
-	for n := range groups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(groups))
 	for _, n := range names {
 		p := groups[n] + n + ".transformer."
 		raw := all.withPrefix(p)

@@ -2,8 +2,9 @@ package checkpoint
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -259,19 +260,10 @@ var errNoSignature = fmt.Errorf("no diffusion-model signature key")
 
 func describeConfig(cfg unetConfig) string {
 	var parts []string
-	for _, k := range sortedAnyKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		parts = append(parts, fmt.Sprintf("%s=%v", k, cfg[k]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
-}
-
-func sortedAnyKeys(m unetConfig) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func joinInts(v []int64) string {

@@ -3,7 +3,8 @@ package checkpoint
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ckptpack/ckptpack/internal/pyjson"
@@ -73,11 +74,7 @@ func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, e
 	if !found {
 		return "", false, nil
 	}
-	names := make([]string, 0, len(layers))
-	for n := range layers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(layers))
 	var b strings.Builder
 	b.WriteString(`{"format_version":`)
 	v, _ := json.Marshal(version)
