@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -33,10 +32,7 @@ func cmdInspect(e *env, args []string) error {
 	asJSON := fl.Bool("json", false, "print the report as JSON")
 	pos, err := parseInterspersed(fl, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(pos) != 1 {
 		return usageError(e.stderr, "inspect: want one FILE, got %d arguments", len(pos))

@@ -121,11 +121,16 @@ func isTerminal(w io.Writer) bool {
 
 // parseInterspersed lets flags follow positional arguments ("inspect FILE
 // --json"), which the flag package alone stops at. A "--" ends the flags.
+// A bad flag is errUsage (the flag package has printed why); -h is
+// flag.ErrHelp.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
 		}
 		rest := fs.Args()
 		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {

@@ -69,10 +69,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	noFastCopy := fl.Bool("no-fast-copy", false, "always copy through the buffer, never with the kernel's file-to-file copy")
 	pos, err := parseInterspersed(fl, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+		return err
 	}
 	if len(pos) > 0 {
 		return usageError(e.stderr, "save: unexpected argument %q (inputs are given with --model, --clip and --vae)", pos[0])
