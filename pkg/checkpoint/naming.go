@@ -217,12 +217,7 @@ type OutputName struct {
 }
 
 // Path is the output's "/"-separated path below the output folder.
-func (o OutputName) Path() string {
-	if o.Subfolder == "" {
-		return o.Name
-	}
-	return o.Subfolder + "/" + o.Name
-}
+func (o OutputName) Path() string { return joinSub(o.Subfolder, o.Name) }
 
 // NextOutputName is what CheckpointSave saves as next for the subfolder and
 // filename ResolvePrefix returned, given the names of the entries already in
