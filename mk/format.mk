@@ -1,5 +1,7 @@
 # Format area: oracle fixtures (internal/fixture, scripts/fixtures) and the
-# safetensors header codec (pkg/checkpoint header/dtype/errors/naming/pyjson).
+# safetensors header codec (pkg/checkpoint header/dtype/errors/naming) with
+# its JSON lexer (internal/jsonlex) and the Python json.dumps re-encoder
+# (internal/pyjson).
 # Unit tests run under test-go (go test ./...).
 
 # `make fixtures-sd15` … write the component files and the golden checkpoint
