@@ -309,7 +309,7 @@ func (w *worker) inspect(id, data js.Value) *failure {
 type planned struct {
 	opts  job.Options
 	in    *inputs
-	out   job.Output
+	out   checkpoint.OutputName
 	plan  *checkpoint.Plan
 	quota quotaInfo
 	root  js.Value
@@ -378,7 +378,7 @@ func (p *planned) summary() map[string]any {
 		"headerBytes":  len(p.plan.Header),
 		"architecture": p.plan.Architecture,
 		"fileName":     p.out.Name,
-		"path":         p.out.Path,
+		"path":         p.out.Path(),
 		"metadata":     p.plan.Metadata,
 		"quota":        p.quota,
 		"fits":         job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota),
@@ -503,7 +503,7 @@ func (w *worker) save(id, data js.Value) *failure {
 		if err != nil {
 			return &failure{Code: job.CodeInternal, Err: err}
 		}
-		sink, path, name = s, p.out.Path, p.out.Name
+		sink, path, name = s, p.out.Path(), p.out.Name
 	} else {
 		fh := data.Get("fileHandle")
 		if fh.Type() != js.TypeObject {

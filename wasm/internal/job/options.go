@@ -105,37 +105,18 @@ func (o Options) Request(model checkpoint.Input, clip []checkpoint.Input, vae ch
 	}
 }
 
-// Output is where a save writes, by ComfyUI's naming rules.
-type Output struct {
-	Subfolder string // "checkpoints"; "" for the root
-	Filename  string // "ComfyUI"
-	Counter   int    // 1, 2 …
-	Name      string // "ComfyUI_00001_.safetensors"
-	Path      string // "checkpoints/ComfyUI_00001_.safetensors"
-	Title     string // modelspec.title: "ComfyUI 1"
-}
-
 // ResolveOutput applies CheckpointSave's naming (folder_paths
 // .get_save_image_path, then f"{filename}_{counter:05}_.safetensors") with
 // OPFS as the output directory. entries lists the names already in the
 // subfolder; it is called once the subfolder is known.
-func ResolveOutput(prefix string, now time.Time, entries func(subfolder string) ([]string, error)) (Output, error) {
+func ResolveOutput(prefix string, now time.Time, entries func(subfolder string) ([]string, error)) (checkpoint.OutputName, error) {
 	sub, filename, err := checkpoint.ResolvePrefix(prefix, now)
 	if err != nil {
-		return Output{}, err
+		return checkpoint.OutputName{}, err
 	}
 	names, err := entries(sub)
 	if err != nil {
-		return Output{}, err
+		return checkpoint.OutputName{}, err
 	}
-	counter := checkpoint.NextCounter(filename, names)
-	name := checkpoint.CheckpointFileName(filename, counter)
-	path := name
-	if sub != "" {
-		path = sub + "/" + name
-	}
-	return Output{
-		Subfolder: sub, Filename: filename, Counter: counter, Name: name, Path: path,
-		Title: fmt.Sprintf("%s %d", filename, counter),
-	}, nil
+	return checkpoint.NextOutputName(sub, filename, names), nil
 }

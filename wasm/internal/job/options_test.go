@@ -114,13 +114,12 @@ func TestResolveOutputUsesComfyUICounter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Output{Subfolder: "checkpoints", Filename: "ComfyUI", Counter: 3, Name: "ComfyUI_00003_.safetensors",
-		Path: "checkpoints/ComfyUI_00003_.safetensors", Title: "ComfyUI 3"}
-	if out != want || len(asked) != 1 || asked[0] != "checkpoints" {
+	want := checkpoint.OutputName{Subfolder: "checkpoints", Counter: 3, Name: "ComfyUI_00003_.safetensors", Title: "ComfyUI 3"}
+	if out != want || out.Path() != "checkpoints/ComfyUI_00003_.safetensors" || len(asked) != 1 || asked[0] != "checkpoints" {
 		t.Errorf("out = %+v (asked %v), want %+v", out, asked, want)
 	}
 	out, err = ResolveOutput("mine", now, func(string) ([]string, error) { return nil, nil })
-	if err != nil || out.Path != "mine_00001_.safetensors" || out.Subfolder != "" {
+	if err != nil || out.Path() != "mine_00001_.safetensors" || out.Subfolder != "" {
 		t.Errorf("root prefix: %+v, %v", out, err)
 	}
 	if _, err := ResolveOutput("../escape", now, func(string) ([]string, error) { return nil, nil }); err == nil {
