@@ -7,9 +7,12 @@ import (
 )
 
 // objectReader is an io.ReaderAt over one R2 object, reading with ranged
-// gets. Each get is a subrequest with its own latency, and the engine reads
-// small tensors one by one (an SD1.5 checkpoint has over a thousand), so
-// reads shorter than the read-ahead block fetch a whole block and serve the
+// gets. It serves the engine's own reads: headers while planning, and the
+// tensors that are transposed or copied where the upload cannot stage them
+// (multipartSink.CopyRange takes the rest, and recognises objectReader to
+// do so). Each get is a subrequest with its own latency and the engine
+// reads in small pieces (the 8-byte length, then the header), so reads
+// shorter than the read-ahead block fetch a whole block and serve the
 // following reads from it. Longer reads go straight into the caller's
 // buffer. Memory is one block per object, allocated on first use.
 type objectReader struct {

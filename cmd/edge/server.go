@@ -19,8 +19,10 @@ import (
 )
 
 // Memory budget (a Worker isolate has 128 MB for Go's linear memory and the
-// JS heap together): the engine's copy buffer, one multipart part, and one
-// read-ahead block per distinct input object.
+// JS heap together). In Go: the engine's copy buffer (headers, inline data,
+// transposes) and one read-ahead block per distinct input object (header
+// reads). In JS: the pending multipart part and the staging window
+// (multipartsink.go), through which all tensor copies go.
 const (
 	copyBufferSize = 8 << 20
 	readAheadSize  = 2 << 20
