@@ -14,6 +14,7 @@ export default defineConfig({
   use: { baseURL, headless: true, launchOptions: CHROMIUM_LAUNCH },
   webServer: process.env.CKPT_BASE_URL ? undefined : {
     command: 'make -s serve',
+    cwd: '..', // the Makefile is at the repository root, not next to this config
     url: 'http://127.0.0.1:8080/index.html',
     reuseExistingServer: true,
     timeout: 5 * 60_000,
