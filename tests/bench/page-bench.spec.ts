@@ -90,7 +90,9 @@ async function jsCopy(page: Page, chunkMiB: number): Promise<{ bytes: number; se
       for (const [i, file] of files.entries()) {
         const reply: any = await new Promise((resolve) => {
           worker.onmessage = (e) => resolve(e.data);
-          worker.postMessage({ file, path: `bench-js/${i}.bin`, chunkMiB: chunk, reader: 'frs' });
+          // BYOB reads into one reused buffer: the fastest plain-JS copy measured
+          // (make bench-worker: ~2-3x FileReaderSync), so the baseline is the best JS can do.
+          worker.postMessage({ file, path: `bench-js/${i}.bin`, chunkMiB: chunk, reader: 'byob' });
         });
         if (reply.type !== 'copied') throw new Error(reply.message);
         bytes += reply.bytes;
