@@ -19,11 +19,20 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Debian packages the tests run: apt-get install whatever is missing.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y
+
 # Debian's chromium: Playwright's own browser download does not work here.
 chromium: $(CHROMIUM)
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium
+	@$(APT_INSTALL) chromium
+
+# unzip and python3 for the ComfyUI package checks.
+.PHONY: unzip-python3
+unzip-python3:
+	@missing=; for c in unzip python3; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 include $(sort $(wildcard mk/*.mk))
 

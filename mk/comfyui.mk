@@ -21,6 +21,6 @@ comfyui-typecheck: $(NPM_STAMP)
 	npx tsc --noEmit -p comfyui/tsconfig.json
 	npx tsc --noEmit -p tests/comfyui/tsconfig.json
 
-test-comfyui: comfyui-typecheck comfyui-extension $(CHROMIUM)
+test-comfyui: comfyui-typecheck comfyui-extension $(CHROMIUM) unzip-python3
 	python3 -B tests/comfyui/check_package.py $(COMFYUI_OUT)/ckptpack $(COMFYUI_OUT)/ckptpack.zip
 	npx playwright test -c tests/comfyui/playwright.config.ts
