@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test, expect } from './helpers/browser';
 import { ensureFixtures, fixtureDir, fixtureFile, REPO } from './helpers/fixtures';
 import { readHeader } from './helpers/safetensors';
-import { dropFiles, expectSlotOK, openSaver, savedPaths, ui } from './helpers/page';
+import { dropFiles, expectSlotOK, openSaver, pickComponents, savedPaths, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-errors');
 
@@ -90,10 +90,7 @@ test('storage that runs out mid-write: quota error, no file left', async ({ page
   // out-of-space condition, not a simulated one.
   const u = ui(page);
   await openSaver(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page);
   let downloads = 0;
   page.on('download', () => downloads++);
   await u.save.click();
@@ -109,11 +106,7 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   const clip = path.join(SCRATCH, 'clip_l-changing.safetensors');
   await copyFile(fixtureFile('sd15', 'clip_l'), clip);
   await openSaver(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(clip);
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'clip');
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page, { clip });
   // Rewrite the picked file: same header, half the data gone.
   const h = await readHeader(clip);
   await truncate(clip, h.dataStart + 4096);
@@ -130,10 +123,7 @@ test('Cancel mid-way stops the save and keeps nothing', async ({ app }) => {
   const { page } = app;
   const u = ui(page);
   await openSaver(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page);
   let downloads = 0;
   page.on('download', () => downloads++);
   await u.save.click();

@@ -3,8 +3,8 @@
 // assembly succeeds.
 import { stat } from 'node:fs/promises';
 import { test, expect } from './helpers/browser';
-import { fixtureFile, verifyCheckpoint } from './helpers/fixtures';
-import { expectSlotOK, openSaver, ui } from './helpers/page';
+import { verifyCheckpoint } from './helpers/fixtures';
+import { openSaver, pickComponents, ui } from './helpers/page';
 
 test('offline after one load: reload and assemble sd15', async ({ app, baseURL }) => {
   const { page, context } = app;
@@ -29,10 +29,7 @@ test('offline after one load: reload and assemble sd15', async ({ app, baseURL }
   await page.reload();
   await openSaver(page);
   const u = ui(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page);
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });
   await u.save.click();
   const file = await (await downloadEvent).path();

@@ -8,17 +8,14 @@
 //   file-handle sink.
 import { test as base, expect } from '@playwright/test';
 import { test } from './helpers/browser';
-import { fixtureFile, verifyCheckpoint } from './helpers/fixtures';
+import { verifyCheckpoint } from './helpers/fixtures';
 import { opfsBackingFiles } from './helpers/opfs-disk';
-import { expectSlotOK, openSaver, ui } from './helpers/page';
+import { openSaver, pickComponents, ui } from './helpers/page';
 
 base('Download directly: sd15 as a Blob of file slices, verified byte for byte', async ({ page }) => {
   const u = ui(page);
   await openSaver(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page);
   await page.getByLabel('Download directly (uses no browser storage)').check();
   await expect(page.getByText('Will write ComfyUI_00001_.safetensors: SD15 checkpoint')).toBeVisible();
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });
@@ -48,10 +45,7 @@ test('Save to a file on disk: the picked handle is written, no download', async 
   });
   const u = ui(page);
   await openSaver(page);
-  await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
-  await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
-  await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
-  await expectSlotOK(page, 'vae');
+  await pickComponents(page);
   await page.getByLabel('Save to a file on disk').check();
   await expect(page.getByText('Will write ComfyUI_00001_.safetensors: SD15 checkpoint')).toBeVisible();
   let downloads = 0;

@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import { test, expect, type Page } from '@playwright/test';
 import { closePersistentApp, launchPersistentApp } from '../helpers/browser';
 import { ensureFixtures, fixtureFile, REPO } from '../helpers/fixtures';
-import { expectSlotOK, openSaver, ui } from '../helpers/page';
+import { expectSlotOK, openSaver, scratchFileInput, ui } from '../helpers/page';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -72,15 +72,7 @@ async function saveThroughUI(page: Page, sink: 'opfs' | 'blob'): Promise<any> {
 
 /** Plain-JS copy of the input files into OPFS (tests/fixtures-web/opfs-copy.js), in one worker. */
 async function jsCopy(page: Page, chunkMiB: number): Promise<{ bytes: number; seconds: number }> {
-  const scratch = await page.evaluateHandle(() => {
-    const input = document.createElement('input');
-    input.type = 'file';
-    input.multiple = true;
-    input.hidden = true;
-    document.body.append(input);
-    return input;
-  });
-  await scratch.asElement()!.setInputFiles(INPUTS());
+  const scratch = await scratchFileInput(page, INPUTS());
   return page.evaluate(async ([input, chunk]) => {
     const worker = new Worker(new URL('/tests/fixtures-web/opfs-copy-worker.js', location.href), { type: 'module' });
     let bytes = 0;

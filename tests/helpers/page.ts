@@ -1,6 +1,7 @@
 // Helpers that drive the saver UI the way a user does: labelled inputs,
 // buttons by role, and drops of files onto the page.
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type JSHandle, type Locator, type Page } from '@playwright/test';
+import { fixtureFile } from './fixtures';
 
 export const ui = (page: Page) => ({
   model: page.getByLabel('Diffusion model', { exact: true }),
@@ -24,6 +25,43 @@ export async function openSaver(page: Page, path = 'index.html'): Promise<void> 
   await expect(page.getByRole('button', { name: 'Save checkpoint' })).toBeEnabled();
 }
 
+/**
+ * Picks components through the labelled inputs, as a user would, and waits
+ * until each has been inspected and fits. Defaults are the sd15 fixtures;
+ * pass a path to use another file in that slot.
+ */
+export async function pickComponents(
+  page: Page,
+  files: { model?: string; clip?: string | string[]; vae?: string } = {},
+): Promise<void> {
+  const u = ui(page);
+  const clip = files.clip ?? fixtureFile('sd15', 'clip_l');
+  await u.model.setInputFiles(files.model ?? fixtureFile('sd15', 'unet'));
+  await u.clip.setInputFiles(clip);
+  await u.vae.setInputFiles(files.vae ?? fixtureFile('sd15', 'vae'));
+  await expectSlotOK(page, 'model');
+  await expectSlotOK(page, 'clip', Array.isArray(clip) ? clip.length : 1);
+  await expectSlotOK(page, 'vae');
+}
+
+/**
+ * A hidden <input type=file> outside the app holding files from disk: the
+ * only way a test gets File objects into the page (it cannot open paths).
+ * The caller removes it when done.
+ */
+export async function scratchFileInput(page: Page, files: string[]): Promise<JSHandle<HTMLInputElement>> {
+  const input = await page.evaluateHandle(() => {
+    const el = document.createElement('input');
+    el.type = 'file';
+    el.multiple = true;
+    el.hidden = true;
+    document.body.append(el);
+    return el;
+  });
+  await input.setInputFiles(files);
+  return input;
+}
+
 /** Waits until every file in a slot has been inspected and fits. */
 export async function expectSlotOK(page: Page, slot: 'model' | 'clip' | 'vae', count = 1): Promise<void> {
   const files = page.locator(`[data-slot="${slot}"] .ckpt-file`);
@@ -37,15 +75,7 @@ export async function expectSlotOK(page: Page, slot: 'model' | 'clip' | 'vae', c
  * from a scratch <input> outside the app, since a page cannot open paths.
  */
 export async function dropFiles(page: Page, files: string[], target?: Locator): Promise<void> {
-  const scratch = await page.evaluateHandle(() => {
-    const input = document.createElement('input');
-    input.type = 'file';
-    input.multiple = true;
-    input.hidden = true;
-    document.body.append(input);
-    return input;
-  });
-  await scratch.asElement()!.setInputFiles(files);
+  const scratch = await scratchFileInput(page, files);
   const targetHandle = target ? await target.elementHandle() : await page.evaluateHandle(() => document.body);
   await page.evaluate(([input, el]) => {
     const dt = new DataTransfer();
