@@ -8,11 +8,12 @@
 //   make test-comfyui
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test, type PersistentApp } from '../helpers/browser';
 import { buildFixturesTool, ensureFixtures, fixtureFile, REPO, verifyCheckpoint } from '../helpers/fixtures';
 import { dropFiles, expectSlotOK, ui } from '../helpers/page';
+import { readHeaderText } from '../helpers/safetensors';
 import { FAKE_COMFYUI_PORT } from './playwright.config';
 
 const PACKAGE_ZIP = path.join(REPO, 'build', 'comfyui', 'ckptpack.zip');
@@ -81,21 +82,6 @@ async function changeSetting(page: PersistentApp['page'], id: string, value: unk
 async function openSaveTab(page: PersistentApp['page']): Promise<void> {
   await sidebarButton(page).click();
   await expect(saveButton(page)).toBeEnabled();
-}
-
-/** The header JSON text of a safetensors file (the file's first 8 + N bytes only). */
-async function readHeaderText(file: string): Promise<string> {
-  const handle = await open(file, 'r');
-  try {
-    const prefix = Buffer.alloc(8);
-    await handle.read(prefix, 0, 8, 0);
-    const length = Number(prefix.readBigUInt64LE(0));
-    const header = Buffer.alloc(length);
-    await handle.read(header, 0, length, 8);
-    return header.toString('utf8');
-  } finally {
-    await handle.close();
-  }
 }
 
 async function readMetadata(file: string): Promise<Record<string, string>> {

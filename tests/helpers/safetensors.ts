@@ -18,21 +18,31 @@ export interface Header {
   dataStart: number;
 }
 
-export async function readHeader(file: string): Promise<Header> {
+/** The N header bytes of a safetensors file, reading only its first 8 + N bytes. */
+async function readHeaderBytes(file: string): Promise<Buffer> {
   const fh = await open(file, 'r');
   try {
     const len = Buffer.alloc(8);
     await fh.read(len, 0, 8, 0);
-    const n = Number(len.readBigUInt64LE(0));
-    const json = Buffer.alloc(n);
-    await fh.read(json, 0, n, 8);
-    const raw = JSON.parse(json.toString('utf8'));
-    const metadata = raw.__metadata__ ?? {};
-    delete raw.__metadata__;
-    return { tensors: raw, metadata, dataStart: 8 + n };
+    const json = Buffer.alloc(Number(len.readBigUInt64LE(0)));
+    await fh.read(json, 0, json.length, 8);
+    return json;
   } finally {
     await fh.close();
   }
+}
+
+/** The header JSON text of a safetensors file. */
+export async function readHeaderText(file: string): Promise<string> {
+  return (await readHeaderBytes(file)).toString('utf8');
+}
+
+export async function readHeader(file: string): Promise<Header> {
+  const json = await readHeaderBytes(file);
+  const raw = JSON.parse(json.toString('utf8'));
+  const metadata = raw.__metadata__ ?? {};
+  delete raw.__metadata__;
+  return { tensors: raw, metadata, dataStart: 8 + json.length };
 }
 
 function encodeHeader(tensors: Record<string, TensorInfo>, metadata: Record<string, string>): Buffer {
