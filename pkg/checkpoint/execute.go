@@ -178,20 +178,20 @@ func (x *executor) run() error {
 	if err := x.write(x.plan.Header); err != nil {
 		return err
 	}
-	for i := range x.plan.Steps {
-		s := &x.plan.Steps[i]
-		x.tensor = s.Tensor
+	for _, r := range x.plan.Runs() {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
 		var err error
+		s := &r.Steps[0]
+		x.tensor = s.Tensor
 		switch {
+		case r.Copy:
+			err = x.copy(&r)
 		case s.Input == -1:
 			err = x.write(s.Data)
-		case s.Transpose != nil:
-			err = x.transpose(s)
 		default:
-			err = x.copy(s)
+			err = x.transpose(s)
 		}
 		if err != nil {
 			return err
@@ -226,78 +226,92 @@ func (x *executor) report() {
 	}
 }
 
-// readAt fills p from input s.Input at off. io.ReaderAt returns an error
-// whenever it returns fewer bytes; io.EOF with a full read is fine.
-func (x *executor) readAt(s *Step, p []byte, off int64) error {
-	in := &x.plan.Inputs[s.Input]
+// readAt fills p from input in at off, for tensor. io.ReaderAt returns an
+// error whenever it returns fewer bytes; io.EOF with a full read is fine.
+func (x *executor) readAt(input int, tensor string, p []byte, off int64) error {
+	in := &x.plan.Inputs[input]
 	n, err := in.R.ReadAt(p, off)
 	if n == len(p) {
 		return nil
 	}
 	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, s.Tensor, ErrInputChanged, n, len(p), off)
+		return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, n, len(p), off)
 	}
-	return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, s.Tensor, len(p), off, err)
+	return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, len(p), off, err)
 }
 
-func (x *executor) copy(s *Step) error {
+// rangeCopyPiece is the largest piece handed to a RangeCopier at once. The
+// copier does not use the buffer, so pieces need not be buffer-sized (the
+// CLI's 1 MiB buffer would mean a syscall pair per MiB); they are bounded
+// only so that cancellation and progress stay prompt (64 MiB is a few tens
+// of milliseconds at disk speed). A variable so tests can cut small pieces.
+var rangeCopyPiece = 64 << 20
+
+// copy writes a copy run: one range of one input, however many tensors it
+// spans. Progress and errors name the tensor at the running offset.
+func (x *executor) copy(r *Run) error {
+	cur := &runCursor{run: r}
 	if x.copier != nil {
-		return x.copyRange(s)
+		return x.copyRange(r, cur)
 	}
-	return x.copyBuffered(s, s.Offset, s.Length)
+	return x.copyBuffered(r, cur, 0)
 }
 
-func (x *executor) copyBuffered(s *Step, off, left int64) error {
-	for left > 0 {
+// copyBuffered copies run bytes [pos, r.Length) through the buffer.
+func (x *executor) copyBuffered(r *Run, cur *runCursor, pos int64) error {
+	for pos < r.Length {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		chunk := x.buf[:min(int64(len(x.buf)), left)]
-		if err := x.readAt(s, chunk, off); err != nil {
+		chunk := x.buf[:min(int64(len(x.buf)), r.Length-pos)]
+		if err := x.readAt(r.Input, cur.tensorAt(pos), chunk, r.Offset+pos); err != nil {
 			return err
 		}
+		pos += int64(len(chunk))
+		x.tensor = cur.tensorAt(pos - 1)
 		if err := x.write(chunk); err != nil {
 			return err
 		}
-		off += int64(len(chunk))
-		left -= int64(len(chunk))
 	}
 	return nil
 }
 
-// copyRange hands a copy step to a RangeCopier in buffer-sized pieces, so
-// cancellation and progress behave exactly as on the buffered path.
-func (x *executor) copyRange(s *Step) error {
-	in := &x.plan.Inputs[s.Input]
-	off, left := s.Offset, s.Length
-	for left > 0 {
+// copyRange hands a copy run to a RangeCopier in pieces of at most
+// rangeCopyPiece, so cancellation and progress behave as on the buffered
+// path.
+func (x *executor) copyRange(r *Run, cur *runCursor) error {
+	in := &x.plan.Inputs[r.Input]
+	for pos := int64(0); pos < r.Length; {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		n := min(int64(len(x.buf)), left)
+		n := min(int64(max(len(x.buf), rangeCopyPiece)), r.Length-pos)
+		off := r.Offset + pos
 		copied, err := x.copier.CopyRange(in.R, off, n)
 		if copied == 0 && errors.Is(err, errors.ErrUnsupported) {
 			// Not a source the sink can copy from: read and write
 			// through the buffer instead.
-			return x.copyBuffered(s, off, left)
+			return x.copyBuffered(r, cur, pos)
 		}
 		x.done += copied
 		if err == nil && copied != n {
 			err = io.ErrShortWrite
 		}
 		if err != nil {
+			// Name the tensor where the copy stopped.
+			tensor := cur.tensorAt(pos + copied)
 			var rerr *streamwriter.SourceError
 			if errors.As(err, &rerr) {
 				if errors.Is(rerr.Err, io.EOF) || errors.Is(rerr.Err, io.ErrUnexpectedEOF) {
-					return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, s.Tensor, ErrInputChanged, copied, n, off)
+					return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, copied, n, off)
 				}
-				return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, s.Tensor, n, off, rerr.Err)
+				return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, n, off, rerr.Err)
 			}
-			return fmt.Errorf("%w (writing tensor %s)", err, s.Tensor)
+			return fmt.Errorf("%w (writing tensor %s)", err, tensor)
 		}
+		pos += n
+		x.tensor = cur.tensorAt(pos - 1)
 		x.report()
-		off += n
-		left -= n
 	}
 	return nil
 }
@@ -336,13 +350,13 @@ func (x *executor) transpose(s *Step) error {
 			src := in[:bw*bh*es]
 			if bw == cols {
 				// Whole source rows: one contiguous read.
-				if err := x.readAt(s, src, s.Offset+i0*cols*es); err != nil {
+				if err := x.readAt(s.Input, s.Tensor, src, s.Offset+i0*cols*es); err != nil {
 					return err
 				}
 			} else {
 				for i := int64(0); i < bh; i++ {
 					off := s.Offset + ((i0+i)*cols+j0)*es
-					if err := x.readAt(s, src[i*bw*es:(i+1)*bw*es], off); err != nil {
+					if err := x.readAt(s.Input, s.Tensor, src[i*bw*es:(i+1)*bw*es], off); err != nil {
 						return err
 					}
 				}

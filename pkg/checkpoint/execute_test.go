@@ -368,6 +368,7 @@ outer:
 }
 
 func TestExecuteFaultsLeaveNoOutput(t *testing.T) {
+	setRangeCopyPiece(t, 16<<10) // the kernel-copy path also stops mid-input
 	data := pattern(0, 256<<10)
 	const name = "sd15/unet.safetensors"
 	type fault struct {
@@ -560,6 +561,14 @@ func TestExecuteFileToFile(t *testing.T) {
 	}
 }
 
+// setRangeCopyPiece makes the executor hand RangeCopiers pieces of n bytes
+// for the rest of the test.
+func setRangeCopyPiece(t *testing.T, n int) {
+	old := rangeCopyPiece
+	rangeCopyPiece = n
+	t.Cleanup(func() { rangeCopyPiece = old })
+}
+
 // copierSink is a MemorySink with a scripted RangeCopier fast path.
 type copierSink struct {
 	streamwriter.MemorySink
@@ -573,6 +582,7 @@ func (c *copierSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
 }
 
 func TestExecuteRangeCopier(t *testing.T) {
+	setRangeCopyPiece(t, 1024)
 	src := &patternReader{size: 1 << 20}
 	in := []Input{{Name: "clip_l.safetensors", R: src, Size: src.size}}
 	p := planOf(in, Step{Tensor: "a", Input: 0, Offset: 10, Length: 5000}, Step{Tensor: "b", Input: 0, Offset: 9000, Length: 300})
@@ -586,7 +596,7 @@ func TestExecuteRangeCopier(t *testing.T) {
 		}
 	}
 
-	t.Run("copies through the fast path in buffer-sized pieces", func(t *testing.T) {
+	t.Run("copies through the fast path in bounded pieces", func(t *testing.T) {
 		c := &copierSink{}
 		c.copyRange = copyVia(c)
 		if err := Execute(context.Background(), p, c, ExecuteOptions{BufferSize: 1024}); err != nil {
