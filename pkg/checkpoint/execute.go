@@ -324,8 +324,11 @@ func (x *executor) copyRange(r *Run, cur *runCursor) error {
 //     usual small text_projection: one read);
 //   - otherwise one output row at a time in pieces of h elements.
 //
-// Each band reads, for every source row in it, the w columns it needs (one
-// read per row; one read for the whole band when w == Cols).
+// A band needs w columns of every source row. It reads them either as one
+// short read per source row, or as whole source rows in blocks that fill the
+// read half (re-reading the matrix once per band), whichever costs less:
+// with the CLI's 1 MiB buffer, SDXL's 1280×1280 text_projection takes 49
+// block reads instead of 8,960 reads of 408 bytes.
 func (x *executor) transpose(s *Step) error {
 	t := s.Transpose
 	rows, cols, es := t.Rows, t.Cols, t.ElemSize
@@ -342,6 +345,12 @@ func (x *executor) transpose(s *Step) error {
 	in, out := x.buf[:half], x.buf[half:]
 	for j0 := int64(0); j0 < cols; j0 += w {
 		bw := min(w, cols-j0)
+		if h == rows && bw < cols && wholeRowsCheaper(rows, cols, bw, es, capElems) {
+			if err := x.transposeBandByRows(s, in, out, j0, bw, capElems/cols); err != nil {
+				return err
+			}
+			continue
+		}
 		for i0 := int64(0); i0 < rows; i0 += h {
 			if err := x.ctx.Err(); err != nil {
 				return err
@@ -369,6 +378,49 @@ func (x *executor) transpose(s *Step) error {
 		}
 	}
 	return nil
+}
+
+// readCostBytes is what one read costs beyond its bytes, counted in bytes
+// copied (a syscall is worth a few microseconds of memcpy).
+const readCostBytes = 16 << 10
+
+// wholeRowsCheaper compares the two ways of reading a band of bw source
+// columns: rows short reads of bw elements, or the whole matrix in blocks
+// of capElems/cols source rows (impossible when one row does not fit).
+func wholeRowsCheaper(rows, cols, bw, es, capElems int64) bool {
+	perBlock := capElems / cols
+	if perBlock == 0 {
+		return false
+	}
+	strided := rows * (readCostBytes + bw*es)
+	blocks := (rows + perBlock - 1) / perBlock
+	whole := blocks*readCostBytes + rows*cols*es
+	return whole < strided
+}
+
+// transposeBandByRows writes output rows j0…j0+bw (source columns) by
+// reading whole source rows, perBlock at a time, and picking the band's
+// columns out of them. The band's bw·Rows output elements fit in out.
+func (x *executor) transposeBandByRows(s *Step, in, out []byte, j0, bw, perBlock int64) error {
+	t := s.Transpose
+	rows, cols, es := t.Rows, t.Cols, t.ElemSize
+	for i0 := int64(0); i0 < rows; i0 += perBlock {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		bh := min(perBlock, rows-i0)
+		src := in[:bh*cols*es]
+		if err := x.readAt(s.Input, s.Tensor, src, s.Offset+i0*cols*es); err != nil {
+			return err
+		}
+		for i := int64(0); i < bh; i++ {
+			for j := int64(0); j < bw; j++ {
+				si, di := (i*cols+j0+j)*es, (j*rows+i0+i)*es
+				copy(out[di:di+es], src[si:si+es])
+			}
+		}
+	}
+	return x.write(out[:bw*rows*es])
 }
 
 // transposeBlock writes the transpose of the r×c matrix src (elements of es

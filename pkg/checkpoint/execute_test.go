@@ -644,3 +644,40 @@ func TestExecuteRangeCopier(t *testing.T) {
 		})
 	}
 }
+
+// SDXL's CLIP-G text_projection (1280×1280 F16) with the CLI's 1 MiB
+// buffer: a band of 204 output rows is read as blocks of whole source rows,
+// not as 1,280 reads of 408 bytes.
+func TestExecuteTransposeReadsWholeRows(t *testing.T) {
+	const rows, cols, es = 1280, 1280, 2
+	rng := rand.New(rand.NewPCG(3, 4))
+	src := make([]byte, rows*cols*es)
+	for i := range src {
+		src[i] = byte(rng.Uint32())
+	}
+	r := &readCounter{r: bytes.NewReader(src)}
+	p := planOf([]Input{{Name: "clip_g.safetensors", R: r, Size: int64(len(src))}},
+		Step{Tensor: "text_projection", Input: 0, Offset: 0, Length: int64(len(src)), Transpose: &Transpose{Rows: rows, Cols: cols, ElemSize: es}})
+	var sink streamwriter.MemorySink
+	if err := Execute(context.Background(), p, &sink, ExecuteOptions{BufferSize: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]byte("HEADER!!"), transposed(src, rows, cols, es)...); !bytes.Equal(sink.Bytes(), want) {
+		t.Fatal("wrong transpose")
+	}
+	if r.reads > 100 || r.maxRead > 1<<19 {
+		t.Errorf("%d reads (largest %d bytes); want ~49 block reads within half the buffer", r.reads, r.maxRead)
+	}
+}
+
+type readCounter struct {
+	r       io.ReaderAt
+	reads   int
+	maxRead int
+}
+
+func (c *readCounter) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	c.maxRead = max(c.maxRead, len(p))
+	return c.r.ReadAt(p, off)
+}
