@@ -171,7 +171,11 @@ test('messages sent before ready are answered; bad requests get error replies', 
   ]);
 });
 
-test('a save bigger than the free quota is refused before anything is written', async ({ page }) => {
+test('Chromium\'s usage + 10 GiB estimate does not refuse a Flux save; a store that fills fails cleanly', async ({ page }) => {
+  // estimate() reports quota = usage + 10 GiB whatever the disk, so it is no
+  // limit: the 34 GB plan fits (limitKnown false) and the save starts. In
+  // Playwright's off-the-record context OPFS lives in RAM and stops at about
+  // 1.2–1.5 GiB: the short write fails with code quota and nothing is kept.
   await buildFixturesTool();
   await promisify(execFile)(FIXTURES_BIN, ['gen', '-arch', 'flux_dev', '-sparse', '-only', 'unet,clip_l,t5xxl,vae', '-out', FLUX_SPARSE], { cwd: REPO });
   await openHarness(page, FLUX);
@@ -182,13 +186,15 @@ test('a save bigger than the free quota is refused before anything is written', 
     const plan = await h.request({ type: 'plan', model, clip: [clipL, t5], vae });
     const save = await h.request({ type: 'save', sink: 'opfs', model, clip: [clipL, t5], vae });
     const listed = await h.request({ type: 'list' });
-    return { plan: plan.final, save: save.final, files: listed.final.files };
+    return { plan: plan.final, save: save.final, progress: save.progress.length, files: listed.final.files };
   });
-  expect(r.plan).toEqual(expect.objectContaining({ type: 'planned', architecture: 'Flux', fits: false }));
-  expect(r.plan.bytes).toBeGreaterThan(r.plan.quota.quota - r.plan.quota.usage);
+  expect(r.plan).toEqual(expect.objectContaining({ type: 'planned', architecture: 'Flux', fits: true }));
+  expect(r.plan.quota.quota - r.plan.quota.usage).toBe(10 * 1024 ** 3);
+  expect(r.plan.quota.limitKnown).toBe(false);
+  expect(r.plan.bytes).toBeGreaterThan(30e9);
   expect(r.save).toEqual(expect.objectContaining({ type: 'error', code: 'quota' }));
-  expect(r.save.message).toContain((r.plan.bytes / 1e9).toFixed(2) + ' GB');
-  expect(r.save.message).toContain('Save to a file on disk');
+  expect(r.save.message).toContain('private');
+  expect(r.progress).toBeGreaterThan(0); // it was written, not refused up front
   expect(r.files).toEqual([]);
 });
 

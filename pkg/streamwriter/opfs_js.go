@@ -314,6 +314,41 @@ func (s *WritableSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// CopyRange implements RangeCopier for inputs that are browser Files: the
+// range goes to the writable as a Blob slice, which the browser copies into
+// the file itself (no byte crosses into wasm memory or the worker's JS heap).
+// Other sources are refused with errors.ErrUnsupported and take the buffered
+// path.
+func (s *WritableSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
+	f, ok := src.(*jsio.File)
+	if !ok {
+		return 0, fmt.Errorf("%s: copy from %T: %w", s.name, src, errors.ErrUnsupported)
+	}
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if f.Ctx != nil {
+		if err := f.Ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := jsio.AwaitCall(s.io, "writableCopy", s.writable, f.Value, off, off+n); err != nil {
+		// The write either took the whole slice or failed; a failed stream
+		// is aborted by the caller, so nothing partial survives.
+		je, isJS := err.(*jsio.Error)
+		switch {
+		case isJS && je.Name == "QuotaExceededError":
+			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: n, Written: s.at}
+		case isJS && (je.Name == "NotReadableError" || je.Name == "NotFoundError"):
+			// Reading the slice failed: the input changed or went away.
+			return 0, &SourceError{Err: &jsio.ReadError{File: f.Name, Offset: off, Err: err}}
+		}
+		return 0, fmt.Errorf("%s: writing at byte %d: %w", s.name, s.at, err)
+	}
+	s.at += n
+	return n, nil
+}
+
 // Finish closes the stream, which commits the file.
 func (s *WritableSink) Finish() error {
 	if s.closed {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ckptpack/ckptpack/internal/jsio"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
+	"github.com/ckptpack/ckptpack/wasm/internal/job"
 )
 
 // The origin private file system is the worker's "output directory": saved
@@ -168,9 +169,12 @@ func removePath(root js.Value, path string) error {
 }
 
 type quotaInfo struct {
-	Usage     int64 `json:"usage"`
-	Quota     int64 `json:"quota"`
-	Persisted bool  `json:"-"`
+	Usage int64 `json:"usage"`
+	Quota int64 `json:"quota"`
+	// LimitKnown is false when quota is Chromium's fixed stand-in
+	// (job.QuotaKnown): quota - usage is then not what is free.
+	LimitKnown bool `json:"limitKnown"`
+	Persisted  bool `json:"-"`
 }
 
 // estimate reads navigator.storage.estimate(). In Chromium 138+ quota is a
@@ -185,6 +189,7 @@ func estimate() (quotaInfo, error) {
 		return quotaInfo{}, fmt.Errorf("reading storage estimate: %w", err)
 	}
 	q := quotaInfo{Usage: int64(est.Get("usage").Float()), Quota: int64(est.Get("quota").Float())}
+	q.LimitKnown = job.QuotaKnown(q.Usage, q.Quota)
 	if storage.Get("persisted").Type() == js.TypeFunction {
 		if p, err := jsio.AwaitCall(storage, "persisted"); err == nil {
 			q.Persisted = p.Truthy()

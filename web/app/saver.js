@@ -466,6 +466,9 @@ export function mountSaver(container, options = {}) {
 
   function freeBytes(plan) {
     const q = plan?.quota;
+    // Chromium's estimate is a fixed usage + 10 GiB, not a limit: the
+    // worker says so (limitKnown false), and a full disk fails on the write.
+    if (q?.limitKnown === false) return NaN;
     return q && Number.isFinite(q.quota) && Number.isFinite(q.usage) ? Math.max(0, q.quota - q.usage) : NaN;
   }
 

@@ -37,9 +37,11 @@ func (e *QuotaError) StorageFull() bool { return true }
 // that case only shows as a short write (see WriteFailedMessage).
 const privateQuotaLimit = 4 << 30
 
-// Fits reports whether bytes fit in the free quota.
+// Fits reports whether bytes fit in the free quota. A quota that is
+// Chromium's fixed stand-in (QuotaKnown false) limits nothing: the save
+// proceeds, and a disk that really fills fails cleanly on the short write.
 func Fits(bytes, usage, quota int64) bool {
-	return bytes <= quota-usage
+	return !QuotaKnown(usage, quota) || bytes <= quota-usage
 }
 
 // QuotaMessage explains a refusal with both numbers.

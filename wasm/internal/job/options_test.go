@@ -130,3 +130,21 @@ func TestResolveOutputUsesComfyUICounter(t *testing.T) {
 		t.Errorf("listing error lost: %v", err)
 	}
 }
+
+func TestQuotaMaskedByChromiumDoesNotRefuse(t *testing.T) {
+	const gib = int64(1) << 30
+	// Chromium 138+: usage + 10 GiB, whatever the disk.
+	if QuotaKnown(0, 10*gib) || QuotaKnown(12*gib, 22*gib) {
+		t.Error("usage + 10 GiB taken for a real quota")
+	}
+	if !Fits(34*gib, 0, 10*gib) || !Fits(34*gib, 12*gib, 22*gib) {
+		t.Error("a Flux-sized save refused on Chromium's stand-in quota")
+	}
+	// Real figures still refuse: a private window's small quota, a disk-sized one.
+	if !QuotaKnown(0, 1200<<20) || Fits(2*gib, 0, 1200<<20) {
+		t.Error("a private window's 1.2 GB quota does not refuse 2 GB")
+	}
+	if Fits(34*gib, 5*gib, 30*gib) {
+		t.Error("a 25 GiB free quota does not refuse 34 GiB")
+	}
+}
