@@ -117,6 +117,19 @@ self.ckptpackIO = (() => {
     // short write: disk or quota full). Read errors reject.
     async copyToHandle(file, start, end, handle, at) {
       const want = end - start;
+      const open = streams.get(file);
+      if (want <= COPY_STAGING && !(open && !open.busy && open.pos === start)) {
+        // A short range away from where the open stream stands (SDXL has
+        // 226 of them: fused q/k/v, renamed VAE keys). Opening a Blob
+        // stream costs tens of ms; one arrayBuffer() read costs about one
+        // IPC round trip, and the open stream stays where it is for the
+        // next contiguous run.
+        const piece = new Uint8Array(await file.slice(start, end).arrayBuffer());
+        if (piece.byteLength === 0) return { copied: 0, eof: want > 0, full: false };
+        const w = handle.write(piece, { at });
+        if (w !== piece.byteLength) return { copied: 0, eof: false, full: true };
+        return { copied: w, eof: w < want, full: false };
+      }
       // The engine hands over pieces of up to 64 MiB; 16 MiB reads are as
       // fast (make bench-worker) and keep the staging buffer smaller.
       const s = streamAt(file, start, Math.min(want, COPY_STAGING));

@@ -111,7 +111,7 @@ async function jsCopy(page: Page, chunkMiB: number): Promise<{ bytes: number; se
 
 test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
   test.setTimeout(90 * 60_000);
-  await ensureFixtures('sdxl_base');
+  await ensureFixtures('sdxl_base', { only: ['unet', 'clip_l', 'clip_g', 'vae'] }); // not unet_modelsave: 5 GB less disk
   await mkdir(OUT_DIR, { recursive: true });
   const results: [string, string][] = [];
   const report = (name: string, value: number | string, digits = 2) => {
