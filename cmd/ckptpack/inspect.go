@@ -37,14 +37,16 @@ func cmdInspect(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usageError(e.stderr, "inspect: want one FILE, got %d arguments", len(pos))
 	}
-	in, f, err := openInput(pos[0])
-	if f != nil {
-		defer f.Close()
-	}
+	op := &opener{}
+	defer op.close()
+	src, err := op.source(pos[0])
 	if err != nil {
 		return err
 	}
-	rep, err := checkpoint.Inspect(in)
+	if src.IsPipeline() {
+		return inspectPipeline(e, src, *asJSON)
+	}
+	rep, err := checkpoint.Inspect(src.Input)
 	if err != nil {
 		return err
 	}
