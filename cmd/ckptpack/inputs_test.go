@@ -190,3 +190,19 @@ func TestTorchCheckpoints(t *testing.T) {
 		t.Fatal("the malicious pickle's command ran")
 	}
 }
+
+// TestTorchCheckpointInASlot: the sd15 VAE as a torch zip .ckpt (wrapped in
+// {"state_dict": …}) plans the same checkpoint as the .safetensors VAE
+// (bytes are checked in pkg/inputs and the page test).
+func TestTorchCheckpointInASlot(t *testing.T) {
+	unet, clipL, vae := sparseSD15(t)
+	ckpt := filepath.Join(t.TempDir(), "vae.ckpt")
+	if err := fixture.WriteTorchZip(vae, ckpt, true); err != nil {
+		t.Fatal(err)
+	}
+	want := saveDryRun(t, "--model", unet, "--clip", clipL, "--vae", vae)
+	got := saveDryRun(t, "--model", unet, "--clip", clipL, "--vae", ckpt)
+	if !mapsEqualJSON(got.Header, want.Header) || got.Bytes != want.Bytes {
+		t.Fatal("a .ckpt VAE planned another checkpoint than its .safetensors")
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ckptpack/ckptpack/internal/jsio"
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	ckptinputs "github.com/ckptpack/ckptpack/pkg/inputs"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 	"github.com/ckptpack/ckptpack/wasm/internal/job"
 )
@@ -226,7 +227,13 @@ func readInputs(ctx context.Context, data js.Value, mode jsio.ReadMode) (*inputs
 		f.Mode, f.Ctx = mode, ctx
 		in.files = append(in.files, f)
 		in.slots = append(in.slots, slot)
-		return checkpoint.Input{Name: f.Name, R: f, Size: f.Size}, nil
+		// A torch checkpoint (.ckpt/.pt/.bin) becomes its virtual
+		// safetensors file; plans read the File itself (checkpoint.Lower).
+		x, err := ckptinputs.Wrap(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+		if err != nil {
+			return checkpoint.Input{}, &failure{File: f.Name, Slot: slot, Code: job.CodeInput, Err: err}
+		}
+		return x, nil
 	}
 	var fail *failure
 	if in.model, fail = add(data.Get("model"), "model"); fail != nil {
@@ -297,7 +304,11 @@ func (w *worker) inspect(id, data js.Value) *failure {
 	if err != nil {
 		return &failure{Code: job.CodeInput, Err: err}
 	}
-	report, err := checkpoint.Inspect(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+	x, err := ckptinputs.Wrap(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+	if err != nil {
+		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
+	}
+	report, err := checkpoint.Inspect(x)
 	if err != nil {
 		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
 	}
