@@ -206,3 +206,17 @@ func TestTorchCheckpointInASlot(t *testing.T) {
 		t.Fatal("a .ckpt VAE planned another checkpoint than its .safetensors")
 	}
 }
+
+// TestDiffusersFolderFlux: a diffusers FLUX.1-dev folder (sharded
+// transformer and T5) plans the oracle's flux_dev checkpoint.
+func TestDiffusersFolderFlux(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "FLUX.1-dev")
+	if err := fixture.WriteFluxDiffusers(dir); err != nil {
+		t.Fatal(err)
+	}
+	res := saveDryRun(t, "--model", dir)
+	if res.Architecture != "Flux" {
+		t.Errorf("architecture %q", res.Architecture)
+	}
+	checkAgainstOracle(t, "flux_dev", res)
+}
