@@ -220,3 +220,17 @@ func TestDiffusersFolderFlux(t *testing.T) {
 	}
 	checkAgainstOracle(t, "flux_dev", res)
 }
+
+// TestDiffusersFolderSD3: a diffusers SD3 medium folder (three text
+// encoders, T5 sharded) plans the sd3_medium oracle.
+func TestDiffusersFolderSD3(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stable-diffusion-3-medium-diffusers")
+	if err := fixture.WriteSD3Diffusers(dir); err != nil {
+		t.Fatal(err)
+	}
+	res := saveDryRun(t, "--model", dir)
+	if res.Architecture != "SD3" {
+		t.Errorf("architecture %q", res.Architecture)
+	}
+	checkAgainstOracle(t, "sd3_medium", res)
+}
