@@ -170,3 +170,34 @@ func TestMapFSFolder(t *testing.T) {
 		t.Errorf("architecture %s", p.Architecture)
 	}
 }
+
+// TestShardedTorchBins: pytorch_model.bin.index.json over torch zip shards,
+// as older transformers checkpoints are saved, in a component folder.
+func TestShardedTorchBins(t *testing.T) {
+	dir := t.TempDir()
+	src1, d1 := smallFile(t, dir, "a.safetensors", 0, 2)
+	src2, d2 := smallFile(t, dir, "b.safetensors", 2, 2)
+	comp := filepath.Join(dir, "text_encoder")
+	os.Mkdir(comp, 0o755)
+	for i, src := range []string{src1, src2} {
+		if err := fixture.WriteTorchZip(src, filepath.Join(comp, []string{"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"}[i]), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(comp, "pytorch_model.bin.index.json"), []byte(`{"weight_map": {"ta": "pytorch_model-00001-of-00002.bin",
+		"tb": "pytorch_model-00001-of-00002.bin", "tc": "pytorch_model-00002-of-00002.bin", "td": "pytorch_model-00002-of-00002.bin"}}`), 0o644)
+	os.WriteFile(filepath.Join(comp, "config.json"), []byte(`{}`), 0o644)
+	var fsys OSFS
+	defer fsys.Close()
+	s, err := Open(&fsys, comp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, low := copyAll(t, s.Input)
+	if !bytes.Equal(out, append(d1, d2...)) {
+		t.Fatal("sharded .bin data differs")
+	}
+	if len(low.Inputs) != 2 || !strings.HasSuffix(low.Inputs[0].Name, ".bin") {
+		t.Errorf("lowered to %+v, want the two .bin files", low.Inputs)
+	}
+}
