@@ -6,6 +6,15 @@ import (
 	"fmt"
 )
 
+// Limits of scanPickle. torch.save spends about 42 opcodes and 9 containers
+// per tensor (measured on testdata/torch/plain.pt with pickletools), so a
+// full SDXL checkpoint (2,515 tensors) takes about 105,000 and 23,000: the
+// limits leave room for about 190,000 tensors.
+const (
+	maxOpcodes    = 8_000_000
+	maxContainers = 2_000_000
+)
+
 // scanPickle walks the opcodes of a pickle without running any of them,
 // before the unpickler sees it, and checks two things:
 //
@@ -18,9 +27,16 @@ import (
 //     scanners do. STACK_GLOBAL takes its names from the stack, so those are
 //     checked when the unpickler resolves them (findClass).
 //
+//   - the number of opcodes, and of those that build a container, stays
+//     within what a state dict of a few hundred thousand tensors needs
+//     (maxOpcodes, maxContainers): every opcode costs the unpickler memory,
+//     so a pickle of millions of EMPTY_DICTs could otherwise cost gigabytes
+//     from a few megabytes of file.
+//
 // Opcode arguments follow CPython's Lib/pickletools.py.
 func scanPickle(file string, p []byte) error {
 	pos := 0
+	ops, containers := 0, 0
 	need := func(n uint64, what string) error {
 		if n > uint64(len(p)-pos) {
 			return fmt.Errorf("%s: data.pkl: %s of %d bytes at offset %d runs past the end of the pickle (%d bytes): refused", file, what, n, pos, len(p))
@@ -40,6 +56,14 @@ func scanPickle(file string, p []byte) error {
 		op := p[pos]
 		at := pos
 		pos++
+		ops++
+		switch op {
+		case '}', ']', ')', 'd', 'l', 't', 0x85, 0x86, 0x87, 0x8f, 0x91, 'R', 'o', 'i', 0x81, 0x92:
+			containers++
+		}
+		if ops > maxOpcodes || containers > maxContainers {
+			return fmt.Errorf("%s: data.pkl: more than %d opcodes or %d containers, far beyond any state dict: refused", file, maxOpcodes, maxContainers)
+		}
 		var fixed uint64
 		switch op {
 		// no argument

@@ -33,9 +33,9 @@ import (
 )
 
 // MaxPickleSize bounds data.pkl, the one part of a checkpoint read into
-// memory. SDXL's pickle is about 200 KB; 64 MiB leaves room for state dicts
-// with hundreds of thousands of tensors.
-const MaxPickleSize = 64 << 20
+// memory. SDXL's pickle is about 200 KB; 32 MiB leaves room for state dicts
+// with a hundred thousand tensors.
+const MaxPickleSize = 32 << 20
 
 // Errors, for errors.Is.
 var (

@@ -232,6 +232,7 @@ func TestScanRefusesBeforeBuilding(t *testing.T) {
 		{"bytes8 bomb", "\x80\x04\x8e\xff\xff\xff\xff\xff\x00\x00\x00.", "runs past the end of the pickle"},
 		{"frame bomb", "\x80\x04\x95\x00\x00\x00\x00\x01\x00\x00\x00.", "runs past the end of the pickle"},
 		{"no stop", "\x80\x02}q\x00", "no STOP opcode"},
+		{"container bomb", "\x80\x02" + strings.Repeat("}", maxContainers+1) + ".", "far beyond any state dict: refused"},
 		{"unknown opcode", "\x80\x02\xff.", "unknown pickle opcode 0xff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
