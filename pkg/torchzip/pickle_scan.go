@@ -22,6 +22,7 @@ const (
 //     what is left of the pickle: gopickle allocates a declared length
 //     before reading it, so a 2^40-byte BINBYTES8 would otherwise exhaust
 //     memory (the size-bomb guard for the pickle itself);
+//
 //   - every class named by GLOBAL or INST is allowed (see allowed): a refused
 //     class is reported before anything is built, as picklescan-style
 //     scanners do. STACK_GLOBAL takes its names from the stack, so those are
