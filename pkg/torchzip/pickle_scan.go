@@ -16,20 +16,18 @@ const (
 )
 
 // scanPickle walks the opcodes of a pickle without running any of them,
-// before the unpickler sees it, and checks two things:
+// before the unpickler sees it, and checks three things:
 //
 //   - every length an opcode declares (strings, bytes, frames, longs) fits in
 //     what is left of the pickle: gopickle allocates a declared length
 //     before reading it, so a 2^40-byte BINBYTES8 would otherwise exhaust
 //     memory (the size-bomb guard for the pickle itself);
-//
 //   - every class named by GLOBAL or INST is allowed (see allowed): a refused
 //     class is reported before anything is built, as picklescan-style
 //     scanners do. STACK_GLOBAL takes its names from the stack, so those are
-//     checked when the unpickler resolves them (findClass).
-//
+//     checked when the unpickler resolves them (findClass);
 //   - the number of opcodes, and of those that build a container, stays
-//     within what a state dict of a few hundred thousand tensors needs
+//     within what a state dict of 190,000 tensors needs
 //     (maxOpcodes, maxContainers): every opcode costs the unpickler memory,
 //     so a pickle of millions of EMPTY_DICTs could otherwise cost gigabytes
 //     from a few megabytes of file.
