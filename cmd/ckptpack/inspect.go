@@ -17,7 +17,9 @@ const inspectUsage = `usage: ckptpack inspect FILE [--json]
 
 Reads only the header of FILE and reports what it holds: architecture,
 components found and missing for a full checkpoint, dtypes, sizes, metadata
-and whether a ComfyUI workflow is embedded.
+and whether a ComfyUI workflow is embedded. FILE may also be a torch
+checkpoint, a sharded checkpoint's *.index.json or a diffusers folder (each
+component of a pipeline is reported).
 
 options:
 `

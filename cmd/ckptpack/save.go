@@ -20,10 +20,14 @@ import (
 )
 
 const saveUsage = `usage: ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
+       ckptpack save --model DIFFUSERS_FOLDER [options]
 
 Writes <output-dir>/<prefix>_<counter:05>_.safetensors, numbered the way
 ComfyUI's Save Checkpoint numbers its files, and prints its path. Any slot
 may be given a full checkpoint; the slot decides which part of it is used.
+Every slot also takes a torch checkpoint (.ckpt/.pt/.bin, read without
+running its pickle), a sharded checkpoint's *.index.json or a diffusers
+component folder; a diffusers pipeline folder as --model fills every slot.
 
 options:
 `
