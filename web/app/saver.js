@@ -245,7 +245,8 @@ export function mountSaver(container, options = {}) {
       li.append(el('span', { class: 'ckpt-file-name', text: entry.file.name }));
       const problem = entry.status === 'bad'
         ? entry.problem
-        : planProblem && planProblem.slot === slot && (!planProblem.file || planProblem.file === entry.file.name)
+        : planProblem && planProblem.slot === slot && (!planProblem.file || planProblem.file === entry.file.name
+          || planProblem.file.startsWith(`${entry.file.name}/`)) // a file inside a folder item
           ? planProblem.message : '';
       if (entry.status === 'inspecting') {
         li.append(el('span', { class: 'ckpt-file-info', text: `reading header… (${formatBytes(entry.file.size)})` }));
