@@ -104,6 +104,11 @@ func TestDiffusersFolderSDXL(t *testing.T) {
 	if !mapsEqualJSON(bySlot.Header, res.Header) {
 		t.Error("slot-by-slot inputs planned another header than the folder")
 	}
+	// A pipeline folder given to --clip or --vae gives that slot its components.
+	viaSlots := saveDryRun(t, "--model", filepath.Join(dir, "unet"), "--clip", dir, "--vae", dir)
+	if !mapsEqualJSON(viaSlots.Header, res.Header) {
+		t.Error("the folder as --clip and --vae planned another header")
+	}
 	// An explicit --vae replaces the folder's VAE (the same one here).
 	withVAE := saveDryRun(t, "--model", dir, "--vae", filepath.Join(dir, "vae", "diffusion_pytorch_model.safetensors"))
 	if !mapsEqualJSON(withVAE.Header, res.Header) {
