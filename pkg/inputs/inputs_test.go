@@ -3,6 +3,7 @@ package inputs
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,4 +201,60 @@ func TestShardedTorchBins(t *testing.T) {
 	if len(low.Inputs) != 2 || !strings.HasSuffix(low.Inputs[0].Name, ".bin") {
 		t.Errorf("lowered to %+v, want the two .bin files", low.Inputs)
 	}
+}
+
+// TestTorchZipKernelCopy: executing into a file sink copies the .ckpt's
+// ranges with the kernel's file-to-file copy (the lowered inputs are the
+// *os.File itself), and the output holds the source tensors' bytes.
+func TestTorchZipKernelCopy(t *testing.T) {
+	dir := t.TempDir()
+	src, data := smallFile(t, dir, "w.safetensors", 0, 6)
+	ckpt := filepath.Join(dir, "w.ckpt")
+	if err := fixture.WriteTorchZip(src, ckpt, false); err != nil {
+		t.Fatal(err)
+	}
+	var fsys OSFS
+	defer fsys.Close()
+	s, err := Open(&fsys, ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := checkpoint.ReadHeader(s.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &checkpoint.Plan{Inputs: []checkpoint.Input{s.Input}, Size: h.DataSize()}
+	for _, ts := range h.Tensors {
+		p.Steps = append(p.Steps, checkpoint.Step{Tensor: ts.Name, Input: 0, Offset: h.DataStart + ts.Begin, Length: ts.End - ts.Begin})
+	}
+	out := filepath.Join(dir, "out.bin")
+	sink, err := streamwriter.CreateFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingCopier{FileSink: sink}
+	if err := checkpoint.Execute(context.Background(), p, counting, checkpoint.ExecuteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("output differs from the source tensors")
+	}
+	if counting.fromFile != int64(len(data)) {
+		t.Errorf("%d of %d bytes were offered to CopyRange from the .ckpt file", counting.fromFile, len(data))
+	}
+}
+
+// countingCopier counts the bytes CopyRange is asked to copy from *os.File
+// sources.
+type countingCopier struct {
+	*streamwriter.FileSink
+	fromFile int64
+}
+
+func (c *countingCopier) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
+	if _, ok := src.(*os.File); ok {
+		c.fromFile += n
+	}
+	return c.FileSink.CopyRange(src, off, n)
 }
