@@ -239,3 +239,17 @@ func TestDiffusersFolderSD3(t *testing.T) {
 	}
 	checkAgainstOracle(t, "sd3_medium", res)
 }
+
+// TestDiffusersFolderSD15: a diffusers SD 1.5 folder (with a safety checker
+// listed) plans the sd15 oracle.
+func TestDiffusersFolderSD15(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stable-diffusion-v1-5")
+	if err := fixture.WriteSD15Diffusers(dir); err != nil {
+		t.Fatal(err)
+	}
+	res := saveDryRun(t, "--model", dir)
+	if res.Architecture != "SD15" {
+		t.Errorf("architecture %q", res.Architecture)
+	}
+	checkAgainstOracle(t, "sd15", res)
+}
