@@ -253,3 +253,29 @@ func TestDiffusersFolderSD15(t *testing.T) {
 	}
 	checkAgainstOracle(t, "sd15", res)
 }
+
+// TestTorchCheckpointSaveData: sd15 saved with its VAE as a .ckpt is the
+// oracle's checkpoint byte for byte (the .ckpt's ranges copied by the
+// kernel from the .ckpt file).
+func TestTorchCheckpointSaveData(t *testing.T) {
+	dir := componentFixtures(t, "sd15", false, "unet", "clip_l", "vae")
+	out := scratchDir(t)
+	ckpt := filepath.Join(out, "vae.ckpt")
+	if err := fixture.WriteTorchZip(filepath.Join(dir, "vae.safetensors"), ckpt, true); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "save", "--output-dir", out, "--no-metadata",
+		"--model", filepath.Join(dir, "unet.safetensors"), "--clip", filepath.Join(dir, "clip_l.safetensors"), "--vae", ckpt)
+	if code != 0 {
+		t.Fatalf("status %d: %s", code, stderr)
+	}
+	res, err := fixture.VerifyFile(strings.TrimSpace(stdout), "sd15")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		var b strings.Builder
+		res.Report(&b, 20)
+		t.Fatalf("verify: %s\n%s", res.Summary(), b.String())
+	}
+}
