@@ -17,7 +17,9 @@ const inspectUsage = `usage: ckptpack inspect FILE [--json]
 
 Reads only the header of FILE and reports what it holds: architecture,
 components found and missing for a full checkpoint, dtypes, sizes, metadata
-and whether a ComfyUI workflow is embedded.
+and whether a ComfyUI workflow is embedded. FILE may also be a torch
+checkpoint, a sharded checkpoint's *.index.json or a diffusers folder (each
+component of a pipeline is reported).
 
 options:
 `
@@ -37,14 +39,16 @@ func cmdInspect(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usageError(e.stderr, "inspect: want one FILE, got %d arguments", len(pos))
 	}
-	in, f, err := openInput(pos[0])
-	if f != nil {
-		defer f.Close()
-	}
+	op := &opener{}
+	defer op.close()
+	src, err := op.source(pos[0])
 	if err != nil {
 		return err
 	}
-	rep, err := checkpoint.Inspect(in)
+	if src.IsPipeline() {
+		return inspectPipeline(e, src, *asJSON)
+	}
+	rep, err := checkpoint.Inspect(src.Input)
 	if err != nil {
 		return err
 	}

@@ -20,10 +20,14 @@ import (
 )
 
 const saveUsage = `usage: ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
+       ckptpack save --model DIFFUSERS_FOLDER [options]
 
 Writes <output-dir>/<prefix>_<counter:05>_.safetensors, numbered the way
 ComfyUI's Save Checkpoint numbers its files, and prints its path. Any slot
 may be given a full checkpoint; the slot decides which part of it is used.
+Every slot also takes a torch checkpoint (.ckpt/.pt/.bin, read without
+running its pickle), a sharded checkpoint's *.index.json or a diffusers
+component folder; a diffusers pipeline folder as --model fills every slot.
 
 options:
 `
@@ -47,7 +51,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		fl.PrintDefaults()
 	}
 	var clips, metadata stringList
-	model := fl.String("model", "", "diffusion model `file` (standalone, or a full checkpoint)")
+	model := fl.String("model", "", "diffusion model `file` (standalone, a full checkpoint, .ckpt, *.index.json, or a diffusers folder, which also fills --clip and --vae)")
 	fl.Var(&clips, "clip", "text encoder `file`; repeat for each encoder (any order)")
 	vae := fl.String("vae", "", "VAE `file`")
 	prefix := fl.String("filename-prefix", checkpoint.DefaultFilenamePrefix, "ComfyUI filename_prefix: subfolder/name inside the output folder (%year% … expanded)")
@@ -74,15 +78,20 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageError(e.stderr, "save: unexpected argument %q (inputs are given with --model, --clip and --vae)", pos[0])
 	}
+	// A diffusers pipeline folder given as --model also fills the clip
+	// and vae slots not given; whether it is one is known once it is open.
 	var missing []string
 	if *model == "" {
 		missing = append(missing, "--model")
 	}
-	if len(clips) == 0 {
-		missing = append(missing, "--clip")
-	}
-	if *vae == "" {
-		missing = append(missing, "--vae")
+	if fi, err := os.Stat(*model); *model != "" && (err != nil || !fi.IsDir()) {
+		// Not a folder, so not a pipeline: every slot must be given.
+		if len(clips) == 0 {
+			missing = append(missing, "--clip")
+		}
+		if *vae == "" {
+			missing = append(missing, "--vae")
+		}
 	}
 	if len(missing) > 0 {
 		return usageError(e.stderr, "save: missing %s (Save Checkpoint needs a model, a clip and a vae)", strings.Join(missing, ", "))
@@ -109,31 +118,47 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	}
 
 	// Inputs: opened read-only and closed when done; never written.
-	var opened []*os.File
-	defer func() {
-		for _, f := range opened {
-			f.Close()
-		}
-	}()
-	open := func(path string) (checkpoint.Input, error) {
-		in, f, err := openInput(path)
-		if f != nil {
-			opened = append(opened, f)
-		}
-		return in, err
-	}
-	if req.Model, err = open(*model); err != nil {
+	op := &opener{}
+	defer op.close()
+	modelSrc, err := op.source(*model)
+	if err != nil {
 		return err
 	}
+	modelIn, err := slotInputs(modelSrc, "model")
+	if err != nil {
+		return err
+	}
+	req.Model = modelIn[0]
+	if modelSrc.IsPipeline() && len(clips) == 0 {
+		req.Clip, _ = slotInputs(modelSrc, "clip")
+	}
+	if modelSrc.IsPipeline() && *vae == "" {
+		if vin, err := slotInputs(modelSrc, "vae"); err == nil {
+			req.VAE = vin[0]
+		}
+	}
 	for _, c := range clips {
-		in, err := open(c)
+		in, err := op.slot(c, "clip")
 		if err != nil {
 			return err
 		}
-		req.Clip = append(req.Clip, in)
+		req.Clip = append(req.Clip, in...)
 	}
-	if req.VAE, err = open(*vae); err != nil {
-		return err
+	if *vae != "" {
+		in, err := op.slot(*vae, "vae")
+		if err != nil {
+			return err
+		}
+		req.VAE = in[0]
+	}
+	if len(req.Clip) == 0 {
+		missing = append(missing, "--clip")
+	}
+	if req.VAE.R == nil {
+		missing = append(missing, "--vae")
+	}
+	if len(missing) > 0 { // a pipeline folder without text encoders or VAE
+		return usageError(e.stderr, "save: missing %s (Save Checkpoint needs a model, a clip and a vae)", strings.Join(missing, ", "))
 	}
 
 	// Output name: ComfyUI's get_save_image_path over the output folder.
@@ -197,22 +222,6 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "sha256 %s (AutoV2 %s)\n", res.SHA256, res.AutoV2)
 	}
 	return nil
-}
-
-// openInput opens a component file read-only.
-func openInput(path string) (checkpoint.Input, *os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return checkpoint.Input{}, nil, pathError(path, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return checkpoint.Input{}, f, pathError(path, err)
-	}
-	if fi.IsDir() {
-		return checkpoint.Input{}, f, fmt.Errorf("%s: is a folder, not a .safetensors file", path)
-	}
-	return checkpoint.Input{Name: path, R: f, Size: fi.Size()}, f, nil
 }
 
 // pathError turns *fs.PathError's "open x: no such file" into the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	ckptinputs "github.com/ckptpack/ckptpack/pkg/inputs"
 )
 
 // Memory budget (a Worker isolate has 128 MB for Go's linear memory and the
@@ -185,7 +186,13 @@ func openInputs(store objectStore, keys []string) (map[string]checkpoint.Input, 
 		if err != nil {
 			return nil, err
 		}
-		inputs[key] = checkpoint.Input{Name: key, R: newObjectReader(store, key, size, readAheadSize), Size: size}
+		// A torch checkpoint becomes its virtual safetensors file; the
+		// executor still copies ranges of the object itself.
+		in, err := ckptinputs.Wrap(checkpoint.Input{Name: key, R: newObjectReader(store, key, size, readAheadSize), Size: size})
+		if err != nil {
+			return nil, err
+		}
+		inputs[key] = in
 	}
 	return inputs, nil
 }

@@ -51,6 +51,10 @@ func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOp
 			}
 		}
 	}()
+	// Steps on virtual inputs (.ckpt, sharded files) read the real files.
+	if p, err = Lower(p); err != nil {
+		return err
+	}
 	if err := validatePlan(p); err != nil {
 		return err
 	}

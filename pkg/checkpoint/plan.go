@@ -187,6 +187,9 @@ func (b *planBuilder) build() (*Plan, error) {
 				clipSD[name+".transformer."+k] = v
 			}
 			clipSD[name+".logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			if eye := identityProjection(e.spec.Kind, e.part.SD); eye != nil {
+				clipSD[name+".transformer.text_projection.weight"] = eye
+			}
 			if e.spec.Tokenizer != "" {
 				blob, err := tokenizerBlob(e)
 				if err != nil {

@@ -151,6 +151,8 @@ func (w *worker) handle(data js.Value) {
 		f = w.delete(id, data)
 	case "copy":
 		f = w.copy(id, data)
+	case "folder":
+		f = w.folder(id, data)
 	default:
 		f = &failure{Code: job.CodeInternal, Err: fmt.Errorf("unknown message type %q", typ)}
 	}
@@ -219,14 +221,10 @@ func readInputs(ctx context.Context, data js.Value, mode jsio.ReadMode) (*inputs
 		if v.IsUndefined() || v.IsNull() {
 			return checkpoint.Input{}, nil
 		}
-		f, err := jsio.NewFile(v, slot)
-		if err != nil {
-			return checkpoint.Input{}, &failure{Slot: slot, Code: job.CodeInput, Err: err}
-		}
-		f.Mode, f.Ctx = mode, ctx
-		in.files = append(in.files, f)
-		in.slots = append(in.slots, slot)
-		return checkpoint.Input{Name: f.Name, R: f, Size: f.Size}, nil
+		return openItem(ctx, v, slot, mode, func(f *jsio.File) {
+			in.files = append(in.files, f)
+			in.slots = append(in.slots, slot)
+		})
 	}
 	var fail *failure
 	if in.model, fail = add(data.Get("model"), "model"); fail != nil {
@@ -292,16 +290,21 @@ func (in *inputs) locate(err error) (file, slot string) {
 }
 
 func (w *worker) inspect(id, data js.Value) *failure {
-	v := data.Get("file")
-	f, err := jsio.NewFile(v, "file")
-	if err != nil {
-		return &failure{Code: job.CodeInput, Err: err}
+	var opened []*jsio.File
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
+	x, fail := openItem(context.Background(), data.Get("file"), "", jsio.ReadSync, func(f *jsio.File) { opened = append(opened, f) })
+	if fail != nil {
+		return fail
 	}
-	report, err := checkpoint.Inspect(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+	report, err := checkpoint.Inspect(x)
 	if err != nil {
-		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
+		return &failure{File: x.Name, Code: job.CodeInput, Err: err}
 	}
-	post(map[string]any{"type": "inspected", "id": id, "name": f.Name, "report": report}, nil)
+	post(map[string]any{"type": "inspected", "id": id, "name": x.Name, "report": report}, nil)
 	return nil
 }
 

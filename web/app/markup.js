@@ -13,17 +13,18 @@ export const SAVER_MARKUP = `
   <form class="ckpt-form" data-role="form" novalidate>
     <fieldset class="ckpt-slots">
       <legend>Components</legend>
-      <p class="ckpt-hint">Pick files or drop them here. A full checkpoint fills every slot it contains.</p>
+      <p class="ckpt-hint">Pick files or drop them (or a diffusers folder) here. A full checkpoint fills every slot it contains.</p>
+      <label class="ckpt-field ckpt-folder">Diffusers folder<input type="file" webkitdirectory data-role="folder"></label>
       <section class="ckpt-slot" data-slot="model">
-        <label class="ckpt-slot-label">Diffusion model<input type="file" accept=".safetensors,.sft" data-role="input"></label>
+        <label class="ckpt-slot-label">Diffusion model<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" data-role="input"></label>
         <ul class="ckpt-slot-files" data-role="files"></ul>
       </section>
       <section class="ckpt-slot" data-slot="clip">
-        <label class="ckpt-slot-label">Text encoders<input type="file" accept=".safetensors,.sft" multiple data-role="input"></label>
+        <label class="ckpt-slot-label">Text encoders<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" multiple data-role="input"></label>
         <ul class="ckpt-slot-files" data-role="files"></ul>
       </section>
       <section class="ckpt-slot" data-slot="vae">
-        <label class="ckpt-slot-label">VAE<input type="file" accept=".safetensors,.sft" data-role="input"></label>
+        <label class="ckpt-slot-label">VAE<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" data-role="input"></label>
         <ul class="ckpt-slot-files" data-role="files"></ul>
       </section>
     </fieldset>

@@ -10,6 +10,7 @@
 
 import { EngineClient, EngineError } from './engine-client.js';
 import { buildSaverElement } from './markup.js';
+import { folderFromInput, foldersFromDrop, openFolder, postedFiles } from './folder.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import {
   clipText,
@@ -102,6 +103,7 @@ export function mountSaver(container, options = {}) {
     storage: $('storage'),
     savedList: $('saved-list'),
     savedEmpty: $('saved-empty'),
+    folder: root.querySelector('[data-role="folder"]'),
     fieldsets: [...root.querySelectorAll('.ckpt-form > fieldset, .ckpt-form > details')],
     slots: Object.fromEntries(SLOTS.map((slot) => {
       const section = root.querySelector(`[data-slot="${slot}"]`);
@@ -243,7 +245,8 @@ export function mountSaver(container, options = {}) {
       li.append(el('span', { class: 'ckpt-file-name', text: entry.file.name }));
       const problem = entry.status === 'bad'
         ? entry.problem
-        : planProblem && planProblem.slot === slot && (!planProblem.file || planProblem.file === entry.file.name)
+        : planProblem && planProblem.slot === slot && (!planProblem.file || planProblem.file === entry.file.name
+          || planProblem.file.startsWith(`${entry.file.name}/`)) // a file inside a folder item
           ? planProblem.message : '';
       if (entry.status === 'inspecting') {
         li.append(el('span', { class: 'ckpt-file-info', text: `reading header… (${formatBytes(entry.file.size)})` }));
@@ -367,6 +370,33 @@ export function mountSaver(container, options = {}) {
     showAlert(problems.join(' '));
   }
 
+  /**
+   * A picked or dropped folder: a diffusers pipeline fills every slot it has
+   * a component for (folder items, see folder.js); any other folder (one
+   * component, shards with an index) goes where its content fits.
+   */
+  async function placeFolder(folder) {
+    showAlert('');
+    setStatus(`Reading folder ${folder.root}…`);
+    let opened;
+    try {
+      opened = await openFolder(engine, folder);
+    } catch (error) {
+      setStatus('The folder fits no slot.');
+      showAlert(errorText(error));
+      return;
+    }
+    if (!opened.pipeline) {
+      await routeFiles(opened.placed.map((p) => p.item));
+      return;
+    }
+    for (const slot of SLOTS) {
+      const items = opened.placed.filter((p) => p.slot === slot).map((p) => p.item);
+      if (items.length) putInSlot(slot, items, { replace: true });
+    }
+    setStatus(`${folder.root}: ${opened.pipeline}, components placed in their slots.`);
+  }
+
   function slotsChanged() {
     planProblem = null;
     setPlan(null);
@@ -390,7 +420,8 @@ export function mountSaver(container, options = {}) {
 
   /** The request's files numbered as the worker numbers them in blob parts: model, clip…, vae. */
   function requestFilesList(request) {
-    return [request.model, ...request.clip, request.vae];
+    // A folder item posts all its Files, in order (folder.js).
+    return [request.model, ...request.clip, request.vae].flatMap(postedFiles);
   }
 
   /**
@@ -791,6 +822,11 @@ export function mountSaver(container, options = {}) {
       event.preventDefault();
       event.stopPropagation();
       if (activeSave) return;
+      const folders = foldersFromDrop(event.dataTransfer);
+      if (folders) {
+        folders.then(async (list) => { for (const folder of list) await placeFolder(folder); }, (error) => showAlert(errorText(error)));
+        return;
+      }
       putInSlot(slot, [...event.dataTransfer.files], { replace: false });
     });
   }
@@ -805,8 +841,20 @@ export function mountSaver(container, options = {}) {
     if (!hasFiles(event)) return;
     event.preventDefault();
     if (activeSave) return;
+    const folders = foldersFromDrop(event.dataTransfer);
+    if (folders) {
+      folders.then(async (list) => { for (const folder of list) await placeFolder(folder); }, (error) => showAlert(errorText(error)));
+      return;
+    }
     routeFiles([...event.dataTransfer.files]);
   });
+  if (ui.folder) {
+    listen(ui.folder, 'change', () => {
+      const folder = folderFromInput(ui.folder.files);
+      ui.folder.value = '';
+      if (folder && !activeSave) placeFolder(folder);
+    });
+  }
 
   listen(ui.form, 'submit', onSave);
   listen(ui.cancel, 'click', onCancel);

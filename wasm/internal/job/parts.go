@@ -56,6 +56,11 @@ func BlobFits(p *checkpoint.Plan) bool { return InlineBytes(p) <= MaxBlobInlineB
 // computed by running the engine on a one-step plan, so the bytes are
 // exactly what Execute writes. Adjacent ranges of one file are merged.
 func BuildParts(ctx context.Context, p *checkpoint.Plan, fileIndex func(checkpoint.Input) int) ([]Part, error) {
+	// Steps on virtual inputs (a .ckpt) become slices of the real File.
+	p, err := checkpoint.Lower(p)
+	if err != nil {
+		return nil, err
+	}
 	if inl := InlineBytes(p); inl > MaxBlobInlineBytes {
 		return nil, fmt.Errorf("%w: this checkpoint needs %s of computed data, more than the download hand-off carries (%s); save it to browser storage or to a file instead",
 			ErrBlobTooBig, formatBytes(inl), formatBytes(MaxBlobInlineBytes))
