@@ -97,7 +97,7 @@ func (f *refFormat) round(x float64) uint16 {
 }
 
 var (
-	refF16 = newRefFormat(5, 10, 15, func(c uint16) bool { return c>>10 != 0x1F }, 0x7C00, false)
+	refF16  = newRefFormat(5, 10, 15, func(c uint16) bool { return c>>10 != 0x1F }, 0x7C00, false)
 	refBF16 = newRefFormat(8, 7, 127, func(c uint16) bool { return c>>7 != 0xFF }, 0x7F80, false)
 	refE4M3 = newRefFormat(4, 3, 7, func(c uint16) bool { return c != 0x7F }, 0x7E, true)
 	refE5M2 = newRefFormat(5, 2, 15, func(c uint16) bool { return c>>2 != 0x1F }, 0x7B, true)
