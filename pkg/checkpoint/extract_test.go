@@ -20,7 +20,6 @@ var goldenExtractCases = []struct {
 	{"flux_dev", []string{"clip_l", "t5xxl"}},
 }
 
-
 // seedOf resolves where an extracted tensor's bytes come from, through the
 // checkpoint's recorded sources when the input is the checkpoint: the
 // component key whose data-rule stream it holds. transposed counts the
