@@ -41,13 +41,11 @@ type conversionKey struct{ from, to DType }
 var converters = map[conversionKey]func(buf []byte) int{
 	{DTypeF32, DTypeF16}:    convertF32ToF16,
 	{DTypeF32, DTypeBF16}:   convertF32ToBF16,
-	{DTypeF32, DTypeF8E4M3}: func(b []byte) int { return convertF32ToF8(b, f32ToE4M3) },
+	{DTypeF32, DTypeF8E4M3}: convertF32ToE4M3,
 	{DTypeF32, DTypeF8E5M2}: func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
-	{DTypeF16, DTypeF8E4M3}: func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE4M3) },
+	{DTypeF16, DTypeF8E4M3}: convertF16ToE4M3,
 	{DTypeF16, DTypeF8E5M2}: func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE5M2) },
-	{DTypeBF16, DTypeF8E4M3}: func(b []byte) int {
-		return convert16ToF8(b, bf16ToF32Bits, f32ToE4M3)
-	},
+	{DTypeBF16, DTypeF8E4M3}: convertBF16ToE4M3,
 	{DTypeBF16, DTypeF8E5M2}: func(b []byte) int {
 		return convert16ToF8(b, bf16ToF32Bits, f32ToE5M2)
 	},
@@ -104,30 +102,35 @@ func (x *executor) convert(s *Step) error {
 	return nil
 }
 
-// convertF32ToF16 converts len(b)/4 float32 values in place, two at a time
-// (8 bytes in, 4 out) with the branch-light round-to-nearest-even below.
+// convertF32ToF16 converts len(b)/4 float32 values in place, four at a
+// time (16 bytes in, 8 out), with the round-to-nearest-even of f32ToF16
+// inlined for the common case of four normal halves.
 func convertF32ToF16(b []byte) int {
 	n := len(b) / 4
 	i := 0
-	for ; i+2 <= n; i += 2 {
-		v := binary.LittleEndian.Uint64(b[i*4:])
-		// Fast path, inlined: both values give normal halves (weights
-		// almost always do). a−0x38800000 < 0x0F000000 tests
-		// 2^-14 ≤ |x| < 65536 in one unsigned comparison.
-		a0, a1 := uint32(v)&^0x80000000, uint32(v>>32)&^0x80000000
-		if a0-0x38800000 < 0x0F000000 && a1-0x38800000 < 0x0F000000 {
-			a0 += 0xC8000FFF + (a0>>13)&1
-			a1 += 0xC8000FFF + (a1>>13)&1
-			lo := uint32(v>>16)&0x8000 | a0>>13
-			hi := uint32(v>>48)&0x8000 | a1>>13
-			binary.LittleEndian.PutUint32(b[i*2:], lo|hi<<16)
-			continue
+	for ; i+4 <= n; i += 4 {
+		in := b[i*4 : i*4+16]
+		v0 := binary.LittleEndian.Uint64(in[0:8])
+		v1 := binary.LittleEndian.Uint64(in[8:16])
+		a0, a1 := uint32(v0)&^0x80000000, uint32(v0>>32)&^0x80000000
+		a2, a3 := uint32(v1)&^0x80000000, uint32(v1>>32)&^0x80000000
+		var out uint64
+		// a−0x38800000 < 0x0F000000 tests 2^-14 ≤ |x| < 65536 (a normal
+		// half, or overflow by rounding, which the carry turns into Inf).
+		if (a0-0x38800000)|(a1-0x38800000)|(a2-0x38800000)|(a3-0x38800000) < 0x0F000000 ||
+			(a0-0x38800000 < 0x0F000000 && a1-0x38800000 < 0x0F000000 && a2-0x38800000 < 0x0F000000 && a3-0x38800000 < 0x0F000000) {
+			h0 := uint64(uint32(v0>>16)&0x8000 | (a0+0xC8000FFF+(a0>>13)&1)>>13)
+			h1 := uint64(uint32(v0>>48)&0x8000 | (a1+0xC8000FFF+(a1>>13)&1)>>13)
+			h2 := uint64(uint32(v1>>16)&0x8000 | (a2+0xC8000FFF+(a2>>13)&1)>>13)
+			h3 := uint64(uint32(v1>>48)&0x8000 | (a3+0xC8000FFF+(a3>>13)&1)>>13)
+			out = h0 | h1<<16 | h2<<32 | h3<<48
+		} else {
+			out = uint64(f32ToF16(uint32(v0))) | uint64(f32ToF16(uint32(v0>>32)))<<16 |
+				uint64(f32ToF16(uint32(v1)))<<32 | uint64(f32ToF16(uint32(v1>>32)))<<48
 		}
-		lo := f32ToF16(uint32(v))
-		hi := f32ToF16(uint32(v >> 32))
-		binary.LittleEndian.PutUint32(b[i*2:], uint32(lo)|uint32(hi)<<16)
+		binary.LittleEndian.PutUint64(b[i*2:i*2+8], out)
 	}
-	if i < n {
+	for ; i < n; i++ {
 		binary.LittleEndian.PutUint16(b[i*2:], f32ToF16(binary.LittleEndian.Uint32(b[i*4:])))
 	}
 	return n * 2
@@ -227,6 +230,53 @@ func f32ToE5M2(f uint32) uint8 {
 	}
 	a += 0xC8000000 + 0xFFFFF + (a>>21)&1 // rebias (−112 << 23), round half to even
 	return sign | uint8(a>>21)
+}
+
+// The E4M3 loops inline f32ToE4M3's normal case: |x| in [2^-6, 448], where
+// a−0x3C800000 < 0x07600001 holds for the float32 bits a of |x|.
+
+func convertF32ToE4M3(b []byte) int {
+	n := len(b) / 4
+	for i := 0; i < n; i++ {
+		f := binary.LittleEndian.Uint32(b[i*4 : i*4+4])
+		a := f &^ 0x80000000
+		if a-0x3C800000 < 0x07600001 {
+			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f)
+		}
+	}
+	return n
+}
+
+// convertF16ToE4M3: halves with |h| in [0x2400, 0x5F00] (2^-6 … 448) widen
+// to float32 by shifting and rebiasing the exponent.
+func convertF16ToE4M3(b []byte) int {
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		h := binary.LittleEndian.Uint16(b[i*2 : i*2+2])
+		if ah := uint32(h & 0x7FFF); ah-0x2400 <= 0x5F00-0x2400 {
+			a := ah<<13 + 0x38000000
+			b[i] = uint8(h>>8)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f16ToF32Bits(h))
+		}
+	}
+	return n
+}
+
+func convertBF16ToE4M3(b []byte) int {
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		f := uint32(binary.LittleEndian.Uint16(b[i*2:i*2+2])) << 16
+		a := f &^ 0x80000000
+		if a-0x3C800000 < 0x07600001 {
+			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f)
+		}
+	}
+	return n
 }
 
 func convertF32ToF8(b []byte, conv func(uint32) uint8) int {
