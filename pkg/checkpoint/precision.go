@@ -39,12 +39,12 @@ type conversionKey struct{ from, to DType }
 // converters are the supported conversions; each converts n source
 // elements of buf in place and returns the output bytes written at buf[0:].
 var converters = map[conversionKey]func(buf []byte) int{
-	{DTypeF32, DTypeF16}:    convertF32ToF16,
-	{DTypeF32, DTypeBF16}:   convertF32ToBF16,
-	{DTypeF32, DTypeF8E4M3}: convertF32ToE4M3,
-	{DTypeF32, DTypeF8E5M2}: func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
-	{DTypeF16, DTypeF8E4M3}: convertF16ToE4M3,
-	{DTypeF16, DTypeF8E5M2}: func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE5M2) },
+	{DTypeF32, DTypeF16}:     convertF32ToF16,
+	{DTypeF32, DTypeBF16}:    convertF32ToBF16,
+	{DTypeF32, DTypeF8E4M3}:  convertF32ToE4M3,
+	{DTypeF32, DTypeF8E5M2}:  func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
+	{DTypeF16, DTypeF8E4M3}:  convertF16ToE4M3,
+	{DTypeF16, DTypeF8E5M2}:  func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE5M2) },
 	{DTypeBF16, DTypeF8E4M3}: convertBF16ToE4M3,
 	{DTypeBF16, DTypeF8E5M2}: func(b []byte) int {
 		return convert16ToF8(b, bf16ToF32Bits, f32ToE5M2)
