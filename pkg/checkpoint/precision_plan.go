@@ -106,7 +106,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		}
 		slots := tensorSlots(fc)
 		if match == nil && !req.All && fc.Model == nil {
-			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (convert every component with --all): %w",
+			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (choose every component: --all): %w",
 				in.Name, describeContents(fc), ErrComponentNotFound)
 		}
 		fp8 := req.To == DTypeF8E4M3 || req.To == DTypeF8E5M2

@@ -22,6 +22,8 @@ const FINAL_REPLY = {
   save: 'done',
   list: 'listed',
   delete: 'deleted',
+  opPlan: 'opPlanned',
+  opRun: 'opDone',
 };
 
 export class EngineClient {
