@@ -5,3 +5,9 @@
 BENCH_TARGETS += bench-ops
 bench-ops:
 	$(GO) run ./scripts/benchconvert -runs 3 -work build/bench
+
+# convert_fp8_mb_per_s and the worker's wasm memory during a conversion.
+.PHONY: bench-ops-browser
+BENCH_TARGETS += bench-ops-browser
+bench-ops-browser: $(NPM_STAMP) $(CHROMIUM) build-web
+	CKPT_BENCH=1 npx playwright test tests/bench/ops-bench.spec.ts
