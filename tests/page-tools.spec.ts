@@ -50,7 +50,10 @@ const tools = (page: Page) => {
 
 async function openTools(page: Page) {
   await page.goto('index.html');
-  await expect(page.getByRole('region', { name: 'Tools' })).toBeVisible();
+  // A closed panel until opened: the saver's status and alert regions stay the page's only ones.
+  await expect(page.locator('[role="status"]')).toHaveCount(1);
+  await page.getByRole('region', { name: 'Tools' }).getByText('Tools: extract, convert, prune').click();
+  await expect(page.getByRole('region', { name: 'Tools' }).getByLabel('File to process')).toBeVisible();
 }
 
 test('extract the VAE of the sd15 checkpoint: the bytes VAESave writes', async ({ app }) => {
@@ -91,7 +94,7 @@ test('fp16 conversion: census and size before saving, no direct download, same b
   const planned = await page.evaluate(() => (globalThis as any).ckptpack.tools.stats.lastPlan);
   await expect(t.plan).toContainText(`Will write vae-fp16.safetensors: `);
   await expect(t.plan).toContainText(`(${planned.bytes.toLocaleString('en-US')} bytes), 248 tensors: F16 248`);
-  await expect(t.sink(/Download directly/)).toBeDisabled();
+  await expect(t.sink(/Direct download/)).toBeDisabled();
 
   const downloadEvent = page.waitForEvent('download');
   await t.run.click();
