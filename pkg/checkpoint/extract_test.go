@@ -227,3 +227,37 @@ func TestExtractMetadata(t *testing.T) {
 		t.Errorf("metadata with DisableMetadata: %v", out[0].Plan.Metadata)
 	}
 }
+
+// TestExtractFromMultiEncoderFile: a file holding several encoders under
+// "<name>.transformer." (an old CLIPSave "" file, a DualCLIP bundle) gives
+// one CLIPSave file per encoder.
+func TestExtractFromMultiEncoderFile(t *testing.T) {
+	var ts []testTensor
+	for _, enc := range []string{"clip_l", "t5xxl"} {
+		for _, x := range manifestTensors(t, oracleManifest(t, "flux_dev", enc)) {
+			if x.Name == "logit_scale" {
+				x.Name = enc + ".logit_scale"
+			} else {
+				x.Name = enc + ".transformer." + x.Name
+			}
+			ts = append(ts, x)
+		}
+	}
+	in := makeInput(t, "encoders.safetensors", ts, nil)
+	out, err := PlanExtract(ExtractRequest{Input: in, Component: SlotClip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 || out[0].Encoder != "clip_l" || out[1].Encoder != "t5xxl" {
+		t.Fatalf("outputs %+v", out)
+	}
+	for _, x := range out {
+		checkHeader(t, x.Plan, oracleManifest(t, "flux_dev", x.Encoder))
+		segs, _ := provenance(t, x.Plan)
+		for name, s := range segs {
+			if len(s) != 1 || s[0].Tensor != x.Encoder+".transformer."+name || s[0].Start != 0 {
+				t.Errorf("%s %s: from %+v", x.Encoder, name, s)
+			}
+		}
+	}
+}
