@@ -84,6 +84,16 @@ func printReport(e *env, r *checkpoint.Report) {
 		fmt.Fprintf(w, "missing:\tnothing\n")
 	}
 	fmt.Fprintf(w, "dtypes:\t%s\n", dtypeCensus(r.DTypes))
+	if r.Unused > 0 {
+		more := ""
+		if r.Unused > len(r.UnusedSample) {
+			more = fmt.Sprintf(" … (%d more; --json lists all)", r.Unused-len(r.UnusedSample))
+		}
+		fmt.Fprintf(w, "unused keys:\t%d, read by no ComfyUI class (ckptpack prune drops them): %s%s\n", r.Unused, strings.Join(r.UnusedSample, ", "), more)
+	}
+	if r.EMATensors > 0 {
+		fmt.Fprintf(w, "EMA:\t%d model_ema.* tensors (ckptpack prune drops or promotes them)\n", r.EMATensors)
+	}
 	wf := "no"
 	if r.HasWorkflow {
 		wf = fmt.Sprintf("yes (%s)", streamwriter.FormatBytes(int64(len(r.Metadata["workflow"]))))

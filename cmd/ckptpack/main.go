@@ -4,6 +4,9 @@
 //
 //	ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
 //	ckptpack inspect FILE [--json]
+//	ckptpack extract --component model|clip|vae FILE... [options]
+//	ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2] FILE... [options]
+//	ckptpack prune FILE... [options]
 //	ckptpack version
 //
 // Errors are one line on stderr, "ckptpack: <file>: <problem>", with exit
@@ -26,9 +29,12 @@ import (
 const usageText = `usage:
   ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
   ckptpack inspect FILE [--json]
+  ckptpack extract --component model|clip|vae FILE... [options]
+  ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2] FILE... [options]
+  ckptpack prune FILE... [options]
   ckptpack version
 
-Run "ckptpack save -h" or "ckptpack inspect -h" for the options.
+Run "ckptpack <command> -h" for the options.
 `
 
 // exit statuses
@@ -68,6 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdSave(ctx, e, args[1:])
 	case "inspect":
 		err = cmdInspect(e, args[1:])
+	case "extract":
+		err = cmdExtract(ctx, e, args[1:])
+	case "convert":
+		err = cmdConvert(ctx, e, args[1:])
+	case "prune":
+		err = cmdPrune(ctx, e, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ckptpack", version())
 		return exitOK

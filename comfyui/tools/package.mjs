@@ -10,7 +10,7 @@
 // package holds exactly one .js file, the entry (web/ckptpack.js); the site's
 // saver UI, worker and Go glue are copied under web/lib/ as .mjs, with their
 // references to each other renamed to match. Which site files are copied is
-// found by following references from web/app/saver.js: static imports, and
+// found by following references from web/app/saver.js and tools.js: static imports, and
 // quoted names of files that exist in the site (worker.js, wasm_exec.js,
 // ckptpack.wasm, style.css …), resolved against the referring file's folder
 // and against the site root (the saver's baseURL).
@@ -23,7 +23,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeZip } from './zip.mjs';
 
-const SAVER_MODULE = 'app/saver.js';
+// The modules the extension imports: the saver and the Tools panel.
+const ENTRY_MODULES = ['app/saver.js', 'app/tools.js'];
 const LIB = 'lib';
 
 function parseArgs(argv) {
@@ -49,7 +50,7 @@ const QUOTED = /(['"`])((?:\.{1,2}\/)?[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z0-9]+
 /** Site-relative paths of every file reachable from the saver module. */
 async function siteClosure(siteRoot) {
   const found = new Set();
-  const queue = [SAVER_MODULE];
+  const queue = [...ENTRY_MODULES];
   while (queue.length) {
     const rel = queue.shift();
     if (found.has(rel)) continue;

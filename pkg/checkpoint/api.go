@@ -56,7 +56,10 @@ type SaveRequest struct {
 //   - copy: Input >= 0, Transpose == nil: Length bytes at Offset of Inputs[Input];
 //   - transpose: Input >= 0, Transpose != nil: the 2-D tensor of
 //     Rows×Cols elements of ElemSize bytes at Offset, written transposed;
-//   - inline: Input == -1: Data holds the bytes (small computed tensors).
+//   - inline: Input == -1: Data holds the bytes (small computed tensors);
+//   - convert: Input >= 0, Convert != nil: Length bytes of Convert.From
+//     elements at Offset, written as Convert.To (precision.go); the step
+//     writes fewer bytes than it reads.
 //
 // Several steps can make up one output tensor (q, k, v concatenated into
 // in_proj_weight); Tensor names the output tensor for progress reports.
@@ -67,6 +70,7 @@ type Step struct {
 	Length    int64
 	Transpose *Transpose
 	Data      []byte
+	Convert   *Convert
 }
 
 // Transpose describes a 2-D transpose of a source tensor (ComfyUI's

@@ -14,7 +14,7 @@ package checkpoint
 // changes the bytes (a transpose, and any future transform) must make it
 // false.
 func copyable(s *Step) bool {
-	return s.Input >= 0 && s.Transpose == nil
+	return s.Input >= 0 && s.Transpose == nil && s.Convert == nil
 }
 
 // Run is a stretch of plan steps that execute as one: either a single step

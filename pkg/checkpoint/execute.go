@@ -101,8 +101,8 @@ func validatePlan(p *Plan) error {
 		var n int64
 		switch {
 		case s.Input == -1:
-			if s.Transpose != nil {
-				return fmt.Errorf("%w: step %d (%s): inline data cannot be transposed", ErrBadPlan, i, s.Tensor)
+			if s.Transpose != nil || s.Convert != nil {
+				return fmt.Errorf("%w: step %d (%s): inline data cannot be transposed or converted", ErrBadPlan, i, s.Tensor)
 			}
 			n = int64(len(s.Data))
 			if s.Length != 0 && s.Length != n {
@@ -133,6 +133,16 @@ func validatePlan(p *Plan) error {
 				}
 			}
 			n = s.Length
+			if c := s.Convert; c != nil {
+				if s.Transpose != nil {
+					return fmt.Errorf("%w: step %d (%s): a step cannot both transpose and convert", ErrBadPlan, i, s.Tensor)
+				}
+				out, err := c.outputBytes(s.Length)
+				if err != nil {
+					return fmt.Errorf("%w: step %d (%s): %v", ErrBadPlan, i, s.Tensor, err)
+				}
+				n = out
+			}
 		default:
 			return fmt.Errorf("%w: step %d (%s): input %d does not exist (%d inputs)", ErrBadPlan, i, s.Tensor, s.Input, len(p.Inputs))
 		}
@@ -194,6 +204,8 @@ func (x *executor) run() error {
 			err = x.copy(&r)
 		case s.Input == -1:
 			err = x.write(s.Data)
+		case s.Convert != nil:
+			err = x.convert(s)
 		default:
 			err = x.transpose(s)
 		}

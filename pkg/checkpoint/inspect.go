@@ -35,6 +35,10 @@ type Report struct {
 	// written); UnusedSample names up to ten of them.
 	Unused       int      `json:"unused,omitempty"`
 	UnusedSample []string `json:"unused_sample,omitempty"`
+	// UnusedKeys lists every such tensor: what "ckptpack prune" drops.
+	UnusedKeys []string `json:"unused_keys,omitempty"`
+	// EMATensors counts model_ema.* tensors (ldm EMA weights and counters).
+	EMATensors int `json:"ema_tensors,omitempty"`
 	// Problem says why nothing (or not everything) was recognised.
 	Problem string `json:"problem,omitempty"`
 }
@@ -104,6 +108,12 @@ func Inspect(in Input) (*Report, error) {
 	}
 	if len(fc.Unused) > 0 {
 		r.UnusedSample = fc.Unused[:min(len(fc.Unused), maxUnusedSample)]
+		r.UnusedKeys = fc.Unused
+	}
+	for _, t := range h.Tensors {
+		if strings.HasPrefix(t.Name, emaPrefix) {
+			r.EMATensors++
+		}
 	}
 	for _, p := range fc.parts() {
 		r.Components = append(r.Components, describePart(p))

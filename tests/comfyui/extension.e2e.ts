@@ -7,6 +7,7 @@
 // prompt the page held.
 //   make test-comfyui
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -332,4 +333,30 @@ test('files dropped on the tab go to the saver, not to ComfyUI\'s canvas drop ha
   // The same drop on the canvas reaches ComfyUI's handler (the check above can fail).
   await dropFiles(page, [vae], page.getByRole('main', { name: 'Canvas' }));
   expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.canvasDrops)).toEqual(['vae.safetensors']);
+});
+
+test('the tab also offers the Tools panel: the VAE of a VAE file extracts as VAESave writes it', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page);
+  await openSaveTab(page);
+  const tools = page.getByRole('region', { name: 'Tools' });
+  await tools.getByText('Tools: extract, convert, prune').click();
+  await tools.getByLabel('File to process').setInputFiles(fixtureFile('sd15', 'vae'));
+  await tools.getByLabel('Operation').selectOption({ label: 'Extract the VAE (as VAESave)' });
+  await expect(tools.locator('[data-role="tools-plan"]')).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors');
+  // Converting shows the census first and offers no direct download (computed bytes).
+  await tools.getByLabel('Operation').selectOption({ label: 'Convert precision' });
+  await tools.getByLabel(/Convert every component/).check();
+  await expect(tools.locator('[data-role="tools-plan"]')).toContainText('248 tensors: F16 248');
+  await expect(tools.getByLabel(/Direct download/)).toBeDisabled();
+  await tools.getByLabel('Operation').selectOption({ label: 'Extract the VAE (as VAESave)' });
+  const downloadEvent = page.waitForEvent('download');
+  await tools.getByRole('button', { name: 'Run' }).click();
+  const download = await downloadEvent;
+  expect(download.suggestedFilename()).toBe('ComfyUI_vae_00001_.safetensors');
+  // The VAE fixture is what VAESave writes: the extraction is byte-identical.
+  const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  expect(sha(await download.path())).toBe(sha(fixtureFile('sd15', 'vae')));
+  const http = app.requests.filter((url) => /^https?:/.test(url));
+  expect(http).toContain(`${ORIGIN}/extensions/ckptpack/lib/app/tools.mjs`);
 });

@@ -153,6 +153,10 @@ func (w *worker) handle(data js.Value) {
 		f = w.copy(id, data)
 	case "folder":
 		f = w.folder(id, data)
+	case "opPlan":
+		f = w.opPlan(id, data)
+	case "opRun":
+		f = w.opRun(id, data)
 	default:
 		f = &failure{Code: job.CodeInternal, Err: fmt.Errorf("unknown message type %q", typ)}
 	}

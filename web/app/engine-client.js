@@ -23,6 +23,8 @@ const FINAL_REPLY = {
   list: 'listed',
   delete: 'deleted',
   folder: 'folderOpened',
+  opPlan: 'opPlanned',
+  opRun: 'opDone',
 };
 
 export class EngineClient {

@@ -65,6 +65,11 @@ interface SaverModule {
   mountSaver(container: HTMLElement, options: SaverOptions): SaverHandle
 }
 
+/** The site's Tools panel (web/app/tools.js): extract, convert, prune one file. */
+interface ToolsModule {
+  mountTools(container: HTMLElement, options: { baseURL: string }): { element: Element; destroy(): void }
+}
+
 // --- Names --------------------------------------------------------------
 
 const EXTENSION_NAME = 'ckptpack.SaveCheckpoint'
@@ -331,7 +336,11 @@ function ensurePanel(doc: Document): HTMLElement {
   sizeNote.dataset.role = 'metadata-size'
   const saverHost = doc.createElement('div')
   saverHost.className = 'ckptpack-comfy-saver'
-  panel.append(intro, sizeNote, saverHost)
+  // Below the saver: the Tools panel (extract a component as ModelSave,
+  // CLIPSave or VAESave write it, convert precision, prune), same engine.
+  const toolsHost = doc.createElement('div')
+  toolsHost.className = 'ckptpack-comfy-tools'
+  panel.append(intro, sizeNote, saverHost, toolsHost)
 
   // The saver links its own stylesheet (lib/style.css).
   loadStylesheet(doc, packageURL('./lib/ckptpack-comfy.css'))
@@ -344,7 +353,7 @@ function ensurePanel(doc: Document): HTMLElement {
   }
   panel.addEventListener('dragover', stopFileDrop)
   panel.addEventListener('drop', stopFileDrop)
-  mounting = mountInto(saverHost).catch((err: unknown) => {
+  mounting = mountInto(saverHost, toolsHost).catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err)
     const alert = doc.createElement('p')
     alert.className = 'ckptpack-comfy-error'
@@ -356,7 +365,7 @@ function ensurePanel(doc: Document): HTMLElement {
   return panel
 }
 
-async function mountInto(host: HTMLElement): Promise<void> {
+async function mountInto(host: HTMLElement, toolsHost: HTMLElement): Promise<void> {
   const saver = (await import(packageURL('./lib/app/saver.mjs'))) as SaverModule
   const handle = saver.mountSaver(host, {
     baseURL: packageURL('./lib/'),
@@ -380,6 +389,10 @@ async function mountInto(host: HTMLElement): Promise<void> {
   }
   // A worker that fails to start is reported inside the saver itself.
   saverReady = handle.ready
+  // The tools start their own worker on first use, so they cost nothing
+  // until a file is picked there.
+  const tools = (await import(packageURL('./lib/app/tools.mjs'))) as ToolsModule
+  tools.mountTools(toolsHost, { baseURL: packageURL('./lib/') })
 }
 
 interface MetadataSizes {

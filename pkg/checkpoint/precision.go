@@ -1,0 +1,323 @@
+package checkpoint
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Precision conversion while streaming. A convert step reads Length bytes of
+// From elements and writes them as To elements; the executor converts chunk
+// by chunk in its one buffer (every supported conversion narrows, so it runs
+// in place: element i of the output never lies past element i of the input).
+//
+// The rounding rules, bit for bit:
+//
+//   - F32→F16 and F32→BF16: round to nearest, ties to even, as torch's
+//     tensor.to(torch.float16 / torch.bfloat16). ±Inf stays ±Inf; F16
+//     overflow (|x| ≥ 65520) becomes ±Inf; BF16 overflow likewise. Subnormal
+//     results are produced (no flush to zero). A NaN stays a NaN, quieted,
+//     keeping its sign and the top bits of its payload (what the hardware
+//     conversion torch's vectorised CPU path uses does; the canonical NaN
+//     0x7FC00000 becomes 0x7E00 / 0x7FC0).
+//   - F16/BF16/F32→F8_E4M3 (torch.float8_e4m3fn) and →F8_E5M2: torch's own
+//     x.to(float8) is NOT saturating (c10 fp8e4m3fn_from_fp32_value maps
+//     |x| ≥ 464 to the NaN code 0x7F; fp8e5m2_from_fp32_value maps overflow
+//     to ±Inf). ComfyUI's fp8 quantisation clamps first, and so do we: the
+//     result is exactly torch's x.clamp(-max, max).to(float8) with max 448
+//     (E4M3FN) or 57344 (E5M2). So finite values beyond the range and ±Inf
+//     saturate to ±max, NaN stays NaN (0x7F with the input's sign), and
+//     everything else rounds to nearest even once, from the exact float32
+//     value (F16 and BF16 widen to F32 exactly first, as c10 does).
+type Convert struct {
+	From, To DType
+}
+
+// conversionKey names a supported (From, To) pair.
+type conversionKey struct{ from, to DType }
+
+// converters are the supported conversions; each converts n source
+// elements of buf in place and returns the output bytes written at buf[0:].
+var converters = map[conversionKey]func(buf []byte) int{
+	{DTypeF32, DTypeF16}:     convertF32ToF16,
+	{DTypeF32, DTypeBF16}:    convertF32ToBF16,
+	{DTypeF32, DTypeF8E4M3}:  convertF32ToE4M3,
+	{DTypeF32, DTypeF8E5M2}:  func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
+	{DTypeF16, DTypeF8E4M3}:  convertF16ToE4M3,
+	{DTypeF16, DTypeF8E5M2}:  func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE5M2) },
+	{DTypeBF16, DTypeF8E4M3}: convertBF16ToE4M3,
+	{DTypeBF16, DTypeF8E5M2}: func(b []byte) int {
+		return convert16ToF8(b, bf16ToF32Bits, f32ToE5M2)
+	},
+}
+
+// CanConvert reports whether a tensor of dtype from can be written as to.
+// Converting a dtype to itself is a plain copy and always allowed.
+func CanConvert(from, to DType) bool {
+	if from == to {
+		return true
+	}
+	_, ok := converters[conversionKey{from, to}]
+	return ok
+}
+
+// checkConvert validates a convert step's shape for validatePlan: a known
+// conversion over a whole number of source elements. It returns the output
+// byte count.
+func (c *Convert) outputBytes(length int64) (int64, error) {
+	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
+		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
+	}
+	fs, ts := dtypeSize[c.From], dtypeSize[c.To]
+	if length%fs != 0 {
+		return 0, fmt.Errorf("%d bytes is not a whole number of %s elements", length, c.From)
+	}
+	return length / fs * ts, nil
+}
+
+// convertChunks streams a convert step: whole source elements are read
+// into the buffer, converted in place and written.
+func (x *executor) convert(s *Step) error {
+	c := s.Convert
+	fn := converters[conversionKey{c.From, c.To}]
+	es := dtypeSize[c.From]
+	chunkMax := int64(len(x.buf)) / es * es
+	off, left := s.Offset, s.Length
+	for left > 0 {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n := min(chunkMax, left)
+		chunk := x.buf[:n]
+		if err := x.readAt(s, chunk, off); err != nil {
+			return err
+		}
+		out := fn(chunk)
+		if err := x.write(x.buf[:out]); err != nil {
+			return err
+		}
+		off += n
+		left -= n
+	}
+	return nil
+}
+
+// convertF32ToF16 converts len(b)/4 float32 values in place, four at a
+// time (16 bytes in, 8 out), with the round-to-nearest-even of f32ToF16
+// inlined for the common case of four normal halves.
+func convertF32ToF16(b []byte) int {
+	n := len(b) / 4
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		in := b[i*4 : i*4+16]
+		v0 := binary.LittleEndian.Uint64(in[0:8])
+		v1 := binary.LittleEndian.Uint64(in[8:16])
+		a0, a1 := uint32(v0)&^0x80000000, uint32(v0>>32)&^0x80000000
+		a2, a3 := uint32(v1)&^0x80000000, uint32(v1>>32)&^0x80000000
+		var out uint64
+		// a−0x38800000 < 0x0F000000 tests 2^-14 ≤ |x| < 65536 (a normal
+		// half, or overflow by rounding, which the carry turns into Inf).
+		if (a0-0x38800000)|(a1-0x38800000)|(a2-0x38800000)|(a3-0x38800000) < 0x0F000000 ||
+			(a0-0x38800000 < 0x0F000000 && a1-0x38800000 < 0x0F000000 && a2-0x38800000 < 0x0F000000 && a3-0x38800000 < 0x0F000000) {
+			h0 := uint64(uint32(v0>>16)&0x8000 | (a0+0xC8000FFF+(a0>>13)&1)>>13)
+			h1 := uint64(uint32(v0>>48)&0x8000 | (a1+0xC8000FFF+(a1>>13)&1)>>13)
+			h2 := uint64(uint32(v1>>16)&0x8000 | (a2+0xC8000FFF+(a2>>13)&1)>>13)
+			h3 := uint64(uint32(v1>>48)&0x8000 | (a3+0xC8000FFF+(a3>>13)&1)>>13)
+			out = h0 | h1<<16 | h2<<32 | h3<<48
+		} else {
+			out = uint64(f32ToF16(uint32(v0))) | uint64(f32ToF16(uint32(v0>>32)))<<16 |
+				uint64(f32ToF16(uint32(v1)))<<32 | uint64(f32ToF16(uint32(v1>>32)))<<48
+		}
+		binary.LittleEndian.PutUint64(b[i*2:i*2+8], out)
+	}
+	for ; i < n; i++ {
+		binary.LittleEndian.PutUint16(b[i*2:], f32ToF16(binary.LittleEndian.Uint32(b[i*4:])))
+	}
+	return n * 2
+}
+
+// f32ToF16 is IEEE binary32 → binary16, round to nearest even. Normal
+// results round by adding 0xFFF plus the lowest kept mantissa bit to the
+// rebiased value (the carry moves into the exponent, which also produces
+// Inf for overflow); subnormal results round in the FPU by adding a magic
+// number whose ulp equals the smallest half subnormal.
+func f32ToF16(f uint32) uint16 {
+	sign := uint16(f>>16) & 0x8000
+	a := f &^ 0x80000000
+	switch {
+	case a >= 0x47800000: // ≥ 65536 (or Inf, NaN)
+		if a > 0x7F800000 {
+			return sign | 0x7E00 | uint16(a>>13)&0x3FF // quiet NaN, payload's top bits
+		}
+		return sign | 0x7C00
+	case a < 0x38800000: // below 2^-14: subnormal half or zero
+		const magic = 0x3F000000 // 0.5: its ulp (2^-24) is one half subnormal
+		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
+		return sign | uint16(r)
+	default:
+		a += 0xC8000FFF + (a>>13)&1 // rebias (−112 << 23), round half to even
+		return sign | uint16(a>>13)
+	}
+}
+
+// convertF32ToBF16 converts len(b)/4 float32 values in place, two at a time.
+func convertF32ToBF16(b []byte) int {
+	n := len(b) / 4
+	i := 0
+	for ; i+2 <= n; i += 2 {
+		v := binary.LittleEndian.Uint64(b[i*4:])
+		lo := f32ToBF16(uint32(v))
+		hi := f32ToBF16(uint32(v >> 32))
+		binary.LittleEndian.PutUint32(b[i*2:], uint32(lo)|uint32(hi)<<16)
+	}
+	if i < n {
+		binary.LittleEndian.PutUint16(b[i*2:], f32ToBF16(binary.LittleEndian.Uint32(b[i*4:])))
+	}
+	return n * 2
+}
+
+// f32ToBF16 is c10's round_to_nearest_even: add 0x7FFF plus the lowest kept
+// bit and keep the top half (overflow carries into Inf). NaN is quieted,
+// keeping sign and top payload bits.
+func f32ToBF16(f uint32) uint16 {
+	if f&0x7FFFFFFF > 0x7F800000 {
+		return uint16(f>>16) | 0x0040
+	}
+	return uint16((f + 0x7FFF + (f>>16)&1) >> 16)
+}
+
+// fp8 saturation bounds as float32 bits.
+const (
+	e4m3MaxBits = 0x43E00000 // 448
+	e5m2MaxBits = 0x47600000 // 57344
+)
+
+// f32ToE4M3 is torch's x.clamp(-448, 448).to(torch.float8_e4m3fn) for one
+// value: the clamp, then c10::detail::fp8e4m3fn_from_fp32_value.
+func f32ToE4M3(f uint32) uint8 {
+	sign := uint8(f>>24) & 0x80
+	a := f &^ 0x80000000
+	if a > 0x7F800000 {
+		return sign | 0x7F // NaN (clamp keeps NaN; c10 maps it to 0x7F)
+	}
+	if a > e4m3MaxBits {
+		a = e4m3MaxBits
+	}
+	if a < 121<<23 { // below 2^-6: subnormal fp8 or zero
+		const magic = 141 << 23
+		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
+		return sign | uint8(r)
+	}
+	a += 0xC4000000 + 0x7FFFF + (a>>20)&1 // rebias (−120 << 23), round half to even
+	return sign | uint8(a>>20)
+}
+
+// f32ToE5M2 is torch's x.clamp(-57344, 57344).to(torch.float8_e5m2): the
+// clamp, then c10::detail::fp8e5m2_from_fp32_value.
+func f32ToE5M2(f uint32) uint8 {
+	sign := uint8(f>>24) & 0x80
+	a := f &^ 0x80000000
+	if a > 0x7F800000 {
+		return sign | 0x7F
+	}
+	if a > e5m2MaxBits {
+		a = e5m2MaxBits
+	}
+	if a < 113<<23 { // below 2^-14
+		const magic = 134 << 23
+		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
+		return sign | uint8(r)
+	}
+	a += 0xC8000000 + 0xFFFFF + (a>>21)&1 // rebias (−112 << 23), round half to even
+	return sign | uint8(a>>21)
+}
+
+// The E4M3 loops inline f32ToE4M3's normal case: |x| in [2^-6, 448], where
+// a−0x3C800000 < 0x07600001 holds for the float32 bits a of |x|.
+
+func convertF32ToE4M3(b []byte) int {
+	n := len(b) / 4
+	for i := 0; i < n; i++ {
+		f := binary.LittleEndian.Uint32(b[i*4 : i*4+4])
+		a := f &^ 0x80000000
+		if a-0x3C800000 < 0x07600001 {
+			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f)
+		}
+	}
+	return n
+}
+
+// convertF16ToE4M3: halves with |h| in [0x2400, 0x5F00] (2^-6 … 448) widen
+// to float32 by shifting and rebiasing the exponent.
+func convertF16ToE4M3(b []byte) int {
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		h := binary.LittleEndian.Uint16(b[i*2 : i*2+2])
+		if ah := uint32(h & 0x7FFF); ah-0x2400 <= 0x5F00-0x2400 {
+			a := ah<<13 + 0x38000000
+			b[i] = uint8(h>>8)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f16ToF32Bits(h))
+		}
+	}
+	return n
+}
+
+func convertBF16ToE4M3(b []byte) int {
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		f := uint32(binary.LittleEndian.Uint16(b[i*2:i*2+2])) << 16
+		a := f &^ 0x80000000
+		if a-0x3C800000 < 0x07600001 {
+			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
+		} else {
+			b[i] = f32ToE4M3(f)
+		}
+	}
+	return n
+}
+
+func convertF32ToF8(b []byte, conv func(uint32) uint8) int {
+	n := len(b) / 4
+	for i := 0; i < n; i++ {
+		b[i] = conv(binary.LittleEndian.Uint32(b[i*4:]))
+	}
+	return n
+}
+
+func convert16ToF8(b []byte, widen func(uint16) uint32, conv func(uint32) uint8) int {
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		b[i] = conv(widen(binary.LittleEndian.Uint16(b[i*2:])))
+	}
+	return n
+}
+
+// bf16ToF32Bits widens exactly.
+func bf16ToF32Bits(h uint16) uint32 { return uint32(h) << 16 }
+
+// f16ToF32Bits widens IEEE half bits to float32 bits exactly (subnormals
+// normalised, NaN payload kept).
+func f16ToF32Bits(h uint16) uint32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1F
+	mant := uint32(h & 0x3FF)
+	switch {
+	case exp == 0x1F:
+		return sign | 0x7F800000 | mant<<13
+	case exp != 0:
+		return sign | (exp+112)<<23 | mant<<13
+	case mant == 0:
+		return sign
+	}
+	// Subnormal: shift the mantissa up until its leading one is the
+	// implicit bit.
+	e := uint32(113)
+	for mant&0x400 == 0 {
+		mant <<= 1
+		e--
+	}
+	return sign | e<<23 | (mant&0x3FF)<<13
+}

@@ -1,0 +1,174 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ErrCannotConvert: a tensor selected for conversion has a dtype that does
+// not convert to the target (an I64 position_ids to fp8, an F64 tensor).
+var ErrCannotConvert = errors.New("tensor cannot be converted")
+
+// Precision targets as the CLI and the page name them.
+var precisionTargets = map[string]DType{
+	"fp16": DTypeF16, "bf16": DTypeBF16, "fp8": DTypeF8E4M3, "fp8_e4m3fn": DTypeF8E4M3, "fp8_e5m2": DTypeF8E5M2,
+}
+
+// PrecisionTarget maps "fp16", "bf16", "fp8" (= fp8_e4m3fn) or "fp8_e5m2"
+// to its dtype; "" means no conversion.
+func PrecisionTarget(name string) (DType, error) {
+	if name == "" {
+		return "", nil
+	}
+	if d, ok := precisionTargets[strings.ToLower(name)]; ok {
+		return d, nil
+	}
+	return "", fmt.Errorf("unknown precision %q (want fp16, bf16, fp8 or fp8_e5m2)", name)
+}
+
+// ConvertRequest asks for a file's tensors in another precision.
+type ConvertRequest struct {
+	Input Input
+	To    DType // DTypeF16, DTypeBF16, DTypeF8E4M3, DTypeF8E5M2; "" copies every tensor unchanged
+
+	// Scope. By default only the diffusion model's tensors convert (a file
+	// with none is refused: say All). All widens it to every component
+	// (text encoders, VAE) and to tensors of no component.
+	All bool
+	// Match, when set, selects exactly the tensors whose name it matches
+	// (a Go regexp), whatever the scope; one that cannot be converted is then
+	// an error rather than skipped.
+	Match string
+}
+
+// ConvertReport says what a conversion does, before it is written.
+type ConvertReport struct {
+	Converted    int          `json:"converted"`     // tensors whose dtype changes
+	Kept         int          `json:"kept"`          // tensors copied unchanged
+	InputCensus  []DTypeCount `json:"input_census"`  // dtype census of the input
+	OutputCensus []DTypeCount `json:"output_census"` // of the output
+	InputBytes   int64        `json:"input_bytes"`
+	OutputBytes  int64        `json:"output_bytes"`
+	Rule         string       `json:"rule"` // which tensors convert, in words
+}
+
+// fp8 rule: ComfyUI's fp8 checkpoints (and its fp8 weight dtypes, which
+// only Linear and Conv layers take: comfy/ops.py casts weight and bias at
+// run time but stores the weight in fp8) hold the diffusion model's
+// Linear/Conv weights in fp8 and keep biases, norms and embedding tables in
+// their original precision. Linear/Conv weights are the ".weight" tensors
+// of two or more dimensions; embedding tables are 2-D ".weight" too, named
+// as below.
+var embeddingNames = []string{"token_embedding", "position_embedding", "embed_tokens", "shared.weight", "positional_embedding", "pos_embed", "wte.", "wpe."}
+
+func isFP8Weight(name string, shape []int64) bool {
+	if len(shape) < 2 || !strings.HasSuffix(name, ".weight") {
+		return false
+	}
+	for _, e := range embeddingNames {
+		if strings.Contains(name, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// isFloat reports a dtype a precision conversion reads.
+func isFloat(d DType) bool { return d == DTypeF32 || d == DTypeF16 || d == DTypeBF16 }
+
+// PlanConvert plans req.Input rewritten with the selected tensors in
+// req.To, streamed chunk by chunk (precision.go). Metadata and names are
+// kept; the layout is the reference writer's.
+func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
+	in := req.Input
+	h, err := ReadHeader(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	var match *regexp.Regexp
+	if req.Match != "" {
+		if match, err = regexp.Compile(req.Match); err != nil {
+			return nil, nil, fmt.Errorf("--match %q: %v", req.Match, err)
+		}
+	}
+	tensors := copiedTensors(h)
+	rep := &ConvertReport{InputCensus: Census(h.Tensors), InputBytes: in.Size}
+	architecture := ""
+	if req.To != "" {
+		fc, err := analyzeFile(0, in.Name, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fc.Model != nil {
+			architecture = fc.Model.Arch.Class
+		}
+		slots := tensorSlots(fc)
+		if match == nil && !req.All && fc.Model == nil {
+			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (choose every component: --all): %w",
+				in.Name, describeContents(fc), ErrComponentNotFound)
+		}
+		fp8 := req.To == DTypeF8E4M3 || req.To == DTypeF8E5M2
+		switch {
+		case match != nil:
+			rep.Rule = fmt.Sprintf("tensors matching %q", req.Match)
+		case fp8 && req.All:
+			rep.Rule = "Linear/Conv weights of every component (biases, norms and embeddings keep their precision)"
+		case fp8:
+			rep.Rule = "Linear/Conv weights of the diffusion model (biases, norms and embeddings keep their precision)"
+		case req.All:
+			rep.Rule = "every F32 tensor"
+		default:
+			rep.Rule = "F32 tensors of the diffusion model"
+		}
+		for _, t := range h.Tensors {
+			v := tensors[t.Name]
+			if match != nil {
+				if !match.MatchString(t.Name) || t.DType == req.To {
+					continue
+				}
+				if !CanConvert(t.DType, req.To) {
+					return nil, nil, fmt.Errorf("%s: tensor %s is %s, which does not convert to %s (only %s): %w",
+						in.Name, t.Name, t.DType, req.To, convertibleFrom(req.To), ErrCannotConvert)
+				}
+			} else {
+				if !req.All && slots[t.Name] != SlotModel {
+					continue
+				}
+				if fp8 {
+					if !isFloat(t.DType) || !isFP8Weight(t.Name, t.Shape) {
+						continue
+					}
+				} else if t.DType != DTypeF32 {
+					continue
+				}
+				if t.DType == req.To {
+					continue
+				}
+			}
+			v.Convert = &Convert{From: t.DType, To: req.To}
+			v.DType = req.To
+			rep.Converted++
+		}
+	}
+	rep.Kept = len(h.Tensors) - rep.Converted
+	p, err := layoutRewrite(architecture, tensors, h.Metadata, []Input{in})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", in.Name, err)
+	}
+	rep.OutputCensus = Census(p.Tensors)
+	rep.OutputBytes = p.Size
+	return p, rep, nil
+}
+
+// convertibleFrom lists the dtypes that convert to d, for messages.
+func convertibleFrom(d DType) string {
+	var from []string
+	for _, s := range DTypes() {
+		if s != d && CanConvert(s, d) {
+			from = append(from, string(s))
+		}
+	}
+	return strings.Join(from, ", ")
+}

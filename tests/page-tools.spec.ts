@@ -1,0 +1,135 @@
+// The Tools panel: one file in, one operation out, through the labelled
+// controls. Extracting the VAE of the sd15 checkpoint gives exactly the bytes
+// ComfyUI's VAESave writes (the oracle's vae.safetensors fixture); an fp16
+// conversion shows its dtype census and size before saving, refuses the
+// direct download (computed bytes) and writes what the CLI writes; an
+// operation that does not apply is an error naming the file, with nothing
+// written.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Page } from '@playwright/test';
+import { test, expect } from './helpers/browser';
+import { fixtureFile, REPO } from './helpers/fixtures';
+import { readHeader } from './helpers/safetensors';
+
+const run = promisify(execFile);
+const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-tools');
+
+test.beforeAll(async () => {
+  await mkdir(SCRATCH, { recursive: true });
+});
+test.afterAll(async () => {
+  await rm(SCRATCH, { recursive: true, force: true });
+});
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk);
+  return h.digest('hex');
+}
+
+const tools = (page: Page) => {
+  const panel = page.getByRole('region', { name: 'Tools' });
+  return {
+    panel,
+    file: panel.getByLabel('File to process'),
+    operation: panel.getByLabel('Operation'),
+    target: panel.getByLabel('Target precision'),
+    all: panel.getByLabel(/Convert every component/),
+    run: panel.getByRole('button', { name: 'Run' }),
+    alert: panel.locator('[role="alert"]'),
+    status: panel.getByRole('status'),
+    plan: panel.locator('[data-role="tools-plan"]'),
+    sink: (name: RegExp) => panel.getByLabel(name),
+  };
+};
+
+async function openTools(page: Page) {
+  await page.goto('index.html');
+  // A closed panel until opened: the saver's status and alert regions stay the page's only ones.
+  await expect(page.locator('[role="status"]')).toHaveCount(1);
+  await page.getByRole('region', { name: 'Tools' }).getByText('Tools: extract, convert, prune').click();
+  await expect(page.getByRole('region', { name: 'Tools' }).getByLabel('File to process')).toBeVisible();
+}
+
+test('extract the VAE of the sd15 checkpoint: the bytes VAESave writes', async ({ app }) => {
+  const { page } = app;
+  const t = tools(page);
+  await openTools(page);
+  await t.file.setInputFiles(fixtureFile('sd15', 'checkpoint'));
+  await t.operation.selectOption({ label: 'Extract the VAE (as VAESave)' });
+  await expect(t.plan).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors: 335 MB (334,641,012 bytes), 248 tensors: F32 248');
+  await expect(t.run).toBeEnabled();
+  const downloadEvent = page.waitForEvent('download');
+  await t.run.click();
+  const download = await downloadEvent;
+  expect(download.suggestedFilename()).toBe('ComfyUI_vae_00001_.safetensors');
+  const file = await download.path();
+  expect(await sha256(file)).toBe(await sha256(fixtureFile('sd15', 'vae')));
+  await expect(t.status).toContainText('Saved vae/ComfyUI_vae_00001_.safetensors');
+  await expect(t.alert).toBeEmpty();
+  // The counter moved on, as ComfyUI's does.
+  await expect(t.plan).toContainText('Will write vae/ComfyUI_vae_00002_.safetensors');
+});
+
+test('fp16 conversion: census and size before saving, no direct download, same bytes as the CLI', async ({ app }) => {
+  const { page } = app;
+  const t = tools(page);
+  const vae = fixtureFile('sd15', 'vae');
+  await openTools(page);
+  await t.file.setInputFiles(vae);
+  await t.operation.selectOption({ label: 'Convert precision' });
+  // A VAE alone has no diffusion model: by default only the diffusion model converts.
+  await expect(t.alert).toContainText('vae.safetensors holds a 4-channel KL VAE');
+  await expect(t.alert).toContainText('--all');
+  await expect(t.run).toBeDisabled();
+  await t.all.check();
+  await expect(t.alert).toBeEmpty();
+  await expect(t.plan).toContainText('Input vae.safetensors: 335 MB, F32 248');
+  await expect(t.plan).toContainText('Converts 248 tensors (every F32 tensor)');
+  const planned = await page.evaluate(() => (globalThis as any).ckptpack.tools.stats.lastPlan);
+  await expect(t.plan).toContainText(`Will write vae-fp16.safetensors: `);
+  await expect(t.plan).toContainText(`(${planned.bytes.toLocaleString('en-US')} bytes), 248 tensors: F16 248`);
+  await expect(t.sink(/Direct download/)).toBeDisabled();
+
+  const downloadEvent = page.waitForEvent('download');
+  await t.run.click();
+  const download = await downloadEvent;
+  expect(download.suggestedFilename()).toBe('vae-fp16.safetensors');
+  const file = await download.path();
+  expect((await stat(file)).size).toBe(planned.bytes);
+  const header = await readHeader(file);
+  expect(Object.values(header.tensors).every((x: any) => x.dtype === 'F16')).toBe(true);
+
+  const cliOut = path.join(SCRATCH, 'cli');
+  await rm(cliOut, { recursive: true, force: true });
+  await run('go', ['run', './cmd/ckptpack', 'convert', '--to', 'fp16', '--all', vae, '--output-dir', cliOut], { cwd: REPO });
+  expect(await sha256(file)).toBe(await sha256(path.join(cliOut, 'vae-fp16.safetensors')));
+});
+
+test('an operation that does not apply is refused, naming the file; nothing is written', async ({ app }) => {
+  const { page } = app;
+  const t = tools(page);
+  await openTools(page);
+  await t.file.setInputFiles(fixtureFile('sd15', 'unet'));
+  await t.operation.selectOption({ label: 'Extract the VAE (as VAESave)' });
+  await expect(t.alert).toContainText('unet.safetensors holds a SD15 diffusion model, not a VAE');
+  await expect(t.run).toBeDisabled();
+  await expect(t.plan).toBeEmpty();
+  const stored = await page.evaluate(async () => {
+    const names: string[] = [];
+    const walk = async (dir: any, prefix: string) => {
+      for await (const [name, handle] of dir.entries()) {
+        if (handle.kind === 'directory') await walk(handle, `${prefix}${name}/`);
+        else names.push(prefix + name);
+      }
+    };
+    await walk(await navigator.storage.getDirectory(), '');
+    return names;
+  });
+  expect(stored).toEqual([]);
+});

@@ -1,0 +1,324 @@
+// mountTools: the "Tools" panel — one file in, and one of the engine's file
+// operations on it: extract a component (as ComfyUI's ModelSave, CLIPSave and
+// VAESave write it), convert its precision, or prune it. Before anything is
+// written it shows what the engine planned: the dtype census of the input
+// and of each output, and each output's name and size (opPlan in
+// wasm/worker/PROTOCOL.md); then opRun writes it.
+//
+// Converted tensors are computed bytes, so the "Download directly" sink
+// (a Blob of slices of the input) is offered only for extract and prune.
+// All text from files is written with textContent. The panel is a closed
+// <details> until the user opens it; its controls, status and alert regions
+// are created then, so a page that never uses it holds no second status or
+// alert region.
+
+import { EngineClient, EngineError } from './engine-client.js';
+import { hasOPFS, opfsFile, startDownload } from './opfs.js';
+import { formatBytes, formatDuration } from './format.js';
+
+const OPERATIONS = [
+  ['extract-model', 'Extract the diffusion model (as ModelSave)'],
+  ['extract-clip', 'Extract the text encoders (as CLIPSave, one file each)'],
+  ['extract-vae', 'Extract the VAE (as VAESave)'],
+  ['convert', 'Convert precision'],
+  ['prune', 'Prune (EMA, unused keys)'],
+];
+const TARGETS = [
+  ['fp16', 'fp16 (F16)'],
+  ['bf16', 'bf16 (BF16)'],
+  ['fp8', 'fp8 e4m3fn (F8_E4M3), saturating'],
+  ['fp8_e5m2', 'fp8 e5m2 (F8_E5M2), saturating'],
+  ['', 'unchanged (rewrite as .safetensors)'],
+];
+
+function el(doc, tag, props = {}, children = []) {
+  const node = doc.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k === 'text') node.textContent = v;
+    else if (k in node) node[k] = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+function labelled(doc, text, control, cls = 'ckpt-field') {
+  return el(doc, 'label', { className: cls }, [text, control]);
+}
+
+function formatCensus(census) {
+  if (!census || census.length === 0) return 'no tensors';
+  return census.map((c) => `${c.dtype} ${c.tensors} (${formatBytes(c.bytes)})`).join(', ');
+}
+
+/**
+ * Mounts the Tools panel into container.
+ *
+ * @param {Element} container
+ * @param {object} [options]
+ * @param {string|URL} [options.baseURL] folder holding worker.js (default: web/)
+ * @param {EngineClient} [options.client] an engine to share; by default the
+ *   panel starts its own worker on first use.
+ * @param {'classic'|'module'} [options.workerType]
+ * @returns {{element: Element, stats: object, destroy(): void}}
+ */
+export function mountTools(container, options = {}) {
+  const doc = container.ownerDocument;
+  const baseURL = new URL(options.baseURL ?? '../', import.meta.url);
+  const styleURL = new URL('tools.css', baseURL).href;
+  if (![...doc.querySelectorAll('link[rel="stylesheet"]')].some((link) => link.href === styleURL)) {
+    doc.head.append(Object.assign(doc.createElement('link'), { rel: 'stylesheet', href: styleURL }));
+  }
+  let client = options.client ?? null;
+  const ownClient = !client;
+  const engine = () => {
+    if (!client) client = new EngineClient(new URL('worker.js', baseURL), { type: options.workerType ?? 'classic' });
+    return client;
+  };
+  const urls = new Set();
+  const stats = { lastPlan: null, lastDone: null };
+  const details = el(doc, 'details', {}, [el(doc, 'summary', { text: 'Tools: extract, convert, prune' })]);
+  const root = el(doc, 'section', { className: 'ckpt-tools', 'aria-label': 'Tools' }, [details]);
+  container.append(root);
+  let built = false;
+  details.addEventListener('toggle', () => {
+    if (details.open && !built) {
+      built = true;
+      build();
+    }
+  });
+
+  function build() {
+
+    const file = el(doc, 'input', { type: 'file', accept: '.safetensors,.sft' });
+    const op = el(doc, 'select', {}, OPERATIONS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
+    const target = el(doc, 'select', {}, TARGETS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
+    const all = el(doc, 'input', { type: 'checkbox' });
+    const ema = el(doc, 'select', {}, [
+      el(doc, 'option', { value: 'drop', text: 'Drop EMA weights (model_ema.*)' }),
+      el(doc, 'option', { value: 'promote', text: 'Use the EMA weights instead of the live ones' }),
+      el(doc, 'option', { value: 'keep', text: 'Keep EMA weights' }),
+    ]);
+    const keepUnused = el(doc, 'input', { type: 'checkbox' });
+    const fixPos = el(doc, 'input', { type: 'checkbox' });
+    const posI64 = el(doc, 'input', { type: 'checkbox' });
+    const convertBox = el(doc, 'div', { hidden: true }, [
+      labelled(doc, 'Target precision', target),
+      el(doc, 'label', { className: 'ckpt-check' }, [all, 'Convert every component (text encoders and VAE too), not only the diffusion model']),
+    ]);
+    const pruneBox = el(doc, 'div', { hidden: true }, [
+      labelled(doc, 'EMA weights', ema),
+      el(doc, 'label', { className: 'ckpt-check' }, [keepUnused, 'Keep tensors no ComfyUI model reads']),
+      el(doc, 'label', { className: 'ckpt-check' }, [fixPos, 'Fix broken CLIP position_ids (changes outputs of such files)']),
+      el(doc, 'label', { className: 'ckpt-check' }, [posI64, 'Store CLIP position_ids as I64']),
+    ]);
+    const sinkName = `ckpt-tools-sink-${Math.random().toString(36).slice(2)}`;
+    const sinkRadio = (value, text, hidden = false) => {
+      const input = el(doc, 'input', { type: 'radio', name: sinkName, value });
+      const label = el(doc, 'label', { hidden }, [input, text]);
+      return { input, label };
+    };
+    const sinks = {
+      opfs: sinkRadio('opfs', 'Browser storage, then download'),
+      file: sinkRadio('file', 'Save to a file on disk', typeof globalThis.showSaveFilePicker !== 'function'),
+      blob: sinkRadio('blob', 'Direct download of file slices (extract and prune only)'),
+    };
+    sinks.opfs.input.checked = hasOPFS();
+    if (!hasOPFS()) sinks.blob.input.checked = true;
+    const plan = el(doc, 'div', { className: 'ckpt-plan', dataset: { role: 'tools-plan' } });
+    const status = el(doc, 'p', { className: 'ckpt-status', role: 'status', dataset: { role: 'tools-status' } });
+    const alert = el(doc, 'div', { className: 'ckpt-alert', role: 'alert', dataset: { role: 'tools-alert' } });
+    const run = el(doc, 'button', { type: 'submit', disabled: true, text: 'Run' });
+    const cancel = el(doc, 'button', { type: 'button', disabled: true, text: 'Cancel' });
+    cancel.setAttribute('aria-label', 'Cancel the tool');
+    const progress = el(doc, 'progress', { max: 1, value: 0 });
+    progress.setAttribute('aria-label', 'Tools progress');
+    const progressText = el(doc, 'span');
+    const progressBox = el(doc, 'div', { className: 'ckpt-progress', hidden: true }, [progress, progressText]);
+    const form = el(doc, 'form', { className: 'ckpt-form', noValidate: true }, [
+      el(doc, 'fieldset', {}, [
+        el(doc, 'legend', { text: 'File and operation' }),
+        labelled(doc, 'File to process', file, 'ckpt-slot-label'),
+        labelled(doc, 'Operation', op),
+        convertBox,
+        pruneBox,
+      ]),
+      el(doc, 'fieldset', { className: 'ckpt-sinks' }, [
+        el(doc, 'legend', { text: 'Save to' }),
+        sinks.opfs.label, sinks.file.label, sinks.blob.label,
+      ]),
+      plan,
+      el(doc, 'div', { className: 'ckpt-actions' }, [run, cancel]),
+      progressBox,
+    ]);
+    details.append(el(doc, 'div', { className: 'ckpt-tools-body' }, [
+      el(doc, 'p', { className: 'ckpt-hint', text: 'One file in: take out its diffusion model, text encoders or VAE as ComfyUI saves them, change its precision while streaming, or drop what ComfyUI never reads. Nothing is uploaded.' }),
+      status, alert, form,
+    ]));
+
+    let current = null; // {op, options}
+    let planned = null;
+    let planSeq = 0;
+    let runningId = null;
+
+    const showError = (error) => {
+      const msg = error instanceof EngineError || error?.message ? error.message : String(error);
+      alert.replaceChildren(el(doc, 'p', { text: msg }));
+    };
+    const clearError = () => alert.replaceChildren();
+
+    const request = () => {
+      const value = op.value;
+      const options = {};
+      let kind = value;
+      if (value.startsWith('extract-')) {
+        kind = 'extract';
+        options.component = value.slice('extract-'.length);
+      } else if (value === 'convert') {
+        options.to = target.value;
+        options.all = all.checked;
+      } else {
+        options.ema = ema.value;
+        options.keepUnused = keepUnused.checked;
+        options.fixPositionIds = fixPos.checked;
+        options.positionIdsI64 = posI64.checked;
+      }
+      return { op: kind, options };
+    };
+
+    const selectedSink = () => Object.entries(sinks).find(([, s]) => s.input.checked)?.[0] ?? 'opfs';
+
+    const renderPlan = (p) => {
+      const lines = [];
+      if (p.inputCensus) lines.push(el(doc, 'p', { text: `Input ${p.input}: ${formatBytes(p.inputBytes)}, ${formatCensus(p.inputCensus)}` }));
+      if (p.convert) lines.push(el(doc, 'p', { text: `Converts ${p.convert.converted} tensors (${p.convert.rule}); ${p.convert.kept} kept as they are.` }));
+      if (p.prune) {
+        lines.push(el(doc, 'p', { text: `Drops ${p.prune.dropped_ema} EMA tensors, promotes ${p.prune.promoted_ema}, drops ${p.prune.dropped_unused} of ${p.prune.unused.length} unused keys.` }));
+        for (const pid of p.prune.position_ids ?? []) {
+          lines.push(el(doc, 'p', { text: `${pid.key} (${pid.dtype}): ${pid.broken?.length ?? 0} broken values, ${pid.action}.` }));
+        }
+      }
+      const list = el(doc, 'ul', { className: 'ckpt-tools-outputs' });
+      for (const o of p.outputs) {
+        list.append(el(doc, 'li', { text: `Will write ${o.path}: ${formatBytes(o.bytes)} (${o.bytes.toLocaleString('en-US')} bytes), ${o.tensors} tensors: ${formatCensus(o.census)}` }));
+      }
+      lines.push(list);
+      plan.replaceChildren(...lines);
+    };
+
+    const updateSinks = () => {
+      const blobOK = planned ? planned.blobOK : current?.op !== 'convert';
+      sinks.blob.input.disabled = !blobOK;
+      if (!blobOK && sinks.blob.input.checked) (hasOPFS() ? sinks.opfs : sinks.file).input.checked = true;
+    };
+
+    // keepStatus: planning again after a run leaves its result on screen.
+    const replan = async ({ keepStatus = false } = {}) => {
+      convertBox.hidden = op.value !== 'convert';
+      pruneBox.hidden = op.value !== 'prune';
+      current = request();
+      planned = null;
+      stats.lastPlan = null;
+      run.disabled = true;
+      plan.replaceChildren();
+      updateSinks();
+      if (!keepStatus) clearError();
+      const f = file.files?.[0];
+      if (!f) return;
+      const seq = ++planSeq;
+      if (!keepStatus) status.textContent = `Planning ${current.op} of ${f.name}…`;
+      try {
+        const p = await engine().request('opPlan', { op: current.op, options: current.options, file: f });
+        if (seq !== planSeq) return;
+        planned = p;
+        stats.lastPlan = p;
+        renderPlan(p);
+        updateSinks();
+        run.disabled = false;
+        if (!keepStatus) status.textContent = `Ready: ${p.outputs.length === 1 ? p.outputs[0].path : `${p.outputs.length} files`}, ${formatBytes(p.bytes)}.`;
+      } catch (error) {
+        if (seq !== planSeq) return;
+        if (!keepStatus) status.textContent = '';
+        showError(error);
+      }
+    };
+
+    for (const control of [file, op, target, all, ema, keepUnused, fixPos, posI64]) {
+      control.addEventListener('change', () => replan());
+    }
+
+    const download = async (name, blob) => startDownload(doc, blob, name, urls);
+
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const f = file.files?.[0];
+      if (!f || !planned) return;
+      clearError();
+      const sink = selectedSink();
+      const fields = { op: current.op, options: current.options, file: f, sink };
+      if (sink === 'file') {
+        try {
+          fields.fileHandles = [];
+          for (const o of planned.outputs) {
+            fields.fileHandles.push(await globalThis.showSaveFilePicker({ suggestedName: o.name }));
+          }
+        } catch (error) {
+          if (error?.name !== 'AbortError') showError(error);
+          return;
+        }
+      }
+      run.disabled = true;
+      cancel.disabled = false;
+      progressBox.hidden = false;
+      progress.max = Math.max(planned.bytes, 1);
+      progress.value = 0;
+      status.textContent = 'Writing…';
+      const job = engine().start('opRun', fields, {
+        onProgress: (p) => {
+          progress.value = p.done;
+          progressText.textContent = `${formatBytes(p.done)} of ${formatBytes(p.total)}, ${p.mbps} MB/s${p.etaSeconds >= 0 ? `, ${formatDuration(p.etaSeconds)} left` : ''}`;
+        },
+      });
+      runningId = job.id;
+      try {
+        const done = await job.result;
+        stats.lastDone = done;
+        progress.value = progress.max;
+        if (done.sink === 'blob') {
+          for (const o of done.blobOutputs) {
+            const blob = new Blob(o.parts.map((part) => part.bytes ?? f.slice(part.start, part.end)));
+            await download(o.name, blob);
+          }
+          status.textContent = `Downloading ${done.blobOutputs.map((o) => o.name).join(', ')}.`;
+        } else if (done.sink === 'opfs') {
+          for (const o of done.outputs) await download(o.name, await opfsFile(o.path));
+          status.textContent = `Saved ${done.outputs.map((o) => o.path).join(', ')} (${formatBytes(done.bytes)}) to browser storage; downloading.`;
+        } else {
+          status.textContent = `Saved ${done.outputs.map((o) => o.name).join(', ')} (${formatBytes(done.bytes)}).`;
+        }
+      } catch (error) {
+        status.textContent = '';
+        showError(error);
+      } finally {
+        runningId = null;
+        cancel.disabled = true;
+        // The counter of the next output changed: plan again.
+        replan({ keepStatus: true });
+      }
+    });
+    cancel.addEventListener('click', () => {
+      if (runningId !== null) engine().cancel(runningId);
+    });
+  }
+
+  return {
+    element: root,
+    stats,
+    destroy() {
+      for (const url of urls) URL.revokeObjectURL(url);
+      if (ownClient && client) client.terminate();
+      root.remove();
+    },
+  };
+}
