@@ -4,6 +4,7 @@
 //
 //	ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
 //	ckptpack inspect FILE [--json]
+//	ckptpack meta show|set … FILE...
 //	ckptpack version
 //
 // Errors are one line on stderr, "ckptpack: <file>: <problem>", with exit
@@ -26,9 +27,11 @@ import (
 const usageText = `usage:
   ckptpack save --model FILE --clip FILE [--clip FILE]... --vae FILE [options]
   ckptpack inspect FILE [--json]
+  ckptpack meta show FILE... [--json] [--verify]
+  ckptpack meta set [--title …] [--thumbnail IMAGE] [--hash] [--in-place] FILE...
   ckptpack version
 
-Run "ckptpack save -h" or "ckptpack inspect -h" for the options.
+Run "ckptpack save -h", "ckptpack inspect -h" or "ckptpack meta set -h" for the options.
 `
 
 // exit statuses
@@ -68,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdSave(ctx, e, args[1:])
 	case "inspect":
 		err = cmdInspect(e, args[1:])
+	case "meta":
+		err = cmdMeta(ctx, e, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ckptpack", version())
 		return exitOK

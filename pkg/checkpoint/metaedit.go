@@ -142,3 +142,15 @@ func EditInPlace(ctx context.Context, in Input, w io.WriterAt, edit MetadataEdit
 	}
 	return meta, nil
 }
+
+// VerifyDataHash reads the data section of in and returns the
+// modelspec.hash_sha256 its header stores ("" when none) and the one the
+// data has now.
+func VerifyDataHash(ctx context.Context, in Input, opt ExecuteOptions) (stored, actual string, err error) {
+	h, err := ReadHeader(in)
+	if err != nil {
+		return "", "", err
+	}
+	actual, err = HashData(ctx, &Plan{Steps: dataSteps(h), Inputs: []Input{in}, Size: h.DataSize()}, opt)
+	return h.Metadata[DataHashKey], actual, err
+}
