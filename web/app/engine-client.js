@@ -22,6 +22,7 @@ const FINAL_REPLY = {
   save: 'done',
   list: 'listed',
   delete: 'deleted',
+  editMetadata: 'done',
 };
 
 export class EngineClient {
