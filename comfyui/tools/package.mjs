@@ -23,7 +23,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeZip } from './zip.mjs';
 
-const SAVER_MODULE = 'app/saver.js';
+// The modules the extension imports; everything they reference is shipped.
+const ROOT_MODULES = ['app/saver.js', 'app/metadata-editor.js'];
 const LIB = 'lib';
 
 function parseArgs(argv) {
@@ -49,7 +50,7 @@ const QUOTED = /(['"`])((?:\.{1,2}\/)?[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z0-9]+
 /** Site-relative paths of every file reachable from the saver module. */
 async function siteClosure(siteRoot) {
   const found = new Set();
-  const queue = [SAVER_MODULE];
+  const queue = [...ROOT_MODULES];
   while (queue.length) {
     const rel = queue.shift();
     if (found.has(rel)) continue;
