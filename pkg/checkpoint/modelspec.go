@@ -68,7 +68,7 @@ type modelSpecField struct {
 	get       func(*ModelSpec) *string
 }
 
-// ModelSpecFields lists the editable fields in the order a UI shows them.
+// modelSpecFields lists the editable fields in the order a UI shows them.
 var modelSpecFields = []modelSpecField{
 	{Name: "title", get: func(m *ModelSpec) *string { return &m.Title }},
 	{Name: "author", get: func(m *ModelSpec) *string { return &m.Author }},
@@ -125,8 +125,8 @@ type ModelSpecError struct {
 
 func (e *ModelSpecError) Error() string {
 	v := e.Value
-	if len(v) > 60 {
-		v = v[:60] + "…"
+	if r := []rune(v); len(r) > 60 {
+		v = string(r[:60]) + "…"
 	}
 	if strings.HasPrefix(v, "data:") {
 		return fmt.Sprintf("%s: %v", e.Key, e.Err)

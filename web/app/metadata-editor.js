@@ -228,7 +228,12 @@ function buildEditor(doc, root, engine) {
       const meta = report.metadata ?? {};
       for (const f of FIELDS) {
         const value = meta[`modelspec.${f.name}`] ?? '';
-        fieldInputs[f.name].value = value;
+        const input = fieldInputs[f.name];
+        if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === value)) {
+          // A value the file has but the list lacks stays as it is, not cleared.
+          input.append(el(doc, 'option', { value, text: value }));
+        }
+        input.value = value;
         if (value) loaded[f.name] = value;
       }
       thumbnail = '';
