@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,4 +229,55 @@ func TestSaveModelSpecFlags(t *testing.T) {
 	code, _, errs = runCLI(t, "save", "--model", unet, "--clip", clipL, "--vae", vae, "--output-dir", dir, "--prediction-type", "v")
 	oneLineError(t, code, errs, "modelspec.prediction_type", "epsilon")
 	assertOnly(t, dir, "cover.png")
+}
+
+// TestSaveHashFullSize: a real sd15 save (~2.3 GB, files in and out) with
+// --hash and --sha256: modelspec.hash_sha256 in the header equals an
+// independent SHA-256 of the data section, and --sha256 is the finished
+// file's (read back, as the header changed after the data).
+func TestSaveHashFullSize(t *testing.T) {
+	dir := componentFixtures(t, "sd15", false, "unet", "clip_l", "vae")
+	out := scratchDir(t)
+	code, stdout, errs := runCLI(t, "save", "--model", filepath.Join(dir, "unet.safetensors"), "--clip", filepath.Join(dir, "clip_l.safetensors"),
+		"--vae", filepath.Join(dir, "vae.safetensors"), "--output-dir", out, "--title", "Hashed", "--hash", "--sha256", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res saveResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lenBuf [8]byte
+	if _, err := f.ReadAt(lenBuf[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(binary.LittleEndian.Uint64(lenBuf[:]))
+	raw := make([]byte, n)
+	if _, err := f.ReadAt(raw, 8); err != nil {
+		t.Fatal(err)
+	}
+	var header struct {
+		Metadata map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(raw, &header); err != nil {
+		t.Fatal(err)
+	}
+	whole, data := sha256.New(), sha256.New()
+	whole.Write(lenBuf[:])
+	whole.Write(raw)
+	if _, err := io.Copy(io.MultiWriter(whole, data), io.NewSectionReader(f, 8+n, res.Bytes-8-n)); err != nil {
+		t.Fatal(err)
+	}
+	wantData := "0x" + hex.EncodeToString(data.Sum(nil))
+	if header.Metadata[checkpoint.DataHashKey] != wantData || res.HashSHA256 != wantData || header.Metadata["modelspec.title"] != "Hashed" {
+		t.Errorf("header hash %q, reported %q, data hashes to %s", header.Metadata[checkpoint.DataHashKey], res.HashSHA256, wantData)
+	}
+	if got := hex.EncodeToString(whole.Sum(nil)); res.SHA256 != got {
+		t.Errorf("--sha256 %s, file hashes to %s", res.SHA256, got)
+	}
 }
