@@ -190,3 +190,26 @@ test('the fields reach the checkpoint being saved (planned header)', async ({ pa
     'modelspec.hash_sha256': `0x${'0'.repeat(64)}`, // the placeholder the save patches
   }));
 });
+
+test('hostile metadata of a picked file stays inert: text in the fields, no SVG or script thumbnail', async ({ page }) => {
+  const hostile = path.join(SCRATCH, 'hostile.safetensors');
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=1"></svg>').toString('base64');
+  await writeFile(hostile, smallModel({
+    'modelspec.title': '<img src=x onerror="window.__pwned=2">',
+    'modelspec.thumbnail': `data:image/svg+xml;base64,${svg}`,
+    'modelspec.prediction_type': '<b>v</b>',
+  }));
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await openSaver(page);
+  const ed = editor(page);
+  await ed.locator('summary').click();
+  await ed.getByLabel('An existing file').check();
+  await ed.getByLabel('Existing .safetensors file').setInputFiles(hostile);
+  await expect(ed.getByLabel('Title', { exact: true })).toHaveValue('<img src=x onerror="window.__pwned=2">');
+  await expect(ed.getByText('The current thumbnail is not a PNG, JPEG or WebP image; it is not shown')).toBeVisible();
+  await expect(ed.getByRole('img', { name: 'Thumbnail preview' })).toBeHidden();
+  expect(await ed.locator('img[src]').count()).toBe(0);
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  expect(dialogs).toEqual([]);
+});

@@ -239,7 +239,9 @@ function buildEditor(doc, root, engine) {
       thumbnail = '';
       removeThumbnail = false;
       const current = meta['modelspec.thumbnail'] ?? '';
-      showThumbnail(current, current ? 'Current thumbnail' : 'No thumbnail');
+      let info = 'No thumbnail';
+      if (current) info = IMAGE_DATA_URL.test(current) ? 'Current thumbnail' : 'The current thumbnail is not a PNG, JPEG or WebP image; it is not shown';
+      showThumbnail(current, info);
       const stored = meta['modelspec.hash_sha256'];
       ui.fileInfo.textContent = `${file.name}: ${report.architecture || 'unknown architecture'}, ${formatBytes(report.bytes)}`
         + (stored ? `, modelspec.hash_sha256 ${stored}` : '');
