@@ -7,6 +7,7 @@
 //	ckptpack extract --component model|clip|vae FILE... [options]
 //	ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2] FILE... [options]
 //	ckptpack prune FILE... [options]
+//	ckptpack meta show|set … FILE...
 //	ckptpack version
 //
 // Errors are one line on stderr, "ckptpack: <file>: <problem>", with exit
@@ -32,9 +33,11 @@ const usageText = `usage:
   ckptpack extract --component model|clip|vae FILE... [options]
   ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2] FILE... [options]
   ckptpack prune FILE... [options]
+  ckptpack meta show FILE... [--json] [--verify]
+  ckptpack meta set [--title …] [--thumbnail IMAGE] [--hash] [--in-place] FILE...
   ckptpack version
 
-Run "ckptpack <command> -h" for the options.
+Run "ckptpack <command> -h" (or "ckptpack meta set -h") for the options.
 `
 
 // exit statuses
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConvert(ctx, e, args[1:])
 	case "prune":
 		err = cmdPrune(ctx, e, args[1:])
+	case "meta":
+		err = cmdMeta(ctx, e, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ckptpack", version())
 		return exitOK

@@ -39,6 +39,7 @@ type saveResult struct {
 	Architecture string          `json:"architecture"`
 	SHA256       string          `json:"sha256,omitempty"`
 	AutoV2       string          `json:"autov2,omitempty"`
+	HashSHA256   string          `json:"hash_sha256,omitempty"` // modelspec.hash_sha256 (--hash)
 	DryRun       bool            `json:"dry_run,omitempty"`
 	Header       json.RawMessage `json:"header,omitempty"` // dry run: the planned header, byte for byte
 }
@@ -63,6 +64,8 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	noMetadata := fl.Bool("no-metadata", false, "leave out prompt and workflow metadata, like ComfyUI's --disable-metadata")
 	prediction := fl.String("prediction", string(checkpoint.PredictionAuto), "prediction type for models whose files do not say it: auto, eps or v")
 	withHash := fl.Bool("sha256", false, "compute the SHA-256 (and AutoV2) of the output while writing it")
+	specFlags := addModelSpecFlags(fl)
+	dataHash := fl.Bool("hash", false, "store modelspec.hash_sha256 (SHA-256 of the tensor data), computed while writing")
 	asJSON := fl.Bool("json", false, "print the result as JSON")
 	dryRun := fl.Bool("dry-run", false, "write nothing; print the planned output (with --json: the exact header)")
 	// 1 MiB rather than the engine's 16 MiB default: on a local disk a
@@ -116,6 +119,10 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	if req.Metadata, err = metadataArgs(metadata); err != nil {
 		return err
 	}
+	if req.ModelSpec, err = specFlags.spec(time.Now()); err != nil {
+		return err
+	}
+	req.HashSHA256 = *dataHash
 
 	// Inputs: opened read-only and closed when done; never written.
 	op := &opener{}
@@ -189,11 +196,12 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	fileSink.NoFastCopy = *noFastCopy
 	var sink streamwriter.Sink = fileSink
 	var hasher *streamwriter.HashingSink
-	if *withHash {
+	if *withHash && !*dataHash { // with --hash the header changes at the end: hashed after (sha256OfFile)
 		hasher = streamwriter.NewHashingSink(fileSink)
 		sink = hasher
 	}
-	opt := checkpoint.ExecuteOptions{BufferSize: *bufferMiB << 20}
+	var dataSum string
+	opt := checkpoint.ExecuteOptions{BufferSize: *bufferMiB << 20, OnDataHash: func(s string) { dataSum = s }}
 	var bar *progressBar
 	if e.tty {
 		bar = newProgressBar(e.stderr, plan.Size)
@@ -210,16 +218,24 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture}
+	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture, HashSHA256: dataSum}
 	if hasher != nil {
 		res.SHA256, res.AutoV2 = hasher.SHA256(), hasher.AutoV2()
+	} else if *withHash {
+		if res.SHA256, err = sha256OfFile(out.path); err != nil {
+			return err
+		}
+		res.AutoV2 = streamwriter.AutoV2(res.SHA256)
 	}
 	if *asJSON {
 		return writeJSON(e, res)
 	}
 	fmt.Fprintln(e.stdout, res.Path)
-	if hasher != nil {
+	if res.SHA256 != "" {
 		fmt.Fprintf(e.stdout, "sha256 %s (AutoV2 %s)\n", res.SHA256, res.AutoV2)
+	}
+	if res.HashSHA256 != "" {
+		fmt.Fprintf(e.stdout, "modelspec.hash_sha256 %s\n", res.HashSHA256)
 	}
 	return nil
 }

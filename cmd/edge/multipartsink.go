@@ -46,6 +46,11 @@ type multipartSink struct {
 	bytes    int64
 	state    sinkState
 	failed   error // the failure that ended the sink
+
+	// first holds part 1 in Go until Finish when the header is to be
+	// patched (holdFirstPart): parts may be uploaded in any order, so
+	// the part with the header goes last, after PatchAt. nil otherwise.
+	first []byte
 }
 
 type sinkState int
@@ -96,6 +101,13 @@ func (s *multipartSink) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n := 0
+	if s.first != nil && s.next == 1 {
+		n = min(len(p), s.partSize-len(s.first))
+		s.first = append(s.first, p[:n]...)
+		if len(s.first) == s.partSize {
+			s.next = 2 // part 1 is complete but held back
+		}
+	}
 	for n < len(p) {
 		c := min(len(p)-n, s.partSize-s.fill)
 		s.upload.Stage(s.fill, p[n:n+c])
@@ -117,7 +129,7 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 	}
 	obj, ok := src.(*objectReader)
 	stager, canStage := s.upload.(objectStager)
-	if !ok || !canStage {
+	if !ok || !canStage || (s.first != nil && s.next == 1) {
 		return 0, errors.ErrUnsupported
 	}
 	if off < 0 || off+n > obj.size {
@@ -172,8 +184,13 @@ func (s *multipartSink) Finish() error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	// An upload needs at least one part; only the last may be short.
-	if s.fill > 0 || s.next == 1 {
+	if s.first != nil {
+		if err := s.uploadHeldPart(); err != nil {
+			s.failed = err
+			return errors.Join(err, s.Abort())
+		}
+	} else if s.fill > 0 || s.next == 1 {
+		// An upload needs at least one part; only the last may be short.
 		if err := s.flush(); err != nil {
 			s.failed = err
 			return errors.Join(err, s.Abort())
@@ -210,11 +227,51 @@ func (s *multipartSink) Abort() error {
 	return s.upload.Abort()
 }
 
+// holdFirstPart makes the sink keep part 1 (the header and the data after
+// it, up to a part) in Go until Finish, so that PatchAt can rewrite the
+// header. It costs one part of memory and must be called before any write.
+// The upload's SHA-256 is then not available (parts go out of order).
+func (s *multipartSink) holdFirstPart() {
+	s.first = make([]byte, 0, s.partSize)
+}
+
+// PatchAt implements streamwriter.HeaderPatcher for a sink holding its
+// first part: the bytes must lie in it.
+func (s *multipartSink) PatchAt(off int64, p []byte) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if s.first == nil || off < 0 || off+int64(len(p)) > int64(len(s.first)) {
+		return fmt.Errorf("%s: cannot rewrite bytes %d+%d: only the held first part (%d bytes) can be patched", s.key, off, len(p), len(s.first))
+	}
+	copy(s.first[off:], p)
+	return nil
+}
+
+// uploadHeldPart finishes a sink holding part 1: the last part (the pending
+// one) is uploaded first, then part 1 from the held bytes.
+func (s *multipartSink) uploadHeldPart() error {
+	if s.next > 1 && s.fill > 0 {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	s.upload.Stage(0, s.first)
+	if err := s.upload.UploadPart(1, len(s.first)); err != nil {
+		return err
+	}
+	s.bytes += int64(len(s.first))
+	return nil
+}
+
 // Bytes is the number of bytes uploaded.
 func (s *multipartSink) Bytes() int64 { return s.bytes }
 
 // SHA256 is the digest of the object written; call it after Finish.
 func (s *multipartSink) SHA256() ([]byte, error) {
+	if s.first != nil {
+		return nil, errors.New("no digest: part 1 was uploaded last (a patched header)")
+	}
 	if s.state != sinkFinished {
 		return nil, errors.New("no digest: the upload did not finish")
 	}

@@ -221,7 +221,13 @@ func (u *r2Upload) UploadPart(n, size int) error {
 	if err != nil {
 		return &storeError{Op: fmt.Sprintf("uploadPart %d", n), Key: u.key, Err: err}
 	}
-	u.parts.Call("push", res)
+	if n == 1 {
+		// Part 1 comes last when it holds a patched header
+		// (multipartSink.holdFirstPart); complete() takes the parts in order.
+		u.parts.Call("unshift", res)
+	} else {
+		u.parts.Call("push", res)
+	}
 	return nil
 }
 

@@ -117,14 +117,19 @@ type checkpointRequest struct {
 	Metadata        map[string]string `json:"metadata"`
 	Prediction      string            `json:"prediction"`
 	DisableMetadata bool              `json:"disable_metadata"`
+	// ModelSpec fields (title, author, thumbnail as a data URL …) and
+	// modelspec.hash_sha256, patched into the header after the data.
+	ModelSpec checkpoint.ModelSpec `json:"modelspec"`
+	Hash      bool                 `json:"hash"`
 }
 
 // checkpointResponse describes the object written.
 type checkpointResponse struct {
 	Key          string `json:"key"`
 	Bytes        int64  `json:"bytes"`
-	SHA256       string `json:"sha256"`
+	SHA256       string `json:"sha256,omitempty"` // not with "hash": part 1 is uploaded last
 	Architecture string `json:"architecture"`
+	HashSHA256   string `json:"hash_sha256,omitempty"` // modelspec.hash_sha256 written
 }
 
 func badRequest(format string, args ...any) error {
@@ -225,6 +230,8 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 		Title:           next.Title,
 		DisableMetadata: req.DisableMetadata,
 		Metadata:        req.Metadata,
+		ModelSpec:       req.ModelSpec,
+		HashSHA256:      req.Hash,
 	}
 	if save.Prediction == "" {
 		save.Prediction = checkpoint.PredictionAuto
@@ -249,27 +256,34 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	if err != nil {
 		return nil, err
 	}
-	sink, err := newMultipartSink(store, key, partSizeFor(plan.Size))
+	partSize := partSizeFor(plan.Size)
+	if plan.HashSlot != 0 && int64(len(plan.Header)) > int64(partSize) {
+		return nil, &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%s: a %d-byte header is larger than one upload part (%d bytes), so modelspec.hash_sha256 cannot be patched into it; shorten the metadata or leave out \"hash\"", key, len(plan.Header), partSize)}
+	}
+	sink, err := newMultipartSink(store, key, partSize)
 	if err != nil {
 		return nil, err
 	}
+	if plan.HashSlot != 0 {
+		sink.holdFirstPart()
+	}
+	var dataHash string
 	// Execute aborts the sink itself on any failure.
-	if err := checkpoint.Execute(ctx, plan, sink, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
+	if err := checkpoint.Execute(ctx, plan, sink, checkpoint.ExecuteOptions{BufferSize: copyBufferSize, OnDataHash: func(h string) { dataHash = h }}); err != nil {
 		return nil, err
 	}
 	if sink.Bytes() != plan.Size {
 		return nil, fmt.Errorf("%s: wrote %d bytes, plan says %d", key, sink.Bytes(), plan.Size)
 	}
-	sum, err := sink.SHA256()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+	resp := &checkpointResponse{Key: key, Bytes: sink.Bytes(), Architecture: plan.Architecture, HashSHA256: dataHash}
+	if plan.HashSlot == 0 {
+		sum, err := sink.SHA256()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		resp.SHA256 = hex.EncodeToString(sum)
 	}
-	return &checkpointResponse{
-		Key:          key,
-		Bytes:        sink.Bytes(),
-		SHA256:       hex.EncodeToString(sum),
-		Architecture: plan.Architecture,
-	}, nil
+	return resp, nil
 }
 
 // folderEntries lists the names in subfolder ("" for the bucket's root)

@@ -23,8 +23,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeZip } from './zip.mjs';
 
-// The modules the extension imports: the saver and the Tools panel.
-const ENTRY_MODULES = ['app/saver.js', 'app/tools.js'];
+// The modules the extension imports (the saver, the Tools panel, the
+// ModelSpec editor); everything they reference is shipped.
+const ENTRY_MODULES = ['app/saver.js', 'app/tools.js', 'app/metadata-editor.js'];
 const LIB = 'lib';
 
 function parseArgs(argv) {

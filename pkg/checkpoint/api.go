@@ -49,6 +49,12 @@ type SaveRequest struct {
 	// Metadata is user metadata (modelspec.author, modelspec.description …),
 	// added last.
 	Metadata map[string]string
+
+	// ModelSpec fields set by the user (validated, then written over
+	// Metadata); HashSHA256 adds modelspec.hash_sha256, computed while the
+	// data is written (see Plan.HashSlot).
+	ModelSpec  ModelSpec
+	HashSHA256 bool
 }
 
 // Step is one contiguous piece of the output after the header. Exactly one
@@ -89,4 +95,11 @@ type Plan struct {
 	Steps        []Step            // data after the header, in order
 	Inputs       []Input           // inputs referenced by Step.Input
 	Size         int64             // total output size in bytes
+
+	// HashSlot, when not 0, is the offset in Header of the 66-byte
+	// placeholder value of modelspec.hash_sha256 ("0x" and 64 zeros).
+	// Execute hashes the data after the header and patches the digest
+	// there before finishing; the sink must be a
+	// streamwriter.HeaderPatcher.
+	HashSlot int64
 }

@@ -30,6 +30,9 @@ type ExecuteOptions struct {
 	BufferSize int            // <= 0: DefaultBufferSize
 	Buffer     []byte         // optional caller-owned buffer, reused across runs (overrides BufferSize)
 	Progress   func(Progress) // called after each chunk; must be cheap
+	// OnDataHash receives modelspec.hash_sha256 ("0x…") of a plan with a
+	// HashSlot once it is patched into the header.
+	OnDataHash func(string)
 }
 
 // Execute streams p into sink: the header, then every step, through one
@@ -58,6 +61,11 @@ func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOp
 	if err := validatePlan(p); err != nil {
 		return err
 	}
+	hashed, err := withDataHash(p, sink, opt.OnDataHash)
+	if err != nil {
+		return err
+	}
+	sink = hashed
 	buf := opt.Buffer
 	if len(buf) == 0 {
 		size := opt.BufferSize

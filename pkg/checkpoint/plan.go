@@ -232,7 +232,8 @@ func (b *planBuilder) build() (*Plan, error) {
 			meta[quantizationMetadataKey] = q
 		}
 	}
-	return layoutPlan(arch, out, meta, b.inputs)
+	p, err := layoutPlan(arch, out, meta, b.inputs)
+	return withHashSlot(p, err, "output", meta, b.req.HashSHA256)
 }
 
 // resolveEncoders picks the text encoders for arch from the clip inputs
@@ -707,6 +708,9 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 	}
 	for k, v := range b.req.Metadata {
 		meta[k] = v
+	}
+	if err := applyModelSpec(meta, b.req.ModelSpec, b.req.HashSHA256); err != nil {
+		return nil, err
 	}
 	return meta, nil
 }

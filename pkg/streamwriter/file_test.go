@@ -188,3 +188,43 @@ func TestHashingSink(t *testing.T) {
 		t.Fatalf("sha256 %s autov2 %s written %d", h.SHA256(), h.AutoV2(), h.Written())
 	}
 }
+
+func TestPatchAt(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.bin")
+	fs, err := CreateFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mem MemorySink
+	for _, s := range []interface {
+		Sink
+		HeaderPatcher
+	}{fs, &mem} {
+		if _, err := s.Write([]byte("header:0000;data")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PatchAt(7, []byte("beef")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PatchAt(14, []byte("xyz")); err == nil {
+			t.Errorf("%T: patch past the bytes written accepted", s)
+		}
+		if err := s.PatchAt(-1, []byte("x")); err == nil {
+			t.Errorf("%T: negative offset accepted", s)
+		}
+		if err := s.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PatchAt(0, []byte("x")); err == nil {
+			t.Errorf("%T: patch after Finish accepted", s)
+		}
+	}
+	got, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "header:beef;data" || string(mem.Bytes()) != "header:beef;data" {
+		t.Errorf("file %q, memory %q", got, mem.Bytes())
+	}
+}

@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test, type PersistentApp } from '../helpers/browser';
 import { buildFixturesTool, ensureFixtures, fixtureFile, REPO, verifyCheckpoint } from '../helpers/fixtures';
@@ -359,4 +359,30 @@ test('the tab also offers the Tools panel: the VAE of a VAE file extracts as VAE
   expect(sha(await download.path())).toBe(sha(fixtureFile('sd15', 'vae')));
   const http = app.requests.filter((url) => /^https?:/.test(url));
   expect(http).toContain(`${ORIGIN}/extensions/ckptpack/lib/app/tools.mjs`);
+});
+
+test('the ModelSpec editor in the tab writes an edited copy of an existing file', async ({ app }) => {
+  const { page } = app;
+  await openComfyUI(page);
+  await openSaveTab(page);
+  const scratch = path.join(REPO, 'build', 'comfyui-e2e', 'scratch');
+  await mkdir(scratch, { recursive: true });
+  // A one-tensor safetensors file (8-byte length, JSON padded to 8, data).
+  const json = Buffer.from('{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}    '.slice(0, 56));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const small = path.join(scratch, 'small.safetensors');
+  await writeFile(small, Buffer.concat([len, json, Buffer.alloc(16, 3)]));
+
+  const editor = page.locator('[data-ckpt-metadata-editor]');
+  await editor.locator('summary').click();
+  await editor.getByLabel('An existing file').check();
+  await editor.getByLabel('Existing .safetensors file').setInputFiles(small);
+  await expect(editor.getByText('small.safetensors: unknown architecture')).toBeVisible();
+  await editor.getByLabel('Title', { exact: true }).fill('From ComfyUI');
+  await editor.getByLabel(/^Download directly/).check();
+  const downloading = page.waitForEvent('download');
+  await editor.getByRole('button', { name: 'Save edited copy' }).click();
+  const file = await (await downloading).path();
+  expect((await readMetadata(file))['modelspec.title']).toBe('From ComfyUI');
 });

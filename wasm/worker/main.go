@@ -157,6 +157,8 @@ func (w *worker) handle(data js.Value) {
 		f = w.opPlan(id, data)
 	case "opRun":
 		f = w.opRun(id, data)
+	case "editMetadata":
+		f = w.editMetadata(id, data)
 	default:
 		f = &failure{Code: job.CodeInternal, Err: fmt.Errorf("unknown message type %q", typ)}
 	}
@@ -487,7 +489,11 @@ func (w *worker) save(id, data js.Value) *failure {
 	}
 	switch sinkKind {
 	case "blob":
-		return w.saveBlob(ctx, id, p)
+		extra, fail := w.blobSaveHash(ctx, id, p)
+		if fail != nil {
+			return fail
+		}
+		return w.saveBlobWith(ctx, id, p, extra)
 	case "opfs", "file":
 	default:
 		return &failure{Code: job.CodeInput, Err: fmt.Errorf("unknown sink %q (opfs, file or blob)", sinkKind)}
@@ -530,7 +536,8 @@ func (w *worker) save(id, data js.Value) *failure {
 
 	w.ensureBuffer(p.opts)
 	prog := newProgressPoster(id, p.plan.Size)
-	err := checkpoint.Execute(ctx, p.plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update})
+	var dataHash string // options.hash: patched into the header by Execute
+	err := checkpoint.Execute(ctx, p.plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: prog.update, OnDataHash: func(s string) { dataHash = s }})
 	if err != nil {
 		return w.saveFailure(ctx, err, p)
 	}
@@ -542,6 +549,9 @@ func (w *worker) save(id, data js.Value) *failure {
 	}
 	if hasher != nil {
 		msg["sha256"] = hasher.SHA256()
+	}
+	if dataHash != "" {
+		msg["hashSha256"], msg["hashPatched"] = dataHash, true
 	}
 	post(msg, nil)
 	return nil
@@ -560,7 +570,8 @@ func (w *worker) saveFailure(ctx context.Context, err error, p *planned) *failur
 	return &failure{File: file, Slot: slot, Code: code, Err: err}
 }
 
-func (w *worker) saveBlob(ctx context.Context, id js.Value, p *planned) *failure {
+// saveBlobWith hands p off as Blob parts; extra is added to the done message.
+func (w *worker) saveBlobWith(ctx context.Context, id js.Value, p *planned, extra map[string]any) *failure {
 	parts, err := job.BuildParts(ctx, p.plan, p.in.fileIndex)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -590,11 +601,15 @@ func (w *worker) saveBlob(ctx context.Context, id js.Value, p *planned) *failure
 		}
 		arr.Call("push", obj)
 	}
-	post(map[string]any{
+	msg := map[string]any{
 		"type": "done", "id": id, "sink": "blob", "path": "", "name": p.out.Name,
 		"bytes": p.plan.Size, "architecture": p.plan.Architecture,
 		"parts": arr, "wasmMemoryBytes": jsio.MemoryBytes(),
-	}, transfer)
+	}
+	for k, v := range extra {
+		msg[k] = v
+	}
+	post(msg, transfer)
 	return nil
 }
 

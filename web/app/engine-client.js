@@ -25,6 +25,7 @@ const FINAL_REPLY = {
   folder: 'folderOpened',
   opPlan: 'opPlanned',
   opRun: 'opDone',
+  editMetadata: 'done',
 };
 
 export class EngineClient {

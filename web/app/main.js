@@ -3,12 +3,19 @@
 // offline. The ComfyUI extension imports saver.js directly and does neither.
 import { mountSaver } from './saver.js';
 import { mountTools } from './tools.js';
+import { mountMetadataEditor } from './metadata-editor.js';
 
-const saver = mountSaver(document.getElementById('app'), { dropTarget: document });
+let metadataEditor = null;
+const saver = mountSaver(document.getElementById('app'), {
+  dropTarget: document,
+  extraOptions: () => metadataEditor?.saveOptions() ?? {},
+  onSaved: (done) => metadataEditor?.noteSaved(done),
+});
+metadataEditor = mountMetadataEditor(document.getElementById('metadata-editor'), { engine: saver.engine });
 
 // Exposed for the browser console and the end-to-end tests (worker start-up
 // time, wasm memory seen during the last save).
-globalThis.ckptpack = { saver };
+globalThis.ckptpack = { saver, metadataEditor };
 
 // The Tools panel (extract, convert, prune) has its own worker, started on
 // first use.

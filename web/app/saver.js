@@ -49,6 +49,10 @@ const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE
  *   and with null when the inputs or options change or a plan fails.
  * @param {EventTarget} [options.dropTarget] where a dropped file is routed
  *   by its content (default: container; the standalone page passes document).
+ * @param {() => Promise<object>} [options.extraOptions] more save options
+ *   (PROTOCOL.md "options"), e.g. the metadata editor's {modelspec, hash}.
+ * @param {(done: object) => void} [options.onSaved] called with each
+ *   successful save's done reply.
  * @param {'classic'|'module'} [options.workerType]
  * @param {boolean} [options.stylesheet] link baseURL/style.css into the
  *   document when it is not linked yet (default true).
@@ -576,6 +580,7 @@ export function mountSaver(container, options = {}) {
       metadata,
       prediction: ui.prediction.value,
       sha256: false,
+      ...(await options.extraOptions?.()), // e.g. the metadata editor's {modelspec, hash}
     };
   }
 
@@ -697,6 +702,7 @@ export function mountSaver(container, options = {}) {
         where = `${done.name} on disk`;
       }
       record.downloadStartedSeconds = (performance.now() - clickedAt) / 1000;
+      options.onSaved?.(done);
       stats.savesCompleted += 1;
       setStatus(`Saved ${done.architecture ? `${done.architecture} ` : ''}checkpoint to ${where} `
         + `(${formatBytes(done.bytes)} in ${formatDuration(record.seconds)}).`);
@@ -871,6 +877,7 @@ export function mountSaver(container, options = {}) {
     ready,
     stats,
     get lastPlan() { return lastPlan; },
+    engine,
     setDefaults,
     refreshSaved,
     destroy() {

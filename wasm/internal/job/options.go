@@ -39,6 +39,10 @@ type Options struct {
 	// (always createWritable; lets tests reach that path with an OPFS
 	// handle, since showSaveFilePicker cannot run headless).
 	FileWriter string `json:"fileWriter"`
+	// ModelSpec fields to write (title, author, thumbnail as a data URL …),
+	// validated by the engine; Hash stores modelspec.hash_sha256.
+	ModelSpec checkpoint.ModelSpec `json:"modelspec"`
+	Hash      bool                 `json:"hash"`
 }
 
 // MaxBufferMiB bounds BufferMiB: the Go heap in the browser tops out near
@@ -86,6 +90,11 @@ func ParseOptions(text string) (Options, error) {
 	default:
 		return o, fmt.Errorf("options: fileWriter %q is not one of \"\", writable", o.FileWriter)
 	}
+	if o.Hash && o.SHA256 {
+		// The header is rewritten after the data, so a whole-file hash
+		// taken while writing would be of the placeholder.
+		return o, fmt.Errorf("options: sha256 and hash cannot be combined; hash (modelspec.hash_sha256) identifies the tensor data")
+	}
 	return o, nil
 }
 
@@ -102,6 +111,8 @@ func (o Options) Request(model checkpoint.Input, clip []checkpoint.Input, vae ch
 		ExtraPNGInfo:    o.ExtraPNGInfo,
 		DisableMetadata: o.DisableMetadata,
 		Metadata:        o.Metadata,
+		ModelSpec:       o.ModelSpec,
+		HashSHA256:      o.Hash,
 	}
 }
 

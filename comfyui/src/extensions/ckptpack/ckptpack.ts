@@ -49,6 +49,10 @@ export interface SaverOptions {
   showMetadataFields?: boolean
   /** Each plan of the current inputs and options; null when there is none. */
   onPlan?: (planned: PlannedCheckpoint | null) => void
+  /** More save options (PROTOCOL.md "options"): the metadata editor's {modelspec, hash}. */
+  extraOptions?: () => Promise<Record<string, unknown>>
+  /** Each successful save's done reply. */
+  onSaved?: (done: Record<string, unknown>) => void
 }
 
 /** What mountSaver returns (only the parts this extension uses). */
@@ -56,6 +60,8 @@ export interface SaverHandle {
   element: Element
   ready: Promise<unknown>
   readonly lastPlan: PlannedCheckpoint | null
+  /** The saver's worker client, shared with the metadata editor. */
+  readonly engine: unknown
   /** Applies changed settings to the form (only the fields given). */
   setDefaults(defaults: Partial<SaverDefaults>): void
   destroy(): void
@@ -68,6 +74,16 @@ interface SaverModule {
 /** The site's Tools panel (web/app/tools.js): extract, convert, prune one file. */
 interface ToolsModule {
   mountTools(container: HTMLElement, options: { baseURL: string }): { element: Element; destroy(): void }
+}
+
+/** What web/app/metadata-editor.js's mountMetadataEditor returns (the parts used here). */
+interface MetadataEditorHandle {
+  saveOptions(): Promise<Record<string, unknown>>
+  noteSaved(done: Record<string, unknown>): void
+}
+
+interface MetadataEditorModule {
+  mountMetadataEditor(container: HTMLElement, options: { engine: unknown }): MetadataEditorHandle
 }
 
 // --- Names --------------------------------------------------------------
@@ -336,11 +352,14 @@ function ensurePanel(doc: Document): HTMLElement {
   sizeNote.dataset.role = 'metadata-size'
   const saverHost = doc.createElement('div')
   saverHost.className = 'ckptpack-comfy-saver'
-  // Below the saver: the Tools panel (extract a component as ModelSave,
-  // CLIPSave or VAESave write it, convert precision, prune), same engine.
+  // Below the saver: the ModelSpec editor, then the Tools panel (extract a
+  // component as ModelSave, CLIPSave or VAESave write it, convert precision,
+  // prune), same engine.
+  const editorHost = doc.createElement('div')
+  editorHost.className = 'ckptpack-comfy-metadata-editor'
   const toolsHost = doc.createElement('div')
   toolsHost.className = 'ckptpack-comfy-tools'
-  panel.append(intro, sizeNote, saverHost, toolsHost)
+  panel.append(intro, sizeNote, saverHost, editorHost, toolsHost)
 
   // The saver links its own stylesheet (lib/style.css).
   loadStylesheet(doc, packageURL('./lib/ckptpack-comfy.css'))
@@ -353,7 +372,7 @@ function ensurePanel(doc: Document): HTMLElement {
   }
   panel.addEventListener('dragover', stopFileDrop)
   panel.addEventListener('drop', stopFileDrop)
-  mounting = mountInto(saverHost, toolsHost).catch((err: unknown) => {
+  mounting = mountInto(saverHost, editorHost, toolsHost).catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err)
     const alert = doc.createElement('p')
     alert.className = 'ckptpack-comfy-error'
@@ -365,9 +384,12 @@ function ensurePanel(doc: Document): HTMLElement {
   return panel
 }
 
-async function mountInto(host: HTMLElement, toolsHost: HTMLElement): Promise<void> {
+async function mountInto(host: HTMLElement, editorHost: HTMLElement, toolsHost: HTMLElement): Promise<void> {
   const saver = (await import(packageURL('./lib/app/saver.mjs'))) as SaverModule
+  let editor: MetadataEditorHandle | null = null
   const handle = saver.mountSaver(host, {
+    extraOptions: async () => (editor ? editor.saveOptions() : {}),
+    onSaved: (done) => editor?.noteSaved(done),
     baseURL: packageURL('./lib/'),
     defaults: currentDefaults(),
     metadataProvider: currentCheckpointMetadata,
@@ -378,6 +400,10 @@ async function mountInto(host: HTMLElement, toolsHost: HTMLElement): Promise<voi
     },
   })
   saverHandle = handle
+  // The ModelSpec editor (title, thumbnail, hash …) for this save or for an
+  // existing file, on the saver's worker.
+  const editorModule = (await import(packageURL('./lib/app/metadata-editor.mjs'))) as MetadataEditorModule
+  editor = editorModule.mountMetadataEditor(editorHost, { engine: handle.engine })
   // The "leave out prompt and workflow" checkbox (the saver shows it outside
   // its Metadata section, given a metadataProvider): keep the size note in
   // step with it.
