@@ -184,10 +184,9 @@ func cmdMetaShow(ctx context.Context, e *env, args []string) error {
 
 func showOne(ctx context.Context, path string, verify bool) metaShowResult {
 	r := metaShowResult{File: path}
-	in, f, err := openInput(path)
-	if f != nil {
-		defer f.Close()
-	}
+	var o opener
+	defer o.close()
+	in, err := o.one(path)
 	if err == nil {
 		var h *checkpoint.Header
 		if h, err = checkpoint.ReadHeader(in); err == nil {
@@ -347,18 +346,18 @@ func editedName(path, output, outputDir string) string {
 	case outputDir != "":
 		return filepath.Join(outputDir, filepath.Base(path))
 	}
-	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + ".edited" + ext
+	// The copy is always safetensors, whatever the input was (a .ckpt, a
+	// sharded index): "x.ckpt" -> "x.edited.safetensors".
+	return strings.TrimSuffix(path, filepath.Ext(path)) + ".edited.safetensors"
 }
 
 // editToNewFile writes the edited copy through a FileSink: a hidden .part
 // file, fsynced and linked into place only when complete; never replacing
 // a file.
 func editToNewFile(ctx context.Context, e *env, path, out string, edit checkpoint.MetadataEdit) (string, error) {
-	in, f, err := openInput(path)
-	if f != nil {
-		defer f.Close()
-	}
+	var o opener
+	defer o.close()
+	in, err := o.one(path)
 	if err != nil {
 		return "", err
 	}

@@ -56,6 +56,20 @@ func slotInputs(s *inputs.Source, slot string) ([]checkpoint.Input, error) {
 	return out, nil
 }
 
+// one opens path as the single input of a one-file command (convert,
+// prune, extract, meta). A pipeline folder holds several components, so
+// those commands are given one of its component folders instead.
+func (o *opener) one(path string) (checkpoint.Input, error) {
+	s, err := o.source(path)
+	if err != nil {
+		return checkpoint.Input{}, err
+	}
+	if s.IsPipeline() {
+		return checkpoint.Input{}, fmt.Errorf("%s: a diffusers pipeline folder (%s) holds several components: give one of its component folders (unet/, transformer/, text_encoder/, vae/ …)", path, s.Pipeline)
+	}
+	return s.Input, nil
+}
+
 func (o *opener) close() { o.fs.Close() }
 
 // pipelineReport is what "inspect --json" prints for a diffusers folder.

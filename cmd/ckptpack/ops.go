@@ -104,10 +104,9 @@ func runBatch(ctx context.Context, e *env, c *opCommon, files []string, plan fun
 	for _, path := range files {
 		res := opResult{Input: path, Outputs: []opOutput{}}
 		err := func() error {
-			in, f, err := openInput(path)
-			if f != nil {
-				defer f.Close()
-			}
+			var o opener
+			defer o.close()
+			in, err := o.one(path)
 			if err != nil {
 				return err
 			}

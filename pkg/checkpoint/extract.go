@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -212,9 +211,9 @@ func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extra
 		}
 		sd["logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
 		if teFamily(e.Kind) == teFamilyCLIP && !sd.has("text_projection.weight") {
-			eye, err := identityProjection(sd)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s text encoder: %w", fc.Name, displayTE(e.Kind), err)
+			eye := identityProjection(e.Kind, sd)
+			if eye == nil {
+				return nil, fmt.Errorf("%s: %s text encoder: no text_projection.weight, and no F16/BF16/F32 final_layer_norm to build ComfyUI's identity projection from", fc.Name, displayTE(e.Kind))
 			}
 			sd["text_projection.weight"] = eye
 		}
@@ -244,33 +243,6 @@ func tokenizerSpecs(kind string) []string {
 		}
 	}
 	return keys
-}
-
-// identityProjection is CLIPTextModel's text_projection as ComfyUI creates
-// it when the file has none: torch.eye(hidden) in the encoder's dtype.
-func identityProjection(sd stateDict) (*tensorSource, error) {
-	emb, ok := sd["text_model.embeddings.token_embedding.weight"]
-	if !ok || len(emb.Shape) != 2 {
-		return nil, fmt.Errorf("no token embedding to size text_projection.weight from")
-	}
-	n := emb.Shape[1]
-	var one []byte
-	switch emb.DType {
-	case DTypeF16:
-		one = []byte{0x00, 0x3C}
-	case DTypeBF16:
-		one = []byte{0x80, 0x3F}
-	case DTypeF32:
-		one = binary.LittleEndian.AppendUint32(nil, 0x3F800000)
-	default:
-		return nil, fmt.Errorf("cannot create text_projection.weight in %s", emb.DType)
-	}
-	es := int64(len(one))
-	data := make([]byte, n*n*es)
-	for i := int64(0); i < n; i++ {
-		copy(data[(i*n+i)*es:], one)
-	}
-	return inlineSource(emb.DType, []int64{n, n}, data), nil
 }
 
 // nodeMetadata is the metadata CLIPSave (withFormat) and VAESave write:

@@ -89,7 +89,7 @@ func (x *executor) convert(s *Step) error {
 		}
 		n := min(chunkMax, left)
 		chunk := x.buf[:n]
-		if err := x.readAt(s, chunk, off); err != nil {
+		if err := x.readAt(s.Input, s.Tensor, chunk, off); err != nil {
 			return err
 		}
 		out := fn(chunk)
