@@ -207,9 +207,9 @@ func Lower(p *Plan) (*Plan, error) {
 		return len(out.Inputs) - 1
 	}
 	add := func(s Step) {
-		if n := len(out.Steps); n > 0 && s.Transpose == nil && s.Input >= 0 {
+		if n := len(out.Steps); n > 0 && copyable(&s) {
 			last := &out.Steps[n-1]
-			if last.Input == s.Input && last.Transpose == nil && last.Tensor == s.Tensor && last.Offset+last.Length == s.Offset {
+			if copyable(last) && last.Input == s.Input && last.Tensor == s.Tensor && last.Offset+last.Length == s.Offset {
 				last.Length += s.Length
 				return
 			}
@@ -238,7 +238,7 @@ func Lower(p *Plan) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("step %d (%s): %w", i, s.Tensor, err)
 		}
-		if s.Transpose != nil {
+		if !copyable(&s) { // a transpose or a dtype conversion reads its source as a whole
 			if len(pieces) == 1 {
 				s.Input, s.Offset = index(pieces[0].Input), pieces[0].Offset
 			} else {

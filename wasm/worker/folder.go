@@ -79,9 +79,7 @@ func openItem(ctx context.Context, v js.Value, slot string, mode jsio.ReadMode, 
 		return checkpoint.Input{}, &failure{Slot: slot, Code: job.CodeInput, Err: err}
 	}
 	register(f)
-	// A torch checkpoint (.ckpt/.pt/.bin) becomes its virtual safetensors
-	// file; plans read the File itself (checkpoint.Lower).
-	x, err := ckptinputs.Wrap(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
+	x, err := fileInput(f)
 	if err != nil {
 		return checkpoint.Input{}, &failure{File: f.Name, Slot: slot, Code: job.CodeInput, Err: err}
 	}
@@ -131,4 +129,11 @@ func (w *worker) folder(id, data js.Value) *failure {
 	}
 	post(map[string]any{"type": "folderOpened", "id": id, "path": root.String(), "pipeline": src.Pipeline, "components": comps}, nil)
 	return nil
+}
+
+// fileInput is the input a picked File gives every request: a torch
+// checkpoint (.ckpt/.pt/.bin) becomes its virtual safetensors file, whose
+// plans read the File itself (checkpoint.Lower); anything else is the File.
+func fileInput(f *jsio.File) (checkpoint.Input, error) {
+	return ckptinputs.Wrap(checkpoint.Input{Name: f.Name, R: f, Size: f.Size})
 }

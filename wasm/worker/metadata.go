@@ -65,7 +65,10 @@ func (w *worker) editMetadata(id, data js.Value) *failure {
 	}
 	f.Mode, f.Ctx = readMode(opts), ctx
 	defer f.Close()
-	in := checkpoint.Input{Name: f.Name, R: f, Size: f.Size}
+	in, err := fileInput(f)
+	if err != nil {
+		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
+	}
 	sinkKind := data.Get("sink").String()
 	if data.Get("sink").IsUndefined() {
 		sinkKind = "opfs"

@@ -82,7 +82,11 @@ func (w *worker) opPrepare(ctx context.Context, data js.Value) (*opPlanned, *fai
 	}
 	f.Mode, f.Ctx = jsio.ReadBYOB, ctx
 	p.file = f
-	in := checkpoint.Input{Name: f.Name, R: f, Size: f.Size}
+	in, err := fileInput(f)
+	if err != nil {
+		f.Close()
+		return nil, &failure{File: f.Name, Code: job.CodeInput, Err: err}
+	}
 	p.root, p.rootErr = opfsRoot()
 	entries := func(sub string) ([]string, error) {
 		if p.rootErr != nil {

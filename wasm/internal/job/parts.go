@@ -78,6 +78,10 @@ func BuildParts(ctx context.Context, p *checkpoint.Plan, fileIndex func(checkpoi
 		switch {
 		case s.Input < 0:
 			addData(s.Data)
+		case s.Convert != nil:
+			// Converted bytes are computed over the whole tensor: the page
+			// offers OPFS or a file for conversions, never the Blob.
+			return nil, fmt.Errorf("%w: %s is converted to %s, which a download of file slices cannot carry; save to browser storage or to a file", ErrBlobTooBig, s.Tensor, s.Convert.To)
 		case s.Transpose != nil:
 			b, err := computeStep(ctx, p, i)
 			if err != nil {
