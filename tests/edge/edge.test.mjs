@@ -3,6 +3,7 @@
 // `go run ./scripts/fixtures gen -arch sd15 -checkpoint -out build/fixtures/sd15`
 // (make test-edge makes them). Run: node --test tests/edge/
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -95,6 +96,43 @@ describe("POST /v1/checkpoints", () => {
     assert.deepEqual(JSON.parse(meta.prompt), prompt);
     assert.deepEqual(JSON.parse(meta.workflow), workflow);
     assert.equal(meta["modelspec.author"], "edge test");
+  });
+
+  test("modelspec fields and hash: part 1 is uploaded last with modelspec.hash_sha256 patched in", async () => {
+    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+      body: {
+        model: seeded.unet, clip: [seeded.clip], vae: seeded.vae, filename_prefix: "hashed/sd15", disable_metadata: true,
+        modelspec: { title: "Edge title", tags: "a, b" }, hash: true,
+      },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.json));
+    assert.match(res.json.hash_sha256, /^0x[0-9a-f]{64}$/);
+    assert.equal(res.json.sha256, undefined, "no whole-object digest when part 1 goes last");
+    assert.ok(goSys(res.headers) <= maxGoSys, `Go Sys ${goSys(res.headers)} bytes`);
+    const file = path.join(outDir, "hashed.safetensors");
+    try {
+      const { size } = await downloadObject(w.bucket, res.json.key, file);
+      assert.equal(size, res.json.bytes);
+      const header = readHeader(file);
+      const meta = header.__metadata__;
+      assert.equal(meta["modelspec.title"], "Edge title");
+      assert.equal(meta["modelspec.tags"], "a,b");
+      assert.equal(meta["modelspec.sai_model_spec"], "1.0.1");
+      assert.equal(meta["modelspec.hash_sha256"], res.json.hash_sha256);
+      // Independent SHA-256 of the data section (after the 8 + N header).
+      const fd = fs.openSync(file, "r");
+      const len = Buffer.alloc(8);
+      fs.readSync(fd, len, 0, 8, 0);
+      fs.closeSync(fd);
+      const dataStart = 8 + Number(len.readBigUInt64LE(0));
+      const hash = createHash("sha256");
+      for await (const chunk of fs.createReadStream(file, { start: dataStart })) hash.update(chunk);
+      assert.equal(`0x${hash.digest("hex")}`, res.json.hash_sha256);
+      const v = verifyFixture("sd15", file);
+      assert.ok(v.ok, `fixtures verify failed:\n${v.output}`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   test("bakes a VAE into a full checkpoint used for model and clip", async () => {
