@@ -43,12 +43,10 @@ var converters = map[conversionKey]func(buf []byte) int{
 	{DTypeF32, DTypeBF16}:    convertF32ToBF16,
 	{DTypeF32, DTypeF8E4M3}:  convertF32ToE4M3,
 	{DTypeF32, DTypeF8E5M2}:  func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
-	{DTypeF16, DTypeF8E4M3}:  convertF16ToE4M3,
-	{DTypeF16, DTypeF8E5M2}:  func(b []byte) int { return convert16ToF8(b, f16ToF32Bits, f32ToE5M2) },
-	{DTypeBF16, DTypeF8E4M3}: convertBF16ToE4M3,
-	{DTypeBF16, DTypeF8E5M2}: func(b []byte) int {
-		return convert16ToF8(b, bf16ToF32Bits, f32ToE5M2)
-	},
+	{DTypeF16, DTypeF8E4M3}:  f16ToE4M3.convert,
+	{DTypeF16, DTypeF8E5M2}:  f16ToE5M2.convert,
+	{DTypeBF16, DTypeF8E4M3}: bf16ToE4M3.convert,
+	{DTypeBF16, DTypeF8E5M2}: bf16ToE5M2.convert,
 }
 
 // CanConvert reports whether a tensor of dtype from can be written as to.
@@ -249,68 +247,10 @@ func convertF32ToE4M3(b []byte) int {
 	return n
 }
 
-// convertF16ToE4M3: halves with |h| in [0x2400, 0x5F00] (2^-6 … 448) widen
-// to float32 by shifting and rebiasing the exponent. Four halves are read as
-// one uint64 and, when all four take that path, written as one uint32.
-func convertF16ToE4M3(b []byte) int {
-	n := len(b) / 2
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		v := binary.LittleEndian.Uint64(b[i*2 : i*2+8])
-		a0, a1 := uint32(v)&0x7FFF, uint32(v>>16)&0x7FFF
-		a2, a3 := uint32(v>>32)&0x7FFF, uint32(v>>48)&0x7FFF
-		const lo, span = 0x2400, 0x5F00 - 0x2400
-		if a0-lo <= span && a1-lo <= span && a2-lo <= span && a3-lo <= span {
-			out := uint32(e4m3FromNormalF16(a0)) | uint32(v>>8)&0x80 |
-				(uint32(e4m3FromNormalF16(a1))|uint32(v>>24)&0x80)<<8 |
-				(uint32(e4m3FromNormalF16(a2))|uint32(v>>40)&0x80)<<16 |
-				(uint32(e4m3FromNormalF16(a3))|uint32(v>>56)&0x80)<<24
-			binary.LittleEndian.PutUint32(b[i:i+4], out)
-			continue
-		}
-		for j := 0; j < 4; j++ {
-			b[i+j] = f32ToE4M3(f16ToF32Bits(uint16(v >> (16 * j))))
-		}
-	}
-	for ; i < n; i++ {
-		b[i] = f32ToE4M3(f16ToF32Bits(binary.LittleEndian.Uint16(b[i*2:])))
-	}
-	return n
-}
-
-// e4m3FromNormalF16 is the magnitude byte of f32ToE4M3 for |h| (sign
-// cleared) in [2^-6, 448]: widen to float32 bits, then rebias and round.
-func e4m3FromNormalF16(ah uint32) uint8 {
-	a := ah<<13 + 0x38000000
-	return uint8((a + 0xC407FFFF + (a>>20)&1) >> 20)
-}
-
-func convertBF16ToE4M3(b []byte) int {
-	n := len(b) / 2
-	for i := 0; i < n; i++ {
-		f := uint32(binary.LittleEndian.Uint16(b[i*2:i*2+2])) << 16
-		a := f &^ 0x80000000
-		if a-0x3C800000 < 0x07600001 {
-			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
-		} else {
-			b[i] = f32ToE4M3(f)
-		}
-	}
-	return n
-}
-
 func convertF32ToF8(b []byte, conv func(uint32) uint8) int {
 	n := len(b) / 4
 	for i := 0; i < n; i++ {
 		b[i] = conv(binary.LittleEndian.Uint32(b[i*4:]))
-	}
-	return n
-}
-
-func convert16ToF8(b []byte, widen func(uint16) uint32, conv func(uint32) uint8) int {
-	n := len(b) / 2
-	for i := 0; i < n; i++ {
-		b[i] = conv(widen(binary.LittleEndian.Uint16(b[i*2:])))
 	}
 	return n
 }
