@@ -41,8 +41,8 @@ type conversionKey struct{ from, to DType }
 var converters = map[conversionKey]func(buf []byte) int{
 	{DTypeF32, DTypeF16}:     convertF32ToF16,
 	{DTypeF32, DTypeBF16}:    convertF32ToBF16,
-	{DTypeF32, DTypeF8E4M3}:  convertF32ToE4M3,
-	{DTypeF32, DTypeF8E5M2}:  func(b []byte) int { return convertF32ToF8(b, f32ToE5M2) },
+	{DTypeF32, DTypeF8E4M3}:  f32ToE4M3Table.convert,
+	{DTypeF32, DTypeF8E5M2}:  f32ToE5M2Table.convert,
 	{DTypeF16, DTypeF8E4M3}:  f16ToE4M3.convert,
 	{DTypeF16, DTypeF8E5M2}:  f16ToE5M2.convert,
 	{DTypeBF16, DTypeF8E4M3}: bf16ToE4M3.convert,
@@ -228,31 +228,6 @@ func f32ToE5M2(f uint32) uint8 {
 	}
 	a += 0xC8000000 + 0xFFFFF + (a>>21)&1 // rebias (−112 << 23), round half to even
 	return sign | uint8(a>>21)
-}
-
-// The E4M3 loops inline f32ToE4M3's normal case: |x| in [2^-6, 448], where
-// a−0x3C800000 < 0x07600001 holds for the float32 bits a of |x|.
-
-func convertF32ToE4M3(b []byte) int {
-	n := len(b) / 4
-	for i := 0; i < n; i++ {
-		f := binary.LittleEndian.Uint32(b[i*4 : i*4+4])
-		a := f &^ 0x80000000
-		if a-0x3C800000 < 0x07600001 {
-			b[i] = uint8(f>>24)&0x80 | uint8((a+0xC407FFFF+(a>>20)&1)>>20)
-		} else {
-			b[i] = f32ToE4M3(f)
-		}
-	}
-	return n
-}
-
-func convertF32ToF8(b []byte, conv func(uint32) uint8) int {
-	n := len(b) / 4
-	for i := 0; i < n; i++ {
-		b[i] = conv(binary.LittleEndian.Uint32(b[i*4:]))
-	}
-	return n
 }
 
 // bf16ToF32Bits widens exactly.

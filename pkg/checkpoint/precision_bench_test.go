@@ -66,3 +66,5 @@ func BenchmarkConvertBF16ToE4M3(b *testing.B) { benchConvert(b, DTypeBF16, DType
 func BenchmarkConvertF32ToE4M3(b *testing.B)  { benchConvert(b, DTypeF32, DTypeF8E4M3) }
 func BenchmarkConvertF32ToF16(b *testing.B)   { benchConvert(b, DTypeF32, DTypeF16) }
 func BenchmarkConvertF32ToBF16(b *testing.B)  { benchConvert(b, DTypeF32, DTypeBF16) }
+func BenchmarkConvertF32ToE5M2(b *testing.B)  { benchConvert(b, DTypeF32, DTypeF8E5M2) }
+func BenchmarkConvertF16ToE5M2(b *testing.B)  { benchConvert(b, DTypeF16, DTypeF8E5M2) }
