@@ -200,20 +200,11 @@ func (x *executor) run() error {
 	if err := x.write(x.plan.Header); err != nil {
 		return err
 	}
-	runs := x.plan.Runs()
-	for i := 0; i < len(runs); i++ {
+	for _, r := range x.plan.Runs() {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		if j, length := x.convertBatchEnd(runs, i); j > i {
-			if err := x.convertBatch(runs[i:j], length); err != nil {
-				return err
-			}
-			i = j - 1
-			continue
-		}
 		var err error
-		r := runs[i]
 		s := &r.Steps[0]
 		x.tensor = s.Tensor
 		switch {
@@ -267,15 +258,10 @@ func (x *executor) readAt(input int, tensor string, p []byte, off int64) error {
 	if n == len(p) {
 		return nil
 	}
-	return readFailure(in, tensor, n, len(p), off, err)
-}
-
-// readFailure is the error of a read of want bytes at off that returned n.
-func readFailure(in *Input, tensor string, n, want int, off int64, err error) error {
 	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, n, want, off)
+		return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, n, len(p), off)
 	}
-	return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, want, off, err)
+	return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, len(p), off, err)
 }
 
 // rangeCopyPiece is the largest piece handed to a RangeCopier at once. The
