@@ -33,25 +33,6 @@ type FileSink struct {
 	// NoSync skips the fsync of the file and its directory in Finish. Only
 	// for measurements that compare with a tool that does not fsync.
 	NoSync bool
-
-	written   int64 // bytes in the file
-	writeback int64 // bytes whose writeback has been started
-}
-
-// writebackChunk is how much newly written data triggers an early
-// writeback (startWriteback).
-const writebackChunk = 32 << 20
-
-// wrote records n more bytes and starts their writeback once a chunk has
-// accumulated (not with NoSync: a run that does not fsync measures the
-// page cache alone).
-func (s *FileSink) wrote(n int64) {
-	s.written += n
-	if s.NoSync || s.written-s.writeback < writebackChunk {
-		return
-	}
-	startWriteback(s.f, s.writeback, s.written-s.writeback)
-	s.writeback = s.written
 }
 
 // CreateFile starts writing target. It fails with ErrExists if target is
@@ -102,7 +83,6 @@ func (s *FileSink) Write(p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n, err := s.f.Write(p)
-	s.wrote(int64(n))
 	if err != nil {
 		return n, s.wrap(err)
 	}
@@ -125,7 +105,6 @@ func (s *FileSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
 		return 0, &SourceError{Err: err}
 	}
 	written, err := s.f.ReadFrom(io.LimitReader(f, n))
-	s.wrote(written)
 	if err != nil {
 		// ReadFrom does not say which side failed; a path error names it.
 		var pe *fs.PathError
