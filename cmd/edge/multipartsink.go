@@ -77,6 +77,9 @@ var errKeyTaken = errors.New("an object with this key was written meanwhile (a c
 // get serves many of them (the upload keeps the fetched tail in JS).
 const stageReadAhead = 8 << 20
 
+// maxStageFetch bounds one staged fetch of a long range.
+const maxStageFetch = 2 * stageReadAhead
+
 // newMultipartSink starts a multipart upload to key with parts of partSize.
 func newMultipartSink(store objectStore, key string, partSize int) (*multipartSink, error) {
 	if partSize < minPartSize {
@@ -138,7 +141,11 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 	var done int64
 	for done < n {
 		c := int(min(n-done, int64(s.partSize-s.fill)))
-		want := max(n-done, min(stageReadAhead, obj.size-(off+done)))
+		// Fetch the rest of the range (or the read-ahead window for a short
+		// one), but at most maxStageFetch at a time: the engine hands over
+		// ranges of up to 64 MiB at once, and fetched bytes are held in the
+		// isolate's memory (128 MB in all).
+		want := max(int64(c), min(max(n-done, stageReadAhead), maxStageFetch, obj.size-(off+done)))
 		if _, err := stager.StageObject(s.fill, obj.key, off+done, c, int(want)); err != nil {
 			s.failed = err
 			return done, &streamwriter.SourceError{Err: err}

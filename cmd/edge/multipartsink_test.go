@@ -244,7 +244,9 @@ func TestExecuteIntoR2FailureLeavesNothing(t *testing.T) {
 		store.staging = staging
 		a := make([]byte, 4*minPartSize)
 		store.put("a", a)
-		store.failGetAfter = 2
+		// The second get fails: mid-copy on both paths (a staged copy
+		// fetches at most maxStageFetch at once).
+		store.failGetAfter = 1
 		plan := &checkpoint.Plan{
 			Steps:  []checkpoint.Step{{Tensor: "big", Input: 0, Offset: 0, Length: int64(len(a))}},
 			Inputs: []checkpoint.Input{{Name: "a", R: newObjectReader(store, "a", int64(len(a)), readAheadSize), Size: int64(len(a))}},
