@@ -374,15 +374,7 @@ func editToNewFile(ctx context.Context, e *env, path, out string, edit checkpoin
 	}
 	var sum string
 	opt := checkpoint.ExecuteOptions{BufferSize: 1 << 20, OnDataHash: func(s string) { sum = s }}
-	var bar *progressBar
-	if e.tty {
-		bar = newProgressBar(e.stderr, plan.Size)
-		opt.Progress = bar.update
-	}
-	err = checkpoint.Execute(ctx, plan, sink, opt)
-	if bar != nil {
-		bar.finish(err == nil)
-	}
+	err = execute(ctx, e, plan, sink, opt, true)
 	if errors.Is(err, context.Canceled) {
 		return "", fmt.Errorf("%s: interrupted; nothing was written", out)
 	}

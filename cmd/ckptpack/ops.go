@@ -183,16 +183,7 @@ func writePlan(ctx context.Context, e *env, c *opCommon, pf plannedFile) error {
 		return err
 	}
 	opt := checkpoint.ExecuteOptions{BufferSize: c.bufferMiB << 20}
-	var bar *progressBar
-	if e.tty && !c.asJSON {
-		bar = newProgressBar(e.stderr, pf.plan.Size)
-		opt.Progress = bar.update
-	}
-	err = checkpoint.Execute(ctx, pf.plan, sink, opt)
-	if bar != nil {
-		bar.finish(err == nil)
-	}
-	return err
+	return execute(ctx, e, pf.plan, sink, opt, !c.asJSON)
 }
 
 // besideOutput is "<dir>/<stem><suffix>.safetensors" for an input: beside

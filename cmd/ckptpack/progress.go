@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -65,4 +66,19 @@ func (b *progressBar) finish(ok bool) {
 		return
 	}
 	fmt.Fprintf(b.w, "\r%*s\r", b.width-1, "")
+}
+
+// execute runs plan into sink with a progress bar on stderr when it is a
+// terminal (and showBar): the one way every command writes a plan.
+func execute(ctx context.Context, e *env, plan *checkpoint.Plan, sink streamwriter.Sink, opt checkpoint.ExecuteOptions, showBar bool) error {
+	var bar *progressBar
+	if e.tty && showBar {
+		bar = newProgressBar(e.stderr, plan.Size)
+		opt.Progress = bar.update
+	}
+	err := checkpoint.Execute(ctx, plan, sink, opt)
+	if bar != nil {
+		bar.finish(err == nil)
+	}
+	return err
 }

@@ -202,15 +202,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	}
 	var dataSum string
 	opt := checkpoint.ExecuteOptions{BufferSize: *bufferMiB << 20, OnDataHash: func(s string) { dataSum = s }}
-	var bar *progressBar
-	if e.tty {
-		bar = newProgressBar(e.stderr, plan.Size)
-		opt.Progress = bar.update
-	}
-	err = checkpoint.Execute(ctx, plan, sink, opt)
-	if bar != nil {
-		bar.finish(err == nil)
-	}
+	err = execute(ctx, e, plan, sink, opt, true)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("%s: interrupted; nothing was written", out.path)
