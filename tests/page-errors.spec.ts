@@ -37,11 +37,12 @@ test('a VAE dropped on the diffusion model slot, and a file that is not safetens
   await expect(u.alert).toContainText('notes.safetensors');
   await expect(u.slot('clip').locator('.ckpt-file-problem')).toContainText('notes.safetensors');
 
-  // Save refuses with the slot's problem instead of starting.
+  // Save stays off while the problems hold, and both stay listed.
   await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
   await expectSlotOK(page, 'vae');
-  await u.save.click();
-  await expect(u.alert).not.toBeEmpty();
+  await expect(u.save).toBeDisabled();
+  await expect(u.alert).toContainText('not a diffusion model');
+  await expect(u.alert).toContainText('notes.safetensors');
   await expect(u.progress).toBeHidden();
   expect(await savedPaths(page)).toEqual([]);
 });
@@ -59,7 +60,7 @@ test('a truncated file is refused and names the file', async ({ page }) => {
   await u.vae.setInputFiles(cut);
   await expect(u.alert).toContainText('vae-truncated.safetensors');
   await expect(u.slot('vae').locator('.ckpt-file-problem')).toContainText('vae-truncated.safetensors');
-  await u.save.click();
+  await expect(u.save).toBeDisabled();
   await expect(u.alert).toContainText('vae-truncated.safetensors');
   expect(await savedPaths(page)).toEqual([]);
 });
@@ -77,7 +78,7 @@ test('components of different architectures: the slot and the alert say which fi
   await expect(u.alert).toContainText('vae.safetensors'); // … but not for SD15
   await expect(u.alert).toContainText(/SD15/);
   await expect(u.slot('vae').locator('.ckpt-file-problem')).toBeVisible();
-  await u.save.click();
+  await expect(u.save).toBeDisabled();
   await expect(u.alert).toContainText('vae.safetensors');
   await expect(u.progress).toBeHidden();
   expect(await savedPaths(page)).toEqual([]);

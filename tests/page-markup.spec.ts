@@ -1,7 +1,7 @@
 // The page shows its whole layout before any script runs, the mountable UI
 // uses the same markup, the CSP holds, and the UI is usable by keyboard.
 import { test, expect } from '@playwright/test';
-import { ui } from './helpers/page';
+import { openSaver, pickComponents, ui } from './helpers/page';
 
 test('layout is visible without JavaScript', async ({ browser, baseURL }) => {
   const context = await browser.newContext({ javaScriptEnabled: false, baseURL });
@@ -48,14 +48,18 @@ test('mountSaver renders into an empty container, becomes ready, and unmounts', 
       sink: (host.querySelector('[data-role="sink"]:checked') as HTMLInputElement).value,
       metadataFieldsHidden: (host.querySelector('[data-role="metadata-fields"]') as HTMLElement).hidden,
       saveEnabled: !(host.querySelector('[data-role="save"]') as HTMLButtonElement).disabled,
+      engine: (host.querySelector('[data-ckpt-saver]') as HTMLElement).dataset.engine,
+      status: host.querySelector('[data-role="status"]')!.textContent,
       readyMs: saver.stats.readyMs,
     };
     saver.destroy();
     return snapshot;
   });
   expect(result).toMatchObject({
-    prefix: 'checkpoints/Baked', disableMetadata: true, sink: 'blob', metadataFieldsHidden: true, saveEnabled: true,
+    // No files yet: the engine is ready, Save is not.
+    prefix: 'checkpoints/Baked', disableMetadata: true, sink: 'blob', metadataFieldsHidden: true, saveEnabled: false, engine: 'ready',
   });
+  expect(result.status).toMatch(/^Add a diffusion model, text encoders and a VAE/);
   expect(typeof result.version).toBe('string');
   expect(result.readyMs).toBeGreaterThan(0);
 });
@@ -76,8 +80,10 @@ test('no Content-Security-Policy violations while the page starts', async ({ pag
 });
 
 test('keyboard: Tab reaches the slots, the options and Save in order, with a visible focus ring', async ({ page }) => {
-  await page.goto('index.html');
+  await openSaver(page);
+  await pickComponents(page);
   await expect(ui(page).save).toBeEnabled();
+  await page.locator('body').focus();
   const order: string[] = [];
   for (let i = 0; i < 30; i++) {
     await page.keyboard.press('Tab');
@@ -85,7 +91,7 @@ test('keyboard: Tab reaches the slots, the options and Save in order, with a vis
       const el = document.activeElement as HTMLElement | null;
       if (!el || el === document.body) return '';
       const label = el.closest('label');
-      return (label?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim().split('\n')[0].trim();
+      return (el.getAttribute('aria-label') ?? label?.textContent ?? el.textContent ?? '').trim().split('\n')[0].trim();
     });
     order.push(name);
     if (name === 'Save checkpoint') break;
@@ -98,4 +104,9 @@ test('keyboard: Tab reaches the slots, the options and Save in order, with a vis
   expect(idx('Filename prefix')).toBeLessThan(idx('Save checkpoint'));
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
   expect(outline).not.toBe('none');
+  // A slot's file input is transparent over its drop zone: the zone shows the ring.
+  await ui(page).vae.focus();
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  expect(await page.locator('[data-slot="vae"] .ckpt-drop').evaluate((el) => getComputedStyle(el).outlineStyle)).not.toBe('none');
 });
