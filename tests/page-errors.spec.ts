@@ -108,6 +108,9 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await copyFile(fixtureFile('sd15', 'clip_l'), clip);
   await openSaver(page);
   await pickComponents(page, { clip });
+  // Planned while the file was intact (a plan after the change would refuse
+  // it at once, before Save).
+  await expect(u.save).toBeEnabled();
   // Rewrite the picked file: same header, half the data gone.
   const h = await readHeader(clip);
   await truncate(clip, h.dataStart + 4096);

@@ -32,8 +32,7 @@ test('static markup in index.html equals the markup mountSaver renders', async (
 });
 
 test('mountSaver renders into an empty container, becomes ready, and unmounts', async ({ page }) => {
-  await page.goto('index.html');
-  await expect(ui(page).save).toBeEnabled();
+  await openSaver(page, 'index.html', { sink: null });
   const result = await page.evaluate(async () => {
     const { mountSaver } = await import('./app/saver.js');
     const host = document.createElement('section');
@@ -73,8 +72,7 @@ test('no Content-Security-Policy violations while the page starts', async ({ pag
   page.on('console', (msg) => {
     if (/Content Security Policy|Refused to/i.test(msg.text())) refused.push(msg.text());
   });
-  await page.goto('index.html');
-  await expect(ui(page).save).toBeEnabled();
+  await openSaver(page, 'index.html', { sink: null });
   expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
   expect(refused).toEqual([]);
 });

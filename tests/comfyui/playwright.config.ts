@@ -7,7 +7,8 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_LAUNCH } from '../helpers/browser';
 
-export const FAKE_COMFYUI_PORT = 8093;
+// CKPT_COMFYUI_PORT lets two checkouts run this suite side by side.
+export const FAKE_COMFYUI_PORT = Number(process.env.CKPT_COMFYUI_PORT ?? 8093);
 
 export default defineConfig({
   testDir: '.',

@@ -338,8 +338,19 @@ export function mountSaver(container, options = {}) {
     return li;
   }
 
+  // What each slot's list was last drawn from: a slot is redrawn only when
+  // that changes, so focus on its Remove button or Details stays put while
+  // the rest of the page updates.
+  const drawnSlots = new Map();
+
   function renderSlot(slot) {
     const { section, files, dropText } = ui.slots[slot];
+    const entries = slots[slot];
+    const problems = entries.map((e) => `${e.status}:${entryProblem(slot, e)}`);
+    const last = drawnSlots.get(slot);
+    if (last && last.entries.length === entries.length && last.entries.every((e, i) => e === entries[i])
+      && last.problems.every((p, i) => p === problems[i])) return;
+    drawnSlots.set(slot, { entries: [...entries], problems });
     // Keep open Details (and open metadata lists) open across re-renders.
     const open = new Set([...files.querySelectorAll('.ckpt-file-details[open]')].map((d) => d.closest('li').dataset.key));
     files.replaceChildren();
