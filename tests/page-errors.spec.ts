@@ -119,8 +119,17 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await fh.close();
   await u.save.click();
   await expect(u.alert).toContainText('clip_l-changing.safetensors', { timeout: 5 * 60_000 });
-  await expect(u.save).toBeEnabled();
   await expect.poll(() => savedPaths(page)).toEqual([]);
+  // The changed file cannot be read any more: its slot says so and Save
+  // stays off until it is picked again.
+  await expect(u.slot('clip').locator('.ckpt-file-problem')).toContainText('clip_l-changing.safetensors');
+  await expect(u.save).toBeDisabled();
+  await copyFile(fixtureFile('sd15', 'clip_l'), clip);
+  await u.clip.setInputFiles(clip);
+  await page.getByRole('button', { name: 'Remove clip_l-changing.safetensors from Text encoders' }).first().click();
+  await expectSlotOK(page, 'clip');
+  await expect(u.alert).toBeEmpty();
+  await expect(u.save).toBeEnabled();
 });
 
 test('Cancel mid-way stops the save and keeps nothing', async ({ app }) => {
