@@ -336,3 +336,75 @@ base('dark mode follows the system setting', async ({ page }, testInfo) => {
   await expectNoSidewaysScroll(page);
   await screenshot(page, testInfo, 'dark-390');
 });
+
+base('plain words: durations never read "0 s", precision and model names, the sink for each browser', async ({ page }) => {
+  await page.goto('index.html');
+  const result = await page.evaluate(async () => {
+    const format = await import('./app/format.js');
+    const sinks = await import('./app/sinks.js');
+    const caps = (over: object) => ({ canPickFile: false, opfs: true, privateWindow: false, storageNote: '', ...over });
+    return {
+      durations: [0, 0.04, 0.43, 4, 9.96, 42.4, 125].map(format.formatDuration),
+      eta: format.formatProgress({ done: 1e9, total: 2.3e9, mbps: 512.4, etaSeconds: 2.54 }),
+      precision: [{ F16: 686 }, { F16: 197, F32: 1 }, { BF16: 300 }, { F8_E4M3: 50, F16: 50 }, { F32: 1, I64: 1 }].map(format.precisionWords),
+      names: ['SDXL', 'Flux', 'WAN22_T2V', 'SomethingNew'].map(format.architectureName),
+      contents: format.describeContents({ architecture: 'SD15', components: [
+        { slot: 'model', kind: 'SD15' }, { slot: 'clip', kind: 'clip_l', detail: 'CLIP-L text encoder' }, { slot: 'vae', kind: 'kl4' }] }),
+      picker: sinks.recommendSink(caps({ canPickFile: true }), null).sink,
+      plain: sinks.recommendSink(caps({}), { blobOK: true }).sink,
+      computed: sinks.recommendSink(caps({}), { blobOK: false }).sink,
+      computedPrivate: sinks.recommendSink(caps({ privateWindow: true }), { blobOK: false }).why,
+    };
+  });
+  expect(result.durations).toEqual(['0.1 s', '0.1 s', '0.4 s', '4 s', '10 s', '42 s', '2 min 05 s']);
+  expect(result.eta).toBe('1.00 GB of 2.30 GB · 512 MB/s · about 3 s left');
+  expect(result.precision).toEqual(['16-bit', '16-bit', '16-bit (bfloat16)', 'mostly 8-bit (fp8)', 'mostly 32-bit']);
+  expect(result.names).toEqual(['Stable Diffusion XL', 'FLUX.1 [dev]', 'Wan 2.2', 'SomethingNew']);
+  expect(result.contents).toBe('a Stable Diffusion 1.5 diffusion model, a CLIP-L text encoder, a VAE for Stable Diffusion 1.x, 2.x and XL');
+  expect(result).toMatchObject({ picker: 'file', plain: 'blob', computed: 'opfs' });
+  expect(result.computedPrivate).toContain('browser storage here is small');
+});
+
+base('hook: filesFromDrop turns a drop into files (a folder walk, say)', async ({ page }) => {
+  await page.goto('index.html');
+  const scratch = await scratchFileInput(page, [fixtureFile('sd15', 'vae')]);
+  await page.evaluate(async (input) => {
+    const w = globalThis as any;
+    const files = [...(input as HTMLInputElement).files!];
+    await w.ckptpack.saver.ready.catch(() => {});
+    w.ckptpack.saver.destroy();
+    document.body.replaceChildren();
+    const host = document.createElement('div');
+    document.body.append(host);
+    const { mountSaver } = await import('./app/saver.js');
+    w.dropped = [];
+    w.handle = mountSaver(host, {
+      filesFromDrop: (dataTransfer: DataTransfer) => {
+        w.dropped.push([...dataTransfer.items].map((item) => item.getAsFile()?.name));
+        return Promise.resolve(files);
+      },
+    });
+    await w.handle.ready;
+    const dt = new DataTransfer();
+    dt.items.add(new File([''], 'models-folder'));
+    host.firstElementChild!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, scratch);
+  await expectSlotOK(page, 'vae');
+  expect(await page.evaluate(() => (globalThis as any).dropped)).toEqual([['models-folder']]);
+});
+
+base('a prefix typed and Save clicked at once: the click saves, under the typed name', async ({ page }) => {
+  const u = ui(page);
+  await openSaver(page, 'index.html', { sink: 'blob' });
+  await pickComponents(page);
+  await expect(u.save).toBeEnabled();
+  // The field commits its change on blur, which this very click causes.
+  await u.prefix.fill('checkpoints/typed');
+  const downloading = page.waitForEvent('download', { timeout: 5 * 60_000 });
+  await u.save.click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('typed_00001_.safetensors');
+  await download.cancel();
+  await expect(u.result).toContainText('Downloading typed_00001_.safetensors');
+  await expect(u.plan).toContainText('Will download typed_00001_.safetensors');
+});

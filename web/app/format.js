@@ -36,7 +36,7 @@ export function formatBytes(bytes) {
  */
 export function formatDuration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return '–';
-  if (seconds < 9.95 && !Number.isInteger(seconds)) return `${Math.max(0.1, seconds).toFixed(1)} s`;
+  if (seconds < 1 || (seconds < 9.95 && !Number.isInteger(seconds))) return `${Math.max(0.1, seconds).toFixed(1)} s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
@@ -71,11 +71,11 @@ export function describeComponent(component, architecture) {
   return parts.join(' · ');
 }
 
-/** What a report says a file holds, for "holds X, not Y" messages. */
+/** What a report says a file holds, in plain words, for "holds X, not Y" messages. */
 export function describeContents(report) {
   const comps = report?.components ?? [];
   if (comps.length === 0) return 'no diffusion model, text encoder or VAE';
-  return comps.map((c) => `a ${slotNoun(c.slot)}${c.kind ? ` (${c.kind})` : ''}`).join(', ');
+  return comps.map((c) => `a ${componentName(c, report.architecture)}`).join(', ');
 }
 
 /** Progress line: "512 MB of 2.13 GB · 450 MB/s · about 4 s left". */

@@ -58,9 +58,13 @@ const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a
  * @param {(planned: object|null) => void} [options.onPlan] called with each
  *   plan the engine makes for the current inputs and options (the `planned`
  *   reply of PROTOCOL.md: bytes, headerBytes, metadata, predictionChoice …),
- *   and with null when the inputs or options change or a plan fails.
+ *   and with null when the inputs change or a plan fails.
  * @param {EventTarget} [options.dropTarget] where a dropped file is routed
  *   by its content (default: container; the standalone page passes document).
+ * @param {(dataTransfer: DataTransfer) => Iterable<File>|Promise<Iterable<File>>} [options.filesFromDrop]
+ *   turns a drop into files, called during the drop event (where
+ *   DataTransferItem.webkitGetAsEntry() still works, e.g. to walk a dropped
+ *   folder); default: dataTransfer.files.
  * @param {'classic'|'module'} [options.workerType]
  * @param {boolean} [options.stylesheet] link baseURL/style.css into the
  *   document when it is not linked yet (default true).
@@ -626,10 +630,15 @@ export function mountSaver(container, options = {}) {
     if (outcome && outcome.kind !== 'saved') outcome = null;
   }
 
+  /**
+   * An option changed: plan again. The last plan stays (and Save with it)
+   * until the new one arrives: Save plans once more with the options of the
+   * moment anyway, and a text field commits its change on blur, which a
+   * click on Save causes, so turning Save off here would swallow that click.
+   */
   function optionsChanged() {
+    // A plan error stays listed until the new plan says otherwise.
     dropFailedOutcome();
-    planError = null;
-    setPlan(null);
     schedulePlan();
     render();
   }
@@ -1020,6 +1029,21 @@ export function mountSaver(container, options = {}) {
   }
 
   const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Files');
+  const filesFromDrop = options.filesFromDrop ?? ((dataTransfer) => dataTransfer.files);
+  /** The files of a drop, then place(files); a failing filesFromDrop is shown like a bad file. */
+  function takeDrop(event, place) {
+    let taken;
+    try {
+      // Synchronously: the DataTransfer is readable only during the event.
+      taken = filesFromDrop(event.dataTransfer);
+    } catch (error) {
+      taken = Promise.reject(error);
+    }
+    Promise.resolve(taken).then((files) => place([...files]), (error) => {
+      dropProblems = [`Could not read what was dropped: ${errorText(error)}`];
+      render();
+    });
+  }
 
   // While files are dragged over the drop target every slot lights up and a
   // banner says a drop anywhere works. dragover repeats while the pointer is
@@ -1058,7 +1082,7 @@ export function mountSaver(container, options = {}) {
       event.preventDefault();
       event.stopPropagation();
       dragging(false);
-      putInSlot(slot, [...event.dataTransfer.files]);
+      takeDrop(event, (files) => putInSlot(slot, files));
     });
   }
 
@@ -1076,7 +1100,7 @@ export function mountSaver(container, options = {}) {
     if (!hasFiles(event)) return;
     event.preventDefault();
     dragging(false);
-    routeFiles([...event.dataTransfer.files]);
+    takeDrop(event, routeFiles);
   });
 
   listen(ui.form, 'submit', onSave);
@@ -1084,6 +1108,8 @@ export function mountSaver(container, options = {}) {
   for (const control of [ui.prefix, ui.prediction, ui.disableMetadata, ui.title, ui.prompt, ui.workflow]) {
     listen(control, 'change', optionsChanged);
   }
+  // The plan line follows the prefix as it is typed (schedulePlan waits for a pause).
+  listen(ui.prefix, 'input', optionsChanged);
   for (const radio of ui.sinks) {
     listen(radio, 'change', () => {
       sinkChosenBy = 'user';
