@@ -5,7 +5,7 @@
 // fixed), the status and the result next to Save, the download name the
 // plan line shows, the sink chosen for this browser with a line on why, and
 // dark mode. Screenshots of each state are attached to the test results.
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 import { test as persistent } from './helpers/browser';
@@ -407,4 +407,84 @@ base('a prefix typed and Save clicked at once: the click saves, under the typed 
   await download.cancel();
   await expect(u.result).toContainText('Downloading typed_00001_.safetensors');
   await expect(u.plan).toContainText('Will download typed_00001_.safetensors');
+});
+
+/**
+ * Opens the sections below the saver, the ModelSpec editor (on an existing
+ * file, its longest form) and the Tools panel, with a file picked in each.
+ */
+async function openPanels(page: Page): Promise<void> {
+  const editor = page.locator('[data-ckpt-metadata-editor]');
+  await editor.locator('summary').click();
+  await editor.getByLabel('An existing file').check();
+  await editor.getByLabel('Existing .safetensors file').setInputFiles(fixtureFile('sd15', 'vae'));
+  await expect(editor.locator('.ckpt-hint', { hasText: /^vae\.safetensors: / })).toBeVisible();
+  const tools = page.getByRole('region', { name: 'Tools' });
+  await tools.getByText('Tools: extract, convert, prune').click();
+  await tools.getByLabel('File to process').setInputFiles(fixtureFile('sd15', 'vae'));
+  await tools.getByLabel('Operation').selectOption({ label: 'Extract the VAE (as VAESave)' });
+  await expect(tools.locator('[data-role="tools-plan"]')).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors');
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  base(`360 px, ${scheme}: the ModelSpec editor and the Tools panel open, drop-zone pickers, no sideways scroll`, async ({ page }, testInfo) => {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize(NARROW);
+    await openSaver(page);
+    await pickComponents(page);
+    await page.getByText('Metadata', { exact: true }).click();
+    await openPanels(page);
+    // Their file pickers are drop zones like the slots': dashed, the native input transparent over them.
+    const zones = page.locator('[data-ckpt-metadata-editor] .ckpt-drop, [aria-label="Tools"] .ckpt-drop');
+    await expect(zones).toHaveCount(3); // the existing file, the thumbnail, the Tools file
+    for (const zone of await zones.all()) {
+      expect(await zone.locator('input[type="file"]').evaluate((el) => getComputedStyle(el).opacity)).toBe('0');
+    }
+    const thumbnailZone = page.locator('[data-ckpt-metadata-editor] .ckpt-drop').filter({ hasText: 'Drop an image' });
+    expect(await thumbnailZone.evaluate((el) => getComputedStyle(el).borderTopStyle)).toBe('dashed');
+    // A zone holding a file names it (no native "No file chosen").
+    await expect(page.locator('[aria-label="Tools"] .ckpt-drop')).toContainText('vae.safetensors: drop another here');
+    await expect(page.locator('[data-ckpt-metadata-editor]')).not.toContainText('No file chosen');
+    if (scheme === 'dark') {
+      const luminance = (rgb: string) => {
+        const [r, g, b] = rgb.match(/\d+/g)!.map(Number);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      for (const selector of ['[data-ckpt-metadata-editor] .ckpt-field', '[aria-label="Tools"] .ckpt-field']) {
+        const color = await page.locator(selector).first().evaluate((el) => getComputedStyle(el).color);
+        expect(luminance(color), `${selector} text in dark mode`).toBeGreaterThan(180);
+      }
+      // The saver's dark-mode accent (lighter than the light one), shared by the panels.
+      const accent = await page.locator('[aria-label="Tools"] .ckpt-drop-pick').first().evaluate((el) => getComputedStyle(el).color);
+      expect(accent).toBe('rgb(59, 130, 246)');
+    }
+    await expectNoSidewaysScroll(page);
+    await screenshot(page, testInfo, `panels-360-${scheme}`);
+  });
+}
+
+base('with the ModelSpec editor, Save is on only while the plan with its options is valid', async ({ page }) => {
+  const u = ui(page);
+  await openSaver(page);
+  await pickComponents(page);
+  await expect(u.save).toBeEnabled();
+  const editor = page.locator('[data-ckpt-metadata-editor]');
+  await editor.locator('summary').click();
+  // A title typed after the plan reaches the next plan.
+  await editor.getByLabel('Title', { exact: true }).fill('Edited after the plan');
+  await editor.getByLabel('Title', { exact: true }).press('Tab');
+  await expect.poll(() => page.evaluate(() => (globalThis as any).ckptpack.saver.lastPlan?.metadata?.['modelspec.title'])).toBe('Edited after the plan');
+  await expect(u.save).toBeEnabled();
+  // A thumbnail that is not an image makes the plan fail: Save off, the error in the saver's alert.
+  const fake = path.join(SCRATCH, 'not-an-image.png');
+  await writeFile(fake, 'this is text, not an image');
+  await editor.getByLabel(/^Image \(PNG, JPEG or WebP/).setInputFiles(fake);
+  await expect(u.alert).toContainText('modelspec.thumbnail');
+  await expect(u.save).toBeDisabled();
+  await expect(u.status).toHaveText('Save is off until the problem above is fixed.');
+  // Removing it turns Save back on.
+  await editor.getByRole('button', { name: 'Remove thumbnail' }).click();
+  await expect(u.alert).toBeEmpty();
+  await expect(u.save).toBeEnabled();
+  await expect(u.status).toHaveText('Ready to save.');
 });

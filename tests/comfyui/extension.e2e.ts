@@ -332,7 +332,7 @@ test('files dropped on the tab go to the saver, not to ComfyUI\'s canvas drop ha
   await openSaveTab(page);
   const vae = fixtureFile('sd15', 'vae');
 
-  await dropFiles(page, [vae], page.locator('.ckpt-saver'));
+  await dropFiles(page, [vae], page.locator('[data-ckpt-saver]'));
   await expectSlotOK(page, 'vae');
   expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.canvasDrops)).toEqual([]);
 

@@ -127,7 +127,9 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     // status and alert stay the page's only ones of those roles.
     status: el(doc, 'p', { className: 'ckpt-status', 'aria-live': 'polite', dataset: { role: 'meta-status' } }),
     alert: el(doc, 'div', { className: 'ckpt-alert', 'aria-live': 'assertive', dataset: { role: 'meta-alert' } }),
-    hashOut: el(doc, 'output', { className: 'ckpt-hash' }),
+    // A <p>, not an <output>: <output> is a status region, and the saver's
+    // status stays the page's only one.
+    hashOut: el(doc, 'p', { className: 'ckpt-hash', 'aria-live': 'polite', dataset: { role: 'meta-hash' } }),
   };
   const fileZone = dropZone(doc, ui.fileInput, { label: 'Existing .safetensors file', prompt: 'Drop the .safetensors file to edit here' });
   const thumbZone = dropZone(doc, ui.thumbInput, {
