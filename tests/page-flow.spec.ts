@@ -488,3 +488,21 @@ base('with the ModelSpec editor, Save is on only while the plan with its options
   await expect(u.save).toBeEnabled();
   await expect(u.status).toHaveText('Ready to save.');
 });
+
+base('a file dropped on the Tools or the editor zone goes there, not into the saver\'s slots', async ({ page }) => {
+  const u = ui(page);
+  await openSaver(page);
+  await openPanels(page);
+  const toolsZone = page.locator('[aria-label="Tools"] .ckpt-drop');
+  await dropFiles(page, [fixtureFile('sd15', 'clip_l')], toolsZone);
+  await expect(toolsZone).toContainText('clip_l.safetensors: drop another here');
+  const thumbnailZone = page.locator('[data-ckpt-metadata-editor] .ckpt-drop').filter({ hasText: 'Drop an image' });
+  const cover = path.join(SCRATCH, 'cover.png');
+  await writeFile(cover, Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082', 'hex'));
+  await dropFiles(page, [cover], thumbnailZone);
+  await expect(page.locator('[data-ckpt-metadata-editor]').getByRole('img', { name: 'Thumbnail preview' })).toBeVisible();
+  await expect(page.locator('[data-ckpt-metadata-editor] .ckpt-drop').filter({ hasText: 'cover.png' })).toBeVisible();
+  for (const slot of ['model', 'clip', 'vae'] as const) await expect(u.slot(slot).locator('.ckpt-file')).toHaveCount(0);
+  // (The open Tools panel has an alert region of its own.)
+  await expect(page.locator('[data-ckpt-saver] [role="alert"]')).toBeEmpty();
+});
