@@ -604,6 +604,7 @@ export function mountSaver(container, options = {}) {
    * text encoders are all of them.
    */
   function placePipeline(opened) {
+    if (activeSave) return; // a save started while the folder was read keeps its inputs
     const filled = SLOTS.filter((slot) => opened.placed.some((p) => p.slot === slot));
     for (const slot of filled) {
       slots[slot] = opened.placed.filter((p) => p.slot === slot).map((p) => inspectingEntry(p.item));
