@@ -33,10 +33,9 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   await expectSlotOK(page, 'clip');
   await expectSlotOK(page, 'vae');
   // Each slot says what it found.
-  await expect(u.slot('model')).toContainText('SD15');
-  await expect(u.slot('model')).toContainText('diffusion model');
-  await expect(u.slot('clip')).toContainText('clip_l');
-  await expect(u.slot('vae')).toContainText('VAE');
+  await expect(u.slot('model')).toContainText('Stable Diffusion 1.5 diffusion model');
+  await expect(u.slot('clip')).toContainText('CLIP-L text encoder');
+  await expect(u.slot('vae')).toContainText('VAE for Stable Diffusion 1.x');
   await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
   // SD1.5's prediction type is fixed (epsilon): the engine refuses a choice, so none is offered.
   await expect.poll(() => page.evaluate(() => (globalThis as any).ckptpack.saver.stats.predictionSelectable)).toBe(false);
@@ -54,9 +53,12 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   expect(download.suggestedFilename()).toBe('ComfyUI_00001_.safetensors');
   const file = await download.path();
   expect((await stat(file)).size).toBeGreaterThan(2_000_000_000);
-  await expect(u.status).toContainText('Saved SD15 checkpoint to checkpoints/ComfyUI_00001_.safetensors');
+  await expect(u.result).toContainText('Saved checkpoints/ComfyUI_00001_.safetensors');
+  await expect(u.result).toContainText('The download of ComfyUI_00001_.safetensors has started.');
   await expect(u.alert).toBeEmpty();
-  await expect(u.progress).toHaveAttribute('value', String((await stat(file)).size));
+  // The result replaces the progress bar; the save wrote every byte of the file.
+  await expect(u.progress).toBeHidden();
+  expect(await page.evaluate(() => (globalThis as any).ckptpack.saver.stats.lastSave.bytes)).toBe((await stat(file)).size);
 
   const result = await verifyCheckpoint('sd15', file, [
     '-metadata', 'prompt={"4": {"class_type": "CheckpointSave", "inputs": {"filename_prefix": "checkpoints/ComfyUI"}}}',

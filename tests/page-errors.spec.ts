@@ -37,11 +37,12 @@ test('a VAE dropped on the diffusion model slot, and a file that is not safetens
   await expect(u.alert).toContainText('notes.safetensors');
   await expect(u.slot('clip').locator('.ckpt-file-problem')).toContainText('notes.safetensors');
 
-  // Save refuses with the slot's problem instead of starting.
+  // Save stays off while the problems hold, and both stay listed.
   await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
   await expectSlotOK(page, 'vae');
-  await u.save.click();
-  await expect(u.alert).not.toBeEmpty();
+  await expect(u.save).toBeDisabled();
+  await expect(u.alert).toContainText('not a diffusion model');
+  await expect(u.alert).toContainText('notes.safetensors');
   await expect(u.progress).toBeHidden();
   expect(await savedPaths(page)).toEqual([]);
 });
@@ -59,7 +60,7 @@ test('a truncated file is refused and names the file', async ({ page }) => {
   await u.vae.setInputFiles(cut);
   await expect(u.alert).toContainText('vae-truncated.safetensors');
   await expect(u.slot('vae').locator('.ckpt-file-problem')).toContainText('vae-truncated.safetensors');
-  await u.save.click();
+  await expect(u.save).toBeDisabled();
   await expect(u.alert).toContainText('vae-truncated.safetensors');
   expect(await savedPaths(page)).toEqual([]);
 });
@@ -77,7 +78,7 @@ test('components of different architectures: the slot and the alert say which fi
   await expect(u.alert).toContainText('vae.safetensors'); // … but not for SD15
   await expect(u.alert).toContainText(/SD15/);
   await expect(u.slot('vae').locator('.ckpt-file-problem')).toBeVisible();
-  await u.save.click();
+  await expect(u.save).toBeDisabled();
   await expect(u.alert).toContainText('vae.safetensors');
   await expect(u.progress).toBeHidden();
   expect(await savedPaths(page)).toEqual([]);
@@ -107,6 +108,9 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await copyFile(fixtureFile('sd15', 'clip_l'), clip);
   await openSaver(page);
   await pickComponents(page, { clip });
+  // Planned while the file was intact (a plan after the change would refuse
+  // it at once, before Save).
+  await expect(u.save).toBeEnabled();
   // Rewrite the picked file: same header, half the data gone.
   const h = await readHeader(clip);
   await truncate(clip, h.dataStart + 4096);
@@ -115,8 +119,17 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await fh.close();
   await u.save.click();
   await expect(u.alert).toContainText('clip_l-changing.safetensors', { timeout: 5 * 60_000 });
-  await expect(u.save).toBeEnabled();
   await expect.poll(() => savedPaths(page)).toEqual([]);
+  // The changed file cannot be read any more: its slot says so and Save
+  // stays off until it is picked again.
+  await expect(u.slot('clip').locator('.ckpt-file-problem')).toContainText('clip_l-changing.safetensors');
+  await expect(u.save).toBeDisabled();
+  await copyFile(fixtureFile('sd15', 'clip_l'), clip);
+  await u.clip.setInputFiles(clip);
+  await page.getByRole('button', { name: 'Remove clip_l-changing.safetensors from Text encoders' }).first().click();
+  await expectSlotOK(page, 'clip');
+  await expect(u.alert).toBeEmpty();
+  await expect(u.save).toBeEnabled();
 });
 
 test('Cancel mid-way stops the save and keeps nothing', async ({ app }) => {

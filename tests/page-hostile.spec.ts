@@ -43,7 +43,8 @@ test('hostile metadata in a picked file and in the form stays inert text', async
   await expectSlotOK(page, 'vae');
   await expect(u.slot('vae')).toContainText('has a workflow');
 
-  // The file's metadata, opened, reads as the literal text.
+  // The file's metadata, opened (under Details), reads as the literal text.
+  await u.slot('vae').getByText('Details', { exact: true }).click();
   await u.slot('vae').getByText(/File metadata \(4 keys\)/).click();
   const meta = u.slot('vae').locator('.ckpt-meta-list');
   await expect(meta).toContainText(IMG);

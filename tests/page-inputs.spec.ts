@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Locator, Page } from '@playwright/test';
 import { test, expect } from './helpers/browser';
 import { ensureFixtures, fixtureFile, REPO, verifyCheckpoint } from './helpers/fixtures';
 import { expectSlotOK, openSaver, pickComponents, savedPaths, scratchFileInput, ui } from './helpers/page';
@@ -90,22 +91,23 @@ test('a diffusers SDXL folder picked with the folder input fills every slot', as
   await expectSDXLFolderPlaced(page);
 });
 
-test('a dropped diffusers folder (webkitGetAsEntry) fills every slot', async ({ page }) => {
-  await openSaver(page);
+/** Drops the folder dir (with everything under it) on target (default: the page), as a browser does. */
+async function dropFolder(page: Page, dir: string, target?: Locator): Promise<void> {
   // A page cannot make real FileSystemDirectoryEntry objects; these stand-ins
   // have the same API shape (createReader/readEntries in batches, file()),
   // over Files read from disk.
   const files: string[] = [];
-  const walk = async (dir: string) => {
-    for (const name of await (await import('node:fs/promises')).readdir(dir, { withFileTypes: true })) {
-      const p = path.join(dir, name.name);
+  const walk = async (at: string) => {
+    for (const name of await (await import('node:fs/promises')).readdir(at, { withFileTypes: true })) {
+      const p = path.join(at, name.name);
       if (name.isDirectory()) await walk(p); else files.push(p);
     }
   };
-  await walk(SDXL);
-  const rel = files.map((f) => path.relative(path.dirname(SDXL), f));
+  await walk(dir);
+  const rel = files.map((f) => path.relative(path.dirname(dir), f));
   const input = await scratchFileInput(page, files);
-  await page.evaluate(([el, paths]) => {
+  const targetHandle = target ? await target.elementHandle() : await page.evaluateHandle(() => document.body);
+  await page.evaluate(([el, paths, target]) => {
     const list = [...(el as HTMLInputElement).files!];
     (el as HTMLInputElement).remove();
     type Node = { name: string; isDirectory: boolean; isFile: boolean; children?: Map<string, Node>; file?: File };
@@ -137,9 +139,35 @@ test('a dropped diffusers folder (webkitGetAsEntry) fills every slot', async ({ 
     };
     const drop = new Event('drop', { bubbles: true, cancelable: true });
     Object.defineProperty(drop, 'dataTransfer', { value: dataTransfer });
-    document.body.dispatchEvent(drop);
-  }, [input, rel] as const);
+    (target as Element).dispatchEvent(drop);
+  }, [input, rel, targetHandle] as const);
+}
+
+test('a dropped diffusers folder (webkitGetAsEntry) fills every slot', async ({ page }) => {
+  await openSaver(page);
+  await dropFolder(page, SDXL);
   await expectSDXLFolderPlaced(page);
+});
+
+test('a folder dropped on a slot: a component folder goes into that slot, a pipeline still fills every slot', async ({ page }) => {
+  const u = ui(page);
+  await openSaver(page);
+  // text_encoder_2 is sharded (two files and an index): one item in the slot.
+  await dropFolder(page, path.join(SDXL, 'text_encoder_2'), u.slot('clip'));
+  await expectSlotOK(page, 'clip');
+  await expect(u.slot('clip').locator('.ckpt-file-name')).toHaveText(['text_encoder_2']);
+  await expect(u.slot('model')).not.toContainText('unet');
+  // A component folder that does not fit the slot says so there, in the saver's way.
+  await dropFolder(page, path.join(SDXL, 'vae'), u.slot('model'));
+  await expect(u.slot('model').locator('.ckpt-file-problem')).toContainText('not a diffusion model');
+  await expect(u.alert).toContainText('vae holds');
+  await expect(u.save).toBeDisabled();
+  // The pipeline dropped on the VAE slot replaces every slot (its two text encoders, not three).
+  await dropFolder(page, SDXL, u.slot('vae'));
+  await expectSDXLFolderPlaced(page);
+  await expect(u.slot('clip').locator('.ckpt-file-name')).toHaveCount(2);
+  await expect(u.alert).toBeEmpty();
+  await expect(u.save).toBeEnabled();
 });
 
 test('a broken diffusers folder says what is wrong', async ({ page }) => {

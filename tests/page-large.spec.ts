@@ -24,7 +24,7 @@ test('sdxl_base (7.1 GB) → OPFS with flat wasm memory, verified byte for byte'
   await expectSlotOK(page, 'model');
   await expectSlotOK(page, 'clip', 2);
   await expectSlotOK(page, 'vae');
-  await expect(page.getByText(/Will write checkpoints\/ComfyUI_00001_\.safetensors: SDXL checkpoint/)).toBeVisible();
+  await expect(page.getByText(/Will write checkpoints\/ComfyUI_00001_\.safetensors: Stable Diffusion XL checkpoint/)).toBeVisible();
   // A standalone SDXL diffusion model does not say its prediction type: the choice is offered.
   await expect(page.getByLabel('Prediction type')).toBeVisible();
   await expect(page.getByLabel('Prediction type')).toHaveValue('auto');

@@ -1,7 +1,7 @@
 // The page shows its whole layout before any script runs, the mountable UI
 // uses the same markup, the CSP holds, and the UI is usable by keyboard.
 import { test, expect } from '@playwright/test';
-import { ui } from './helpers/page';
+import { openSaver, pickComponents, ui } from './helpers/page';
 
 test('layout is visible without JavaScript', async ({ browser, baseURL }) => {
   const context = await browser.newContext({ javaScriptEnabled: false, baseURL });
@@ -32,8 +32,7 @@ test('static markup in index.html equals the markup mountSaver renders', async (
 });
 
 test('mountSaver renders into an empty container, becomes ready, and unmounts', async ({ page }) => {
-  await page.goto('index.html');
-  await expect(ui(page).save).toBeEnabled();
+  await openSaver(page, 'index.html', { sink: null });
   const result = await page.evaluate(async () => {
     const { mountSaver } = await import('./app/saver.js');
     const host = document.createElement('section');
@@ -48,14 +47,18 @@ test('mountSaver renders into an empty container, becomes ready, and unmounts', 
       sink: (host.querySelector('[data-role="sink"]:checked') as HTMLInputElement).value,
       metadataFieldsHidden: (host.querySelector('[data-role="metadata-fields"]') as HTMLElement).hidden,
       saveEnabled: !(host.querySelector('[data-role="save"]') as HTMLButtonElement).disabled,
+      engine: (host.querySelector('[data-ckpt-saver]') as HTMLElement).dataset.engine,
+      status: host.querySelector('[data-role="status"]')!.textContent,
       readyMs: saver.stats.readyMs,
     };
     saver.destroy();
     return snapshot;
   });
   expect(result).toMatchObject({
-    prefix: 'checkpoints/Baked', disableMetadata: true, sink: 'blob', metadataFieldsHidden: true, saveEnabled: true,
+    // No files yet: the engine is ready, Save is not.
+    prefix: 'checkpoints/Baked', disableMetadata: true, sink: 'blob', metadataFieldsHidden: true, saveEnabled: false, engine: 'ready',
   });
+  expect(result.status).toMatch(/^Add a diffusion model, text encoders and a VAE/);
   expect(typeof result.version).toBe('string');
   expect(result.readyMs).toBeGreaterThan(0);
 });
@@ -69,15 +72,17 @@ test('no Content-Security-Policy violations while the page starts', async ({ pag
   page.on('console', (msg) => {
     if (/Content Security Policy|Refused to/i.test(msg.text())) refused.push(msg.text());
   });
-  await page.goto('index.html');
-  await expect(ui(page).save).toBeEnabled();
+  await openSaver(page, 'index.html', { sink: null });
   expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
   expect(refused).toEqual([]);
 });
 
 test('keyboard: Tab reaches the slots, the options and Save in order, with a visible focus ring', async ({ page }) => {
-  await page.goto('index.html');
+  await openSaver(page);
+  await pickComponents(page);
   await expect(ui(page).save).toBeEnabled();
+  // Tab from the top of the page (a click sets where sequential focus starts).
+  await page.locator('h1').click();
   const order: string[] = [];
   for (let i = 0; i < 30; i++) {
     await page.keyboard.press('Tab');
@@ -85,7 +90,7 @@ test('keyboard: Tab reaches the slots, the options and Save in order, with a vis
       const el = document.activeElement as HTMLElement | null;
       if (!el || el === document.body) return '';
       const label = el.closest('label');
-      return (label?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim().split('\n')[0].trim();
+      return (el.getAttribute('aria-label') ?? label?.textContent ?? el.textContent ?? '').trim().split('\n')[0].trim();
     });
     order.push(name);
     if (name === 'Save checkpoint') break;
@@ -98,4 +103,9 @@ test('keyboard: Tab reaches the slots, the options and Save in order, with a vis
   expect(idx('Filename prefix')).toBeLessThan(idx('Save checkpoint'));
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
   expect(outline).not.toBe('none');
+  // A slot's file input is transparent over its drop zone: the zone shows the ring.
+  await ui(page).vae.focus();
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  expect(await page.locator('[data-slot="vae"] .ckpt-drop').evaluate((el) => getComputedStyle(el).outlineStyle)).not.toBe('none');
 });

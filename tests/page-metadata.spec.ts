@@ -93,7 +93,7 @@ test('an existing file: fields prefilled, edited copy through browser storage wi
     'modelspec.hash_sha256': dataHash(data),
     workflow: '{}',
   });
-  await expect(ed.locator('output')).toHaveText(`modelspec.hash_sha256 ${dataHash(data)} (stored in the file)`);
+  await expect(ed.locator('[data-role="meta-hash"]')).toHaveText(`modelspec.hash_sha256 ${dataHash(data)} (stored in the file)`);
   // The picked file itself is untouched.
   expect(parse(await readFile(MODEL)).metadata['modelspec.title']).toBe('Old title');
 });
@@ -109,7 +109,7 @@ test('an existing file as a direct download: header + one slice; the hash is rep
   const { metadata, data } = parse(file);
   expect(metadata['modelspec.title']).toBe('Blob title');
   expect(metadata['modelspec.hash_sha256']).toBeUndefined();
-  await expect(ed.locator('output')).toContainText(`modelspec.hash_sha256 ${dataHash(data)} (a direct download cannot store it`);
+  await expect(ed.locator('[data-role="meta-hash"]')).toContainText(`modelspec.hash_sha256 ${dataHash(data)} (a direct download cannot store it`);
 });
 
 test('a thumbnail that is not an image is refused naming the file and key; nothing is written', async ({ page }) => {

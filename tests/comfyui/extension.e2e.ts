@@ -80,9 +80,15 @@ async function changeSetting(page: PersistentApp['page'], id: string, value: unk
   }, { id, value });
 }
 
+/** The saver's engine has started (Save itself stays off until files are in). */
+async function expectSaverReady(page: PersistentApp['page']): Promise<void> {
+  await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-engine', 'ready');
+}
+
 async function openSaveTab(page: PersistentApp['page']): Promise<void> {
   await sidebarButton(page).click();
-  await expect(saveButton(page)).toBeEnabled();
+  await expectSaverReady(page);
+  await expect(saveButton(page)).toBeDisabled();
 }
 
 async function readMetadata(file: string): Promise<Record<string, string>> {
@@ -145,7 +151,7 @@ test('ComfyUI imports only the entry module; the tab, command, menu entry and se
 
   // The menu entry opens the tab; the saved setting is the default prefix.
   await page.getByRole('menuitem', { name: 'Extensions › ckptpack › Save Checkpoint…' }).click();
-  await expect(saveButton(page)).toBeEnabled();
+  await expectSaverReady(page);
   await expect(ui(page).prefix).toHaveValue('checkpoints/from-settings');
   await expect(leaveOutMetadata(page)).toBeVisible();
   await expect(leaveOutMetadata(page)).not.toBeChecked();
@@ -326,7 +332,7 @@ test('files dropped on the tab go to the saver, not to ComfyUI\'s canvas drop ha
   await openSaveTab(page);
   const vae = fixtureFile('sd15', 'vae');
 
-  await dropFiles(page, [vae], page.locator('.ckpt-saver'));
+  await dropFiles(page, [vae], page.locator('[data-ckpt-saver]'));
   await expectSlotOK(page, 'vae');
   expect(await page.evaluate(() => (globalThis as any).fakeComfy.app.canvasDrops)).toEqual([]);
 

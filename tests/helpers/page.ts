@@ -12,17 +12,33 @@ export const ui = (page: Page) => ({
   cancel: page.getByRole('button', { name: 'Cancel' }),
   // The region is display:none while empty, so it is found by its role attribute.
   alert: page.locator('[role="alert"]'),
+  // Next to Save: what is happening, what is missing, or the last result.
   status: page.getByRole('status'),
+  result: page.locator('[data-role="result"]'),
+  plan: page.locator('[data-role="plan"]'),
+  sinkWhy: page.locator('[data-role="sink-why"]'),
   progress: page.getByRole('progressbar', { name: 'Save progress' }),
   saved: page.getByRole('region', { name: 'Saved checkpoints' }),
   savedItems: page.locator('.ckpt-saved-list > li'),
   slot: (slot: 'model' | 'clip' | 'vae') => page.locator(`[data-slot="${slot}"]`),
 });
 
-/** Opens the page and waits until the worker has said ready. */
-export async function openSaver(page: Page, path = 'index.html'): Promise<void> {
+export type Sink = 'opfs' | 'file' | 'blob';
+
+/** The "Save to" radio of a sink. */
+export const sinkRadio = (page: Page, sink: Sink): Locator => page.locator(`[data-role="sink"][value="${sink}"]`);
+
+/**
+ * Opens the page and waits until the worker has said ready. The page
+ * preselects the sink it recommends for this browser (in Chromium the file
+ * picker, which cannot run headless); most specs save to browser storage,
+ * so that is chosen unless sink says otherwise (null keeps the page's
+ * choice).
+ */
+export async function openSaver(page: Page, path = 'index.html', { sink = 'opfs' as Sink | null } = {}): Promise<void> {
   await page.goto(path);
-  await expect(page.getByRole('button', { name: 'Save checkpoint' })).toBeEnabled();
+  await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-engine', 'ready');
+  if (sink) await sinkRadio(page, sink).check();
 }
 
 /**

@@ -33,17 +33,25 @@ export function folderFromInput(fileList) {
   return { root: files[0].path.split('/')[0], files };
 }
 
+/** Is x a folder as read from a picker or a drop ({root, files}), to be opened with openFolder? */
+export function isDroppedFolder(x) {
+  return !!x && typeof x === 'object' && !(x instanceof Blob) && typeof x.root === 'string' && Array.isArray(x.files);
+}
+
 /**
- * The folders of a drop, as entries taken synchronously (the DataTransfer
- * is emptied once the drop handler returns). Returns null when nothing
- * dropped is a folder; otherwise a promise of [{root, files}].
+ * What was dropped: the Files, and each dropped folder as {root, files}
+ * (see isDroppedFolder). The entries are taken synchronously (the
+ * DataTransfer is emptied once the drop handler returns); the walk of a
+ * folder then runs on. Without a folder this is dataTransfer.files itself;
+ * with one, a promise of the list in drop order.
  */
-export function foldersFromDrop(dataTransfer) {
-  const entries = [...(dataTransfer?.items ?? [])]
-    .map((item) => (typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null))
-    .filter((entry) => entry?.isDirectory);
-  if (!entries.length) return null;
-  return Promise.all(entries.map(async (dir) => ({ root: dir.name, files: await walk(dir, dir.name) })));
+export function droppedInputs(dataTransfer) {
+  const items = [...(dataTransfer?.items ?? [])].filter((item) => item.kind === 'file');
+  const entries = items.map((item) => (typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null));
+  if (!entries.some((entry) => entry?.isDirectory)) return [...(dataTransfer?.files ?? [])];
+  const taken = items.map((item, i) => (entries[i]?.isDirectory ? entries[i] : item.getAsFile?.() ?? null));
+  return Promise.all(taken.map(async (x) => (x?.isDirectory ? { root: x.name, files: await walk(x, x.name) } : x)))
+    .then((list) => list.filter(Boolean));
 }
 
 async function walk(dir, prefix) {

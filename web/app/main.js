@@ -11,7 +11,10 @@ const saver = mountSaver(document.getElementById('app'), {
   extraOptions: () => metadataEditor?.saveOptions() ?? {},
   onSaved: (done) => metadataEditor?.noteSaved(done),
 });
-metadataEditor = mountMetadataEditor(document.getElementById('metadata-editor'), { engine: saver.engine });
+metadataEditor = mountMetadataEditor(document.getElementById('metadata-editor'), {
+  engine: saver.engine,
+  onChange: () => saver.optionsChanged(),
+});
 
 // Exposed for the browser console and the end-to-end tests (worker start-up
 // time, wasm memory seen during the last save).

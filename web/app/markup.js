@@ -8,24 +8,29 @@
 // only ever set with textContent), so parsing it is safe.
 export const SAVER_MARKUP = `
 <div class="ckpt-saver" data-ckpt-saver>
-  <p class="ckpt-status" role="status" data-role="status">Starting the checkpoint engine…</p>
-  <div class="ckpt-alert" role="alert" data-role="alert"></div>
+  <p class="ckpt-drop-banner" data-role="drop-banner" hidden>Drop the files: each goes to the slot its content fits.</p>
   <form class="ckpt-form" data-role="form" novalidate>
     <fieldset class="ckpt-slots">
       <legend>Components</legend>
-      <p class="ckpt-hint">Pick files or drop them (or a diffusers folder) here. A full checkpoint fills every slot it contains.</p>
-      <label class="ckpt-field ckpt-folder">Diffusers folder<input type="file" webkitdirectory data-role="folder"></label>
+      <p class="ckpt-hint">Drop the files anywhere on the page, onto a slot, or choose them. A full checkpoint, or a diffusers folder, fills every slot it holds.</p>
       <section class="ckpt-slot" data-slot="model">
-        <label class="ckpt-slot-label">Diffusion model<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" data-role="input"></label>
+        <h3 class="ckpt-slot-title">Diffusion model</h3>
         <ul class="ckpt-slot-files" data-role="files"></ul>
+        <label class="ckpt-drop"><input class="ckpt-drop-input" type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" aria-label="Diffusion model" data-role="input"><span class="ckpt-drop-text" data-role="drop-text">Drop the diffusion model here, or <span class="ckpt-drop-pick">choose a file</span></span></label>
       </section>
       <section class="ckpt-slot" data-slot="clip">
-        <label class="ckpt-slot-label">Text encoders<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" multiple data-role="input"></label>
+        <h3 class="ckpt-slot-title">Text encoders</h3>
         <ul class="ckpt-slot-files" data-role="files"></ul>
+        <label class="ckpt-drop"><input class="ckpt-drop-input" type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" multiple aria-label="Text encoders" data-role="input"><span class="ckpt-drop-text" data-role="drop-text">Drop the text encoders here, or <span class="ckpt-drop-pick">choose files</span></span></label>
       </section>
       <section class="ckpt-slot" data-slot="vae">
-        <label class="ckpt-slot-label">VAE<input type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" data-role="input"></label>
+        <h3 class="ckpt-slot-title">VAE</h3>
         <ul class="ckpt-slot-files" data-role="files"></ul>
+        <label class="ckpt-drop"><input class="ckpt-drop-input" type="file" accept=".safetensors,.sft,.ckpt,.pt,.pth,.bin" aria-label="VAE" data-role="input"><span class="ckpt-drop-text" data-role="drop-text">Drop the VAE here, or <span class="ckpt-drop-pick">choose a file</span></span></label>
+      </section>
+      <section class="ckpt-slot ckpt-folder">
+        <h3 class="ckpt-slot-title">Or a diffusers folder</h3>
+        <label class="ckpt-drop"><input class="ckpt-drop-input" type="file" webkitdirectory aria-label="Diffusers folder" data-role="folder"><span class="ckpt-drop-text">Drop a diffusers folder (model_index.json, unet/, vae/ …) to fill every slot, or <span class="ckpt-drop-pick">choose a folder</span></span></label>
       </section>
     </fieldset>
     <fieldset class="ckpt-output">
@@ -38,11 +43,11 @@ export const SAVER_MARKUP = `
         </select></label>
       <fieldset class="ckpt-sinks">
         <legend>Save to</legend>
-        <label><input type="radio" name="sink" value="opfs" checked data-role="sink">Browser storage, then download</label>
-        <label data-role="sink-file" hidden><input type="radio" name="sink" value="file" data-role="sink">Save to a file on disk</label>
-        <label><input type="radio" name="sink" value="blob" data-role="sink">Download directly (uses no browser storage)</label>
+        <label class="ckpt-sink" data-role="sink-file" hidden><input type="radio" name="sink" value="file" data-role="sink"><span>Save to a file on disk <small class="ckpt-sink-note">asks where, then writes straight into that file</small></span></label>
+        <label class="ckpt-sink"><input type="radio" name="sink" value="blob" data-role="sink"><span>Download directly (uses no browser storage) <small class="ckpt-sink-note">the download reads your files as it saves</small></span></label>
+        <label class="ckpt-sink"><input type="radio" name="sink" value="opfs" data-role="sink"><span>Browser storage, then download <small class="ckpt-sink-note">kept under Saved checkpoints; written twice</small></span></label>
+        <p class="ckpt-sink-why" data-role="sink-why"></p>
       </fieldset>
-      <p class="ckpt-plan" data-role="plan"></p>
     </fieldset>
     <details class="ckpt-metadata" data-role="metadata">
       <summary>Metadata</summary>
@@ -55,13 +60,18 @@ export const SAVER_MARKUP = `
       <label class="ckpt-field">Author<input type="text" autocomplete="off" data-role="author"></label>
       <label class="ckpt-field">Description<textarea rows="2" data-role="description"></textarea></label>
     </details>
-    <div class="ckpt-actions">
-      <button type="submit" data-role="save" disabled>Save checkpoint</button>
-      <button type="button" data-role="cancel" disabled>Cancel</button>
-    </div>
-    <div class="ckpt-progress" data-role="progress-box" hidden>
-      <progress max="1" value="0" data-role="progress" aria-label="Save progress"></progress>
-      <span data-role="progress-text"></span>
+    <div class="ckpt-actions" data-role="actions">
+      <p class="ckpt-plan" data-role="plan"></p>
+      <div class="ckpt-alert" role="alert" data-role="alert"></div>
+      <div class="ckpt-action-row">
+        <button type="submit" data-role="save" disabled>Save checkpoint</button>
+        <div class="ckpt-status" role="status" data-role="status">Starting the checkpoint engine…</div>
+      </div>
+      <div class="ckpt-progress" data-role="progress-box" hidden>
+        <progress max="1" value="0" data-role="progress" aria-label="Save progress"></progress>
+        <span class="ckpt-progress-text" data-role="progress-text"></span>
+        <button type="button" data-role="cancel" disabled>Cancel</button>
+      </div>
     </div>
   </form>
   <section class="ckpt-saved" aria-label="Saved checkpoints">

@@ -12,6 +12,7 @@
 import { EngineError } from './engine-client.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import { formatBytes } from './format.js';
+import { dropZone } from './dropzone.js';
 
 // The editable fields (the engine's checkpoint.ModelSpec wire names).
 const FIELDS = [
@@ -56,14 +57,17 @@ function readAsDataURL(file) {
  * @param {object} options
  * @param {{start: Function, request: Function, cancel: Function}} options.engine
  *   the EngineClient to use (the saver's, so one worker serves both).
+ * @param {() => void} [options.onChange] called when what saveOptions()
+ *   returns may have changed (the saver plans again: its Save stays on only
+ *   while the plan with these options is valid).
  * @returns {{element: Element, saveOptions(): Promise<object>, noteSaved(done: object): void, open(): void, destroy(): void}}
  *   saveOptions() gives the save request's {modelspec, hash} when the
  *   editor targets the checkpoint being saved ({} otherwise); noteSaved()
  *   shows the hash a save reported.
  */
-export function mountMetadataEditor(container, { engine }) {
+export function mountMetadataEditor(container, { engine, onChange }) {
   const doc = container.ownerDocument;
-  const root = el(doc, 'details', { className: 'ckpt-saver ckpt-meta-editor' }, [
+  const root = el(doc, 'details', { className: 'ckpt-saver ckpt-panel ckpt-meta-editor' }, [
     el(doc, 'summary', { text: 'ModelSpec metadata: title, thumbnail, hash …' }),
   ]);
   root.dataset.ckptMetadataEditor = '';
@@ -72,7 +76,7 @@ export function mountMetadataEditor(container, { engine }) {
   // page (and the saver's own labelled fields) has nothing of it.
   let editor = null;
   const onToggle = () => {
-    if (root.open && !editor) editor = buildEditor(doc, root, engine);
+    if (root.open && !editor) editor = buildEditor(doc, root, engine, onChange);
   };
   root.addEventListener('toggle', onToggle);
   return {
@@ -90,7 +94,7 @@ export function mountMetadataEditor(container, { engine }) {
   };
 }
 
-function buildEditor(doc, root, engine) {
+function buildEditor(doc, root, engine, onChange = () => {}) {
   const fieldInputs = {};
   const fieldRows = FIELDS.map((f) => {
     let input;
@@ -123,12 +127,15 @@ function buildEditor(doc, root, engine) {
     // status and alert stay the page's only ones of those roles.
     status: el(doc, 'p', { className: 'ckpt-status', 'aria-live': 'polite', dataset: { role: 'meta-status' } }),
     alert: el(doc, 'div', { className: 'ckpt-alert', 'aria-live': 'assertive', dataset: { role: 'meta-alert' } }),
-    hashOut: el(doc, 'output', { className: 'ckpt-hash' }),
+    // A <p>, not an <output>: <output> is a status region, and the saver's
+    // status stays the page's only one.
+    hashOut: el(doc, 'p', { className: 'ckpt-hash', 'aria-live': 'polite', dataset: { role: 'meta-hash' } }),
   };
-  const fileBox = el(doc, 'div', { hidden: true }, [
-    el(doc, 'label', { className: 'ckpt-field' }, ['Existing .safetensors file', ui.fileInput]),
-    ui.fileInfo,
-  ]);
+  const fileZone = dropZone(doc, ui.fileInput, { label: 'Existing .safetensors file', prompt: 'Drop the .safetensors file to edit here' });
+  const thumbZone = dropZone(doc, ui.thumbInput, {
+    label: 'Image (PNG, JPEG or WebP; 256×256 recommended)', prompt: 'Drop an image (PNG, JPEG or WebP; 256×256 recommended) here',
+  });
+  const fileBox = el(doc, 'div', { hidden: true }, [fileZone.element, ui.fileInfo]);
   const sinkLabels = [
     'Browser storage, then download',
     'Save to a file on disk',
@@ -150,7 +157,7 @@ function buildEditor(doc, root, engine) {
     el(doc, 'fieldset', {}, [el(doc, 'legend', { text: 'ModelSpec fields' }), ...fieldRows]),
     el(doc, 'fieldset', {}, [
       el(doc, 'legend', { text: 'Thumbnail' }),
-      el(doc, 'label', { className: 'ckpt-field' }, ['Image (PNG, JPEG or WebP; 256×256 recommended)', ui.thumbInput]),
+      thumbZone.element,
       el(doc, 'div', { className: 'ckpt-thumb' }, [ui.thumbPreview, ui.thumbInfo, ui.thumbRemove]),
     ]),
     el(doc, 'label', { className: 'ckpt-check' }, [ui.hash,
@@ -343,17 +350,24 @@ function buildEditor(doc, root, engine) {
   listen(ui.targetSave, 'change', render);
   listen(ui.targetFile, 'change', render);
   listen(ui.fileInput, 'change', () => loadFile(ui.fileInput.files?.[0]));
-  listen(ui.thumbInput, 'change', () => pickThumbnail(ui.thumbInput.files?.[0]).catch((e) => showAlert(e.message)));
+  listen(ui.thumbInput, 'change', () => pickThumbnail(ui.thumbInput.files?.[0]).then(onChange, (e) => showAlert(e.message)));
   listen(ui.thumbRemove, 'click', () => {
     thumbnail = '';
     removeThumbnail = true;
     ui.thumbInput.value = '';
+    thumbZone.refresh();
     showThumbnail('', 'The thumbnail will be removed');
+    onChange();
   });
   listen(ui.cancel, 'click', () => {
     if (active?.id) engine.cancel(active.id);
   });
   listen(form, 'submit', onSubmit);
+  // A field, the hash option or the target changed (the thumbnail is read
+  // first, above; the existing file is not part of a save's options).
+  listen(form, 'change', (event) => {
+    if (event.target !== ui.thumbInput && event.target !== ui.fileInput) onChange();
+  });
   render();
 
   return {

@@ -7,12 +7,20 @@
 // wasm/worker/PROTOCOL.md. File and metadata text is only ever written with
 // textContent, so a <script> or onerror attribute inside a file's metadata
 // stays inert text.
+//
+// What the user sees is derived from one state (the slots, the last plan and
+// its error, the running save, the last outcome) by render(): Save is enabled
+// only while the plan is valid, the alert lists every problem that still
+// holds (a wrong file's error stays until the file is replaced or removed),
+// and the status next to Save says what is happening or what is missing.
 
 import { EngineClient, EngineError } from './engine-client.js';
 import { buildSaverElement } from './markup.js';
-import { folderFromInput, foldersFromDrop, openFolder, postedFiles } from './folder.js';
+import { droppedInputs, folderFromInput, isDroppedFolder, openFolder, postedFiles } from './folder.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
+import { probeSinks, recommendSink, SINK_LABELS } from './sinks.js';
 import {
+  architectureName,
   clipText,
   describeComponent,
   describeContents,
@@ -20,11 +28,14 @@ import {
   formatDTypes,
   formatDuration,
   formatProgress,
+  plainSummary,
   slotNoun,
 } from './format.js';
 
 const SLOTS = ['model', 'clip', 'vae'];
 const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE' };
+// What the status asks for while a slot is empty.
+const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a VAE' };
 
 /**
  * Mounts the saver into container and starts its worker.
@@ -36,6 +47,8 @@ const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE
  *   .wasm, resolved against this module's URL (default: the folder above
  *   web/app/, i.e. web/).
  * @param {{filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'}} [options.defaults]
+ *   sink: the host's choice; without it the sink recommended for this
+ *   browser is preselected (see sinks.js).
  * @param {() => Promise<{prompt?: string|object, extraPnginfo?: string|object}>} [options.metadataProvider]
  *   supplies prompt and extra_pnginfo (the ComfyUI extension passes the
  *   current graph); when given, the prompt/workflow fields are not shown.
@@ -46,11 +59,18 @@ const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE
  * @param {(planned: object|null) => void} [options.onPlan] called with each
  *   plan the engine makes for the current inputs and options (the `planned`
  *   reply of PROTOCOL.md: bytes, headerBytes, metadata, predictionChoice …),
- *   and with null when the inputs or options change or a plan fails.
+ *   and with null when the inputs change or a plan fails.
  * @param {EventTarget} [options.dropTarget] where a dropped file is routed
  *   by its content (default: container; the standalone page passes document).
+ * @param {(dataTransfer: DataTransfer) => Iterable<File|object>|Promise<Iterable<File|object>>} [options.filesFromDrop]
+ *   turns a drop into inputs, called during the drop event (where
+ *   DataTransferItem.webkitGetAsEntry() still works); default: folder.js's
+ *   droppedInputs, the dropped Files and each dropped folder walked into
+ *   {root, files} (see addFiles).
  * @param {() => Promise<object>} [options.extraOptions] more save options
- *   (PROTOCOL.md "options"), e.g. the metadata editor's {modelspec, hash}.
+ *   (PROTOCOL.md "options"), e.g. the metadata editor's {modelspec, hash};
+ *   they are part of every plan, so Save stays off while they are invalid.
+ *   Call the returned optionsChanged() when they change.
  * @param {(done: object) => void} [options.onSaved] called with each
  *   successful save's done reply.
  * @param {'classic'|'module'} [options.workerType]
@@ -58,9 +78,18 @@ const SLOT_LABELS = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE
  *   document when it is not linked yet (default true).
  * @returns {{ready: Promise<object>, stats: object, lastPlan: object|null,
  *   setDefaults(defaults: {filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'}): void,
+ *   addFiles(files: Iterable<File|{root: string, files: {path: string, file: File}[]}>): Promise<void>,
+ *   putFiles(slot: 'model'|'clip'|'vae', files: Iterable<File>): void,
+ *   optionsChanged(): void, engine: EngineClient,
  *   refreshSaved(): Promise<void>, destroy(): void, element: Element}}
  *   lastPlan is the current plan (null while there is none); setDefaults
  *   applies changed host settings to the form (only the fields given).
+ *   addFiles places files by their content, exactly as a drop on the page
+ *   does; a folder ({root, files} as folder.js reads a picked or dropped
+ *   one) fills every slot when it is a diffusers pipeline, else goes where
+ *   its content fits. putFiles puts files in one slot, as that slot's
+ *   picker does. optionsChanged plans again (extraOptions changed); engine
+ *   is the saver's worker client, to share with the metadata editor.
  */
 export function mountSaver(container, options = {}) {
   const doc = container.ownerDocument;
@@ -91,7 +120,9 @@ export function mountSaver(container, options = {}) {
     prediction: $('prediction'),
     sinkFile: $('sink-file'),
     sinks: [...root.querySelectorAll('[data-role="sink"]')],
+    sinkWhy: $('sink-why'),
     plan: $('plan'),
+    dropBanner: $('drop-banner'),
     disableMetadata: $('disable-metadata'),
     metadataFields: $('metadata-fields'),
     prompt: $('prompt'),
@@ -107,11 +138,11 @@ export function mountSaver(container, options = {}) {
     storage: $('storage'),
     savedList: $('saved-list'),
     savedEmpty: $('saved-empty'),
-    folder: root.querySelector('[data-role="folder"]'),
+    folder: $('folder'),
     fieldsets: [...root.querySelectorAll('.ckpt-form > fieldset, .ckpt-form > details')],
     slots: Object.fromEntries(SLOTS.map((slot) => {
       const section = root.querySelector(`[data-slot="${slot}"]`);
-      return [slot, { section, input: $('input', section), files: $('files', section) }];
+      return [slot, { section, input: $('input', section), files: $('files', section), dropText: $('drop-text', section) }];
     })),
   };
 
@@ -119,12 +150,17 @@ export function mountSaver(container, options = {}) {
   // entries per slot: {file, status: 'inspecting'|'ok'|'bad', report, problem}
   const slots = { model: [], clip: [], vae: [] };
   const inspections = new WeakMap(); // File -> Promise<report>
-  let planProblem = null; // {slot, file, message} from the last plan
+  let engineState = 'starting'; // 'starting' | 'ready' | 'failed'
+  let engineFailure = '';
+  let planError = null; // {slot?, file?, message} of the last plan that failed
   let lastPlan = null;
   let predictionSelectable = false; // the engine's planned.predictionChoice
   let planGeneration = 0;
   let planTimer = 0;
-  let activeSave = null; // {id}
+  let activeSave = null; // {id, phase: 'picking'|'planning'|'writing'|'cancelling', status}
+  let outcome = null; // the last save: {kind: 'saved'|'failed'|'cancelled', ...}
+  let dropProblems = []; // files of the last drop that fit no slot
+  let reading = ''; // the file routeFiles is reading now
   const objectURLs = new Set();
   const listeners = [];
   const stats = {
@@ -147,19 +183,37 @@ export function mountSaver(container, options = {}) {
     leaveOut.classList.add('ckpt-leave-out');
     root.querySelector('[data-role="metadata"]').before(leaveOut);
   }
-  const canPickFile = typeof globalThis.showSaveFilePicker === 'function';
-  ui.sinkFile.hidden = !canPickFile;
-  const opfsAvailable = hasOPFS();
-  if (!opfsAvailable) {
-    // Without OPFS (very old or locked-down browsers) the only way out is a
-    // Blob assembled from slices of the inputs, handed to the download manager.
-    const opfsRadio = ui.sinks.find((r) => r.value === 'opfs');
-    opfsRadio.disabled = true;
-    opfsRadio.closest('label').hidden = true;
+  // What the browser offers; probeSinks refines the OPFS part (a private
+  // window may refuse it) a moment after mounting.
+  const caps = {
+    canPickFile: typeof globalThis.showSaveFilePicker === 'function',
+    opfs: hasOPFS(),
+    privateWindow: false,
+    storageNote: '',
+  };
+  // Who chose the checked sink: the recommendation follows the plan only
+  // until the host or the user has chosen.
+  let sinkChosenBy = defaults.sink ? 'host' : 'recommendation';
+  const sinkRadio = (value) => ui.sinks.find((r) => r.value === value);
+  const offeredSink = (value) => {
+    const radio = sinkRadio(value);
+    return radio && !radio.disabled && !radio.closest('label').hidden ? radio : null;
+  };
+
+  function applyCapabilities() {
+    ui.sinkFile.hidden = !caps.canPickFile;
+    const opfsRadio = sinkRadio('opfs');
+    // Without usable OPFS (old or locked-down browsers, private windows in
+    // Firefox and Safari) the way out is the direct download.
+    opfsRadio.disabled = !caps.opfs;
+    opfsRadio.closest('label').hidden = !caps.opfs;
+    const checked = ui.sinks.find((r) => r.checked);
+    if (sinkChosenBy === 'recommendation' || !checked || !offeredSink(checked.value)) {
+      const wanted = sinkChosenBy === 'host' && !checked ? defaults.sink : recommendSink(caps, lastPlan).sink;
+      (offeredSink(wanted) ?? ui.sinks.find((r) => offeredSink(r.value))).checked = true;
+    }
   }
-  const offeredSink = (value) => ui.sinks.find((r) => r.value === value && !r.disabled && !r.closest('label').hidden);
-  const initialSink = offeredSink(defaults.sink ?? 'opfs') ?? ui.sinks.find((r) => !r.disabled && !r.closest('label').hidden);
-  initialSink.checked = true;
+  applyCapabilities();
 
   /** Applies changed host settings (the ComfyUI extension's) to the form. */
   function setDefaults(changed = {}) {
@@ -169,12 +223,15 @@ export function mountSaver(container, options = {}) {
     if (typeof changed.embedWorkflow === 'boolean') ui.disableMetadata.checked = !changed.embedWorkflow;
     if (changed.sink) {
       const radio = offeredSink(changed.sink);
-      if (radio) radio.checked = true;
+      if (radio) {
+        radio.checked = true;
+        sinkChosenBy = 'host';
+      }
     }
     // A running save keeps the options it started with; the next plan (and
     // save) uses the new ones.
-    renderPlan();
-    if (!activeSave) schedulePlan();
+    if (!activeSave) optionsChanged();
+    else render();
   }
 
   // ---- engine ----------------------------------------------------------------
@@ -184,39 +241,28 @@ export function mountSaver(container, options = {}) {
     stats.readyMs = performance.now() - startedAt;
     stats.version = info.version ?? '';
     stats.wasmMemoryBytes = info.wasmMemoryBytes;
-    ui.save.disabled = false;
-    setStatus(opfsAvailable
-      ? 'Ready. Choose or drop a diffusion model, text encoders and a VAE.'
-      : 'Ready. This browser has no private file storage, so checkpoints are built as a direct download.');
+    engineState = 'ready';
+    root.dataset.engine = 'ready';
+    render();
     refreshSaved();
+    schedulePlan();
     return info;
   }, (error) => {
-    setStatus('The checkpoint engine is not available.');
-    showAlert(error.message);
+    engineState = 'failed';
+    engineFailure = error.message;
+    root.dataset.engine = 'failed';
+    render();
     throw error;
   });
   ready.catch(() => {});
+  probeSinks().then((probed) => {
+    Object.assign(caps, probed);
+    applyCapabilities();
+    render();
+    if (!caps.opfs) refreshSaved();
+  }, () => {});
 
   // ---- rendering helpers -------------------------------------------------------
-  function setStatus(text) {
-    ui.status.textContent = text;
-  }
-
-  function showAlert(text) {
-    ui.alert.replaceChildren();
-    if (!text) return;
-    const p = doc.createElement('p');
-    p.textContent = text;
-    ui.alert.append(p);
-  }
-
-  function errorText(error) {
-    if (error instanceof EngineError && error.file && !error.message.includes(error.file)) {
-      return `${error.file}: ${error.message}`;
-    }
-    return error?.message ?? String(error);
-  }
-
   function el(tag, props = {}, ...children) {
     const node = doc.createElement(tag);
     for (const [key, value] of Object.entries(props)) {
@@ -227,6 +273,13 @@ export function mountSaver(container, options = {}) {
     }
     node.append(...children.filter((c) => c != null));
     return node;
+  }
+
+  function errorText(error) {
+    if (error instanceof EngineError && error.file && !error.message.includes(error.file)) {
+      return `${error.file}: ${error.message}`;
+    }
+    return error?.message ?? String(error);
   }
 
   function metadataDetails(metadata) {
@@ -240,60 +293,256 @@ export function mountSaver(container, options = {}) {
       el('summary', { text: `File metadata (${keys.length} ${keys.length === 1 ? 'key' : 'keys'})` }), list);
   }
 
-  function renderSlot(slot) {
-    const { section, files } = ui.slots[slot];
-    files.replaceChildren();
-    let bad = false;
-    for (const entry of slots[slot]) {
-      const li = el('li', { class: `ckpt-file ckpt-file-${entry.status}` });
-      li.append(el('span', { class: 'ckpt-file-name', text: entry.file.name }));
-      const problem = entry.status === 'bad'
-        ? entry.problem
-        : planProblem && planProblem.slot === slot && (!planProblem.file || planProblem.file === entry.file.name
-          || planProblem.file.startsWith(`${entry.file.name}/`)) // a file inside a folder item
-          ? planProblem.message : '';
-      if (entry.status === 'inspecting') {
-        li.append(el('span', { class: 'ckpt-file-info', text: `reading header… (${formatBytes(entry.file.size)})` }));
-      } else if (entry.report) {
-        const report = entry.report;
-        const found = report.components.filter((c) => c.slot === slot);
-        const lines = found.length ? found : report.components;
-        for (const component of lines) {
-          li.append(el('span', { class: 'ckpt-file-info', text: describeComponent(component, report.architecture) }));
-        }
-        const slotsInFile = [...new Set(report.components.map((c) => c.slot))];
-        if (slotsInFile.length > 1) {
-          li.append(el('span', {
-            class: 'ckpt-file-info',
-            text: `from a full checkpoint (${slotsInFile.map(slotNoun).join(', ')}); this slot uses its ${slotNoun(slot)}`,
-          }));
-        }
-        li.append(el('span', { class: 'ckpt-file-info', text: `${formatDTypes(report.dtypes)} · ${formatBytes(report.bytes)} file${report.has_workflow ? ' · has a workflow' : ''}` }));
-        const details = metadataDetails(report.metadata);
-        if (details) li.append(details);
-      }
-      if (problem) {
-        bad = true;
-        li.classList.add('ckpt-file-bad');
-        li.append(el('span', { class: 'ckpt-file-problem', text: problem }));
-      }
-      const remove = el('button', {
-        type: 'button', class: 'ckpt-remove', text: 'Remove', 'aria-label': `Remove ${entry.file.name} from ${SLOT_LABELS[slot]}`,
-      });
-      remove.addEventListener('click', () => {
-        slots[slot] = slots[slot].filter((e) => e !== entry);
-        slotsChanged([slot]);
-        ui.slots[slot].input.focus();
-      });
-      li.append(remove);
-      files.append(li);
+  /** The problem shown on one file of a slot: its own, or the plan's about it. */
+  function entryProblem(slot, entry) {
+    if (entry.status === 'bad') return entry.problem;
+    if (planError && planError.slot === slot && (!planError.file || planError.file === entry.file.name
+      || planError.file.startsWith(`${entry.file.name}/`))) { // a file inside a folder item
+      return planError.message;
     }
-    section.classList.toggle('ckpt-slot-bad', bad);
-    section.classList.toggle('ckpt-slot-filled', slots[slot].length > 0);
+    return '';
   }
 
-  function renderAll() {
+  /**
+   * One file in a slot: a plain summary ("Stable Diffusion XL diffusion
+   * model, 16-bit, 5.14 GB"), and the engine's technical report behind a
+   * Details toggle. Details that were open stay open across re-renders.
+   */
+  function fileItem(slot, entry, openDetails) {
+    const li = el('li', { class: `ckpt-file ckpt-file-${entry.status}` });
+    const head = el('div', { class: 'ckpt-file-head' }, el('span', { class: 'ckpt-file-name', text: entry.file.name }));
+    const remove = el('button', {
+      type: 'button', class: 'ckpt-remove', text: 'Remove', 'aria-label': `Remove ${entry.file.name} from ${SLOT_LABELS[slot]}`,
+    });
+    remove.addEventListener('click', () => {
+      slots[slot] = slots[slot].filter((e) => e !== entry);
+      slotsChanged();
+      ui.slots[slot].input.focus();
+    });
+    head.append(remove);
+    li.append(head);
+    if (entry.status === 'inspecting') {
+      li.append(el('span', { class: 'ckpt-file-summary', text: `Reading what it holds… (${formatBytes(entry.file.size)})` }));
+    } else if (entry.report) {
+      const report = entry.report;
+      const inSlot = report.components.filter((c) => c.slot === slot);
+      for (const component of inSlot) {
+        li.append(el('span', { class: 'ckpt-file-summary', text: plainSummary(component, report) }));
+      }
+      const slotsInFile = [...new Set(report.components.map((c) => c.slot))];
+      if (slotsInFile.length > 1 && inSlot.length > 0) {
+        li.append(el('span', {
+          class: 'ckpt-file-info',
+          text: `Taken from a full checkpoint (it also holds ${slotsInFile.filter((s) => s !== slot).map(slotNoun).join(', ')}).`,
+        }));
+      }
+      if (report.has_workflow) li.append(el('span', { class: 'ckpt-file-info', text: 'It has a ComfyUI workflow in it (has a workflow).' }));
+      const technical = el('div', { class: 'ckpt-file-tech' });
+      for (const component of report.components) {
+        technical.append(el('p', { text: describeComponent(component, report.architecture) }));
+      }
+      if (report.architecture) technical.append(el('p', { text: `Architecture (ComfyUI class): ${report.architecture}` }));
+      technical.append(el('p', { text: `Tensor types: ${formatDTypes(report.dtypes)}` }));
+      technical.append(el('p', { text: `File size: ${formatBytes(report.bytes)} (${report.bytes.toLocaleString('en-US')} bytes)` }));
+      const details = el('details', { class: 'ckpt-file-details', open: openDetails },
+        el('summary', { text: 'Details' }), technical, metadataDetails(report.metadata));
+      li.append(details);
+    }
+    const problem = entryProblem(slot, entry);
+    if (problem) {
+      li.classList.add('ckpt-file-bad');
+      li.append(el('span', { class: 'ckpt-file-problem', text: problem }));
+    }
+    return li;
+  }
+
+  // What each slot's list was last drawn from: a slot is redrawn only when
+  // that changes, so focus on its Remove button or Details stays put while
+  // the rest of the page updates.
+  const drawnSlots = new Map();
+
+  function renderSlot(slot) {
+    const { section, files, dropText } = ui.slots[slot];
+    const entries = slots[slot];
+    const problems = entries.map((e) => `${e.status}:${entryProblem(slot, e)}`);
+    const last = drawnSlots.get(slot);
+    if (last && last.entries.length === entries.length && last.entries.every((e, i) => e === entries[i])
+      && last.problems.every((p, i) => p === problems[i])) return;
+    drawnSlots.set(slot, { entries: [...entries], problems });
+    // Keep open Details (and open metadata lists) open across re-renders.
+    const open = new Set([...files.querySelectorAll('.ckpt-file-details[open]')].map((d) => d.closest('li').dataset.key));
+    files.replaceChildren();
+    slots[slot].forEach((entry, index) => {
+      const key = `${index}:${entry.file.name}`;
+      const li = fileItem(slot, entry, open.has(key));
+      li.dataset.key = key;
+      files.append(li);
+    });
+    const filled = slots[slot].length > 0;
+    section.classList.toggle('ckpt-slot-bad', slots[slot].some((e) => entryProblem(slot, e)));
+    section.classList.toggle('ckpt-slot-filled', filled);
+    const noun = slot === 'clip' ? 'text encoders' : slotNoun(slot);
+    dropText.firstChild.textContent = !filled
+      ? `Drop the ${noun} here, or `
+      : slot === 'clip' ? 'Drop another text encoder here, or ' : `Drop another ${noun} here to replace it, or `;
+    dropText.lastChild.textContent = slot === 'clip' ? 'choose files' : 'choose a file';
+  }
+
+  /**
+   * The problems that keep Save off: a file that does not fit its slot (it
+   * stays listed until the file is replaced or removed), a plan the engine
+   * refused, an engine that did not start.
+   */
+  function blockingProblems() {
+    const problems = [];
+    for (const slot of SLOTS) {
+      for (const entry of slots[slot]) if (entry.status === 'bad') problems.push(entry.problem);
+    }
+    if (planError) problems.push(planError.message);
+    if (engineState === 'failed') problems.push(engineFailure);
+    return [...new Set(problems.filter(Boolean))];
+  }
+
+  /** Everything the alert lists: the blocking problems, dropped files that fit no slot, a failed save. */
+  function alertProblems() {
+    const problems = [...blockingProblems(), ...dropProblems];
+    if (outcome?.kind === 'failed' || outcome?.kind === 'cancelled') problems.push(outcome.message);
+    return [...new Set(problems.filter(Boolean))];
+  }
+
+  function renderAlert() {
+    const problems = alertProblems();
+    // Unchanged text is not rewritten, so screen readers announce each
+    // problem once.
+    if (problems.join('\n') === [...ui.alert.children].map((p) => p.textContent).join('\n')) return;
+    ui.alert.replaceChildren(...problems.map((text) => el('p', { text })));
+  }
+
+  function sinkProblem(plan, sink) {
+    if (!plan) return '';
+    if (sink === 'blob' && plan.blobOK === false) {
+      return `${plan.fileName} needs ${formatBytes(plan.blobInline)} of computed data, too much for a direct download; `
+        + `choose ${caps.canPickFile ? '"Save to a file on disk" or ' : ''}browser storage.`;
+    }
+    if (sink === 'opfs' && plan.fits === false) {
+      return `Not enough browser storage for ${plan.fileName}: it needs ${formatBytes(plan.bytes)}, and only `
+        + `${formatBytes(freeBytes(plan))} is free. Delete saved checkpoints or choose another way to save.`;
+    }
+    return '';
+  }
+
+  function folderOf(path) {
+    const cut = String(path ?? '').lastIndexOf('/');
+    return cut > 0 ? path.slice(0, cut + 1) : '';
+  }
+
+  /** The line above Save: what Save will write, and under which name. */
+  function planText(plan, sink) {
+    const what = `${architectureName(plan.architecture)} checkpoint, ${formatBytes(plan.bytes)}`;
+    const folder = folderOf(plan.path);
+    // A download has a name and no folder: <a download> (and the download
+    // manager) drop everything up to the last "/".
+    const noFolder = folder ? ` A download cannot keep the ${folder} folder, so the file is named ${plan.fileName}.` : '';
+    if (sink === 'file') return `Will ask where to save ${plan.fileName}: ${what}.`;
+    if (sink === 'blob') return `Will download ${plan.fileName}: ${what}.${noFolder}`;
+    return `Will write ${plan.path || plan.fileName}: ${what}, into browser storage, then download it.${noFolder}`;
+  }
+
+  function renderPlan() {
+    const sink = selectedSink();
+    ui.plan.textContent = lastPlan ? planText(lastPlan, sink) : '';
+    const meta = lastPlan?.metadata ?? {};
+    ui.predictionField.hidden = !predictionSelectable && ui.prediction.value === 'auto';
+    ui.title.placeholder = meta['modelspec.title'] ? `${meta['modelspec.title']} (as ComfyUI names it)` : '';
+  }
+
+  function renderSinkAdvice() {
+    const recommended = recommendSink(caps, lastPlan);
+    const selected = selectedSink();
+    for (const radio of ui.sinks) {
+      const label = radio.closest('label');
+      let badge = label.querySelector('.ckpt-badge');
+      if (radio.value === recommended.sink && !badge) {
+        badge = el('span', { class: 'ckpt-badge', text: 'recommended' });
+        label.querySelector('.ckpt-sink-note').before(badge);
+      } else if (radio.value !== recommended.sink && badge) {
+        badge.remove();
+      }
+    }
+    let text = `Recommended here: ${SINK_LABELS[recommended.sink]}. ${recommended.why}`;
+    if (selected === 'opfs' && caps.privateWindow) {
+      text = `${caps.storageNote} Browser storage may not hold a checkpoint here, and it is lost when the window closes; `
+        + `choose ${SINK_LABELS[recommended.sink === 'opfs' ? 'blob' : recommended.sink]} instead.`;
+    } else if (selected === 'opfs' && caps.canPickFile) {
+      // Chromium's private windows cannot be detected (sinks.js): say it.
+      text += ' In a private window, browser storage lives in memory and holds only about 1.5 GB.';
+    }
+    ui.sinkWhy.textContent = text;
+  }
+
+  /** The sentence next to Save when no save is running and none just ended. */
+  function idleStatus() {
+    if (engineState === 'starting') return 'Starting the checkpoint engine…';
+    if (engineState === 'failed') return 'The checkpoint engine is not available.';
+    if (reading) return `Reading ${reading}…`;
+    const inspecting = SLOTS.flatMap((slot) => slots[slot]).find((e) => e.status === 'inspecting');
+    if (inspecting) return `Reading ${inspecting.file.name}…`;
+    const missing = SLOTS.filter((slot) => slots[slot].length === 0);
+    if (missing.length === SLOTS.length) {
+      return 'Add a diffusion model, text encoders and a VAE: drop the files anywhere here, or choose them above.';
+    }
+    if (blockingProblems().length) return 'Save is off until the problem above is fixed.';
+    if (missing.length) {
+      const wanted = missing.map((slot) => SLOT_WANTED[slot]);
+      return `Still needed: ${wanted.length > 1 ? `${wanted.slice(0, -1).join(', ')} and ${wanted.at(-1)}` : wanted[0]}.`;
+    }
+    if (!lastPlan) return 'Checking that the files fit together…';
+    const problem = sinkProblem(lastPlan, selectedSink());
+    if (problem) return problem;
+    return 'Ready to save.';
+  }
+
+  function canSave() {
+    // A plan for changed inputs or options first clears lastPlan; a re-plan
+    // of the same ones (the counter after a save) keeps it, and Save plans
+    // once more anyway.
+    return engineState === 'ready' && !activeSave && lastPlan !== null && complete()
+      && blockingProblems().length === 0 && sinkProblem(lastPlan, selectedSink()) === '';
+  }
+
+  /** The result of the last save, next to Save: its file name first. */
+  function outcomeElement() {
+    const box = el('div', { class: 'ckpt-result', 'data-role': 'result' });
+    box.append(el('p', { class: 'ckpt-result-title', text: outcome.title }));
+    for (const line of outcome.lines) box.append(el('p', { class: 'ckpt-result-line', text: line }));
+    return box;
+  }
+
+  let lastStatus = '';
+  function renderStatus() {
+    let content;
+    if (activeSave) content = activeSave.status;
+    else if (outcome?.kind === 'saved') content = outcome;
+    else content = outcome ? outcome.status : idleStatus();
+    const key = typeof content === 'string' ? content : `${content.title}\n${content.lines.join('\n')}`;
+    if (key === lastStatus) return;
+    lastStatus = key;
+    if (typeof content === 'string') ui.status.textContent = content;
+    else ui.status.replaceChildren(outcomeElement());
+    ui.status.classList.toggle('ckpt-status-done', typeof content !== 'string');
+  }
+
+  /** Draws everything that follows from the state. */
+  function render() {
     for (const slot of SLOTS) renderSlot(slot);
+    renderPlan();
+    renderSinkAdvice();
+    renderAlert();
+    renderStatus();
+    ui.save.disabled = !canSave();
+    ui.cancel.disabled = !activeSave || activeSave.phase === 'cancelling';
+    ui.progressBox.hidden = !activeSave || activeSave.phase === 'picking';
+    root.setAttribute('aria-busy', String(Boolean(activeSave)));
   }
 
   // ---- files into slots ----------------------------------------------------------
@@ -311,41 +560,122 @@ export function mountSaver(container, options = {}) {
     return `${file.name} holds ${describeContents(report)}, not a ${slotNoun(slot)}.`;
   }
 
-  /** Puts files into one slot (a slot's file input or a drop onto it). */
-  function putInSlot(slot, files, { replace }) {
-    const entries = files.map((file) => ({ file, status: 'inspecting', report: null, problem: '' }));
-    if (slot === 'clip') slots.clip = replace ? entries : [...slots.clip, ...entries];
-    else slots[slot] = entries.slice(-1);
-    showAlert('');
-    slotsChanged([slot]);
-    for (const entry of slots[slot]) {
-      if (entry.status !== 'inspecting') continue;
+  const sameFile = (a, b) => a === b || (a.name === b.name && a.size === b.size && a.lastModified === b.lastModified);
+
+  /**
+   * Puts files into one slot (its picker or a drop onto it): the text
+   * encoders slot adds them (a file already there is not added twice), the
+   * other slots take the last one. A file is a File or a folder item
+   * (folder.js): both are inspected by the engine alike.
+   */
+  function putInSlot(slot, files) {
+    if (activeSave || files.length === 0) return;
+    dropProblems = [];
+    const fresh = slot === 'clip' ? files.filter((f) => !slots.clip.some((e) => sameFile(e.file, f))) : files.slice(-1);
+    const entries = fresh.map(inspectingEntry);
+    slots[slot] = slot === 'clip' ? [...slots.clip, ...entries] : entries;
+    slotsChanged();
+    inspectEntries(slot, entries);
+  }
+
+  function inspectingEntry(file) {
+    return { file, status: 'inspecting', report: null, problem: '' };
+  }
+
+  /** Inspects new entries of a slot; each says whether it fits the slot. */
+  function inspectEntries(slot, entries) {
+    for (const entry of entries) {
       inspect(entry.file).then((report) => {
         entry.report = report;
         entry.problem = fitProblem(entry.file, report, slot);
         entry.status = entry.problem ? 'bad' : 'ok';
-        if (entry.problem) showAlert(entry.problem);
       }, (error) => {
         entry.status = 'bad';
         entry.problem = errorText(error);
-        showAlert(entry.problem);
       }).finally(() => {
-        if (slots[slot].includes(entry)) slotsChanged([slot]);
+        if (slots[slot].includes(entry)) slotsChanged();
       });
     }
   }
 
   /**
-   * A file dropped outside the slots goes where its content fits. A file
-   * with several components (a full checkpoint) fills the slots among them
-   * that are still empty, or all of them when none is: so "checkpoint, then
-   * a VAE file" and "VAE file, then checkpoint" both bake the new VAE in.
+   * A diffusers pipeline's components replace what the slots held, in
+   * every slot it has a component for: the pipeline is one model, and its
+   * text encoders are all of them.
    */
-  async function routeFiles(files) {
-    showAlert('');
-    setStatus(`Reading ${files.length === 1 ? files[0].name : `${files.length} files`}…`);
+  function placePipeline(opened) {
+    if (activeSave) return; // a save started while the folder was read keeps its inputs
+    const filled = SLOTS.filter((slot) => opened.placed.some((p) => p.slot === slot));
+    for (const slot of filled) {
+      slots[slot] = opened.placed.filter((p) => p.slot === slot).map((p) => inspectingEntry(p.item));
+    }
+    slotsChanged();
+    for (const slot of filled) inspectEntries(slot, slots[slot]);
+  }
+
+  /**
+   * Asks the engine what a picked or dropped folder is (folder.js's
+   * openFolder); a folder it cannot read is a problem in the alert.
+   */
+  async function readFolder(folder, problems) {
+    reading = `the folder ${folder.root}`;
+    render();
+    try {
+      return await openFolder(engine, folder);
+    } catch (error) {
+      problems.push(errorText(error));
+      return null;
+    } finally {
+      reading = '';
+    }
+  }
+
+  /**
+   * A drop onto one slot: its Files go into the slot; a dropped diffusers
+   * pipeline fills every slot, any other folder (a component's folder,
+   * shards with their index) goes into this slot as one item.
+   */
+  async function dropInSlot(slot, inputs) {
+    if (activeSave) return;
+    dropProblems = [];
+    const files = inputs.filter((x) => !isDroppedFolder(x));
+    putInSlot(slot, files);
     const problems = [];
-    for (const file of files) {
+    for (const folder of inputs.filter(isDroppedFolder)) {
+      const opened = await readFolder(folder, problems);
+      if (!opened) continue;
+      if (opened.pipeline) placePipeline(opened);
+      else putInSlot(slot, opened.placed.map((p) => p.item));
+    }
+    dropProblems = [...dropProblems, ...problems];
+    render();
+  }
+
+  /**
+   * Files dropped outside the slots (or given to addFiles) go where their
+   * content fits. A file with several components (a full checkpoint) fills
+   * the slots among them that are still empty, or all of them when none is:
+   * so "checkpoint, then a VAE file" and "VAE file, then checkpoint" both
+   * bake the new VAE in. A folder that is a diffusers pipeline fills every
+   * slot (placePipeline); any other folder is one item placed by content.
+   */
+  async function routeFiles(inputs) {
+    if (activeSave || inputs.length === 0) return;
+    const problems = [];
+    dropProblems = [];
+    for (const input of inputs) {
+      let file = input;
+      if (isDroppedFolder(input)) {
+        const opened = await readFolder(input, problems);
+        if (!opened) continue;
+        if (opened.pipeline) {
+          placePipeline(opened);
+          continue;
+        }
+        file = opened.placed[0].item;
+      }
+      reading = file.name;
+      render();
       let report;
       try {
         report = await inspect(file);
@@ -363,50 +693,42 @@ export function mountSaver(container, options = {}) {
       for (const slot of targets) {
         const entry = { file, status: 'ok', report, problem: '' };
         if (slot === 'clip' && found.length === 1) {
-          slots.clip = [...slots.clip.filter((e) => e.status === 'ok'), entry];
+          slots.clip = [...slots.clip.filter((e) => e.status === 'ok' && !sameFile(e.file, file)), entry];
         } else {
           slots[slot] = [entry];
         }
       }
-      slotsChanged(targets);
+      slotsChanged();
     }
-    setStatus(problems.length ? 'Some files fit no slot.' : 'Files placed by their content.');
-    showAlert(problems.join(' '));
-  }
-
-  /**
-   * A picked or dropped folder: a diffusers pipeline fills every slot it has
-   * a component for (folder items, see folder.js); any other folder (one
-   * component, shards with an index) goes where its content fits.
-   */
-  async function placeFolder(folder) {
-    showAlert('');
-    setStatus(`Reading folder ${folder.root}…`);
-    let opened;
-    try {
-      opened = await openFolder(engine, folder);
-    } catch (error) {
-      setStatus('The folder fits no slot.');
-      showAlert(errorText(error));
-      return;
-    }
-    if (!opened.pipeline) {
-      await routeFiles(opened.placed.map((p) => p.item));
-      return;
-    }
-    for (const slot of SLOTS) {
-      const items = opened.placed.filter((p) => p.slot === slot).map((p) => p.item);
-      if (items.length) putInSlot(slot, items, { replace: true });
-    }
-    setStatus(`${folder.root}: ${opened.pipeline}, components placed in their slots.`);
+    reading = '';
+    dropProblems = problems;
+    render();
   }
 
   function slotsChanged() {
-    planProblem = null;
+    planError = null;
+    outcome = null;
     setPlan(null);
-    renderAll();
-    renderPlan();
     schedulePlan();
+    render();
+  }
+
+  /** The outcome of a failed or cancelled save ends when the user changes something. */
+  function dropFailedOutcome() {
+    if (outcome && outcome.kind !== 'saved') outcome = null;
+  }
+
+  /**
+   * An option changed: plan again. The last plan stays (and Save with it)
+   * until the new one arrives: Save plans once more with the options of the
+   * moment anyway, and a text field commits its change on blur, which a
+   * click on Save causes, so turning Save off here would swallow that click.
+   */
+  function optionsChanged() {
+    // A plan error stays listed until the new plan says otherwise.
+    dropFailedOutcome();
+    schedulePlan();
+    render();
   }
 
   // ---- planning ----------------------------------------------------------------
@@ -447,7 +769,7 @@ export function mountSaver(container, options = {}) {
   function schedulePlan() {
     clearTimeout(planTimer);
     planGeneration += 1;
-    if (!complete()) return;
+    if (engineState !== 'ready' || !complete()) return;
     planTimer = setTimeout(() => runPlan().catch(() => {}), 150);
   }
 
@@ -470,23 +792,23 @@ export function mountSaver(container, options = {}) {
       const opts = await collectOptions();
       const planned = await engine.request('plan', { ...files, options: opts });
       if (generation !== planGeneration) return null;
-      planProblem = null;
+      planError = null;
       // Whether eps/v is the user's choice is the engine's call (fixed for
       // SD1.5 or SD3, selectable for a standalone SD2/SDXL model).
       predictionSelectable = opts.prediction !== 'auto' || planned.predictionChoice === true;
       stats.predictionSelectable = predictionSelectable;
       setPlan(planned);
-      renderAll();
-      renderPlan();
+      // A plan that cannot go out as a direct download changes the
+      // recommendation (sinks.js) while the user has not chosen.
+      if (sinkChosenBy === 'recommendation') applyCapabilities();
       return planned;
     } catch (error) {
       if (generation !== planGeneration) return null;
       setPlan(null);
-      planProblem = problemLocation(error);
-      renderAll();
-      renderPlan();
-      showAlert(errorText(error));
+      planError = problemLocation(error) ?? { message: errorText(error) };
       throw error;
+    } finally {
+      if (generation === planGeneration) render();
     }
   }
 
@@ -507,27 +829,9 @@ export function mountSaver(container, options = {}) {
     return q && Number.isFinite(q.quota) && Number.isFinite(q.usage) ? Math.max(0, q.quota - q.usage) : NaN;
   }
 
-  function renderPlan() {
-    if (!lastPlan) {
-      ui.plan.textContent = '';
-      ui.predictionField.hidden = ui.prediction.value === 'auto';
-      return;
-    }
-    const plan = lastPlan;
-    const where = selectedSink() === 'opfs' ? plan.path || plan.fileName : plan.fileName;
-    let text = `Will write ${where}: ${plan.architecture} checkpoint, ${formatBytes(plan.bytes)}.`;
-    if (selectedSink() === 'opfs' && plan.fits === false) {
-      text += ` Browser storage has only ${formatBytes(freeBytes(plan))} free.`;
-    }
-    ui.plan.textContent = text;
-    const meta = plan.metadata ?? {};
-    ui.predictionField.hidden = !predictionSelectable && ui.prediction.value === 'auto';
-    ui.title.placeholder = meta['modelspec.title'] ? `${meta['modelspec.title']} (as ComfyUI names it)` : '';
-  }
-
   // ---- options ---------------------------------------------------------------------
   function selectedSink() {
-    return ui.sinks.find((r) => r.checked)?.value ?? 'opfs';
+    return ui.sinks.find((r) => r.checked)?.value ?? 'blob';
   }
 
   function jsonText(value, what) {
@@ -585,55 +889,54 @@ export function mountSaver(container, options = {}) {
   }
 
   // ---- saving ------------------------------------------------------------------------
-  function setBusy(busy) {
+  function setFormDisabled(busy) {
     for (const fieldset of ui.fieldsets) {
       if (fieldset.tagName === 'FIELDSET') fieldset.disabled = busy;
       else for (const control of fieldset.querySelectorAll('input, textarea, select')) control.disabled = busy;
     }
     ui.disableMetadata.disabled = busy; // outside the fieldsets with a metadataProvider
-    ui.save.disabled = busy;
-    ui.cancel.disabled = !busy;
-    root.setAttribute('aria-busy', String(busy));
   }
 
-  function missingSlotsMessage() {
-    const missing = SLOTS.filter((slot) => slots[slot].length === 0).map((slot) => SLOT_LABELS[slot].toLowerCase());
-    if (missing.length) return `Choose ${missing.join(', ')} first.`;
-    const inspecting = SLOTS.flatMap((slot) => slots[slot]).find((e) => e.status === 'inspecting');
-    if (inspecting) return `Still reading ${inspecting.file.name}; try again in a moment.`;
-    const bad = SLOTS.flatMap((slot) => slots[slot]).find((e) => e.status === 'bad');
-    if (bad) return bad.problem;
-    return '';
+  function setSaveStatus(phase, status) {
+    activeSave.phase = phase;
+    activeSave.status = status;
+    render();
+  }
+
+  /** What the result says about the download name, when the plan had a folder. */
+  function downloadNameNote(path, name) {
+    const folder = folderOf(path);
+    return folder ? `The download is named ${name}: a download cannot keep the ${folder} folder.` : '';
   }
 
   async function onSave(event) {
     event.preventDefault();
-    if (activeSave) return;
+    if (!canSave()) return;
     const sink = selectedSink();
+    const plannedName = lastPlan.fileName;
+    activeSave = { id: 0, phase: 'picking', status: 'Choose where to save the checkpoint…' };
+    outcome = null;
+    setFormDisabled(true);
+    render();
     let fileHandle;
-    const problem = missingSlotsMessage();
-    if (problem) {
-      showAlert(problem);
-      return;
-    }
-    showAlert('');
     if (sink === 'file') {
       // The picker needs the click's user activation, so it comes first,
       // before any await.
       try {
         fileHandle = await globalThis.showSaveFilePicker({
-          suggestedName: lastPlan?.fileName || 'ComfyUI_00001_.safetensors',
+          suggestedName: plannedName || 'ComfyUI_00001_.safetensors',
           types: [{ description: 'safetensors checkpoint', accept: { 'application/octet-stream': ['.safetensors'] } }],
         });
       } catch (error) {
-        if (error?.name === 'AbortError') setStatus('Save cancelled: no file chosen.');
-        else showAlert(`Could not open the save dialog: ${error.message}`);
+        activeSave = null;
+        setFormDisabled(false);
+        outcome = error?.name === 'AbortError'
+          ? { kind: 'cancelled', status: 'Save cancelled: no file chosen.', message: '' }
+          : { kind: 'failed', status: 'Save failed.', message: `Could not open the save dialog: ${error.message}` };
+        render();
         return;
       }
     }
-    activeSave = { id: 0 };
-    setBusy(true);
-    ui.progressBox.hidden = false;
     ui.progress.max = 1;
     ui.progress.value = 0;
     ui.progressText.textContent = '';
@@ -655,20 +958,15 @@ export function mountSaver(container, options = {}) {
         const persisted = await navigator.storage.persisted?.();
         if (!persisted) await navigator.storage.persist().catch(() => false);
       }
-      setStatus('Planning the checkpoint…');
+      setSaveStatus('planning', 'Planning the checkpoint…');
       clearTimeout(planTimer);
       const plan = await runPlan();
       if (!plan) throw new Error('The components changed while planning; press Save again.');
-      if (sink === 'blob' && plan.blobOK === false) {
-        throw new Error(`${plan.fileName} needs ${formatBytes(plan.blobInline)} of computed data, too much for a direct `
-          + 'download; choose browser storage or a file on disk.');
-      }
-      if (sink === 'opfs' && (plan.fits === false || plan.bytes > freeBytes(plan))) {
-        throw new Error(`Not enough browser storage for ${plan.fileName}: it needs ${formatBytes(plan.bytes)}, `
-          + `and only ${formatBytes(freeBytes(plan))} is free. Delete saved checkpoints or choose "Download directly".`);
-      }
+      const refused = sinkProblem(plan, sink);
+      if (refused) throw new Error(refused);
       ui.progress.max = plan.bytes;
-      setStatus(`Writing ${sink === 'opfs' ? plan.path || plan.fileName : plan.fileName}…`);
+      const target = sink === 'opfs' ? plan.path || plan.fileName : sink === 'file' ? fileHandle.name : plan.fileName;
+      setSaveStatus('writing', sink === 'blob' ? `Preparing the download of ${target}…` : `Writing ${target}…`);
       const request = requestFiles();
       const { id, result } = engine.start('save', {
         ...request, options: await collectOptions(), sink, fileHandle,
@@ -690,36 +988,57 @@ export function mountSaver(container, options = {}) {
       record.path = done.path ?? '';
       record.seconds = (performance.now() - clickedAt) / 1000;
       record.engineSeconds = done.seconds ?? NaN;
-      let where;
+      const what = `${architectureName(done.architecture || plan.architecture)} checkpoint, ${formatBytes(done.bytes)}`;
+      const took = formatDuration(record.seconds);
       if (done.sink === 'opfs') {
         startDownload(doc, await opfsFile(done.path), done.name, objectURLs);
-        where = `${done.path} in browser storage; the download has started`;
+        outcome = {
+          kind: 'saved',
+          title: `Saved ${done.path}`,
+          lines: [
+            `${what}, written to browser storage in ${took}. The download of ${done.name} has started.`,
+            downloadNameNote(done.path, done.name),
+          ].filter(Boolean),
+        };
       } else if (done.sink === 'blob') {
-        const blob = blobFromParts(done.parts, requestFilesList(request));
-        startDownload(doc, blob, done.name, objectURLs);
-        where = 'a download';
+        startDownload(doc, blobFromParts(done.parts, requestFilesList(request)), done.name, objectURLs);
+        // The engine only planned the parts: the download manager copies the
+        // bytes now, so there is no write time to report.
+        outcome = {
+          kind: 'saved',
+          title: `Downloading ${done.name}`,
+          lines: [
+            `${what}. Your browser reads it from your files as it saves: keep them unchanged until the download finishes.`,
+            downloadNameNote(plan.path, done.name),
+          ].filter(Boolean),
+        };
       } else {
-        where = `${done.name} on disk`;
+        outcome = {
+          kind: 'saved',
+          title: `Saved ${done.name}`,
+          lines: [`${what}, written to the file you chose in ${took}.`],
+        };
       }
       record.downloadStartedSeconds = (performance.now() - clickedAt) / 1000;
-      options.onSaved?.(done);
       stats.savesCompleted += 1;
-      setStatus(`Saved ${done.architecture ? `${done.architecture} ` : ''}checkpoint to ${where} `
-        + `(${formatBytes(done.bytes)} in ${formatDuration(record.seconds)}).`);
+      try {
+        options.onSaved?.(done);
+      } catch (error) {
+        console.error('[ckptpack] onSaved failed', error);
+      }
     } catch (error) {
-      ui.progressBox.hidden = true;
       if (error instanceof EngineError && error.code === 'cancelled') {
-        setStatus('Save cancelled.');
-        showAlert('Save cancelled; no checkpoint was written.');
+        outcome = { kind: 'cancelled', status: 'Save cancelled; nothing was kept.', message: 'Save cancelled; no checkpoint was written.' };
       } else {
-        setStatus('Save failed.');
-        showAlert(errorText(error));
-        planProblem = problemLocation(error);
-        renderAll();
+        // A problem with one file is also shown on its slot.
+        const located = problemLocation(error);
+        if (located) planError = located;
+        outcome = { kind: 'failed', status: 'Save failed; nothing was kept.', message: errorText(error) };
       }
     } finally {
       activeSave = null;
-      setBusy(false);
+      setFormDisabled(false);
+      render();
       refreshSaved();
       schedulePlan();
     }
@@ -728,14 +1047,17 @@ export function mountSaver(container, options = {}) {
   function onCancel() {
     if (activeSave?.id) {
       engine.cancel(activeSave.id);
-      setStatus('Cancelling…');
+      setSaveStatus('cancelling', 'Cancelling…');
     }
   }
 
   // ---- saved checkpoints --------------------------------------------------------------
   async function refreshSaved() {
-    if (!opfsAvailable) {
-      ui.savedEmpty.textContent = 'This browser has no private file storage.';
+    if (!caps.opfs) {
+      ui.storage.textContent = '';
+      ui.savedList.replaceChildren();
+      ui.savedEmpty.hidden = false;
+      ui.savedEmpty.textContent = caps.storageNote || 'This browser has no private file storage.';
       return;
     }
     let listed;
@@ -769,12 +1091,12 @@ export function mountSaver(container, options = {}) {
       remove.disabled = true;
       try {
         await engine.request('delete', { path: file.path });
-        setStatus(`Deleted ${file.path}.`);
+        ui.storage.textContent = `Deleted ${file.path}.`;
       } catch (error) {
-        showAlert(errorText(error));
+        ui.storage.textContent = `Could not delete ${file.path}: ${errorText(error)}`;
       }
       await refreshSaved();
-      (ui.savedList.querySelector('button') ?? ui.save).focus();
+      (ui.savedList.querySelector('button') ?? ui.prefix).focus();
     });
     if (file.partial) {
       // A .part file is a save in progress or one a closed tab interrupted:
@@ -788,9 +1110,9 @@ export function mountSaver(container, options = {}) {
     download.addEventListener('click', async () => {
       try {
         startDownload(doc, await opfsFile(file.path), file.name, objectURLs);
-        setStatus(`Download of ${file.name} started.`);
+        ui.storage.textContent = `Download of ${file.name} started.`;
       } catch (error) {
-        showAlert(`${file.path}: could not read it from browser storage: ${error.message}`);
+        ui.storage.textContent = `${file.path}: could not read it from browser storage: ${error.message}`;
         refreshSaved();
       }
     });
@@ -805,35 +1127,60 @@ export function mountSaver(container, options = {}) {
   }
 
   const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes('Files');
+  const filesFromDrop = options.filesFromDrop ?? droppedInputs;
+  /** The files of a drop, then place(files); a failing filesFromDrop is shown like a bad file. */
+  function takeDrop(event, place) {
+    let taken;
+    try {
+      // Synchronously: the DataTransfer is readable only during the event.
+      taken = filesFromDrop(event.dataTransfer);
+    } catch (error) {
+      taken = Promise.reject(error);
+    }
+    Promise.resolve(taken).then((files) => place([...files]), (error) => {
+      dropProblems = [`Could not read what was dropped: ${errorText(error)}`];
+      render();
+    });
+  }
+
+  // While files are dragged over the drop target every slot lights up and a
+  // banner says a drop anywhere works. dragover repeats while the pointer is
+  // over the target (at least every 350 ± 200 ms, by the HTML drag-and-drop
+  // processing model), so the highlight ends a second after the last one, or
+  // at once when the drag leaves for outside the target (dragleave with no
+  // relatedTarget; between children it names the child).
+  let dragTimer = 0;
+  function dragging(on) {
+    clearTimeout(dragTimer);
+    root.classList.toggle('ckpt-dragging', on);
+    ui.dropBanner.hidden = !on;
+    if (on) dragTimer = setTimeout(() => dragging(false), 1000);
+  }
 
   for (const slot of SLOTS) {
     const { section, input } = ui.slots[slot];
     listen(input, 'change', () => {
       const files = [...input.files];
-      // The list under the input shows what the slot holds; clearing the
+      // The list above the drop zone shows what the slot holds; clearing the
       // input lets the same file be picked again after a Remove.
       input.value = '';
-      if (files.length) putInSlot(slot, files, { replace: true });
+      putInSlot(slot, files);
     });
     listen(section, 'dragover', (event) => {
       if (!hasFiles(event)) return;
       event.preventDefault();
-      event.stopPropagation();
       section.classList.add('ckpt-drop-over');
     });
-    listen(section, 'dragleave', () => section.classList.remove('ckpt-drop-over'));
+    listen(section, 'dragleave', (event) => {
+      if (!section.contains(event.relatedTarget)) section.classList.remove('ckpt-drop-over');
+    });
     listen(section, 'drop', (event) => {
       section.classList.remove('ckpt-drop-over');
       if (!hasFiles(event)) return;
       event.preventDefault();
       event.stopPropagation();
-      if (activeSave) return;
-      const folders = foldersFromDrop(event.dataTransfer);
-      if (folders) {
-        folders.then(async (list) => { for (const folder of list) await placeFolder(folder); }, (error) => showAlert(errorText(error)));
-        return;
-      }
-      putInSlot(slot, [...event.dataTransfer.files], { replace: false });
+      dragging(false);
+      takeDrop(event, (files) => dropInSlot(slot, files));
     });
   }
 
@@ -841,36 +1188,48 @@ export function mountSaver(container, options = {}) {
   listen(dropTarget, 'dragover', (event) => {
     if (!hasFiles(event)) return;
     event.preventDefault();
-    event.dataTransfer.dropEffect = 'copy';
+    event.dataTransfer.dropEffect = activeSave ? 'none' : 'copy';
+    if (!activeSave) dragging(true);
+  });
+  listen(dropTarget, 'dragleave', (event) => {
+    if (!event.relatedTarget) dragging(false);
   });
   listen(dropTarget, 'drop', (event) => {
     if (!hasFiles(event)) return;
     event.preventDefault();
-    if (activeSave) return;
-    const folders = foldersFromDrop(event.dataTransfer);
-    if (folders) {
-      folders.then(async (list) => { for (const folder of list) await placeFolder(folder); }, (error) => showAlert(errorText(error)));
-      return;
-    }
-    routeFiles([...event.dataTransfer.files]);
+    dragging(false);
+    takeDrop(event, routeFiles);
   });
-  if (ui.folder) {
-    listen(ui.folder, 'change', () => {
-      const folder = folderFromInput(ui.folder.files);
-      ui.folder.value = '';
-      if (folder && !activeSave) placeFolder(folder);
-    });
-  }
+
+  // The folder picker (webkitdirectory): the chosen folder's Files with
+  // their paths, placed as a dropped folder is.
+  listen(ui.folder, 'change', () => {
+    const folder = folderFromInput(ui.folder.files);
+    ui.folder.value = '';
+    if (folder) {
+      routeFiles([folder]);
+    } else {
+      dropProblems = ['The chosen folder holds no weights (.safetensors, .ckpt, .pt, .bin) or index files.'];
+      render();
+    }
+  });
 
   listen(ui.form, 'submit', onSave);
   listen(ui.cancel, 'click', onCancel);
-  for (const control of [ui.prefix, ui.prediction, ui.disableMetadata, ui.title, ui.prompt, ui.workflow, ...ui.sinks]) {
-    listen(control, 'change', () => {
-      showAlert('');
-      schedulePlan();
-      renderPlan();
+  for (const control of [ui.prefix, ui.prediction, ui.disableMetadata, ui.title, ui.prompt, ui.workflow]) {
+    listen(control, 'change', optionsChanged);
+  }
+  // The plan line follows the prefix as it is typed (schedulePlan waits for a pause).
+  listen(ui.prefix, 'input', optionsChanged);
+  for (const radio of ui.sinks) {
+    listen(radio, 'change', () => {
+      sinkChosenBy = 'user';
+      dropFailedOutcome();
+      render();
     });
   }
+
+  render();
 
   return {
     element: root,
@@ -879,9 +1238,18 @@ export function mountSaver(container, options = {}) {
     get lastPlan() { return lastPlan; },
     engine,
     setDefaults,
+    optionsChanged: () => {
+      if (!activeSave) optionsChanged();
+    },
+    addFiles: (files) => routeFiles([...files]),
+    putFiles: (slot, files) => {
+      if (!SLOTS.includes(slot)) throw new Error(`no slot "${slot}": use one of ${SLOTS.join(', ')}`);
+      putInSlot(slot, [...files]);
+    },
     refreshSaved,
     destroy() {
       clearTimeout(planTimer);
+      clearTimeout(dragTimer);
       for (const off of listeners) off();
       engine.terminate();
       for (const url of objectURLs) URL.revokeObjectURL(url);

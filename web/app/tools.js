@@ -15,6 +15,7 @@
 import { EngineClient, EngineError } from './engine-client.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import { formatBytes, formatDuration } from './format.js';
+import { dropZone } from './dropzone.js';
 
 const OPERATIONS = [
   ['extract-model', 'Extract the diffusion model (as ModelSave)'],
@@ -78,8 +79,9 @@ export function mountTools(container, options = {}) {
   };
   const urls = new Set();
   const stats = { lastPlan: null, lastDone: null };
-  const details = el(doc, 'details', {}, [el(doc, 'summary', { text: 'Tools: extract, convert, prune' })]);
-  const root = el(doc, 'section', { className: 'ckpt-tools', 'aria-label': 'Tools' }, [details]);
+  const details = el(doc, 'details', { className: 'ckpt-panel' }, [el(doc, 'summary', { text: 'Tools: extract, convert, prune' })]);
+  // .ckpt-saver: the saver's colours, controls and drop zones (style.css).
+  const root = el(doc, 'section', { className: 'ckpt-saver ckpt-tools', 'aria-label': 'Tools' }, [details]);
   container.append(root);
   let built = false;
   details.addEventListener('toggle', () => {
@@ -91,7 +93,8 @@ export function mountTools(container, options = {}) {
 
   function build() {
 
-    const file = el(doc, 'input', { type: 'file', accept: '.safetensors,.sft' });
+    const file = el(doc, 'input', { type: 'file', accept: '.safetensors,.sft,.ckpt,.pt,.pth,.bin' });
+    const fileZone = dropZone(doc, file, { label: 'File to process', prompt: 'Drop a checkpoint or component file here' });
     const op = el(doc, 'select', {}, OPERATIONS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
     const target = el(doc, 'select', {}, TARGETS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
     const all = el(doc, 'input', { type: 'checkbox' });
@@ -139,7 +142,7 @@ export function mountTools(container, options = {}) {
     const form = el(doc, 'form', { className: 'ckpt-form', noValidate: true }, [
       el(doc, 'fieldset', {}, [
         el(doc, 'legend', { text: 'File and operation' }),
-        labelled(doc, 'File to process', file, 'ckpt-slot-label'),
+        fileZone.element,
         labelled(doc, 'Operation', op),
         convertBox,
         pruneBox,

@@ -62,6 +62,8 @@ export interface SaverHandle {
   readonly lastPlan: PlannedCheckpoint | null
   /** The saver's worker client, shared with the metadata editor. */
   readonly engine: unknown
+  /** Plans again (the metadata editor's options changed). */
+  optionsChanged(): void
   /** Applies changed settings to the form (only the fields given). */
   setDefaults(defaults: Partial<SaverDefaults>): void
   destroy(): void
@@ -83,7 +85,7 @@ interface MetadataEditorHandle {
 }
 
 interface MetadataEditorModule {
-  mountMetadataEditor(container: HTMLElement, options: { engine: unknown }): MetadataEditorHandle
+  mountMetadataEditor(container: HTMLElement, options: { engine: unknown; onChange?: () => void }): MetadataEditorHandle
 }
 
 // --- Names --------------------------------------------------------------
@@ -403,7 +405,8 @@ async function mountInto(host: HTMLElement, editorHost: HTMLElement, toolsHost: 
   // The ModelSpec editor (title, thumbnail, hash …) for this save or for an
   // existing file, on the saver's worker.
   const editorModule = (await import(packageURL('./lib/app/metadata-editor.mjs'))) as MetadataEditorModule
-  editor = editorModule.mountMetadataEditor(editorHost, { engine: handle.engine })
+  // Its changes are part of the saver's plan: Save stays on only while valid.
+  editor = editorModule.mountMetadataEditor(editorHost, { engine: handle.engine, onChange: () => handle.optionsChanged() })
   // The "leave out prompt and workflow" checkbox (the saver shows it outside
   // its Metadata section, given a metadataProvider): keep the size note in
   // step with it.
