@@ -100,7 +100,9 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
   const third = await copy('byob', false);
   expect(third.final.type).toBe('done');
   expect(third.storedHex).toBe(want);
-  expect(second.final.wasmMemoryBytes).toBe(first.final.wasmMemoryBytes);
+  // A second 4 MiB buffer would grow memory by 4 MiB; the Go heap itself
+  // may take another page run (256 KiB was seen) as the worker's code grows.
+  expect(second.final.wasmMemoryBytes - first.final.wasmMemoryBytes).toBeLessThan(1 << 20);
 
   const listed = await page.evaluate(() => (window as any).harness.request({ type: 'list' }));
   expect(listed.final.type).toBe('listed');
