@@ -45,9 +45,9 @@ test('flux_dev (34 GB) → Download directly: the whole Blob reads back with the
   await expectSlotOK(page, 'clip', 2);
   await expectSlotOK(page, 'vae');
   await page.getByLabel('Download directly (uses no browser storage)').check();
-  await expect(page.getByText(/Will write ComfyUI_00001_\.safetensors: Flux checkpoint/)).toBeVisible();
+  await expect(u.plan).toContainText('Will download ComfyUI_00001_.safetensors: FLUX.1 [dev] checkpoint');
   await u.save.click();
-  await expect(u.status).toContainText('Saved Flux checkpoint to a download', { timeout: 5 * 60_000 });
+  await expect(u.result).toContainText('Downloading ComfyUI_00001_.safetensors', { timeout: 5 * 60_000 });
   await expect(u.alert).toBeEmpty();
   const save = await page.evaluate(() => (globalThis as any).ckptpack.saver.stats.lastSave);
   expect(save.bytes).toBeGreaterThan(30e9);
