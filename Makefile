@@ -36,7 +36,20 @@ unzip-python3:
 
 include $(sort $(wildcard mk/*.mk))
 
-test: $(TEST_TARGETS)
+# Every test. The browser and ComfyUI suites run first and alone (they
+# generate the shared fixtures); then the Cloudflare Worker's suite (one
+# CPU-bound workerd process) runs beside the Go and worker suites (mostly
+# disk-bound), which keeps the whole run within CI's 30 minutes on 2 cores.
+test:
+	$(MAKE) test-browser test-comfyui
+	$(MAKE) -j2 --output-sync=recurse test-edge test-go-then-worker
+
+.PHONY: test-go-then-worker
+test-go-then-worker:
+	$(MAKE) -j1 test-go test-worker
+
+# TEST_TARGETS (from mk/*.mk) must all be reached by `test` above.
+$(if $(filter-out test-browser test-comfyui test-edge test-go test-worker,$(TEST_TARGETS)),$(error test targets not run by `make test`: $(filter-out test-browser test-comfyui test-edge test-go test-worker,$(TEST_TARGETS))))
 bench: $(BENCH_TARGETS)
 
 clean:
