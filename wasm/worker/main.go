@@ -499,34 +499,9 @@ func (w *worker) save(id, data js.Value) *failure {
 		return &failure{Code: job.CodeInput, Err: fmt.Errorf("unknown sink %q (opfs, file or blob)", sinkKind)}
 	}
 
-	var sink streamwriter.Sink
-	var path, name string
-	if sinkKind == "opfs" {
-		if p.rootErr != nil {
-			return &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", p.rootErr)}
-		}
-		if !p.opts.IgnoreQuota && !job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota) {
-			return &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: p.plan.Size, Usage: p.quota.Usage, Quota: p.quota.Quota}}
-		}
-		dir, _, err := openDir(p.root, subfolderDirs(p.out.Subfolder), true)
-		if err != nil {
-			return &failure{Code: job.CodeInternal, Err: err}
-		}
-		s, err := streamwriter.CreateOPFS(dir, p.out.Name)
-		if err != nil {
-			return &failure{Code: job.CodeInternal, Err: err}
-		}
-		sink, path, name = s, p.out.Path(), p.out.Name
-	} else {
-		fh := data.Get("fileHandle")
-		if fh.Type() != js.TypeObject {
-			return &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a fileHandle (from showSaveFilePicker)`)}
-		}
-		s, err := streamwriter.OpenFileHandleSink(fh, p.opts.FileWriter == "writable")
-		if err != nil {
-			return &failure{Code: job.CodeInput, Err: err}
-		}
-		sink, name = s, fh.Get("name").String()
+	sink, path, name, fail := openOutput(p, data, sinkKind)
+	if fail != nil {
+		return fail
 	}
 	var hasher *streamwriter.HashingSink
 	if p.opts.SHA256 {
