@@ -193,7 +193,7 @@ type OPFSSink struct {
 // name already exists, so a finished checkpoint is never overwritten.
 func CreateOPFS(dir js.Value, name string) (*OPFSSink, error) {
 	if _, err := jsio.AwaitCall(dir, "getFileHandle", name); err == nil {
-		return nil, fmt.Errorf("%s: already exists", name)
+		return nil, fmt.Errorf("%s: already in browser storage (delete it under Saved files first)", name)
 	}
 	part := name + partSuffix
 	fh, err := jsio.AwaitCall(dir, "getFileHandle", part, map[string]any{"create": true})

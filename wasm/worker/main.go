@@ -499,7 +499,12 @@ func (w *worker) save(id, data js.Value) *failure {
 		return &failure{Code: job.CodeInput, Err: fmt.Errorf("unknown sink %q (opfs, file or blob)", sinkKind)}
 	}
 
-	sink, path, name, fail := openOutput(p, data, sinkKind)
+	if sinkKind == "opfs" {
+		if fail := fitsQuota(p.plan.Size, p.quota, p.opts.IgnoreQuota); fail != nil {
+			return fail
+		}
+	}
+	sink, path, name, fail := openOutput(p.output(data), sinkKind)
 	if fail != nil {
 		return fail
 	}

@@ -106,9 +106,11 @@ func (w *worker) editMetadata(id, data js.Value) *failure {
 	}
 	if sinkKind == "opfs" {
 		q, _ := estimate()
-		p.quota = q
+		if fail := fitsQuota(plan.Size, q, opts.IgnoreQuota); fail != nil {
+			return fail
+		}
 	}
-	sink, outPath, name, fail := openOutput(p, data, sinkKind)
+	sink, outPath, name, fail := openOutput(p.output(data), sinkKind)
 	if fail != nil {
 		return fail
 	}
@@ -131,34 +133,57 @@ func (w *worker) editMetadata(id, data js.Value) *failure {
 	return nil
 }
 
-// openOutput opens the opfs or file sink of a request for p.
-func openOutput(p *planned, data js.Value, sinkKind string) (sink streamwriter.Sink, outPath, name string, fail *failure) {
+// output is where one file a request writes goes: subfolder/name under the
+// OPFS root, or a FileSystemFileHandle the page picked (sink "file").
+type output struct {
+	root       js.Value
+	rootErr    error // why OPFS is unavailable, if it is
+	subfolder  string
+	name       string
+	fileHandle js.Value
+	writable   bool // write the file handle through createWritable (job.Options.FileWriter)
+}
+
+// output is where p's single file goes; data is the request.
+func (p *planned) output(data js.Value) output {
+	return output{root: p.root, rootErr: p.rootErr, subfolder: p.out.Subfolder, name: p.out.Name,
+		fileHandle: data.Get("fileHandle"), writable: p.opts.FileWriter == "writable"}
+}
+
+// fitsQuota refuses an OPFS write of size bytes that the quota reported
+// before it (q) cannot hold, unless the page asked to try anyway.
+func fitsQuota(size int64, q quotaInfo, ignore bool) *failure {
+	if ignore || job.Fits(size, q.Usage, q.Quota) {
+		return nil
+	}
+	return &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: size, Usage: q.Usage, Quota: q.Quota}}
+}
+
+// openOutput opens the "opfs" or "file" sink for o. outPath is the OPFS
+// path ("" for a picked file), name the file's name.
+func openOutput(o output, sinkKind string) (sink streamwriter.Sink, outPath, name string, fail *failure) {
 	if sinkKind == "opfs" {
-		if p.rootErr != nil {
-			return nil, "", "", &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", p.rootErr)}
+		if o.rootErr != nil {
+			return nil, "", "", &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", o.rootErr)}
 		}
-		if !p.opts.IgnoreQuota && !job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota) {
-			return nil, "", "", &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: p.plan.Size, Usage: p.quota.Usage, Quota: p.quota.Quota}}
-		}
-		dir, _, err := openDir(p.root, subfolderDirs(p.out.Subfolder), true)
+		dir, _, err := openDir(o.root, subfolderDirs(o.subfolder), true)
 		if err != nil {
 			return nil, "", "", &failure{Code: job.CodeInternal, Err: err}
 		}
-		s, err := streamwriter.CreateOPFS(dir, p.out.Name)
+		s, err := streamwriter.CreateOPFS(dir, o.name)
 		if err != nil {
-			return nil, "", "", &failure{Code: job.CodeInternal, Err: err}
+			return nil, "", "", &failure{Code: job.CodeInput, Err: err}
 		}
-		return s, p.out.Path(), p.out.Name, nil
+		return s, path.Join(o.subfolder, o.name), o.name, nil
 	}
-	fh := data.Get("fileHandle")
-	if fh.Type() != js.TypeObject {
-		return nil, "", "", &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a fileHandle (from showSaveFilePicker)`)}
+	if o.fileHandle.Type() != js.TypeObject {
+		return nil, "", "", &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a FileSystemFileHandle (from showSaveFilePicker)`)}
 	}
-	s, err := streamwriter.OpenFileHandleSink(fh, p.opts.FileWriter == "writable")
+	s, err := streamwriter.OpenFileHandleSink(o.fileHandle, o.writable)
 	if err != nil {
 		return nil, "", "", &failure{Code: job.CodeInput, Err: err}
 	}
-	return s, "", fh.Get("name").String(), nil
+	return s, "", o.fileHandle.Get("name").String(), nil
 }
 
 // reportDataHash computes modelspec.hash_sha256 of p's data by reading it

@@ -245,12 +245,9 @@ func (w *worker) opRun(id, data js.Value) *failure {
 	case "blob":
 		return w.opBlob(ctx, id, p)
 	case "opfs":
-		if p.rootErr != nil {
-			return &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", p.rootErr)}
-		}
 		q, _ := estimate()
-		if !p.opts.IgnoreQuota && !job.Fits(total, q.Usage, q.Quota) {
-			return &failure{Code: job.CodeQuota, Err: &job.QuotaError{Bytes: total, Usage: q.Usage, Quota: q.Quota}}
+		if fail := fitsQuota(total, q, p.opts.IgnoreQuota); fail != nil {
+			return fail
 		}
 	case "file":
 		if n := data.Get("fileHandles"); n.Type() != js.TypeObject || n.Length() != len(p.outputs) {
@@ -264,25 +261,13 @@ func (w *worker) opRun(id, data js.Value) *failure {
 	var offset int64
 	var written []map[string]any
 	for i, o := range p.outputs {
-		var sink streamwriter.Sink
-		var outPath, name string
-		if sinkKind == "opfs" {
-			dir, _, err := openDir(p.root, subfolderDirs(o.subfolder), true)
-			if err != nil {
-				return &failure{Code: job.CodeInternal, Err: err}
-			}
-			s, err := streamwriter.CreateOPFS(dir, o.name)
-			if err != nil {
-				return &failure{Code: job.CodeInput, Err: fmt.Errorf("%s: in browser storage already (delete it under Saved files first): %w", o.path(), err)}
-			}
-			sink, outPath, name = s, o.path(), o.name
-		} else {
-			fh := data.Get("fileHandles").Index(i)
-			s, err := streamwriter.OpenFileHandleSink(fh, false)
-			if err != nil {
-				return &failure{Code: job.CodeInput, Err: err}
-			}
-			sink, name = s, fh.Get("name").String()
+		target := output{root: p.root, rootErr: p.rootErr, subfolder: o.subfolder, name: o.name}
+		if sinkKind == "file" {
+			target.fileHandle = data.Get("fileHandles").Index(i)
+		}
+		sink, outPath, name, fail := openOutput(target, sinkKind)
+		if fail != nil {
+			return fail
 		}
 		base := offset
 		err := checkpoint.Execute(ctx, o.plan, sink, checkpoint.ExecuteOptions{Buffer: w.buf, Progress: func(pr checkpoint.Progress) {
