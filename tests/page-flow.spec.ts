@@ -201,14 +201,16 @@ base('hook: saver.addFiles places files by content, saver.putFiles fills one slo
 
 base('the sink is chosen for the browser, with one line on why', async ({ page }) => {
   const u = ui(page);
-  // Chromium has showSaveFilePicker: one write, straight into the chosen file.
+  // The direct download is the fastest sink in Chromium; the file picker
+  // (which Chromium has) is offered for writing into a folder of one's own.
   await openSaver(page, 'index.html', { sink: null });
-  await expect(sinkRadio(page, 'file')).toBeChecked();
-  await expect(sinkRadio(page, 'file').locator('xpath=..')).toContainText('recommended');
-  await expect(u.sinkWhy).toHaveText(/^Recommended here: Save to a file on disk\. One write, straight into the file you choose/);
+  await expect(sinkRadio(page, 'blob')).toBeChecked();
+  await expect(sinkRadio(page, 'blob').locator('xpath=..')).toContainText('recommended');
+  await expect(u.sinkWhy).toHaveText(/^Recommended here: Download directly\. Fastest here: one write/);
+  await expect(u.sinkWhy).toContainText('To write straight into your ComfyUI models/checkpoints folder instead, choose "Save to a file on disk"');
   // Another choice keeps the recommendation in view.
   await sinkRadio(page, 'opfs').check();
-  await expect(u.sinkWhy).toContainText('Recommended here: Save to a file on disk.');
+  await expect(u.sinkWhy).toContainText('Recommended here: Download directly.');
   await expect(u.sinkWhy).toContainText('In a private window, browser storage lives in memory');
 });
 
@@ -220,7 +222,7 @@ base('without the file picker the direct download is chosen', async ({ page }) =
   await openSaver(page, 'index.html', { sink: null });
   await expect(page.getByLabel('Save to a file on disk')).toBeHidden();
   await expect(sinkRadio(page, 'blob')).toBeChecked();
-  await expect(u.sinkWhy).toHaveText(/^Recommended here: Download directly\. One write: the download reads your files as it saves/);
+  await expect(u.sinkWhy).toHaveText(/^Recommended here: Download directly\. Fastest here: one write, the download reads your files as it saves/);
 });
 
 base('a private window (storage refused or tiny) is steered away from browser storage', async ({ page }) => {
@@ -242,10 +244,10 @@ base('storage that holds less than a checkpoint is called out when chosen', asyn
   });
   const u = ui(page);
   await openSaver(page, 'index.html', { sink: null });
-  await expect(sinkRadio(page, 'file')).toBeChecked();
+  await expect(sinkRadio(page, 'blob')).toBeChecked();
   await sinkRadio(page, 'opfs').check();
   await expect(u.sinkWhy).toContainText('Browser storage holds only 300 MB here: private windows keep it in memory.');
-  await expect(u.sinkWhy).toContainText('choose Save to a file on disk instead');
+  await expect(u.sinkWhy).toContainText('choose Download directly instead');
 });
 
 base('direct download: the name the plan line shows, the result by the Save button, no "in 0 s"', async ({ page }, testInfo) => {
@@ -351,6 +353,7 @@ base('plain words: durations never read "0 s", precision and model names, the si
       contents: format.describeContents({ architecture: 'SD15', components: [
         { slot: 'model', kind: 'SD15' }, { slot: 'clip', kind: 'clip_l', detail: 'CLIP-L text encoder' }, { slot: 'vae', kind: 'kl4' }] }),
       picker: sinks.recommendSink(caps({ canPickFile: true }), null).sink,
+      pickerComputed: sinks.recommendSink(caps({ canPickFile: true }), { blobOK: false }).sink,
       plain: sinks.recommendSink(caps({}), { blobOK: true }).sink,
       computed: sinks.recommendSink(caps({}), { blobOK: false }).sink,
       computedPrivate: sinks.recommendSink(caps({ privateWindow: true }), { blobOK: false }).why,
@@ -361,7 +364,7 @@ base('plain words: durations never read "0 s", precision and model names, the si
   expect(result.precision).toEqual(['16-bit', '16-bit', '16-bit (bfloat16)', 'mostly 8-bit (fp8)', 'mostly 32-bit']);
   expect(result.names).toEqual(['Stable Diffusion XL', 'FLUX.1 [dev]', 'Wan 2.2', 'SomethingNew']);
   expect(result.contents).toBe('a Stable Diffusion 1.5 diffusion model, a CLIP-L text encoder, a VAE for Stable Diffusion 1.x, 2.x and XL');
-  expect(result).toMatchObject({ picker: 'file', plain: 'blob', computed: 'opfs' });
+  expect(result).toMatchObject({ picker: 'blob', pickerComputed: 'file', plain: 'blob', computed: 'opfs' });
   expect(result.computedPrivate).toContain('browser storage here is small');
 });
 

@@ -141,7 +141,7 @@ test('ComfyUI imports only the entry module; the tab, command, menu entry and se
   expect(registered.settings).toEqual([
     [SETTING.prefix, 'text', 'checkpoints/ComfyUI'],
     [SETTING.embed, 'boolean', true],
-    [SETTING.sink, 'combo', 'opfs'],
+    [SETTING.sink, 'combo', 'auto'],
   ]);
   expect(registered.commands).toContain('ckptpack.OpenSaveCheckpoint');
   expect(registered.tabs).toEqual([['ckptpack-save-checkpoint', 'Save Checkpoint', 'custom']]);

@@ -46,8 +46,8 @@ const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a
  * @param {string|URL} [options.baseURL] folder holding worker.js and the
  *   .wasm, resolved against this module's URL (default: the folder above
  *   web/app/, i.e. web/).
- * @param {{filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'}} [options.defaults]
- *   sink: the host's choice; without it the sink recommended for this
+ * @param {{filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'|'auto'}} [options.defaults]
+ *   sink: the host's choice; without it (or with 'auto') the sink recommended for this
  *   browser is preselected (see sinks.js).
  * @param {() => Promise<{prompt?: string|object, extraPnginfo?: string|object}>} [options.metadataProvider]
  *   supplies prompt and extra_pnginfo (the ComfyUI extension passes the
@@ -77,7 +77,7 @@ const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a
  * @param {boolean} [options.stylesheet] link baseURL/style.css into the
  *   document when it is not linked yet (default true).
  * @returns {{ready: Promise<object>, stats: object, lastPlan: object|null,
- *   setDefaults(defaults: {filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'}): void,
+ *   setDefaults(defaults: {filenamePrefix?: string, embedWorkflow?: boolean, sink?: 'opfs'|'file'|'blob'|'auto'}): void,
  *   addFiles(files: Iterable<File|{root: string, files: {path: string, file: File}[]}>): Promise<void>,
  *   putFiles(slot: 'model'|'clip'|'vae', files: Iterable<File>): void,
  *   optionsChanged(): void, engine: EngineClient,
@@ -193,7 +193,7 @@ export function mountSaver(container, options = {}) {
   };
   // Who chose the checked sink: the recommendation follows the plan only
   // until the host or the user has chosen.
-  let sinkChosenBy = defaults.sink ? 'host' : 'recommendation';
+  let sinkChosenBy = defaults.sink && defaults.sink !== 'auto' ? 'host' : 'recommendation';
   const sinkRadio = (value) => ui.sinks.find((r) => r.value === value);
   const offeredSink = (value) => {
     const radio = sinkRadio(value);
@@ -221,7 +221,10 @@ export function mountSaver(container, options = {}) {
       ui.prefix.value = changed.filenamePrefix;
     }
     if (typeof changed.embedWorkflow === 'boolean') ui.disableMetadata.checked = !changed.embedWorkflow;
-    if (changed.sink) {
+    if (changed.sink === 'auto') {
+      sinkChosenBy = 'recommendation';
+      applyCapabilities();
+    } else if (changed.sink) {
       const radio = offeredSink(changed.sink);
       if (radio) {
         radio.checked = true;

@@ -28,10 +28,13 @@ export interface CheckpointMetadata {
   extraPnginfo: string
 }
 
+/** The sink setting: a sink, or 'auto' for the one the saver recommends in this browser. */
+export type SinkSetting = SinkKind | 'auto'
+
 export interface SaverDefaults {
   filenamePrefix: string
   embedWorkflow: boolean
-  sink: SinkKind
+  sink: SinkSetting
 }
 
 /** The parts of the worker's `planned` reply (wasm/worker/PROTOCOL.md) this extension reads. */
@@ -104,7 +107,7 @@ const SETTING_SINK = 'ckptpack.Sink'
 
 // CheckpointSave's filename_prefix default (comfy_extras/nodes_model_merging.py).
 const DEFAULT_FILENAME_PREFIX = 'checkpoints/ComfyUI'
-const SINKS: readonly SinkKind[] = ['opfs', 'file', 'blob']
+const SINK_SETTINGS: readonly SinkSetting[] = ['auto', 'opfs', 'file', 'blob']
 
 // ComfyUI's model library shows __metadata__ only when the header JSON is at
 // most 1 MiB (server.py /view_metadata -> comfy.utils.safetensors_header
@@ -248,7 +251,7 @@ function readSetting<T>(id: string, fallback: T, valid: (v: unknown) => v is T):
 
 const isString = (v: unknown): v is string => typeof v === 'string'
 const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean'
-const isSink = (v: unknown): v is SinkKind => SINKS.includes(v as SinkKind)
+const isSinkSetting = (v: unknown): v is SinkSetting => SINK_SETTINGS.includes(v as SinkSetting)
 
 const prefixOrDefault = (prefix: string) => (prefix.trim() === '' ? DEFAULT_FILENAME_PREFIX : prefix.trim())
 
@@ -256,7 +259,7 @@ function currentDefaults(): SaverDefaults {
   return {
     filenamePrefix: prefixOrDefault(readSetting(SETTING_FILENAME_PREFIX, DEFAULT_FILENAME_PREFIX, isString)),
     embedWorkflow: readSetting(SETTING_EMBED_WORKFLOW, true, isBoolean),
-    sink: readSetting(SETTING_SINK, 'opfs', isSink),
+    sink: readSetting(SETTING_SINK, 'auto', isSinkSetting),
   }
 }
 
@@ -304,14 +307,17 @@ const settings: SettingParams[] = [
     category: [SETTINGS_CATEGORY, 'Defaults', 'Save to'],
     name: 'Save checkpoints to',
     type: 'combo',
+    // 'auto' lets the saver pick per browser and model: the direct download,
+    // the fastest where it can carry the model (README "Click to file").
     options: [
+      { text: 'The fastest this browser offers', value: 'auto' },
       { text: 'Browser storage, then download', value: 'opfs' },
       { text: 'A file on disk (asks where)', value: 'file' },
       { text: 'Download directly', value: 'blob' },
     ],
-    defaultValue: 'opfs',
+    defaultValue: 'auto',
     onChange: (value: unknown) => {
-      if (isSink(value)) applySetting({ sink: value })
+      if (isSinkSetting(value)) applySetting({ sink: value })
     },
   },
 ]
