@@ -274,13 +274,15 @@ test('settings changed while the tab is open apply to it at once', async ({ app 
   await openComfyUI(page);
   await openSaveTab(page);
   await pickSD15Components(page);
-  await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
+  // The destination setting's default is the saver's recommendation: here the direct download.
+  await expect(page.getByRole('radio', { name: /Download directly/ })).toBeChecked();
+  await expect(page.getByText('Will download ComfyUI_00001_.safetensors')).toBeVisible();
   await expect(leaveOutMetadata(page)).not.toBeChecked();
   const embeddedHeader = Number(await metadataSize(page).getAttribute('data-header-bytes'));
 
   await changeSetting(page, SETTING.prefix, 'checkpoints/live');
   await expect(ui(page).prefix).toHaveValue('checkpoints/live');
-  await expect(page.getByText('Will write checkpoints/live_00001_.safetensors')).toBeVisible();
+  await expect(page.getByText('Will download live_00001_.safetensors')).toBeVisible();
 
   await changeSetting(page, SETTING.embed, false);
   await expect(leaveOutMetadata(page)).toBeChecked();
@@ -289,7 +291,9 @@ test('settings changed while the tab is open apply to it at once', async ({ app 
   await expect(metadataSize(page)).toHaveAttribute('data-header-exact', 'true');
   await expect.poll(async () => Number(await metadataSize(page).getAttribute('data-header-bytes'))).toBeLessThan(embeddedHeader);
 
-  await changeSetting(page, SETTING.sink, 'blob');
+  await changeSetting(page, SETTING.sink, 'opfs');
+  await expect(page.getByRole('radio', { name: /Browser storage, then download/ })).toBeChecked();
+  await changeSetting(page, SETTING.sink, 'auto');
   await expect(page.getByRole('radio', { name: /Download directly/ })).toBeChecked();
   // The prefix the user types stays when another setting changes.
   await ui(page).prefix.fill('checkpoints/typed');
