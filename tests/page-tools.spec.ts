@@ -63,6 +63,10 @@ test('extract the VAE of the sd15 checkpoint: the bytes VAESave writes', async (
   await t.file.setInputFiles(fixtureFile('sd15', 'checkpoint'));
   await t.operation.selectOption({ label: 'Extract the VAE (as VAESave)' });
   await expect(t.plan).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors: 335 MB (334,641,012 bytes), 248 tensors: F32 248');
+  // An extraction defaults to the direct download (slices of the input);
+  // browser storage is picked here to see ComfyUI's counter move on.
+  await expect(t.sink(/Direct download/)).toBeChecked();
+  await t.sink(/Browser storage/).check();
   await expect(t.run).toBeEnabled();
   const downloadEvent = page.waitForEvent('download');
   await t.run.click();

@@ -127,8 +127,12 @@ export function mountTools(container, options = {}) {
       file: sinkRadio('file', 'Save to a file on disk', typeof globalThis.showSaveFilePicker !== 'function'),
       blob: sinkRadio('blob', 'Direct download of file slices (extract and prune only)'),
     };
-    sinks.opfs.input.checked = hasOPFS();
-    if (!hasOPFS()) sinks.blob.input.checked = true;
+    // Until the user picks a sink, it follows the operation: the direct
+    // download where it can carry the output (one write, the fastest sink;
+    // see sinks.js), browser storage (or the file picker) for conversions.
+    sinks.blob.input.checked = true;
+    let sinkChosen = false;
+    for (const s of Object.values(sinks)) s.input.addEventListener('change', () => { sinkChosen = true; });
     const plan = el(doc, 'div', { className: 'ckpt-plan', dataset: { role: 'tools-plan' } });
     const status = el(doc, 'p', { className: 'ckpt-status', role: 'status', dataset: { role: 'tools-status' } });
     const alert = el(doc, 'div', { className: 'ckpt-alert', role: 'alert', dataset: { role: 'tools-alert' } });
@@ -214,6 +218,7 @@ export function mountTools(container, options = {}) {
       const blobOK = planned ? planned.blobOK : current?.op !== 'convert';
       sinks.blob.input.disabled = !blobOK;
       if (!blobOK && sinks.blob.input.checked) (hasOPFS() ? sinks.opfs : sinks.file).input.checked = true;
+      else if (blobOK && !sinkChosen) sinks.blob.input.checked = true;
     };
 
     // keepStatus: planning again after a run leaves its result on screen.
