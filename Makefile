@@ -49,7 +49,8 @@ test-go-then-worker:
 	$(MAKE) -j1 test-go test-worker
 
 # TEST_TARGETS (from mk/*.mk) must all be reached by `test` above.
-$(if $(filter-out test-browser test-comfyui test-edge test-go test-worker,$(TEST_TARGETS)),$(error test targets not run by `make test`: $(filter-out test-browser test-comfyui test-edge test-go test-worker,$(TEST_TARGETS))))
+TESTS_RUN := test-browser test-comfyui test-edge test-go test-worker
+$(if $(filter-out $(TESTS_RUN),$(TEST_TARGETS)),$(error test targets not run by `make test`: $(filter-out $(TESTS_RUN),$(TEST_TARGETS))))
 bench: $(BENCH_TARGETS)
 
 clean:

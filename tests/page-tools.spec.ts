@@ -99,6 +99,10 @@ test('fp16 conversion: census and size before saving, no direct download, same b
   await expect(t.plan).toContainText(`Will write vae-fp16.safetensors: `);
   await expect(t.plan).toContainText(`(${planned.bytes.toLocaleString('en-US')} bytes), 248 tensors: F16 248`);
   await expect(t.sink(/Direct download/)).toBeDisabled();
+  // Chromium has the file picker, which is recommended for a conversion; a
+  // picker cannot run headless, so browser storage (then its download) here.
+  await expect(t.sink(/Save to a file on disk/)).toBeChecked();
+  await t.sink(/Browser storage/).check();
 
   const downloadEvent = page.waitForEvent('download');
   await t.run.click();

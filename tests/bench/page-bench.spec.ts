@@ -141,13 +141,10 @@ async function browserFloor(page: Page, kind: 'blob' | 'file'): Promise<number> 
     }
     const downloadEvent = page.waitForEvent('download', { timeout: 20 * 60_000 });
     const t0 = Date.now();
-    await page.evaluate((input) => {
-      const url = URL.createObjectURL(new Blob([...(input as HTMLInputElement).files!]));
-      const a = Object.assign(document.createElement('a'), { href: url, download: 'floor.safetensors', hidden: true });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 120_000);
+    await page.evaluate(async (input) => {
+      // The page's own download hand-off (web/app/opfs.js), as the blob sink uses it.
+      const { startDownload } = await import('./app/opfs.js');
+      startDownload(document, new Blob([...(input as HTMLInputElement).files!]), 'floor.safetensors', new Set());
     }, scratch);
     const download = await downloadEvent;
     await download.path();

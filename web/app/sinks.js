@@ -73,7 +73,7 @@ export async function probeSinks(nav = globalThis.navigator, global = globalThis
  * @returns {{sink: 'file'|'blob'|'opfs', why: string}}
  */
 export function recommendSink(caps, plan) {
-  // Measured in Chromium (make bench-browser, README "Click to file"): the
+  // Measured in Chromium (make bench-browser, README "Performance"): the
   // direct download runs at the speed of a download of the same Files with no
   // engine at all, about twice as fast as writing a picked file through
   // createWritable; browser storage writes everything twice.

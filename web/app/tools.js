@@ -15,6 +15,7 @@
 import { EngineClient, EngineError } from './engine-client.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import { formatBytes, formatDuration } from './format.js';
+import { recommendSink } from './sinks.js';
 import { dropZone } from './dropzone.js';
 
 const OPERATIONS = [
@@ -122,15 +123,16 @@ export function mountTools(container, options = {}) {
       const label = el(doc, 'label', { hidden }, [input, text]);
       return { input, label };
     };
+    const caps = { canPickFile: typeof globalThis.showSaveFilePicker === 'function', opfs: hasOPFS(), privateWindow: false };
     const sinks = {
       opfs: sinkRadio('opfs', 'Browser storage, then download'),
-      file: sinkRadio('file', 'Save to a file on disk', typeof globalThis.showSaveFilePicker !== 'function'),
+      file: sinkRadio('file', 'Save to a file on disk', !caps.canPickFile),
       blob: sinkRadio('blob', 'Direct download of file slices (extract and prune only)'),
     };
-    // Until the user picks a sink, it follows the operation: the direct
-    // download where it can carry the output (one write, the fastest sink;
-    // see sinks.js), browser storage (or the file picker) for conversions.
-    sinks.blob.input.checked = true;
+    // Until the user picks a sink, it is the saver's recommendation for the
+    // operation (sinks.js): the direct download where it can carry the
+    // output, else the file picker or browser storage.
+    sinks[recommendSink(caps, null).sink].input.checked = true;
     let sinkChosen = false;
     for (const s of Object.values(sinks)) s.input.addEventListener('change', () => { sinkChosen = true; });
     const plan = el(doc, 'div', { className: 'ckpt-plan', dataset: { role: 'tools-plan' } });
@@ -217,8 +219,7 @@ export function mountTools(container, options = {}) {
     const updateSinks = () => {
       const blobOK = planned ? planned.blobOK : current?.op !== 'convert';
       sinks.blob.input.disabled = !blobOK;
-      if (!blobOK && sinks.blob.input.checked) (hasOPFS() ? sinks.opfs : sinks.file).input.checked = true;
-      else if (blobOK && !sinkChosen) sinks.blob.input.checked = true;
+      if (!sinkChosen || (!blobOK && sinks.blob.input.checked)) sinks[recommendSink(caps, { blobOK }).sink].input.checked = true;
     };
 
     // keepStatus: planning again after a run leaves its result on screen.

@@ -308,7 +308,7 @@ const settings: SettingParams[] = [
     name: 'Save checkpoints to',
     type: 'combo',
     // 'auto' lets the saver pick per browser and model: the direct download,
-    // the fastest where it can carry the model (README "Click to file").
+    // the fastest where it can carry the model (README "Performance").
     options: [
       { text: 'The fastest this browser offers', value: 'auto' },
       { text: 'Browser storage, then download', value: 'opfs' },
