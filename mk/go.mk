@@ -5,7 +5,7 @@
 .PHONY: test-go bench-cli ckptpack
 TEST_TARGETS += test-go
 BENCH_TARGETS += bench-cli
-GO_TEST_TIMEOUT ?= 45m
+GO_TEST_TIMEOUT ?= 20m
 
 test-go:
 	$(GO) vet ./...
