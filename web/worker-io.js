@@ -25,6 +25,10 @@ self.ckptpackIO = (() => {
   const streams = new Map(); // Blob -> {pos, reader, staging, busy}
   const MAX_STAGING = 64 << 20;
   const COPY_STAGING = 16 << 20;
+  // The engine hands a copy run over in pieces of at most 64 MiB
+  // (checkpoint.rangeCopyPiece): a shorter piece is a whole run or the end
+  // of one, a full one is followed by more of the same run.
+  const RANGE_PIECE = 64 << 20;
 
   const openStream = (file, start) => ({
     pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false, cached: true,
@@ -118,12 +122,13 @@ self.ckptpackIO = (() => {
     async copyToHandle(file, start, end, handle, at) {
       const want = end - start;
       const open = streams.get(file);
-      if (want <= COPY_STAGING && !(open && !open.busy && open.pos === start)) {
-        // A short range away from where the open stream stands (SDXL has
-        // 226 of them: fused q/k/v, renamed VAE keys). Opening a Blob
-        // stream costs tens of ms; one arrayBuffer() read costs about one
-        // IPC round trip, and the open stream stays where it is for the
-        // next contiguous run.
+      if (want < RANGE_PIECE && !(open && !open.busy && open.pos === start)) {
+        // A whole run away from where the open stream stands (SDXL has 261
+        // of them: fused q/k/v, renamed VAE keys, each CLIP-G layer's
+        // norms and MLP after its attention). Opening a Blob stream costs
+        // tens of ms; one arrayBuffer() read costs about one IPC round
+        // trip, and the open stream stays where it is for the next
+        // contiguous run. Longer runs stream, 16 MiB at a time.
         const piece = new Uint8Array(await file.slice(start, end).arrayBuffer());
         if (piece.byteLength === 0) return { copied: 0, eof: want > 0, full: false };
         const w = handle.write(piece, { at });
@@ -142,6 +147,25 @@ self.ckptpackIO = (() => {
         return true;
       });
       return { copied, eof: !!r.eof, full };
+    },
+
+    // Reads file[start, end) once and writes pieces of it to a
+    // FileSystemSyncAccessHandle from offset at on, back to back in the
+    // order given: pieces is [from0, len0, from1, len1, …], offsets into
+    // the range, which they cover exactly (the Go sink's GatherCopier).
+    // Returns {copied, eof, full} as copyToHandle.
+    async gatherToHandle(file, start, end, pieces, handle, at) {
+      const want = end - start;
+      const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
+      if (bytes.byteLength < want) return { copied: 0, eof: true, full: false };
+      let copied = 0;
+      for (let i = 0; i < pieces.length; i += 2) {
+        const piece = bytes.subarray(pieces[i], pieces[i] + pieces[i + 1]);
+        const w = handle.write(piece, { at: at + copied });
+        if (w !== piece.byteLength) return { copied, eof: false, full: true };
+        copied += w;
+      }
+      return { copied, eof: false, full: false };
     },
 
     // Closes the open streams of these readers' Blobs (a request ended).
