@@ -5,7 +5,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { closePersistentApp, launchPersistentApp, type PersistentApp } from './helpers/browser';
@@ -225,4 +225,51 @@ test('a cancelled save to a chosen file (createWritable) keeps nothing', async (
   });
   expect(r.final).toEqual(expect.objectContaining({ type: 'error', code: 'cancelled' }));
   expect(r.names).toEqual([]);
+});
+
+// The file sink writes in batches (one Blob of many input slices per
+// write): an input that changes while the save runs fails the batch that
+// holds its slices, and the error still names that input. The UNet is the
+// last 1.7 GB of an sd15 checkpoint (F32 VAE first, then CLIP-L and UNet in
+// name order), so changing it once the first bytes are out lands long
+// before its slices are written.
+test('a save to a chosen file (createWritable) whose input changes mid-way fails naming it and keeps nothing', async () => {
+  const { page } = app;
+  const scratch = path.join(REPO, 'build', 'test-scratch', 'worker-save');
+  await mkdir(scratch, { recursive: true });
+  const unet = path.join(scratch, 'unet-changing.safetensors');
+  await copyFile(SD15[0], unet);
+  await page.setInputFiles('#files', [unet, SD15[1], SD15[2]]);
+  try {
+    await page.evaluate(async () => {
+      const h = (window as any).harness;
+      await h.opfsRemoveAll();
+      const root = await navigator.storage.getDirectory();
+      const fileHandle = await root.getFileHandle('chosen.safetensors', { create: true });
+      const [model, clip, vae] = h.files();
+      const { id, done } = h.start({ type: 'save', sink: 'file', fileHandle, model, clip: [clip], vae, options: { fileWriter: 'writable' } });
+      (window as any).changingSave = { id, done };
+    });
+    await expect.poll(() => page.evaluate(() => {
+      const h = (window as any).harness;
+      return (h.replies.get((window as any).changingSave.id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0);
+    }), { intervals: [5] }).toBe(true);
+    // Same size, new bytes and modification time: the picked File can no
+    // longer be read.
+    const fh = await open(unet, 'r+');
+    await fh.write(Buffer.from('changed'), 0, 7, 1 << 20);
+    await fh.close();
+    const r = await page.evaluate(async () => {
+      const final = await (window as any).changingSave.done;
+      const names: string[] = [];
+      for await (const name of (await navigator.storage.getDirectory()).keys()) names.push(name);
+      return { final, names };
+    });
+    expect(r.final, JSON.stringify(r.final)).toEqual(expect.objectContaining({ type: 'error', code: 'input', file: 'unet-changing.safetensors' }));
+    expect(r.final.message).toMatch(/unet-changing\.safetensors: reading at byte \d+: NotReadableError/);
+    expect(r.names, r.final.message).toEqual([]);
+  } finally {
+    await page.setInputFiles('#files', SD15);
+    await rm(scratch, { recursive: true, force: true });
+  }
 });

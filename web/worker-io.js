@@ -25,6 +25,10 @@ self.ckptpackIO = (() => {
   const streams = new Map(); // Blob -> {pos, reader, staging, busy}
   const MAX_STAGING = 64 << 20;
   const COPY_STAGING = 16 << 20;
+  // The engine hands a copy run over in pieces of at most 64 MiB
+  // (checkpoint.rangeCopyPiece): a shorter piece is a whole run or the end
+  // of one, a full one is followed by more of the same run.
+  const RANGE_PIECE = 64 << 20;
 
   const openStream = (file, start) => ({
     pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false, cached: true,
@@ -79,6 +83,14 @@ self.ckptpackIO = (() => {
     return { got };
   };
 
+  // The file sink's parts not yet written, per writable (writableQueue*).
+  const writeQueues = new WeakMap();
+  const queueOf = (writable) => {
+    let q = writeQueues.get(writable);
+    if (!q) writeQueues.set(writable, q = []);
+    return q;
+  };
+
   // A view over Go's buffer. memory.buffer is replaced when the memory grows,
   // so a view is always made fresh, right before it is used.
   const view = (ptr, len) => new Uint8Array(memory.buffer, ptr, len);
@@ -118,12 +130,13 @@ self.ckptpackIO = (() => {
     async copyToHandle(file, start, end, handle, at) {
       const want = end - start;
       const open = streams.get(file);
-      if (want <= COPY_STAGING && !(open && !open.busy && open.pos === start)) {
-        // A short range away from where the open stream stands (SDXL has
-        // 226 of them: fused q/k/v, renamed VAE keys). Opening a Blob
-        // stream costs tens of ms; one arrayBuffer() read costs about one
-        // IPC round trip, and the open stream stays where it is for the
-        // next contiguous run.
+      if (want < RANGE_PIECE && !(open && !open.busy && open.pos === start)) {
+        // A whole run away from where the open stream stands (SDXL has 261
+        // of them: fused q/k/v, renamed VAE keys, each CLIP-G layer's
+        // norms and MLP after its attention). Opening a Blob stream costs
+        // tens of ms; one arrayBuffer() read costs about one IPC round
+        // trip, and the open stream stays where it is for the next
+        // contiguous run. Longer runs stream, 16 MiB at a time.
         const piece = new Uint8Array(await file.slice(start, end).arrayBuffer());
         if (piece.byteLength === 0) return { copied: 0, eof: want > 0, full: false };
         const w = handle.write(piece, { at });
@@ -144,6 +157,25 @@ self.ckptpackIO = (() => {
       return { copied, eof: !!r.eof, full };
     },
 
+    // Reads file[start, end) once and writes pieces of it to a
+    // FileSystemSyncAccessHandle from offset at on, back to back in the
+    // order given: pieces is [from0, len0, from1, len1, …], offsets into
+    // the range, which they cover exactly (the Go sink's GatherCopier).
+    // Returns {copied, eof, full} as copyToHandle.
+    async gatherToHandle(file, start, end, pieces, handle, at) {
+      const want = end - start;
+      const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
+      if (bytes.byteLength < want) return { copied: 0, eof: true, full: false };
+      let copied = 0;
+      for (let i = 0; i < pieces.length; i += 2) {
+        const piece = bytes.subarray(pieces[i], pieces[i] + pieces[i + 1]);
+        const w = handle.write(piece, { at: at + copied });
+        if (w !== piece.byteLength) return { copied, eof: false, full: true };
+        copied += w;
+      }
+      return { copied, eof: false, full: false };
+    },
+
     // Closes the open streams of these readers' Blobs (a request ended).
     releaseReaders(...files) { for (const f of files) closeStream(f); },
 
@@ -154,20 +186,51 @@ self.ckptpackIO = (() => {
       return handle.write(view(ptr, len), { at });
     },
 
-    // FileSystemWritableFileStream.write of a copy of Go's bytes (the write is
-    // asynchronous and the wasm memory may grow, detaching a view, before the
-    // browser has consumed it).
-    writableWrite(writable, ptr, len) {
-      return writable.write(view(ptr, len).slice());
+    // The file sink (FileSystemWritableFileStream) queues its output here
+    // and writes it in batches, as one Blob per batch: every write() costs a
+    // round trip to the browser process (about 20 ms here), and sdxl_base
+    // is 346 copy runs. Parts are Blob slices of the input Files (the
+    // browser copies them file to file itself; no byte passes through wasm
+    // memory or this worker's JS heap) and copies of Go's own bytes (the
+    // header, computed and converted tensors: the wasm memory may grow and
+    // detach a view before the browser has read it).
+    writableQueueBytes(writable, ptr, len) {
+      queueOf(writable).push(view(ptr, len).slice());
+    },
+    writableQueueSlice(writable, file, start, end) {
+      queueOf(writable).push(file.slice(start, end));
     },
 
-    // Appends file[start, end) to a FileSystemWritableFileStream as a Blob
-    // slice: the browser copies it into the chosen file itself, and the bytes
-    // pass through neither wasm memory nor this worker's JS heap (the file
-    // sink's RangeCopier fast path). A File changed since it was picked
-    // rejects with NotReadableError.
-    writableCopy(writable, file, start, end) {
-      return writable.write(file.slice(start, end));
+    // Writes the queued parts as one Blob. A part that cannot be read (its
+    // File changed or went away since it was picked) fails the write with
+    // NotReadableError or NotFoundError; the reply then says which part it
+    // was, {failed: index, name, message}, so the error can name the input.
+    // Other errors (quota) reject. {failed: -1} on success.
+    async writableFlush(writable) {
+      const parts = writeQueues.get(writable);
+      writeQueues.delete(writable);
+      if (!parts || parts.length === 0) return { failed: -1 };
+      try {
+        await writable.write(new Blob(parts));
+        return { failed: -1 };
+      } catch (err) {
+        if (err && (err.name === 'NotReadableError' || err.name === 'NotFoundError')) {
+          for (let i = 0; i < parts.length; i++) {
+            if (parts[i] instanceof Uint8Array) continue;
+            try {
+              await parts[i].slice(0, 1).arrayBuffer();
+            } catch (e) {
+              return { failed: i, name: e.name, message: e.message };
+            }
+          }
+        }
+        throw err;
+      }
+    },
+
+    // Drops the queued parts (the save was aborted).
+    writableDrop(writable) {
+      writeQueues.delete(writable);
     },
 
     // Copy of Go's bytes as a fresh Uint8Array (inline blob parts).

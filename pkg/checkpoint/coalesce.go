@@ -1,5 +1,10 @@
 package checkpoint
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Step coalescing. A plan has one step per output tensor (two or three for
 // a fused q/k/v), because the dry-run and header views show tensors. Most of
 // them copy consecutive bytes of one input: a safetensors file stores its
@@ -84,4 +89,58 @@ func (c *runCursor) tensorAt(pos int64) string {
 		c.step++
 	}
 	return steps[c.step].Tensor
+}
+
+// gatherSpan is the largest stretch of an input read at once for a gather
+// (streamwriter.GatherCopier). SDXL's CLIP-G layers fuse q, k and v from
+// stretches of about 10 MB.
+const gatherSpan = 16 << 20
+
+// gatherMaxRuns bounds the runs one gather looks at (and the work spent
+// looking for an exact cover among many small ones).
+const gatherMaxRuns = 64
+
+// gatherEnd returns the end j of the longest group runs[i:j] (j ≥ i+2) of
+// copy runs of one input that together cover one stretch of at most
+// gatherSpan bytes exactly, each byte once, or i when runs[i] starts no
+// such group. Runs already in input order merged into one run, so a group
+// is out of order by construction.
+func gatherEnd(runs []Run, i int) int {
+	first := &runs[i]
+	if !first.Copy || first.Length >= gatherSpan {
+		return i
+	}
+	end := i
+	lo, hi, sum := first.Offset, first.Offset+first.Length, first.Length
+	for j := i + 1; j < len(runs) && j-i < gatherMaxRuns; j++ {
+		r := &runs[j]
+		if !r.Copy || r.Input != first.Input {
+			break
+		}
+		lo, hi, sum = min(lo, r.Offset), max(hi, r.Offset+r.Length), sum+r.Length
+		if hi-lo > gatherSpan {
+			break
+		}
+		if sum == hi-lo && tilesExactly(runs[i:j+1], lo) {
+			end = j + 1
+		}
+	}
+	return end
+}
+
+// tilesExactly reports whether the runs, taken in input order, are back to
+// back from lo with neither gap nor overlap.
+func tilesExactly(runs []Run, lo int64) bool {
+	ranges := make([][2]int64, len(runs))
+	for k, r := range runs {
+		ranges[k] = [2]int64{r.Offset, r.Length}
+	}
+	slices.SortFunc(ranges, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	for _, r := range ranges {
+		if r[0] != lo {
+			return false
+		}
+		lo += r[1]
+	}
+	return true
 }

@@ -82,6 +82,7 @@ func Execute(ctx context.Context, p *Plan, sink streamwriter.Sink, opt ExecuteOp
 	}
 	x := &executor{ctx: ctx, plan: p, sink: sink, buf: buf, progress: opt.Progress}
 	x.copier, _ = sink.(streamwriter.RangeCopier)
+	x.gatherer, _ = sink.(streamwriter.GatherCopier)
 	if err := x.run(); err != nil {
 		return err
 	}
@@ -186,6 +187,7 @@ type executor struct {
 	plan     *Plan
 	sink     streamwriter.Sink
 	copier   streamwriter.RangeCopier
+	gatherer streamwriter.GatherCopier // the copier, when it gathers
 	buf      []byte
 	progress func(Progress)
 	done     int64
@@ -200,16 +202,27 @@ func (x *executor) run() error {
 	if err := x.write(x.plan.Header); err != nil {
 		return err
 	}
-	for _, r := range x.plan.Runs() {
+	runs := x.plan.Runs()
+	for i := 0; i < len(runs); i++ {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		var err error
+		r := &runs[i]
 		s := &r.Steps[0]
 		x.tensor = s.Tensor
+		if x.gatherer != nil {
+			if j := gatherEnd(runs, i); j > i {
+				if err := x.gather(runs[i:j]); err != nil {
+					return err
+				}
+				i = j - 1
+				continue
+			}
+		}
+		var err error
 		switch {
 		case r.Copy:
-			err = x.copy(&r)
+			err = x.copy(r)
 		case s.Input == -1:
 			err = x.write(s.Data)
 		case s.Convert != nil:
@@ -323,20 +336,66 @@ func (x *executor) copyRange(r *Run, cur *runCursor) error {
 		}
 		if err != nil {
 			// Name the tensor where the copy stopped.
-			tensor := cur.tensorAt(pos + copied)
-			var rerr *streamwriter.SourceError
-			if errors.As(err, &rerr) {
-				if errors.Is(rerr.Err, io.EOF) || errors.Is(rerr.Err, io.ErrUnexpectedEOF) {
-					return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, copied, n, off)
-				}
-				return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, n, off, rerr.Err)
-			}
-			return fmt.Errorf("%w (writing tensor %s)", err, tensor)
+			return copyError(in, cur.tensorAt(pos+copied), copied, n, off, err)
 		}
 		pos += n
 		x.tensor = cur.tensorAt(pos - 1)
 		x.report()
 	}
+	return nil
+}
+
+// copyError is the error of a RangeCopier or GatherCopier call that
+// appended copied of n bytes read at off of in, naming tensor, the one
+// where it stopped.
+func copyError(in *Input, tensor string, copied, n, off int64, err error) error {
+	var rerr *streamwriter.SourceError
+	if errors.As(err, &rerr) {
+		if errors.Is(rerr.Err, io.EOF) || errors.Is(rerr.Err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: tensor %s: %w (got %d of %d bytes at offset %d)", in.Name, tensor, ErrInputChanged, copied, n, off)
+		}
+		return fmt.Errorf("%s: tensor %s: reading %d bytes at offset %d: %w", in.Name, tensor, n, off, rerr.Err)
+	}
+	return fmt.Errorf("%w (writing tensor %s)", err, tensor)
+}
+
+// gather appends runs, copy runs of one input that tile one short stretch
+// of it (gatherEnd), with a single GatherCopier call: one read of the
+// stretch instead of one per run.
+func (x *executor) gather(runs []Run) error {
+	in := &x.plan.Inputs[runs[0].Input]
+	lo, hi := runs[0].Offset, runs[0].Offset+runs[0].Length
+	pieces := make([]streamwriter.Range, len(runs))
+	for k, r := range runs {
+		pieces[k] = streamwriter.Range{Off: r.Offset, N: r.Length}
+		lo, hi = min(lo, r.Offset), max(hi, r.Offset+r.Length)
+	}
+	copied, err := x.gatherer.CopyGather(in.R, lo, hi-lo, pieces)
+	if copied == 0 && errors.Is(err, errors.ErrUnsupported) {
+		for k := range runs {
+			x.tensor = runs[k].Steps[0].Tensor
+			if err := x.copy(&runs[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	x.done += copied
+	if err == nil && copied != hi-lo {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		k, pos := 0, copied
+		for k < len(runs)-1 && pos >= runs[k].Length {
+			pos -= runs[k].Length
+			k++
+		}
+		cur := &runCursor{run: &runs[k]}
+		return copyError(in, cur.tensorAt(pos), copied, hi-lo, lo, err)
+	}
+	last := &runs[len(runs)-1]
+	x.tensor = last.Steps[len(last.Steps)-1].Tensor
+	x.report()
 	return nil
 }
 

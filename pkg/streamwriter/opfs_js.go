@@ -136,6 +136,46 @@ func (s *SyncHandleSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error)
 	return copied, nil
 }
 
+// CopyGather implements GatherCopier for the same sources as CopyRange: JS
+// reads src[off, off+n) with one arrayBuffer() and writes the pieces from
+// it in order. A browser File costs about one IPC round trip per read, so
+// CLIP-G's fused q, k and v cost one instead of three.
+func (s *SyncHandleSink) CopyGather(src io.ReaderAt, off, n int64, pieces []Range) (int64, error) {
+	f, ok := src.(*jsio.File)
+	if !ok || f.Mode != jsio.ReadBYOB {
+		return 0, fmt.Errorf("%s: copy from %T: %w", s.name, src, errors.ErrUnsupported)
+	}
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if f.Ctx != nil {
+		if err := f.Ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	// Offsets into the stretch, as plain numbers: [at0, n0, at1, n1, …].
+	flat := make([]any, 0, 2*len(pieces))
+	for _, p := range pieces {
+		flat = append(flat, p.Off-off, p.N)
+	}
+	res, err := jsio.AwaitCall(s.io, "gatherToHandle", f.Value, off, off+n, flat, s.handle, s.at)
+	if err != nil {
+		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
+			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: n, Written: s.at}
+		}
+		return 0, &SourceError{Err: &jsio.ReadError{File: f.Name, Offset: off, Err: err}}
+	}
+	copied := int64(res.Get("copied").Float())
+	s.at += copied
+	switch {
+	case res.Get("full").Truthy():
+		return copied, &StorageFullError{Name: s.name, At: s.at, Wanted: n - copied, Written: s.at}
+	case res.Get("eof").Truthy() || copied != n:
+		return copied, &SourceError{Err: io.ErrUnexpectedEOF}
+	}
+	return copied, nil
+}
+
 func (s *SyncHandleSink) closeHandle() error {
 	_, err := jsio.Call(s.handle, "close")
 	return err
@@ -269,17 +309,40 @@ func OpenFileHandleSink(fileHandle js.Value, forceWritable bool) (Sink, error) {
 	return openWritableSink(fileHandle, name)
 }
 
-// WritableSink writes through a FileSystemWritableFileStream. Every write is
-// asynchronous; the calling goroutine blocks until the browser took the
-// chunk, which also lets the worker's event loop run.
+// WritableSink writes through a FileSystemWritableFileStream. Its output is
+// queued in JS and written in batches of up to writableBatch bytes, one
+// Blob per batch (see ckptpackIO.writableFlush): each write() is a round trip
+// to the browser process. A flush blocks the calling goroutine until the
+// browser took the batch, which also lets the worker's event loop run.
 type WritableSink struct {
 	name     string
 	handle   js.Value // FileSystemFileHandle
 	writable js.Value
 	io       js.Value
-	at       int64
+	at       int64 // bytes queued or written
+	written  int64 // bytes written (flushed)
 	closed   bool
+
+	// The parts queued since the last flush, to name the input of one that
+	// cannot be read; a part of Go's own bytes has no file.
+	queued    []queuedPart
+	queuedOwn int64 // bytes of Go's own data queued (copies in the JS heap)
+	queuedAll int64
 }
+
+type queuedPart struct {
+	file string
+	off  int64
+}
+
+// Batch limits of WritableSink. 256 MiB keeps the progress bar within
+// about a second of the disk; the copies of Go's bytes held in the JS heap
+// stay under writableOwnBatch.
+const (
+	writableBatch    = 256 << 20
+	writableOwnBatch = 16 << 20
+	writableMaxParts = 1024
+)
 
 func openWritableSink(fileHandle js.Value, name string) (*WritableSink, error) {
 	io, err := jsio.Helpers()
@@ -304,21 +367,25 @@ func (s *WritableSink) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if _, err := jsio.AwaitCall(s.io, "writableWrite", s.writable, jsio.Addr(p), len(p)); err != nil {
-		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
-			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: int64(len(p)), Written: s.at}
-		}
+	if _, err := jsio.Call(s.io, "writableQueueBytes", s.writable, jsio.Addr(p), len(p)); err != nil {
 		return 0, fmt.Errorf("%s: writing at byte %d: %w", s.name, s.at, err)
 	}
+	s.queued = append(s.queued, queuedPart{})
+	s.queuedOwn += int64(len(p))
+	s.queuedAll += int64(len(p))
 	s.at += int64(len(p))
+	if err := s.flushIfFull(); err != nil {
+		return 0, err
+	}
 	return len(p), nil
 }
 
 // CopyRange implements RangeCopier for inputs that are browser Files: the
-// range goes to the writable as a Blob slice, which the browser copies into
-// the file itself (no byte crosses into wasm memory or the worker's JS heap).
-// Other sources are refused with errors.ErrUnsupported and take the buffered
-// path.
+// range is queued as a Blob slice, which the browser copies into the file
+// itself (no byte crosses into wasm memory or the worker's JS heap). Other
+// sources are refused with errors.ErrUnsupported and take the buffered
+// path. A slice that cannot be read fails the flush that writes it, which
+// may come with a later call: that error names the slice's own input.
 func (s *WritableSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
 	f, ok := src.(*jsio.File)
 	if !ok {
@@ -332,27 +399,56 @@ func (s *WritableSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
 			return 0, err
 		}
 	}
-	if _, err := jsio.AwaitCall(s.io, "writableCopy", s.writable, f.Value, off, off+n); err != nil {
-		// The write either took the whole slice or failed; a failed stream
-		// is aborted by the caller, so nothing partial survives.
-		je, isJS := err.(*jsio.Error)
-		switch {
-		case isJS && je.Name == "QuotaExceededError":
-			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: n, Written: s.at}
-		case isJS && (je.Name == "NotReadableError" || je.Name == "NotFoundError"):
-			// Reading the slice failed: the input changed or went away.
-			return 0, &SourceError{Err: &jsio.ReadError{File: f.Name, Offset: off, Err: err}}
-		}
+	if _, err := jsio.Call(s.io, "writableQueueSlice", s.writable, f.Value, off, off+n); err != nil {
 		return 0, fmt.Errorf("%s: writing at byte %d: %w", s.name, s.at, err)
 	}
+	s.queued = append(s.queued, queuedPart{file: f.Name, off: off})
+	s.queuedAll += n
 	s.at += n
+	if err := s.flushIfFull(); err != nil {
+		return 0, err
+	}
 	return n, nil
 }
 
-// Finish closes the stream, which commits the file.
+func (s *WritableSink) flushIfFull() error {
+	if s.queuedAll < writableBatch && s.queuedOwn < writableOwnBatch && len(s.queued) < writableMaxParts {
+		return nil
+	}
+	return s.flush()
+}
+
+// flush writes the queued parts as one Blob.
+func (s *WritableSink) flush() error {
+	if len(s.queued) == 0 {
+		return nil
+	}
+	parts := s.queued
+	s.queued, s.queuedOwn, s.queuedAll = nil, 0, 0
+	res, err := jsio.AwaitCall(s.io, "writableFlush", s.writable)
+	if err != nil {
+		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
+			return &StorageFullError{Name: s.name, At: s.written, Wanted: s.at - s.written, Written: s.written}
+		}
+		return fmt.Errorf("%s: writing at byte %d: %w", s.name, s.written, err)
+	}
+	if i := res.Get("failed").Int(); i >= 0 && i < len(parts) {
+		// Reading that slice failed: its input changed or went away.
+		readErr := &jsio.Error{Name: res.Get("name").String(), Message: res.Get("message").String()}
+		return &jsio.ReadError{File: parts[i].file, Offset: parts[i].off, Err: readErr}
+	}
+	s.written = s.at
+	return nil
+}
+
+// Finish writes what is queued and closes the stream, which commits the
+// file.
 func (s *WritableSink) Finish() error {
 	if s.closed {
 		return ErrClosed
+	}
+	if err := s.flush(); err != nil {
+		return err // the caller aborts
 	}
 	s.closed = true
 	if _, err := jsio.AwaitCall(s.writable, "close"); err != nil {
@@ -370,6 +466,8 @@ func (s *WritableSink) Abort() error {
 		return nil
 	}
 	s.closed = true
+	jsio.Call(s.io, "writableDrop", s.writable)
+	s.queued = nil
 	if _, err := jsio.AwaitCall(s.writable, "abort"); err != nil {
 		return fmt.Errorf("%s: discarding partial output: %w", s.name, err)
 	}

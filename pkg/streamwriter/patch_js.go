@@ -38,6 +38,11 @@ func (s *WritableSink) PatchAt(off int64, p []byte) error {
 	if off < 0 || off+int64(len(p)) > s.at {
 		return fmt.Errorf("%s: patch of %d bytes at %d lies outside the %d bytes written", s.name, len(p), off, s.at)
 	}
+	// The patch must land on written bytes, and a positioned write moves
+	// the stream's cursor: write what is queued first.
+	if err := s.flush(); err != nil {
+		return err
+	}
 	data, err := jsio.Call(s.io, "copyOut", jsio.Addr(p), len(p))
 	if err != nil {
 		return err
