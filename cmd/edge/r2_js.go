@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"runtime"
 	"syscall/js"
 )
 
@@ -14,6 +15,8 @@ import (
 // awaiting its promises from Go.
 type r2Store struct {
 	bucket js.Value
+	// Bytes fetched since the last Go GC (see getRange).
+	sinceGC int
 }
 
 func newR2Store(bucket js.Value) *r2Store { return &r2Store{bucket: bucket} }
@@ -113,11 +116,24 @@ func (s *r2Store) getRange(key string, off int64, n int) (js.Value, error) {
 		return js.Value{}, &storeError{Op: "get", Key: key, Err: err}
 	}
 	data := jsUint8Array.New(buf)
+	// syscall/js keeps the JS object behind every js.Value alive until Go's
+	// GC finalizes the Value, and Go's own heap here barely grows, so its GC
+	// would seldom run: every fetched range (up to 16 MiB each) stayed in
+	// the isolate until then. A collection per releaseEvery bytes fetched
+	// lets the JS side drop them.
+	if s.sinceGC += n; s.sinceGC >= releaseEvery {
+		s.sinceGC = 0
+		runtime.GC()
+	}
 	if got := data.Length(); got != n {
 		return js.Value{}, &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", n, off, got)}
 	}
 	return data, nil
 }
+
+// releaseEvery is how many fetched bytes pass between the Go collections
+// that release the fetched ranges' JS buffers (getRange).
+const releaseEvery = 64 << 20
 
 func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
 	cursor := ""
