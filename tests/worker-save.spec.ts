@@ -189,11 +189,7 @@ test('a cancelled save leaves nothing in OPFS', async () => {
     await h.opfsRemoveAll();
     const [model, clip, vae] = h.files();
     const { id, done } = h.start({ type: 'save', sink: 'opfs', model, clip: [clip], vae, options: {} });
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0)) { clearInterval(t); resolve(); }
-      }, 5);
-    });
+    await h.started(id);
     h.cancel(id);
     const final = await done;
     const listed = await h.request({ type: 'list' });
@@ -212,11 +208,7 @@ test('a cancelled save to a chosen file (createWritable) keeps nothing', async (
     const fileHandle = await root.getFileHandle('chosen.safetensors', { create: true });
     const [model, clip, vae] = h.files();
     const { id, done } = h.start({ type: 'save', sink: 'file', fileHandle, model, clip: [clip], vae, options: { fileWriter: 'writable' } });
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if ((h.replies.get(id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0)) { clearInterval(t); resolve(); }
-      }, 5);
-    });
+    await h.started(id);
     h.cancel(id);
     const final = await done;
     const names: string[] = [];
@@ -250,10 +242,7 @@ test('a save to a chosen file (createWritable) whose input changes mid-way fails
       const { id, done } = h.start({ type: 'save', sink: 'file', fileHandle, model, clip: [clip], vae, options: { fileWriter: 'writable' } });
       (window as any).changingSave = { id, done };
     });
-    await expect.poll(() => page.evaluate(() => {
-      const h = (window as any).harness;
-      return (h.replies.get((window as any).changingSave.id) ?? []).some((m: any) => m.type === 'progress' && m.done > 0);
-    }), { intervals: [5] }).toBe(true);
+    await page.evaluate(() => (window as any).harness.started((window as any).changingSave.id));
     // Same size, new bytes and modification time: the picked File can no
     // longer be read.
     const fh = await open(unet, 'r+');

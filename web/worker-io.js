@@ -137,11 +137,7 @@ self.ckptpackIO = (() => {
         // tens of ms; one arrayBuffer() read costs about one IPC round
         // trip, and the open stream stays where it is for the next
         // contiguous run. Longer runs stream, 16 MiB at a time.
-        const piece = new Uint8Array(await file.slice(start, end).arrayBuffer());
-        if (piece.byteLength === 0) return { copied: 0, eof: want > 0, full: false };
-        const w = handle.write(piece, { at });
-        if (w !== piece.byteLength) return { copied: 0, eof: false, full: true };
-        return { copied: w, eof: w < want, full: false };
+        return self.ckptpackIO.gatherToHandle(file, start, end, handle, at, [0, want]);
       }
       // The engine hands over pieces of up to 64 MiB; 16 MiB reads are as
       // fast (make bench-worker) and keep the staging buffer smaller.
@@ -157,12 +153,13 @@ self.ckptpackIO = (() => {
       return { copied, eof: !!r.eof, full };
     },
 
-    // Reads file[start, end) once and writes pieces of it to a
-    // FileSystemSyncAccessHandle from offset at on, back to back in the
+    // Reads file[start, end) with one arrayBuffer() and writes pieces of it
+    // to a FileSystemSyncAccessHandle from offset at on, back to back in the
     // order given: pieces is [from0, len0, from1, len1, …], offsets into
-    // the range, which they cover exactly (the Go sink's GatherCopier).
-    // Returns {copied, eof, full} as copyToHandle.
-    async gatherToHandle(file, start, end, pieces, handle, at) {
+    // the range, which they cover exactly (the Go sink's GatherCopier; one
+    // piece for a short copyToHandle). Returns {copied, eof, full} as
+    // copyToHandle.
+    async gatherToHandle(file, start, end, handle, at, pieces) {
       const want = end - start;
       const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
       if (bytes.byteLength < want) return { copied: 0, eof: true, full: false };

@@ -200,12 +200,7 @@ func TestRunIsOneCopyRangeCall(t *testing.T) {
 	src := &patternReader{size: 1 << 20}
 	p, _ := mergedPlan(src, src.size)
 	c := &copierSink{}
-	c.copyRange = func(r io.ReaderAt, off, n int64) (int64, error) {
-		b := make([]byte, n)
-		r.ReadAt(b, off)
-		k, err := c.MemorySink.Write(b)
-		return int64(k), err
-	}
+	c.copyRange = copyVia(c)
 	if err := Execute(context.Background(), p, c, ExecuteOptions{BufferSize: 1024}); err != nil {
 		t.Fatal(err)
 	}

@@ -581,21 +581,22 @@ func (c *copierSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
 	return c.copyRange(src, off, n)
 }
 
+// copyVia is a copyRange that reads the range and appends it to c.
+func copyVia(c *copierSink) func(io.ReaderAt, int64, int64) (int64, error) {
+	return func(r io.ReaderAt, off, n int64) (int64, error) {
+		b := make([]byte, n)
+		r.ReadAt(b, off)
+		k, err := c.MemorySink.Write(b)
+		return int64(k), err
+	}
+}
+
 func TestExecuteRangeCopier(t *testing.T) {
 	setRangeCopyPiece(t, 1024)
 	src := &patternReader{size: 1 << 20}
 	in := []Input{{Name: "clip_l.safetensors", R: src, Size: src.size}}
 	p := planOf(in, Step{Tensor: "a", Input: 0, Offset: 10, Length: 5000}, Step{Tensor: "b", Input: 0, Offset: 9000, Length: 300})
 	want := append(append([]byte("HEADER!!"), pattern(10, 5000)...), pattern(9000, 300)...)
-	copyVia := func(c *copierSink) func(io.ReaderAt, int64, int64) (int64, error) {
-		return func(r io.ReaderAt, off, n int64) (int64, error) {
-			b := make([]byte, n)
-			r.ReadAt(b, off)
-			k, err := c.MemorySink.Write(b)
-			return int64(k), err
-		}
-	}
-
 	t.Run("copies through the fast path in bounded pieces", func(t *testing.T) {
 		c := &copierSink{}
 		c.copyRange = copyVia(c)

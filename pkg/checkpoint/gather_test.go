@@ -46,15 +46,6 @@ func gatherVia(g *gatherSink) func(io.ReaderAt, int64, int64, []streamwriter.Ran
 	}
 }
 
-func copyVia(c *copierSink) func(io.ReaderAt, int64, int64) (int64, error) {
-	return func(r io.ReaderAt, off, n int64) (int64, error) {
-		b := make([]byte, n)
-		r.ReadAt(b, off)
-		k, err := c.MemorySink.Write(b)
-		return int64(k), err
-	}
-}
-
 // fusedQKVPlan is CLIP-G's layout in small: the input stores k, out, q, v
 // back to back; the output wants q, k, v (fused), then out, then a tensor
 // far away, then two more that tile another stretch out of order.

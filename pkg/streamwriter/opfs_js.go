@@ -104,36 +104,7 @@ func (s *SyncHandleSink) Written() int64 { return s.at }
 // memcpy per byte less than Write, and no per-chunk js.Value). Other sources
 // are refused with errors.ErrUnsupported and take the buffered path.
 func (s *SyncHandleSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) {
-	f, ok := src.(*jsio.File)
-	if !ok || f.Mode != jsio.ReadBYOB {
-		return 0, fmt.Errorf("%s: copy from %T: %w", s.name, src, errors.ErrUnsupported)
-	}
-	if s.closed {
-		return 0, ErrClosed
-	}
-	if f.Ctx != nil {
-		if err := f.Ctx.Err(); err != nil {
-			return 0, err
-		}
-	}
-	res, err := jsio.AwaitCall(s.io, "copyToHandle", f.Value, off, off+n, s.handle, s.at)
-	if err != nil {
-		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
-			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: n, Written: s.at}
-		}
-		// handle.write failures other than a short count are rare; a
-		// rejected read names the input.
-		return 0, &SourceError{Err: &jsio.ReadError{File: f.Name, Offset: off, Err: err}}
-	}
-	copied := int64(res.Get("copied").Float())
-	s.at += copied
-	switch {
-	case res.Get("full").Truthy():
-		return copied, &StorageFullError{Name: s.name, At: s.at, Wanted: n - copied, Written: s.at}
-	case res.Get("eof").Truthy() || copied != n:
-		return copied, &SourceError{Err: io.ErrUnexpectedEOF}
-	}
-	return copied, nil
+	return s.copyFromFile(src, off, n, "copyToHandle")
 }
 
 // CopyGather implements GatherCopier for the same sources as CopyRange: JS
@@ -141,6 +112,18 @@ func (s *SyncHandleSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error)
 // it in order. A browser File costs about one IPC round trip per read, so
 // CLIP-G's fused q, k and v cost one instead of three.
 func (s *SyncHandleSink) CopyGather(src io.ReaderAt, off, n int64, pieces []Range) (int64, error) {
+	// Offsets into the stretch, as plain numbers: [at0, n0, at1, n1, …].
+	flat := make([]any, 0, 2*len(pieces))
+	for _, p := range pieces {
+		flat = append(flat, p.Off-off, p.N)
+	}
+	return s.copyFromFile(src, off, n, "gatherToHandle", flat)
+}
+
+// copyFromFile has the JS helper method (ckptpackIO.copyToHandle or
+// gatherToHandle) copy n bytes of the File src from off to the handle at
+// s.at, and turns its {copied, eof, full} reply into RangeCopier's result.
+func (s *SyncHandleSink) copyFromFile(src io.ReaderAt, off, n int64, method string, extra ...any) (int64, error) {
 	f, ok := src.(*jsio.File)
 	if !ok || f.Mode != jsio.ReadBYOB {
 		return 0, fmt.Errorf("%s: copy from %T: %w", s.name, src, errors.ErrUnsupported)
@@ -153,16 +136,13 @@ func (s *SyncHandleSink) CopyGather(src io.ReaderAt, off, n int64, pieces []Rang
 			return 0, err
 		}
 	}
-	// Offsets into the stretch, as plain numbers: [at0, n0, at1, n1, …].
-	flat := make([]any, 0, 2*len(pieces))
-	for _, p := range pieces {
-		flat = append(flat, p.Off-off, p.N)
-	}
-	res, err := jsio.AwaitCall(s.io, "gatherToHandle", f.Value, off, off+n, flat, s.handle, s.at)
+	res, err := jsio.AwaitCall(s.io, method, append([]any{f.Value, off, off + n, s.handle, s.at}, extra...)...)
 	if err != nil {
 		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
 			return 0, &StorageFullError{Name: s.name, At: s.at, Wanted: n, Written: s.at}
 		}
+		// handle.write failures other than a short count are rare; a
+		// rejected read names the input.
 		return 0, &SourceError{Err: &jsio.ReadError{File: f.Name, Offset: off, Err: err}}
 	}
 	copied := int64(res.Get("copied").Float())
@@ -319,8 +299,7 @@ type WritableSink struct {
 	handle   js.Value // FileSystemFileHandle
 	writable js.Value
 	io       js.Value
-	at       int64 // bytes queued or written
-	written  int64 // bytes written (flushed)
+	at       int64 // bytes queued or written; at - queuedAll are written
 	closed   bool
 
 	// The parts queued since the last flush, to name the input of one that
@@ -423,21 +402,20 @@ func (s *WritableSink) flush() error {
 	if len(s.queued) == 0 {
 		return nil
 	}
-	parts := s.queued
+	parts, written := s.queued, s.at-s.queuedAll
 	s.queued, s.queuedOwn, s.queuedAll = nil, 0, 0
 	res, err := jsio.AwaitCall(s.io, "writableFlush", s.writable)
 	if err != nil {
 		if je, ok := err.(*jsio.Error); ok && je.Name == "QuotaExceededError" {
-			return &StorageFullError{Name: s.name, At: s.written, Wanted: s.at - s.written, Written: s.written}
+			return &StorageFullError{Name: s.name, At: written, Wanted: s.at - written, Written: written}
 		}
-		return fmt.Errorf("%s: writing at byte %d: %w", s.name, s.written, err)
+		return fmt.Errorf("%s: writing at byte %d: %w", s.name, written, err)
 	}
 	if i := res.Get("failed").Int(); i >= 0 && i < len(parts) {
 		// Reading that slice failed: its input changed or went away.
 		readErr := &jsio.Error{Name: res.Get("name").String(), Message: res.Get("message").String()}
 		return &jsio.ReadError{File: parts[i].file, Offset: parts[i].off, Err: readErr}
 	}
-	s.written = s.at
 	return nil
 }
 

@@ -43,8 +43,8 @@ const maxGoSys = 64 * MiB;
 // The JS side has no such gauge here, so the first assembly bounds the
 // growth of the whole workerd process instead. Fetched ranges the Go code
 // let go of used to stay alive until Go's next GC, which seldom came: the
-// process grew by about the output's size (2.1 GB); it now grows by ~0.5 GB,
-// which is the R2 simulator's own.
+// process grew by about the output's size (2.1 GB); it now grows by ~0.5 GB
+// (the R2 simulator's part of that was not measured).
 const maxWorkerdGrowth = 1024 * MiB;
 
 const seeded = {
@@ -175,7 +175,7 @@ describe("POST /v1/checkpoints", () => {
     }
   });
 
-  test("answers 404 naming a missing object, and writes nothing", async () => {
+  test("answers 404 naming a missing object, and writes nothing", { timeout: SHORT_TIMEOUT }, async () => {
     const before = await allKeys(w.bucket);
     const res = await call(w.edge, "POST", "/v1/checkpoints", {
       body: { model: seeded.unet, clip: ["models/sd15/no-such-clip.safetensors"], vae: seeded.vae },
@@ -186,7 +186,7 @@ describe("POST /v1/checkpoints", () => {
     assert.deepEqual(await allKeys(w.bucket), before);
   });
 
-  test("answers 422 with the engine's message for a wrong component", async () => {
+  test("answers 422 with the engine's message for a wrong component", { timeout: SHORT_TIMEOUT }, async () => {
     const res = await call(w.edge, "POST", "/v1/checkpoints", {
       body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.clip },
     });
@@ -194,7 +194,7 @@ describe("POST /v1/checkpoints", () => {
     assert.match(res.json.error, /clip_l\.safetensors/);
   });
 
-  test("answers 422 for components of incompatible architectures", async () => {
+  test("answers 422 for components of incompatible architectures", { timeout: SHORT_TIMEOUT }, async () => {
     // Sparse fixtures: real headers, zero data; only headers are read here.
     await seedFile(w.bucket, seeded.fluxVAE, path.join(sparse, "flux_dev/vae.safetensors"));
     const res = await call(w.edge, "POST", "/v1/checkpoints", {
@@ -204,7 +204,7 @@ describe("POST /v1/checkpoints", () => {
     assert.match(res.json.error, /models\/flux\/vae\.safetensors/);
   });
 
-  test("answers 400 for a malformed request", async () => {
+  test("answers 400 for a malformed request", { timeout: SHORT_TIMEOUT }, async () => {
     const res = await call(w.edge, "POST", "/v1/checkpoints", { body: { model: seeded.unet, vae: seeded.vae } });
     assert.equal(res.status, 400);
     assert.match(res.json.error, /"clip"/);
@@ -223,7 +223,7 @@ describe("R2 failure mid-stream", () => {
     }
   }
 
-  test("the liveness probe tells a live upload from an aborted one", async () => {
+  test("the liveness probe tells a live upload from an aborted one", { timeout: SHORT_TIMEOUT }, async () => {
     const upload = await w.bucket.createMultipartUpload("probe/live.bin");
     const ref = { key: "probe/live.bin", uploadId: upload.uploadId };
     assert.equal(await uploadIsLive(ref), true);
@@ -268,7 +268,7 @@ describe("GET /v1/inspect", () => {
     assert.ok(res.json.tensors > 1000);
   });
 
-  test("answers 404 naming a missing object", async () => {
+  test("answers 404 naming a missing object", { timeout: SHORT_TIMEOUT }, async () => {
     const res = await call(w.edge, "GET", "/v1/inspect?key=models/none.safetensors");
     assert.equal(res.status, 404);
     assert.match(res.json.error, /models\/none\.safetensors/);
@@ -281,7 +281,7 @@ describe("authorization", () => {
     ["a wrong token", { authorization: "Bearer not-the-token" }],
     ["the token without Bearer", { authorization: "test-token-8d1c6a" }],
   ]) {
-    test(`${name} answers 401 JSON on both endpoints and writes nothing`, async () => {
+    test(`${name} answers 401 JSON on both endpoints and writes nothing`, { timeout: SHORT_TIMEOUT }, async () => {
       const before = await allKeys(w.bucket);
       const post = await call(w.edge, "POST", "/v1/checkpoints", {
         body: { model: seeded.unet, clip: [seeded.clip], vae: seeded.vae },
@@ -298,7 +298,7 @@ describe("authorization", () => {
 });
 
 describe("cmd/edge/wrangler.toml", () => {
-  test("deploys the built Worker with the bucket binding the Go code reads", () => {
+  test("deploys the built Worker with the bucket binding the Go code reads", { timeout: SHORT_TIMEOUT }, () => {
     const toml = fs.readFileSync(path.join(repoRoot, "cmd/edge/wrangler.toml"), "utf8");
     const main = toml.match(/^main\s*=\s*"([^"]+)"/m)?.[1];
     assert.ok(main, "wrangler.toml has main");

@@ -43,6 +43,15 @@ class Harness {
 
   cancel(id) { this.worker.postMessage({ type: 'cancel', id }); }
 
+  // Resolves once request id has reported progress past its first byte.
+  started(id) {
+    return new Promise((resolve) => {
+      const t = setInterval(() => {
+        if ((this.replies.get(id) ?? []).some((m) => m.type === 'progress' && m.done > 0)) { clearInterval(t); resolve(); }
+      }, 5);
+    });
+  }
+
   // Plain-JS File -> OPFS copy in its own worker (the reference the Go
   // worker is measured against; see opfs-copy.js).
   jsCopy(file, path, options = {}) {
