@@ -228,3 +228,60 @@ func TestPatchAt(t *testing.T) {
 		t.Errorf("file %q, memory %q", got, mem.Bytes())
 	}
 }
+
+// The sink starts the disk write of what it appended in writebackStep
+// stretches, in order and without gaps, whether the bytes came from Write
+// or CopyRange; NoSync turns it off.
+func TestFileSinkStartsWriteback(t *testing.T) {
+	type span struct{ off, n int64 }
+	var got []span
+	orig := startWriteback
+	startWriteback = func(f *os.File, off, n int64) { got = append(got, span{off, n}) }
+	t.Cleanup(func() { startWriteback = orig })
+
+	srcPath := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(srcPath, bytes.Repeat([]byte{7}, 3*writebackStep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+
+	write := func(noSync bool) int64 {
+		got = nil
+		s, err := CreateFile(filepath.Join(t.TempDir(), "out.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.NoSync = noSync
+		defer s.Abort()
+		s.Write(make([]byte, 1000)) // a header
+		for _, n := range []int64{writebackStep / 2, writebackStep, writebackStep + 5} {
+			if _, err := s.CopyRange(src, 0, n); err != nil {
+				t.Fatal(err)
+			}
+			s.Write(make([]byte, 3)) // a small computed tensor
+		}
+		return s.at
+	}
+
+	total := write(false)
+	if len(got) == 0 {
+		t.Fatalf("no writeback started for %d bytes", total)
+	}
+	var next int64
+	for _, g := range got {
+		if g.off != next || g.n < writebackStep {
+			t.Fatalf("writeback spans %v: want contiguous spans from 0, each at least %d bytes", got, writebackStep)
+		}
+		next += g.n
+	}
+	if total-next >= writebackStep {
+		t.Errorf("writeback stops at %d of %d bytes", next, total)
+	}
+	if write(true); len(got) != 0 {
+		t.Errorf("NoSync sink started writeback: %v", got)
+	}
+}

@@ -34,12 +34,8 @@ func (s *FileSink) PatchAt(off int64, p []byte) error {
 	if s.closed {
 		return ErrClosed
 	}
-	end, err := s.f.Seek(0, 1) // the append position: bytes written so far
-	if err != nil {
-		return s.wrap(err)
-	}
-	if off < 0 || off+int64(len(p)) > end {
-		return fmt.Errorf("%s: patch of %d bytes at %d lies outside the %d bytes written", s.target, len(p), off, end)
+	if off < 0 || off+int64(len(p)) > s.at {
+		return fmt.Errorf("%s: patch of %d bytes at %d lies outside the %d bytes written", s.target, len(p), off, s.at)
 	}
 	if _, err := s.f.WriteAt(p, off); err != nil {
 		return s.wrap(err)

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package streamwriter
+
+import "os"
+
+// startWriteback is nil where there is no portable equivalent of Linux's
+// sync_file_range; there the fsync in Finish does all the writing.
+var startWriteback func(f *os.File, off, n int64)
