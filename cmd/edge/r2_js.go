@@ -7,24 +7,28 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"runtime"
 	"syscall/js"
 )
 
 // r2Store implements objectStore over the raw R2 binding (an R2Bucket),
-// awaiting its promises from Go.
+// awaiting its promises from Go. Range bodies are read by the JS helpers in
+// r2io.mjs (ckptpackR2) into reused JS buffers, so that Go never holds a
+// fetched body: syscall/js would keep each one alive until Go's GC.
 type r2Store struct {
 	bucket js.Value
-	// Bytes fetched since the last Go GC (see getRange).
-	sinceGC int
+	slot   js.Value // ckptpackR2 slot for ReadRange
 }
 
-func newR2Store(bucket js.Value) *r2Store { return &r2Store{bucket: bucket} }
+func newR2Store(bucket js.Value) *r2Store {
+	return &r2Store{bucket: bucket, slot: jsR2.Call("newSlot")}
+}
 
 var (
 	jsObject     = js.Global().Get("Object")
 	jsUint8Array = js.Global().Get("Uint8Array")
 	jsArray      = js.Global().Get("Array")
+	// The helpers of r2io.mjs, installed by entry.mjs before Go starts.
+	jsR2 = js.Global().Get("ckptpackR2")
 	// workerd's crypto.DigestStream: a WritableStream that hashes natively.
 	jsDigestStream = js.Global().Get("crypto").Get("DigestStream")
 )
@@ -89,51 +93,27 @@ func (s *r2Store) Head(key string) (int64, error) {
 }
 
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
-	data, err := s.getRange(key, off, len(p))
-	if err != nil {
+	if err := s.fetch(s.slot, key, off, len(p)); err != nil {
 		return err
 	}
-	js.CopyBytesToGo(p, data)
+	js.CopyBytesToGo(p, jsR2.Call("view", s.slot, 0, len(p)))
 	return nil
 }
 
-// getRange returns n bytes of key at off as a Uint8Array.
-func (s *r2Store) getRange(key string, off int64, n int) (js.Value, error) {
-	opts := jsObject.New()
-	rng := jsObject.New()
-	rng.Set("offset", float64(off))
-	rng.Set("length", n)
-	opts.Set("range", rng)
-	obj, err := call(s.bucket, "get", key, opts)
+// fetch reads n bytes of key at off into the start of slot's buffer.
+func (s *r2Store) fetch(slot js.Value, key string, off int64, n int) error {
+	got, err := call(jsR2, "fetchInto", s.bucket, key, float64(off), n, slot)
 	if err != nil {
-		return js.Value{}, &storeError{Op: "get", Key: key, Err: err}
+		return &storeError{Op: "get", Key: key, Err: err}
 	}
-	if obj.IsNull() {
-		return js.Value{}, &storeError{Op: "get", Key: key, Err: errObjectNotFound}
+	switch g := got.Int(); {
+	case g < 0:
+		return &storeError{Op: "get", Key: key, Err: errObjectNotFound}
+	case g != n:
+		return &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", n, off, g)}
 	}
-	buf, err := call(obj, "arrayBuffer")
-	if err != nil {
-		return js.Value{}, &storeError{Op: "get", Key: key, Err: err}
-	}
-	data := jsUint8Array.New(buf)
-	// syscall/js keeps the JS object behind every js.Value alive until Go's
-	// GC finalizes the Value, and Go's own heap here barely grows, so its GC
-	// would seldom run: every fetched range (up to 16 MiB each) stayed in
-	// the isolate until then. A collection per releaseEvery bytes fetched
-	// lets the JS side drop them.
-	if s.sinceGC += n; s.sinceGC >= releaseEvery {
-		s.sinceGC = 0
-		runtime.GC()
-	}
-	if got := data.Length(); got != n {
-		return js.Value{}, &storeError{Op: "get", Key: key, Err: fmt.Errorf("asked for %d bytes at offset %d, got %d", n, off, got)}
-	}
-	return data, nil
+	return nil
 }
-
-// releaseEvery is how many fetched bytes pass between the Go collections
-// that release the fetched ranges' JS buffers (getRange).
-const releaseEvery = 64 << 20
 
 func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
 	cursor := ""
@@ -170,6 +150,7 @@ func (s *r2Store) CreateMultipartUpload(key string, partSize int) (multipartUplo
 		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
 	}
 	up := &r2Upload{store: s, key: key, upload: u, parts: jsArray.New(), part: jsUint8Array.New(partSize)}
+	up.carry.slot = jsR2.Call("newSlot")
 	if jsDigestStream.Truthy() {
 		up.digest = jsDigestStream.New("SHA-256")
 		up.digestWriter = up.digest.Call("getWriter")
@@ -191,12 +172,12 @@ type r2Upload struct {
 	digest, digestWriter js.Value  // crypto.DigestStream and its writer
 	goSum                hash.Hash // used instead where there is no DigestStream
 
-	// carry holds the last range StageObject fetched (a Uint8Array of len
-	// bytes of key at off), whose tail the next call usually needs.
+	// carry holds the last range StageObject fetched (len bytes of key at
+	// off, in a ckptpackR2 slot), whose tail the next call usually needs.
 	carry struct {
+		slot js.Value
 		key  string
 		off  int64
-		data js.Value
 		len  int
 	}
 }
@@ -208,16 +189,14 @@ func (u *r2Upload) Stage(at int, p []byte) {
 func (u *r2Upload) StageObject(at int, key string, off int64, n, want int) (fetched bool, err error) {
 	c := &u.carry
 	if c.key != key || off < c.off || off+int64(n) > c.off+int64(c.len) {
-		c.key, c.len, c.data = "", 0, js.Undefined() // drop the old tail before holding a new one
-		data, err := u.store.getRange(key, off, want)
-		if err != nil {
+		c.key, c.len = "", 0 // the slot is refilled: if that fails, nothing is carried
+		if err := u.store.fetch(c.slot, key, off, want); err != nil {
 			return true, err
 		}
-		c.key, c.off, c.data, c.len = key, off, data, want
+		c.key, c.off, c.len = key, off, want
 		fetched = true
 	}
-	from := int(off - c.off)
-	u.part.Call("set", c.data.Call("subarray", from, from+n), at)
+	jsR2.Call("copyOut", c.slot, int(off-c.off), n, u.part, at)
 	return fetched, nil
 }
 

@@ -19,9 +19,14 @@
 //   edge_peak_sys_mib          Go runtime.MemStats.Sys at the end of the request
 //                              (js/wasm memory never shrinks, so that is the peak)
 //   edge_js_copy_mb_per_cpu_s  the plain JS copy of the same bytes
+//   edge_workerd_rss_growth_mib / edge_js_copy_workerd_rss_growth_mib
+//                              growth of workerd's resident memory over the
+//                              request (the simulator's share is in both)
 import { Miniflare } from "miniflare";
 import path from "node:path";
-import { call, fixturesDir, goSys, processCPUSeconds, seedFile, startWorkers, workerdPid } from "./harness.mjs";
+import { call, fixturesDir, goSys, processCPUSeconds, seedFile, startWorkers, workerdPid, workerdRSS } from "./harness.mjs";
+
+const MiB = 1 << 20;
 
 // Copies ?keys=a,b,c (concatenated) into one multipart upload, as the edge
 // Worker's data path does, without any Go.
@@ -71,6 +76,7 @@ try {
     await seedFile(w.bucket, keys[c], path.join(sd15, `${c}.safetensors`));
   }
   const pid = workerdPid();
+  const rss0 = workerdRSS(pid);
   const cpu0 = processCPUSeconds(pid);
   const node0 = process.cpuUsage();
   const t0 = performance.now();
@@ -80,14 +86,16 @@ try {
   const wall = (performance.now() - t0) / 1000;
   const cpu = processCPUSeconds(pid) - cpu0;
   const node = process.cpuUsage(node0);
+  const rssGrowth = workerdRSS(pid) - rss0;
   if (res.status !== 201) {
     throw new Error(`assembly failed: ${res.status} ${JSON.stringify(res.json)}`);
   }
   const mb = res.json.bytes / 1e6;
   console.log(`sd15 assembly: ${res.json.bytes} bytes in ${wall.toFixed(2)} s wall, workerd CPU ${cpu.toFixed(2)} s, node CPU ${((node.user + node.system) / 1e6).toFixed(2)} s`);
   console.log(`R2 calls: ${res.headers.get("ckptpack-r2-calls")}`);
-  console.log(`edge_mb_per_cpu_s ${(mb / cpu).toFixed(1)}`);
-  console.log(`edge_peak_sys_mib ${(goSys(res.headers) / (1 << 20)).toFixed(1)}`);
+  console.log(`edge_mb_per_cpu_s: ${(mb / cpu).toFixed(1)}`);
+  console.log(`edge_peak_sys_mib: ${(goSys(res.headers) / MiB).toFixed(1)}`);
+  console.log(`edge_workerd_rss_growth_mib: ${(rssGrowth / MiB).toFixed(0)}`);
 } finally {
   await w.mf.dispose();
 }
@@ -101,12 +109,14 @@ try {
     await seedFile(bucket, keys.at(-1), path.join(sd15, `${c}.safetensors`));
   }
   const pid = workerdPid();
+  const rss0 = workerdRSS(pid);
   const cpu0 = processCPUSeconds(pid);
   const res = await js.dispatchFetch(`http://bench.test/?keys=${keys.join(",")}`);
   const bytes = Number(await res.text());
   const cpu = processCPUSeconds(pid) - cpu0;
   console.log(`plain JS copy of the same ${bytes} bytes: workerd CPU ${cpu.toFixed(2)} s`);
-  console.log(`edge_js_copy_mb_per_cpu_s ${(bytes / 1e6 / cpu).toFixed(1)}`);
+  console.log(`edge_js_copy_mb_per_cpu_s: ${(bytes / 1e6 / cpu).toFixed(1)}`);
+  console.log(`edge_js_copy_workerd_rss_growth_mib: ${((workerdRSS(pid) - rss0) / MiB).toFixed(0)}`);
 } finally {
   await js.dispose();
 }

@@ -24,15 +24,11 @@ import {
   repoRoot,
   seedFile,
   startWorkers,
+  workerdRSS,
   verifyFixture,
 } from "./harness.mjs";
 
 /** Resident memory of the workerd process (the Worker and the R2 simulator), bytes. */
-function workerdRSS() {
-  const status = fs.readFileSync(`/proc/${workerdPid()}/status`, "utf8");
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)[1]) * 1024;
-}
-
 const sd15 = path.join(fixturesDir, "sd15");
 const sparse = path.join(fixturesDir, "sparse");
 const outDir = path.join(repoRoot, "build/edge-test");
@@ -59,7 +55,7 @@ const seeded = {
 const ASSEMBLY_TIMEOUT = 15 * 60_000;
 const SHORT_TIMEOUT = 3 * 60_000;
 
-let w; // {mf, bucket, edge, faulty}
+let w; // {mf, bucket, edge, faulty, bare}
 // The key of the sd15 checkpoint the first POST test assembles: a full
 // checkpoint in R2 for the tests after it.
 let assembledKey;
@@ -109,7 +105,7 @@ describe("POST /v1/checkpoints", () => {
   test("assembles sd15 components into the next counter's object; every tensor verifies; Go memory stays bounded", { timeout: ASSEMBLY_TIMEOUT }, async () => {
     // An existing output bumps the counter, as in ComfyUI's output folder.
     await w.bucket.put("checkpoints/ComfyUI_00004_.safetensors", "older output");
-    const rssBefore = workerdRSS();
+    const rssBefore = workerdRSS(workerdPid());
     const prompt = { 3: { class_type: "KSampler", inputs: { seed: 1 } } };
     const workflow = { nodes: [{ id: 3, type: "KSampler" }], version: 0.4 };
     const res = await call(w.edge, "POST", "/v1/checkpoints", {
@@ -121,7 +117,7 @@ describe("POST /v1/checkpoints", () => {
     assert.match(res.json.sha256, /^[0-9a-f]{64}$/);
     const sys = goSys(res.headers);
     assert.ok(sys <= maxGoSys, `Go Sys ${(sys / MiB).toFixed(1)} MiB during a ${(res.json.bytes / MiB).toFixed(0)} MiB assembly exceeds ${maxGoSys / MiB} MiB`);
-    const growth = workerdRSS() - rssBefore;
+    const growth = workerdRSS(workerdPid()) - rssBefore;
     assert.ok(growth <= maxWorkerdGrowth, `workerd grew by ${(growth / MiB).toFixed(0)} MiB during a ${(res.json.bytes / MiB).toFixed(0)} MiB assembly (bound ${maxWorkerdGrowth / MiB} MiB): fetched ranges are kept alive`);
 
     const header = await downloadAndVerify(res.json, "components.safetensors");
@@ -298,11 +294,18 @@ describe("authorization", () => {
 });
 
 describe("cmd/edge/wrangler.toml", () => {
+  test("a Worker deployed without entry.mjs says so instead of failing obscurely", { timeout: SHORT_TIMEOUT }, async () => {
+    const res = await call(w.bare, "GET", `/v1/inspect?key=${encodeURIComponent(seeded.vae)}`);
+    assert.equal(res.status, 500);
+    assert.match(res.json.error, /deploy build\/edge\/entry\.mjs/);
+  });
+
   test("deploys the built Worker with the bucket binding the Go code reads", { timeout: SHORT_TIMEOUT }, () => {
     const toml = fs.readFileSync(path.join(repoRoot, "cmd/edge/wrangler.toml"), "utf8");
     const main = toml.match(/^main\s*=\s*"([^"]+)"/m)?.[1];
     assert.ok(main, "wrangler.toml has main");
     assert.ok(fs.existsSync(path.resolve(repoRoot, "cmd/edge", main)), `main ${main} is the build output`);
+    assert.match(fs.readFileSync(path.resolve(repoRoot, "cmd/edge", main), "utf8"), /^import "\.\/r2io\.mjs";$/m, `main ${main} installs the R2 helpers`);
     assert.match(toml, /\[\[r2_buckets\]\]\s*\nbinding\s*=\s*"BUCKET"/);
     const goMain = fs.readFileSync(path.join(repoRoot, "cmd/edge/main_js.go"), "utf8");
     assert.match(goMain, /bucketBinding\s*=\s*"BUCKET"/);

@@ -1,6 +1,6 @@
 // Test-only Worker entry: wraps the R2 binding so a request can ask for a
 // bucket failure and learn which multipart uploads it started. Production
-// deploys build/edge/worker.mjs directly (cmd/edge/wrangler.toml), so none
+// deploys build/edge/entry.mjs directly (cmd/edge/wrangler.toml), so none
 // of this is on a deployed code path.
 //
 // Request headers:
@@ -8,7 +8,7 @@
 //   x-test-fail-after: N — the first N calls succeed, the next ones reject
 // Response header:
 //   x-test-uploads: JSON [{key, uploadId}] of every multipart upload started.
-import worker from "../../build/edge/worker.mjs";
+import worker from "../../build/edge/entry.mjs";
 
 function faultyBucket(bucket, failOp, failAfter, uploads) {
   let calls = 0;

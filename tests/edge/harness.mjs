@@ -18,18 +18,21 @@ const buildDir = path.join(repoRoot, "build/edge");
 const PIECE = 64 << 20; // seeding and download piece: bounded Node memory
 
 /**
- * Starts Miniflare with two Workers over one in-memory R2 bucket:
- * `edge`, the production entry (build/edge/worker.mjs), and `faulty`, the
+ * Starts Miniflare with three Workers over one in-memory R2 bucket:
+ * `edge`, the production entry (build/edge/entry.mjs), and `faulty`, the
  * same Worker behind tests/edge/fault-entry.mjs, which can break R2 calls
- * on request. Returns {mf, bucket, edge, faulty}; edge/faulty have fetch().
+ * on request, and `bare`, deployed without entry.mjs. Returns
+ * {mf, bucket, edge, faulty, bare}; the Workers have fetch().
  */
 export async function startWorkers() {
-  for (const f of ["worker.mjs", "runtime.mjs", "wasm_exec.js", "app.wasm"]) {
+  for (const f of ["entry.mjs", "r2io.mjs", "worker.mjs", "runtime.mjs", "wasm_exec.js", "app.wasm"]) {
     if (!fs.existsSync(path.join(buildDir, f))) {
       throw new Error(`build/edge/${f} is missing: run make build-edge`);
     }
   }
   const built = [
+    { type: "ESModule", path: path.join(buildDir, "entry.mjs") },
+    { type: "ESModule", path: path.join(buildDir, "r2io.mjs") },
     { type: "ESModule", path: path.join(buildDir, "worker.mjs") },
     { type: "ESModule", path: path.join(buildDir, "runtime.mjs") },
     { type: "ESModule", path: path.join(buildDir, "wasm_exec.js") },
@@ -49,6 +52,9 @@ export async function startWorkers() {
         modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
         ...common,
       },
+      // Deployed the wrong way: syumai's worker.mjs as the entry, without
+      // entry.mjs's R2 helpers.
+      { name: "bare", modules: built.filter((m) => !/(entry|r2io)\.mjs$/.test(m.path)), ...common },
     ],
   });
   await mf.ready;
@@ -57,7 +63,14 @@ export async function startWorkers() {
     bucket: await mf.getR2Bucket("BUCKET", "edge"),
     edge: await mf.getWorker("edge"),
     faulty: await mf.getWorker("faulty"),
+    bare: await mf.getWorker("bare"),
   };
+}
+
+/** Resident memory (bytes) of process pid. */
+export function workerdRSS(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)[1]) * 1024;
 }
 
 /** The workerd process Miniflare started (a child of this Node process). */
