@@ -123,6 +123,33 @@ func (w *worker) track(id js.Value) (context.Context, func()) {
 	}
 }
 
+// beginWrite starts request id as the one write running: it is tracked for
+// Cancel and holds saveMu (one output at a time) until end is called. A
+// request cancelled while it waited for another write is refused.
+func (w *worker) beginWrite(id js.Value) (ctx context.Context, end func(), fail *failure) {
+	ctx, done := w.track(id)
+	w.saveMu.Lock()
+	end = func() {
+		w.saveMu.Unlock()
+		done()
+	}
+	if err := ctx.Err(); err != nil {
+		end()
+		return nil, nil, &failure{Code: job.CodeCancelled, Err: errors.New("cancelled before it started")}
+	}
+	return ctx, end, nil
+}
+
+// sinkOf is the sink a write request names ("opfs" when it names none; a
+// value that is not a string is refused as an unknown sink).
+func sinkOf(data js.Value) string {
+	s := data.Get("sink")
+	if s.IsUndefined() || s.IsNull() {
+		return "opfs"
+	}
+	return js.Global().Call("String", s).String()
+}
+
 // reply is an error reply (PROTOCOL.md "error").
 type failure struct {
 	File, Slot, Code string
@@ -471,22 +498,17 @@ func (w *worker) delete(id, data js.Value) *failure {
 }
 
 func (w *worker) save(id, data js.Value) *failure {
-	ctx, done := w.track(id)
-	defer done()
-	w.saveMu.Lock()
-	defer w.saveMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return &failure{Code: job.CodeCancelled, Err: errors.New("cancelled before it started")}
+	ctx, end, fail := w.beginWrite(id)
+	if fail != nil {
+		return fail
 	}
+	defer end()
 	p, fail := w.prepare(ctx, data)
 	if fail != nil {
 		return fail
 	}
 	defer p.in.close()
-	sinkKind := data.Get("sink").String()
-	if data.Get("sink").IsUndefined() {
-		sinkKind = "opfs"
-	}
+	sinkKind := sinkOf(data)
 	switch sinkKind {
 	case "blob":
 		extra, fail := w.blobSaveHash(ctx, id, p)
@@ -597,15 +619,12 @@ func (w *worker) saveBlobWith(ctx context.Context, id js.Value, p *planned, extr
 // same reader, executor and sink a save uses (a plan of a single copy step),
 // so the I/O path can be measured and tested without the planner.
 func (w *worker) copy(id, data js.Value) *failure {
-	ctx, done := w.track(id)
-	defer done()
-	w.saveMu.Lock()
-	defer w.saveMu.Unlock()
-	optsText := ""
-	if o := data.Get("options"); !o.IsUndefined() && !o.IsNull() {
-		optsText = js.Global().Get("JSON").Call("stringify", o).String()
+	ctx, end, fail := w.beginWrite(id)
+	if fail != nil {
+		return fail
 	}
-	opts, err := job.ParseOptions(optsText)
+	defer end()
+	opts, err := job.ParseOptions(jsonOf(data.Get("options")))
 	if err != nil {
 		return &failure{Code: job.CodeInput, Err: err}
 	}

@@ -43,10 +43,11 @@ func editedPrefix(name string) string {
 // read. Sinks as for save; with "blob" the copy is the new header plus one
 // slice of the file, and the hash (which a Blob cannot carry) is reported.
 func (w *worker) editMetadata(id, data js.Value) *failure {
-	ctx, done := w.track(id)
-	defer done()
-	w.saveMu.Lock()
-	defer w.saveMu.Unlock()
+	ctx, end, fail := w.beginWrite(id)
+	if fail != nil {
+		return fail
+	}
+	defer end()
 
 	var edit metadataEdit
 	if e := data.Get("edit"); !e.IsUndefined() && !e.IsNull() {
@@ -69,10 +70,7 @@ func (w *worker) editMetadata(id, data js.Value) *failure {
 	if err != nil {
 		return &failure{File: f.Name, Code: job.CodeInput, Err: err}
 	}
-	sinkKind := data.Get("sink").String()
-	if data.Get("sink").IsUndefined() {
-		sinkKind = "opfs"
-	}
+	sinkKind := sinkOf(data)
 	ce := checkpoint.MetadataEdit{ModelSpec: edit.ModelSpec, Set: edit.Set, Remove: edit.Remove, HashSHA256: edit.Hash && sinkKind != "blob"}
 	plan, err := checkpoint.PlanMetadataEdit(in, ce)
 	if err != nil {

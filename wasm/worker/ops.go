@@ -221,22 +221,17 @@ func (w *worker) opPlan(id, data js.Value) *failure {
 }
 
 func (w *worker) opRun(id, data js.Value) *failure {
-	ctx, done := w.track(id)
-	defer done()
-	w.saveMu.Lock()
-	defer w.saveMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return &failure{Code: job.CodeCancelled, Err: errors.New("cancelled before it started")}
+	ctx, end, fail := w.beginWrite(id)
+	if fail != nil {
+		return fail
 	}
+	defer end()
 	p, fail := w.opPrepare(ctx, data)
 	if fail != nil {
 		return fail
 	}
 	defer p.file.Close()
-	sinkKind := "opfs"
-	if s := data.Get("sink"); s.Type() == js.TypeString {
-		sinkKind = s.String()
-	}
+	sinkKind := sinkOf(data)
 	var total int64
 	for _, o := range p.outputs {
 		total += o.plan.Size
