@@ -6,7 +6,7 @@
 //	cli_sdxl_vs_cat_ratio   median wall time of `ckptpack save` on the full
 //	                        sdxl_base fixture ÷ median of `cat` of the same
 //	                        component files into one file on the same disk
-//	                        (interleaved runs; target ≤ 1.10)
+//	                        (interleaved runs; target ≤ 1.00)
 //	cli_peak_rss_mib_sdxl   peak RSS of those ckptpack runs (target ≤ 64)
 //	cli_peak_rss_mib_flux   peak RSS writing a flux_dev-sized checkpoint
 //	                        (34 GB) from sparse inputs; skipped with a reason
