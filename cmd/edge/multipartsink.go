@@ -62,8 +62,8 @@ const (
 )
 
 var (
-	_ streamwriter.Sink        = (*multipartSink)(nil)
-	_ streamwriter.RangeCopier = (*multipartSink)(nil)
+	_ streamwriter.Sink         = (*multipartSink)(nil)
+	_ streamwriter.GatherCopier = (*multipartSink)(nil)
 )
 
 var errSinkClosed = errors.New("sink already finished or aborted")
@@ -154,6 +154,40 @@ func (s *multipartSink) CopyRange(src io.ReaderAt, off, n int64) (int64, error) 
 		done += int64(c)
 		if err := s.flushIfFull(); err != nil {
 			return done - int64(c), err
+		}
+	}
+	return done, nil
+}
+
+// CopyGather implements streamwriter.GatherCopier: one get of the whole
+// stretch (at most maxStageFetch), then each piece staged from the fetched
+// bytes. CLIP-G stores each layer's k, out, q, v projections back to back
+// and the output wants q, k, v, then out; copied one by one, the read-ahead
+// from q misses k behind it, and each layer costs several gets.
+func (s *multipartSink) CopyGather(src io.ReaderAt, off, n int64, pieces []streamwriter.Range) (int64, error) {
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
+	obj, ok := src.(*objectReader)
+	stager, canStage := s.upload.(objectStager)
+	if !ok || !canStage || (s.first != nil && s.next == 1) || n > maxStageFetch {
+		return 0, errors.ErrUnsupported
+	}
+	if off < 0 || off+n > obj.size {
+		return 0, &streamwriter.SourceError{Err: io.ErrUnexpectedEOF}
+	}
+	// Staging nothing from the stretch's start fetches the stretch; the
+	// pieces' copies below then find it fetched.
+	if _, err := stager.StageObject(s.fill, obj.key, off, 0, int(n)); err != nil {
+		s.failed = err
+		return 0, &streamwriter.SourceError{Err: err}
+	}
+	var done int64
+	for _, p := range pieces {
+		c, err := s.CopyRange(src, p.Off, p.N)
+		done += c
+		if err != nil {
+			return done, err
 		}
 	}
 	return done, nil
