@@ -236,7 +236,7 @@ func TestFileSinkStartsWriteback(t *testing.T) {
 	type span struct{ off, n int64 }
 	var got []span
 	orig := startWriteback
-	startWriteback = func(f *os.File, off, n int64) { got = append(got, span{off, n}) }
+	startWriteback = func(fd uintptr, off, n int64) { got = append(got, span{off, n}) }
 	t.Cleanup(func() { startWriteback = orig })
 
 	srcPath := filepath.Join(t.TempDir(), "src")

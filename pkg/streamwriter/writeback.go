@@ -33,10 +33,11 @@ func (w *writeback) appended(f *os.File, end int64) {
 	}
 	if w.spans == nil {
 		w.spans, w.done = make(chan [2]int64, 16), make(chan struct{})
+		fd := f.Fd() // taken here, on the goroutine that owns f; valid until stop
 		go func() {
 			defer close(w.done)
 			for s := range w.spans {
-				startWriteback(f, s[0], s[1])
+				startWriteback(fd, s[0], s[1])
 			}
 		}()
 	}

@@ -2,8 +2,6 @@
 
 package streamwriter
 
-import "os"
-
 // startWriteback is nil where there is no portable equivalent of Linux's
 // sync_file_range; there the fsync in Finish does all the writing.
-var startWriteback func(f *os.File, off, n int64)
+var startWriteback func(fd uintptr, off, n int64)
