@@ -132,6 +132,20 @@ func TestMultipartSinkFinishFailureAborts(t *testing.T) {
 	}
 }
 
+// sinkOverObject puts src into a memStore as "in" (with direct staging or
+// not) and opens a reader of it and a multipart sink to "out".
+func sinkOverObject(t *testing.T, src []byte, staging bool) (*memStore, *objectReader, *multipartSink) {
+	t.Helper()
+	store := newMemStore()
+	store.staging = staging
+	store.put("in", src)
+	sink, err := newMultipartSink(store, "out", minPartSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, newObjectReader(store, "in", int64(len(src)), readAheadSize), sink
+}
+
 func TestMultipartSinkCopyRange(t *testing.T) {
 	src := make([]byte, 4*minPartSize)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -139,14 +153,7 @@ func TestMultipartSinkCopyRange(t *testing.T) {
 		src[i] = byte(rng.Uint32())
 	}
 	for _, staging := range []bool{false, true} {
-		store := newMemStore()
-		store.staging = staging
-		store.put("in", src)
-		r := newObjectReader(store, "in", int64(len(src)), readAheadSize)
-		sink, err := newMultipartSink(store, "out", minPartSize)
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, r, sink := sinkOverObject(t, src, staging)
 		if _, err := sink.Write([]byte("header")); err != nil {
 			t.Fatal(err)
 		}
@@ -347,14 +354,7 @@ func TestMultipartSinkGather(t *testing.T) {
 	pieces := []streamwriter.Range{c, a, d, b}
 
 	for _, staging := range []bool{false, true} {
-		store := newMemStore()
-		store.staging = staging
-		store.put("in", src)
-		r := newObjectReader(store, "in", int64(len(src)), readAheadSize)
-		sink, err := newMultipartSink(store, "out", minPartSize)
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, r, sink := sinkOverObject(t, src, staging)
 		if _, err := sink.Write(make([]byte, minPartSize-(3<<20))); err != nil { // the pieces cross into part 2
 			t.Fatal(err)
 		}
