@@ -1,15 +1,5 @@
 package checkpoint
 
-import "io"
-
-// Input is one user file: a name for error messages (the file name or object
-// key) and random access to its bytes.
-type Input struct {
-	Name string
-	R    io.ReaderAt
-	Size int64
-}
-
 // Prediction selects the prediction type written for models whose files do
 // not say it (standalone SD2/SDXL diffusion models).
 type Prediction string
@@ -77,13 +67,6 @@ type Step struct {
 	Transpose *Transpose
 	Data      []byte
 	Convert   *Convert
-}
-
-// Transpose describes a 2-D transpose of a source tensor (ComfyUI's
-// text_projection.weight -> text_projection).
-type Transpose struct {
-	Rows, Cols int64
-	ElemSize   int64
 }
 
 // Plan is a complete description of the output file.

@@ -30,6 +30,13 @@ type piece struct {
 	Data      []byte
 }
 
+// Transpose describes a 2-D transpose of a source tensor (ComfyUI's
+// text_projection.weight -> text_projection).
+type Transpose struct {
+	Rows, Cols int64
+	ElemSize   int64
+}
+
 // tensorSource is a tensor under construction: its dtype and shape and the
 // pieces its bytes come from, in order.
 type tensorSource struct {
@@ -40,16 +47,6 @@ type tensorSource struct {
 
 // stateDict maps tensor names to their sources, like a torch state dict.
 type stateDict map[string]*tensorSource
-
-// dtypeSize is the element size in bytes of the dtypes tensors can be
-// rearranged in (sub-byte dtypes can only be copied whole).
-var dtypeSize = map[DType]int64{
-	"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
-	"F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1,
-	"I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-	"I32": 4, "U32": 4, "F32": 4,
-	"F64": 8, "I64": 8, "U64": 8, "C64": 8,
-}
 
 // numElements is the product of shape.
 func numElements(shape []int64) int64 {
@@ -86,8 +83,8 @@ func (s *tensorSource) size() int64 {
 
 // rowBytes is the byte size of one dim-0 slice.
 func (s *tensorSource) rowBytes() (int64, error) {
-	es, ok := dtypeSize[s.DType]
-	if !ok {
+	es := s.DType.ElemSize()
+	if es == 0 {
 		return 0, fmt.Errorf("cannot split a %s tensor", s.DType)
 	}
 	if len(s.Shape) == 0 {
@@ -160,8 +157,8 @@ func (s *tensorSource) transposed() (*tensorSource, error) {
 	if len(s.Pieces) != 1 || s.Pieces[0].Input < 0 {
 		return nil, fmt.Errorf("can only transpose a tensor read from one input")
 	}
-	es, ok := dtypeSize[s.DType]
-	if !ok {
+	es := s.DType.ElemSize()
+	if es == 0 {
 		return nil, fmt.Errorf("cannot transpose a %s tensor", s.DType)
 	}
 	p := s.Pieces[0]

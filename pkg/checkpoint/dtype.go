@@ -83,6 +83,16 @@ func (d DType) Known() bool {
 // an unknown dtype.
 func (d DType) Bits() int64 { return dtypeTable[d].bits }
 
+// ElemSize is the size in bytes of one element of d, or 0 for dtypes
+// narrower than a byte (F4, F6) and unknown ones: the dtypes whose tensors
+// can be split, transposed or converted element by element.
+func (d DType) ElemSize() int64 {
+	if b := dtypeTable[d].bits; b%8 == 0 {
+		return b / 8
+	}
+	return 0
+}
+
 // DTypes lists every known dtype in the reference enum's order.
 func DTypes() []DType {
 	out := make([]DType, dtypeCount)

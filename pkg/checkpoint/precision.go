@@ -66,7 +66,7 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
-	fs, ts := dtypeSize[c.From], dtypeSize[c.To]
+	fs, ts := c.From.ElemSize(), c.To.ElemSize()
 	if length%fs != 0 {
 		return 0, fmt.Errorf("%d bytes is not a whole number of %s elements", length, c.From)
 	}
@@ -78,7 +78,7 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 func (x *executor) convert(s *Step) error {
 	c := s.Convert
 	fn := converters[conversionKey{c.From, c.To}]
-	es := dtypeSize[c.From]
+	es := c.From.ElemSize()
 	chunkMax := int64(len(x.buf)) / es * es
 	off, left := s.Offset, s.Length
 	for left > 0 {

@@ -24,7 +24,7 @@ func weightLikeF32(n int) []float32 {
 }
 
 func benchSource(dt DType) []byte {
-	es := int(dtypeSize[dt])
+	es := int(dt.ElemSize())
 	vals := weightLikeF32(benchChunk / es)
 	b := make([]byte, benchChunk)
 	for i, f := range vals {
