@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // diffusersUNetKeys enumerates the keys of a diffusers
@@ -115,11 +118,11 @@ func TestDiffusersUNet(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.arch, func(t *testing.T) {
 			keys := diffusersUNetKeys(c.depth, c.mid, c.addEmb)
-			sd := stateDict{}
+			sd := comfy.StateDict{}
 			for _, k := range keys {
-				sd[k] = &tensorSource{DType: DTypeF16, Shape: []int64{1}}
+				sd[k] = &comfy.TensorSource{DType: safetensors.DTypeF16, Shape: []int64{1}}
 			}
-			conv, ok, err := nativeFromDiffusers(sd)
+			conv, ok, err := comfy.NativeFromDiffusers(sd)
 			if err != nil || !ok {
 				t.Fatalf("conversion: ok=%v err=%v", ok, err)
 			}
@@ -149,7 +152,7 @@ func TestDiffusersUNet(t *testing.T) {
 			// The full plan from a diffusers UNet file.
 			var ts []testTensor
 			for _, e := range native.Tensors {
-				ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: DType(e.DType), Shape: e.Shape})
+				ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: safetensors.DType(e.DType), Shape: e.Shape})
 			}
 			req := componentRequest(t, c.arch, c.clips...)
 			req.Model = makeInput(t, "unet_diffusers", ts, nil)
@@ -160,7 +163,7 @@ func TestDiffusersUNet(t *testing.T) {
 			checkHeader(t, p, oracleManifest(t, c.arch, "expected_checkpoint"))
 			segs, _ := provenance(t, p)
 			for ldm, diff := range toDiffusers {
-				if s := segs[prefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
+				if s := segs[comfy.PrefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
 					t.Errorf("%s: %+v", ldm, s)
 				}
 			}
@@ -168,7 +171,7 @@ func TestDiffusersUNet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Architecture != p.Architecture || len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers {
+			if r.Architecture != p.Architecture || len(r.Components) != 1 || r.Components[0].Layout != comfy.LayoutDiffusers {
 				t.Errorf("inspect: %s %+v", r.Architecture, r.Components)
 			}
 		})
@@ -283,7 +286,7 @@ func TestDiffusersFlux(t *testing.T) {
 				t.Fatalf("%s used twice", p.key)
 			}
 			seen[p.key] = true
-			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			ts = append(ts, testTensor{Name: p.key, DType: safetensors.DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
 			want[e.Key] = append(want[e.Key], segment{File: "flux_diffusers", Tensor: p.key, End: p.rows * rowBytes})
 		}
 		if swap {
@@ -304,7 +307,7 @@ func TestDiffusersFlux(t *testing.T) {
 	segs, _ := provenance(t, p)
 	var bad []string
 	for k, w := range want {
-		got := segs[prefixDiffusion+k]
+		got := segs[comfy.PrefixDiffusion+k]
 		if fmt.Sprint(got) != fmt.Sprint(w) {
 			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
 		}
@@ -381,7 +384,7 @@ func TestDiffusersSD3(t *testing.T) {
 		n, _ := e.NumBytes()
 		rowBytes := n / e.Shape[0]
 		for _, p := range pieces {
-			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			ts = append(ts, testTensor{Name: p.key, DType: safetensors.DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
 			want[e.Key] = append(want[e.Key], segment{File: "sd3_diffusers", Tensor: p.key, End: p.rows * rowBytes})
 		}
 		if swap {
@@ -398,7 +401,7 @@ func TestDiffusersSD3(t *testing.T) {
 	segs, _ := provenance(t, p)
 	var bad []string
 	for k, w := range want {
-		if got := segs[prefixDiffusion+k]; fmt.Sprint(got) != fmt.Sprint(w) {
+		if got := segs[comfy.PrefixDiffusion+k]; fmt.Sprint(got) != fmt.Sprint(w) {
 			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
 		}
 	}

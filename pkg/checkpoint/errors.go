@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/ckptpack/ckptpack/internal/pyjson"
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 )
 
 // Every sentinel error of the package is declared here, grouped by the
@@ -23,6 +24,9 @@ var (
 	// ErrMissingComponent: the architecture needs a component no input
 	// provides (Flux without a T5-XXL encoder, no VAE).
 	ErrMissingComponent = errors.New("missing component")
+	// ErrDuplicateComponent: two inputs provide the same component (two
+	// CLIP-L encoders).
+	ErrDuplicateComponent = comfy.ErrDuplicateComponent
 	// ErrArchMismatch: components of different architectures (an SD1.5 UNet
 	// with SDXL's CLIP-G, an SDXL model with a 16-channel VAE).
 	ErrArchMismatch = errors.New("components of different architectures")
@@ -32,6 +36,9 @@ var (
 	// ErrInvalidPromptJSON: text given as a prompt or workflow is not JSON
 	// that Python's json.loads accepts.
 	ErrInvalidPromptJSON = pyjson.ErrInvalid
+	// ErrCorruptedTextEncoder is ComfyUI's "CORRUPTED MODEL: one of the
+	// q-k-v values for the text encoder was missing".
+	ErrCorruptedTextEncoder = comfy.ErrCorruptedTextEncoder
 )
 
 // Errors of Execute.

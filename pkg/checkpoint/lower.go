@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Lower returns p with every step that reads a VirtualFile rewritten to read
@@ -19,7 +21,7 @@ func Lower(p *Plan) (*Plan, error) {
 	}
 	virtual := false
 	for _, in := range p.Inputs {
-		if _, ok := in.R.(*VirtualFile); ok {
+		if _, ok := in.R.(*safetensors.VirtualFile); ok {
 			virtual = true
 			break
 		}
@@ -58,7 +60,7 @@ func Lower(p *Plan) (*Plan, error) {
 			return nil, fmt.Errorf("%w: step %d (%s): input %d does not exist (%d inputs)", ErrBadPlan, i, s.Tensor, s.Input, len(p.Inputs))
 		}
 		in := p.Inputs[s.Input]
-		v, ok := in.R.(*VirtualFile)
+		v, ok := in.R.(*safetensors.VirtualFile)
 		if !ok {
 			s.Input = index(in)
 			add(s)
@@ -69,7 +71,7 @@ func Lower(p *Plan) (*Plan, error) {
 		}
 		pieces, err := v.Pieces(s.Offset, s.Length)
 		if err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", i, s.Tensor, err)
+			return nil, fmt.Errorf("%w: step %d (%s): %w", ErrBadPlan, i, s.Tensor, err)
 		}
 		if !copyable(&s) { // a transpose or a dtype conversion reads its source as a whole
 			if len(pieces) == 1 {

@@ -8,11 +8,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // tensorsOf indexes a plan's tensors by name.
-func tensorsOf(p *Plan) map[string]Tensor {
-	out := map[string]Tensor{}
+func tensorsOf(p *Plan) map[string]safetensors.Tensor {
+	out := map[string]safetensors.Tensor{}
 	for _, x := range p.Tensors {
 		out[x.Name] = x
 	}
@@ -243,11 +246,11 @@ func TestSDXLMarkers(t *testing.T) {
 func TestQuantizationMetadata(t *testing.T) {
 	m := oracleManifest(t, "flux_dev", "unet")
 	unet := makeInput(t, "unet_fp8", manifestTensors(t, m), map[string]string{
-		quantizationMetadataKey: `{"format_version": "1.0", "layers": {"double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "gone": {"format": "float8_e4m3fn"}}}`,
+		comfy.QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "gone": {"format": "float8_e4m3fn"}}}`,
 	})
 	tm := oracleManifest(t, "flux_dev", "t5xxl")
 	t5 := makeInput(t, "t5_fp8", manifestTensors(t, tm), map[string]string{
-		quantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
+		comfy.QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
 	})
 	req := componentRequest(t, "flux_dev", "clip_l")
 	req.Model, req.Clip = unet, append(req.Clip, t5)
@@ -256,7 +259,7 @@ func TestQuantizationMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"format_version": "1.0", "layers": {"model.diffusion_model.double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`
-	if got := p.Metadata[quantizationMetadataKey]; got != want {
+	if got := p.Metadata[comfy.QuantizationMetadataKey]; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

@@ -1,19 +1,21 @@
-package checkpoint
+package comfy
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // TestByteRangeAlgebra covers the piece operations conversions use.
 func TestByteRangeAlgebra(t *testing.T) {
-	src := &tensorSource{DType: DTypeF16, Shape: []int64{6, 4}, Pieces: []piece{{Input: 0, Offset: 100, Length: 48}}}
+	src := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{6, 4}, Pieces: []piece{{Input: 0, Offset: 100, Length: 48}}}
 	q, err := src.narrowRows(2, 2)
 	if err != nil || len(q.Pieces) != 1 || q.Pieces[0].Offset != 116 || q.Pieces[0].Length != 16 || q.Shape[0] != 2 {
 		t.Errorf("narrow: %+v %v", q, err)
 	}
 	c, err := concatRows(q, src)
-	if err != nil || c.Shape[0] != 8 || c.size() != 64 {
+	if err != nil || c.Shape[0] != 8 || c.Size() != 64 {
 		t.Errorf("concat: %+v %v", c, err)
 	}
 	// narrow across pieces
@@ -36,13 +38,13 @@ func TestByteRangeAlgebra(t *testing.T) {
 	if _, err := tr.narrowRows(0, 1); err == nil {
 		t.Error("splitting a transposed tensor must fail")
 	}
-	if _, err := concatRows(src, &tensorSource{DType: DTypeF32, Shape: []int64{1, 4}}); err == nil {
+	if _, err := concatRows(src, &TensorSource{DType: safetensors.DTypeF32, Shape: []int64{1, 4}}); err == nil {
 		t.Error("concatenating different dtypes must fail")
 	}
 	if _, err := src.reshaped([]int64{5, 5}); err == nil {
 		t.Error("reshape changing the element count must fail")
 	}
-	odd := &tensorSource{DType: DTypeF16, Shape: []int64{3}, Pieces: []piece{{Input: 0, Offset: 0, Length: 6}}}
+	odd := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3}, Pieces: []piece{{Input: 0, Offset: 0, Length: 6}}}
 	if _, err := odd.swapScaleShift(); err == nil {
 		t.Error("swapping halves of an odd dimension must fail")
 	}
@@ -68,7 +70,7 @@ func TestOpenCLIPRelabel(t *testing.T) {
 		"clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight": {4, 4},
 		"clip_g.transformer.text_model.encoder.layers.0.self_attn.k_proj.weight": {4, 4},
 	})
-	if _, err := openclipFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
+	if _, err := OpenCLIPFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
 		t.Errorf("missing v: %v", err)
 	}
 }

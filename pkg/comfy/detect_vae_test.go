@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import "testing"
 
@@ -29,8 +29,8 @@ func TestDetectVAE(t *testing.T) {
 			continue
 		}
 		for _, k := range c.has {
-			if !out.has(k) {
-				t.Errorf("%s: missing %s in %v", c.kind, k, out.sortedKeys())
+			if !out.Has(k) {
+				t.Errorf("%s: missing %s in %v", c.kind, k, out.SortedKeys())
 			}
 		}
 		if out.hasPrefix("loss.") {

@@ -1,4 +1,4 @@
-package checkpoint
+package safetensors
 
 import (
 	"fmt"
@@ -147,7 +147,7 @@ func (v *VirtualFile) pieceAt(off int64) int {
 func (v *VirtualFile) Pieces(off, length int64) ([]Piece, error) {
 	end, ok := addInt64(off, length)
 	if off < int64(len(v.header)) || length < 0 || !ok || end > v.size {
-		return nil, fmt.Errorf("%w: bytes %d+%d are not in the data section of %s (%d-byte header, %d bytes)", ErrBadPlan, off, length, v.name, len(v.header), v.size)
+		return nil, fmt.Errorf("bytes %d+%d are not in the data section of %s (%d-byte header, %d bytes)", off, length, v.name, len(v.header), v.size)
 	}
 	var out []Piece
 	for length > 0 {
@@ -169,4 +169,10 @@ func (v *VirtualFile) Pieces(off, length int64) ([]Piece, error) {
 		length -= n
 	}
 	return out, nil
+}
+
+// addInt64 is a + b and whether it did not overflow.
+func addInt64(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (s >= a) == (b >= 0)
 }
