@@ -10,13 +10,15 @@ import (
 // header built here (8+N bytes in memory) followed by a data section made of
 // byte ranges of other inputs. Inputs that are not a single .safetensors
 // file — a torch .ckpt (its tensors are plain byte ranges of stored zip
-// entries), a sharded checkpoint (*.safetensors.index.json) — are opened as
-// one, so every operation that takes an Input (plan, inspect, execute)
-// accepts them unchanged and reads only the ranges it needs.
+// entries), a sharded file set (*.safetensors.index.json) — are opened as
+// one, so everything that takes an Input (ReadHeader, and the operations of
+// package checkpoint) accepts them unchanged and reads only the ranges it
+// needs.
 //
-// It implements io.ReaderAt, so any host can read it; Lower rewrites plan
-// steps that read it into steps that read the backing inputs, so hosts copy
-// tensor bytes straight from the real files (kernel copy, JS slices).
+// It implements io.ReaderAt, so any host can read it; Pieces resolves a
+// range of it to ranges of the backing inputs, which is how
+// checkpoint.Lower lets hosts copy tensor bytes straight from the real
+// files (kernel copy, JS slices).
 type VirtualFile struct {
 	name   string
 	header []byte
