@@ -23,8 +23,8 @@ import (
 // So a converted tensor is described by its pieces, and planning never
 // touches tensor data.
 
-// piece is one run of bytes of an output tensor.
-type piece struct {
+// Piece is one run of bytes of an output tensor.
+type Piece struct {
 	Input     int   // index into the plan's inputs; -1: Data holds the bytes
 	Offset    int64 // absolute offset in the input file
 	Length    int64 // bytes this piece contributes
@@ -44,7 +44,7 @@ type Transpose struct {
 type TensorSource struct {
 	DType  safetensors.DType
 	Shape  []int64
-	Pieces []piece
+	Pieces []Piece
 }
 
 // stateDict maps tensor names to their sources, like a torch state dict.
@@ -64,14 +64,14 @@ func sourceFromTensor(in int, h *safetensors.Header, t safetensors.Tensor) *Tens
 	return &TensorSource{
 		DType:  t.DType,
 		Shape:  slices.Clone(t.Shape),
-		Pieces: []piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
+		Pieces: []Piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
 	}
 }
 
 // inlineSource is a tensor ComfyUI creates itself (position_ids,
 // logit_scale, v_pred), with its bytes.
 func InlineSource(dtype safetensors.DType, shape []int64, data []byte) *TensorSource {
-	return &TensorSource{DType: dtype, Shape: shape, Pieces: []piece{{Input: -1, Length: int64(len(data)), Data: data}}}
+	return &TensorSource{DType: dtype, Shape: shape, Pieces: []Piece{{Input: -1, Length: int64(len(data)), Data: data}}}
 }
 
 // size is the tensor's byte size.
@@ -117,7 +117,7 @@ func (s *TensorSource) narrowRows(start, length int64) (*TensorSource, error) {
 			if p.Transpose != nil {
 				return nil, fmt.Errorf("cannot split a transposed tensor")
 			}
-			q := piece{Input: p.Input, Offset: p.Offset + (lo - pos), Length: hi - lo}
+			q := Piece{Input: p.Input, Offset: p.Offset + (lo - pos), Length: hi - lo}
 			if p.Input < 0 {
 				q.Data = p.Data[lo-pos : hi-pos]
 			}
@@ -169,7 +169,7 @@ func (s *TensorSource) transposed() (*TensorSource, error) {
 	} else {
 		p.Transpose = &Transpose{Rows: s.Shape[0], Cols: s.Shape[1], ElemSize: es}
 	}
-	return &TensorSource{DType: s.DType, Shape: []int64{s.Shape[1], s.Shape[0]}, Pieces: []piece{p}}, nil
+	return &TensorSource{DType: s.DType, Shape: []int64{s.Shape[1], s.Shape[0]}, Pieces: []Piece{p}}, nil
 }
 
 // reshaped is the same bytes under a new shape with the same element count

@@ -9,7 +9,7 @@ import (
 
 // TestByteRangeAlgebra covers the piece operations conversions use.
 func TestByteRangeAlgebra(t *testing.T) {
-	src := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{6, 4}, Pieces: []piece{{Input: 0, Offset: 100, Length: 48}}}
+	src := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{6, 4}, Pieces: []Piece{{Input: 0, Offset: 100, Length: 48}}}
 	q, err := src.narrowRows(2, 2)
 	if err != nil || len(q.Pieces) != 1 || q.Pieces[0].Offset != 116 || q.Pieces[0].Length != 16 || q.Shape[0] != 2 {
 		t.Errorf("narrow: %+v %v", q, err)
@@ -44,7 +44,7 @@ func TestByteRangeAlgebra(t *testing.T) {
 	if _, err := src.reshaped([]int64{5, 5}); err == nil {
 		t.Error("reshape changing the element count must fail")
 	}
-	odd := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3}, Pieces: []piece{{Input: 0, Offset: 0, Length: 6}}}
+	odd := &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3}, Pieces: []Piece{{Input: 0, Offset: 0, Length: 6}}}
 	if _, err := odd.swapScaleShift(); err == nil {
 		t.Error("swapping halves of an odd dimension must fail")
 	}
