@@ -18,10 +18,6 @@ import (
 // value, so CheckpointSave always writes this one (see the oracle notes).
 const logitScaleInit float32 = 4.6055
 
-// sdxlPositionIDs is the clip_l position_ids buffer SDXL writes:
-// torch.arange(77).expand((1, -1)), int64 (supported_models.py:237-253).
-const sdxlPositionIDs = 77
-
 // sd2VPredKey and sd2VPredThreshold are SD20.model_type's test
 // (supported_models.py:97-103): v-prediction when
 // torch.std(output_blocks.11.1.transformer_blocks.0.norm1.bias,
@@ -200,7 +196,7 @@ func (b *planBuilder) build() (*Plan, error) {
 				clipSD[e.spec.Tokenizer] = blob
 			}
 		}
-		saved, err := clipForSaving(arch, clipSD)
+		saved, err := comfy.ClipForSaving(arch, clipSD)
 		if err != nil {
 			// Only the OpenCLIP conversion of CLIP-G/CLIP-H can fail.
 			file := ""
@@ -532,70 +528,6 @@ func f16ToFloat(h uint16) float64 {
 
 func f32Bytes(v float32) []byte {
 	return binary.LittleEndian.AppendUint32(nil, math.Float32bits(v))
-}
-
-// clipForSaving is the class's process_clip_state_dict_for_saving over the
-// internal CLIP state dict ("<name>.transformer.…", "<name>.logit_scale",
-// tokenizer blobs).
-func clipForSaving(arch *comfy.Arch, sd comfy.StateDict) (comfy.StateDict, error) {
-	switch arch.ClipSave {
-	case comfy.ClipSaveSD15:
-		// supported_models.py:67-74.
-		delete(sd, "clip_l.transformer.text_projection.weight")
-		delete(sd, "clip_l.logit_scale")
-		return prefixReplace(sd, "clip_l.", comfy.PrefixCondStage), nil
-	case comfy.ClipSaveSD20:
-		// supported_models.py:113-118.
-		return comfy.OpenCLIPFromHF(prefixReplace(sd, "clip_h", "cond_stage_model.model"), "")
-	case comfy.ClipSaveSDXL:
-		// supported_models.py:237-253.
-		g, err := comfy.OpenCLIPFromHF(sd, "clip_g")
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range sd {
-			if strings.HasPrefix(k, "clip_l") {
-				g[k] = v
-			}
-		}
-		g["clip_l.transformer.text_model.embeddings.position_ids"] = positionIDs(sdxlPositionIDs)
-		delete(g, "clip_l.transformer.text_projection.weight")
-		delete(g, "clip_l.logit_scale")
-		g = prefixReplace(g, "clip_g", "conditioner.embedders.1.model")
-		return prefixReplace(g, "clip_l", "conditioner.embedders.0"), nil
-	case comfy.ClipSaveRefiner:
-		// supported_models.py:174-181.
-		g, err := comfy.OpenCLIPFromHF(sd, "clip_g")
-		if err != nil {
-			return nil, err
-		}
-		delete(g, "clip_g.transformer.text_model.embeddings.position_ids")
-		return prefixReplace(g, "clip_g", "conditioner.embedders.0.model"), nil
-	}
-	// supported_models_base.py:100-103: replace_prefix {"": text_encoder_key_prefix[0]}.
-	return sd.AddPrefix(arch.TEPrefix), nil
-}
-
-// prefixReplace is state_dict_prefix_replace(sd, {from: to}) with
-// filter_keys=False: matching keys are renamed, the others stay.
-func prefixReplace(sd comfy.StateDict, from, to string) comfy.StateDict {
-	out := comfy.StateDict{}
-	for k, v := range sd {
-		if strings.HasPrefix(k, from) {
-			k = to + k[len(from):]
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// positionIDs is torch.arange(n).expand((1, -1)) as int64 [1, n].
-func positionIDs(n int) *comfy.TensorSource {
-	b := make([]byte, 0, 8*n)
-	for i := 0; i < n; i++ {
-		b = binary.LittleEndian.AppendUint64(b, uint64(i))
-	}
-	return comfy.InlineSource(safetensors.DTypeI64, []int64{1, int64(n)}, b)
 }
 
 // extraKeys are the tensors save_checkpoint and state_dict_for_saving add

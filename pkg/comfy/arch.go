@@ -31,14 +31,14 @@ const (
 )
 
 // clipSave is the class's process_clip_state_dict_for_saving.
-type ClipSave int
+type clipSave int
 
 const (
-	clipSavePrefix  ClipSave = iota // default: TEPrefix + internal keys (supported_models_base.py:100-103)
-	ClipSaveSD15                    // SD15: drop clip_l text_projection/logit_scale, clip_l. -> cond_stage_model. (:67-74)
-	ClipSaveSD20                    // SD20: clip_h -> cond_stage_model.model, HF -> open_clip (:113-118)
-	ClipSaveSDXL                    // SDXL: clip_g open_clip, clip_l HF + position_ids (:237-253)
-	ClipSaveRefiner                 // SDXLRefiner: clip_g open_clip under conditioner.embedders.0.model (:174-181)
+	clipSavePrefix  clipSave = iota // default: TEPrefix + internal keys (supported_models_base.py:100-103)
+	clipSaveSD15                    // SD15: drop clip_l text_projection/logit_scale, clip_l. -> cond_stage_model. (:67-74)
+	clipSaveSD20                    // SD20: clip_h -> cond_stage_model.model, HF -> open_clip (:113-118)
+	clipSaveSDXL                    // SDXL: clip_g open_clip, clip_l HF + position_ids (:237-253)
+	clipSaveRefiner                 // SDXLRefiner: clip_g open_clip under conditioner.embedders.0.model (:174-181)
 )
 
 // encoderSpec is one text encoder a class's CLIP holds.
@@ -83,7 +83,7 @@ type Arch struct {
 	ModelExtras []string
 
 	TEPrefix     string // text_encoder_key_prefix[0]
-	ClipSave     ClipSave
+	ClipSave     clipSave
 	Encoders     []EncoderSpec
 	AnyEncoder   bool // the class's CLIP takes any non-empty subset of Encoders (SD3, HiDream)
 	NoTextEncode bool // clip_target is None on load (SVD, Hunyuan3D): a text encoder is not needed
@@ -101,7 +101,7 @@ type Arch struct {
 const (
 	PrefixDiffusion   = "model.diffusion_model."
 	prefixModelModel  = "model.model."
-	PrefixCondStage   = "cond_stage_model."
+	prefixCondStage   = "cond_stage_model."
 	prefixTextEncs    = "text_encoders."
 	prefixFirstStage  = "first_stage_model."
 	prefixVAE         = "vae."
@@ -145,10 +145,10 @@ var (
 )
 
 // unet is the shorthand for the SD-family entries.
-func unetArch(class string, cfg map[string]any, te []EncoderSpec, save ClipSave, pred PredictionRule, mt ModelType) *Arch {
+func unetArch(class string, cfg map[string]any, te []EncoderSpec, save clipSave, pred PredictionRule, mt ModelType) *Arch {
 	a := &Arch{
 		Class: class, Family: FamilyUNet, Config: cfg, UnetPrefix: PrefixDiffusion,
-		TEPrefix: PrefixCondStage, ClipSave: save, Encoders: te,
+		TEPrefix: prefixCondStage, ClipSave: save, Encoders: te,
 		VAEPrefix: prefixFirstStage, VAEKinds: []string{vaeKL4},
 		ModelType: mt, Prediction: pred,
 	}
@@ -191,28 +191,28 @@ func merge(a map[string]any, b map[string]any) map[string]any {
 var Architectures = []*Arch{
 	// LotusD.get_model builds model_base.Lotus(self, device) with
 	// BaseModel's default EPS, not SD20's epsilon/v test.
-	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, ClipSaveSD20, PredictFixed, ModelEPS),
+	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, clipSaveSD20, PredictFixed, ModelEPS),
 	with(unetArch("Stable_Zero123", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSavePrefix, PredictFixed, ModelEPS), func(a *Arch) {
 		a.RequiredKeys = []string{"cc_projection.weight", "cc_projection.bias"}
 		a.Encoders, a.NoTextEncode = nil, true
 	}),
-	unetArch("SD15_instructpix2pix", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, ClipSaveSD15, PredictFixed, ModelEPS),
-	unetArch("SD15", sd15Config, sd15Encoders, ClipSaveSD15, PredictFixed, ModelEPS),
-	unetArch("SD20", sd20Config, sd20Encoders, ClipSaveSD20, PredictStd, ModelEPS),
-	unetArch("SD21UnclipL", merge(sd20Config, map[string]any{"adm_in_channels": 1536}), sd20Encoders, ClipSaveSD20, PredictStd, ModelEPS),
-	unetArch("SD21UnclipH", merge(sd20Config, map[string]any{"adm_in_channels": 2048}), sd20Encoders, ClipSaveSD20, PredictStd, ModelEPS),
-	with(unetArch("SDXL_instructpix2pix", merge(sdxlConfig("0,0,2,2,10,10"), map[string]any{"in_channels": 8}), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) {
+	unetArch("SD15_instructpix2pix", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSaveSD15, PredictFixed, ModelEPS),
+	unetArch("SD15", sd15Config, sd15Encoders, clipSaveSD15, PredictFixed, ModelEPS),
+	unetArch("SD20", sd20Config, sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	unetArch("SD21UnclipL", merge(sd20Config, map[string]any{"adm_in_channels": 1536}), sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	unetArch("SD21UnclipH", merge(sd20Config, map[string]any{"adm_in_channels": 2048}), sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	with(unetArch("SDXL_instructpix2pix", merge(sdxlConfig("0,0,2,2,10,10"), map[string]any{"in_channels": 8}), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) {
 		a.ModelSpec = "stable-diffusion-xl-v1-edit"
 	}),
-	with(unetArch("SDXLRefiner", map[string]any{"model_channels": 384, "use_linear_in_transformer": true, "context_dim": 1280, "adm_in_channels": 2560, "transformer_depth": "0,0,4,4,4,4,0,0", "use_temporal_attention": false}, []EncoderSpec{encClipG}, ClipSaveRefiner, PredictFixed, ModelEPS), func(a *Arch) {
+	with(unetArch("SDXLRefiner", map[string]any{"model_channels": 384, "use_linear_in_transformer": true, "context_dim": 1280, "adm_in_channels": 2560, "transformer_depth": "0,0,4,4,4,4,0,0", "use_temporal_attention": false}, []EncoderSpec{encClipG}, clipSaveRefiner, PredictFixed, ModelEPS), func(a *Arch) {
 		a.ModelSpec = "stable-diffusion-xl-v1-refiner"
 	}),
-	with(unetArch("SDXL", sdxlConfig("0,0,2,2,10,10"), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("SSD1B", sdxlConfig("0,0,2,2,4,4"), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("KOALA_700M", sdxlConfig("0,2,5"), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("KOALA_1B", sdxlConfig("0,2,6"), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("Segmind_Vega", sdxlConfig("0,0,1,1,2,2"), sdxlEncoders, ClipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	unetArch("SD_X4Upscaler", map[string]any{"context_dim": 1024, "model_channels": 256, "in_channels": 7, "use_linear_in_transformer": true, "adm_in_channels": none, "use_temporal_attention": false}, sd20Encoders, ClipSaveSD20, PredictFixed, ModelV),
+	with(unetArch("SDXL", sdxlConfig("0,0,2,2,10,10"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("SSD1B", sdxlConfig("0,0,2,2,4,4"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("KOALA_700M", sdxlConfig("0,2,5"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("KOALA_1B", sdxlConfig("0,2,6"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("Segmind_Vega", sdxlConfig("0,0,1,1,2,2"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	unetArch("SD_X4Upscaler", map[string]any{"context_dim": 1024, "model_channels": 256, "in_channels": 7, "use_linear_in_transformer": true, "adm_in_channels": none, "use_temporal_attention": false}, sd20Encoders, clipSaveSD20, PredictFixed, ModelV),
 	with(ditArch("Stable_Cascade_C", familyCascade, map[string]any{"stable_cascade_stage": "c"}, []EncoderSpec{encClipG}, []string{vaeCascade}, modelOther), func(a *Arch) {
 		a.TEPrefix = "text_encoder."
 	}),
@@ -258,10 +258,10 @@ var Architectures = []*Arch{
 	ditArch("CosmosT2V", familyCosmos1, map[string]any{"in_channels": 16}, []EncoderSpec{encT5XXL}, []string{vaeCosmos}, ModelEDM),
 	ditArch("CosmosI2V", familyCosmos1, map[string]any{"in_channels": 17}, []EncoderSpec{encT5XXL}, []string{vaeCosmos}, ModelEDM),
 	with(ditArch("CosmosT2IPredict2", familyCosmos2, map[string]any{"in_channels": 16}, []EncoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
-		a.TEPrefix, a.VAEPrefix = PrefixCondStage, prefixFirstStage
+		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
 	with(ditArch("CosmosI2VPredict2", familyCosmos2, map[string]any{"in_channels": 17}, []EncoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
-		a.TEPrefix, a.VAEPrefix = PrefixCondStage, prefixFirstStage
+		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
 	ditArch("ZImage", familyLumina2, map[string]any{"dim": 3840}, []EncoderSpec{{Kind: "qwen3_4b"}}, []string{vaeKL16}, modelFlow),
 	// Lumina2 takes Gemma 2 2B or, lumina2.te(model_type="gemma3_4b"), Gemma 3 4B.
@@ -288,10 +288,10 @@ var Architectures = []*Arch{
 		{Kind: "clip_l", Optional: true}, {Kind: "clip_g", Optional: true}, {Kind: "t5xxl", Optional: true}, {Kind: "llama", Optional: true},
 	}, []string{vaeKL16}, modelFlow), func(a *Arch) { a.AnyEncoder = true }),
 	with(ditArch("Chroma", familyFlux, map[string]any{"image_model": "chroma"}, []EncoderSpec{encT5XXL}, []string{vaeKL16}, modelFlux), func(a *Arch) {
-		a.TEPrefix, a.VAEPrefix = PrefixCondStage, prefixFirstStage
+		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
 	with(ditArch("ChromaRadiance", familyFlux, map[string]any{"image_model": "chroma_radiance"}, []EncoderSpec{encT5XXL}, nil, modelFlux), func(a *Arch) {
-		a.TEPrefix, a.VAEPrefix = PrefixCondStage, prefixFirstStage
+		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
 	ditArch("ACEStep", familyACE, nil, []EncoderSpec{{Kind: "umt5base", Tokenizer: "spiece_model"}}, nil, modelFlow),
 	ditArch("Omnigen2", familyOmnigen2, nil, []EncoderSpec{{Kind: "qwen25_3b"}}, []string{vaeKL16}, modelFlow),

@@ -45,7 +45,7 @@ func relabelTextenc(key string) string {
 // projections are concatenated along dim 0 into in_proj_weight/in_proj_bias;
 // transformer.text_projection.weight becomes text_projection, transposed.
 // Keys that do not start with prefix are dropped, as in ComfyUI.
-func OpenCLIPFromHF(sd StateDict, prefix string) (StateDict, error) {
+func openclipFromHF(sd StateDict, prefix string) (StateDict, error) {
 	out := StateDict{}
 	type qkv [3]*TensorSource
 	weights := map[string]*qkv{}

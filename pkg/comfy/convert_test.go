@@ -70,7 +70,7 @@ func TestOpenCLIPRelabel(t *testing.T) {
 		"clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight": {4, 4},
 		"clip_g.transformer.text_model.encoder.layers.0.self_attn.k_proj.weight": {4, 4},
 	})
-	if _, err := OpenCLIPFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
+	if _, err := openclipFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
 		t.Errorf("missing v: %v", err)
 	}
 }

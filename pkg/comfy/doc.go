@@ -2,8 +2,9 @@
 // needs it: the architecture table (Architectures, one Arch per ComfyUI
 // model class, as data), the detection of diffusion models, text encoders
 // and VAEs in a file's header (AnalyzeFile), the key renames and layout
-// conversions ComfyUI applies (diffusers, OpenCLIP, ldm VAE), expressed as
-// recipes over byte ranges of the inputs (StateDict, TensorSource), the
+// conversions ComfyUI applies on load (diffusers, OpenCLIP, ldm VAE) and on
+// save (ClipForSaving), expressed as recipes over byte ranges of the inputs
+// (StateDict, TensorSource), the
 // filename_prefix and counter rules of its save path (ResolvePrefix,
 // NextOutputName), and the metadata it carries over (quantization
 // metadata).
