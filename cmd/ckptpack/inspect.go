@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -114,12 +115,12 @@ func printReport(e *env, r *checkpoint.Report) {
 }
 
 // dtypeCensus is "F16 1100, F32 31", most common first.
-func dtypeCensus(m map[checkpoint.DType]int) string {
+func dtypeCensus(m map[safetensors.DType]int) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	type kv struct {
-		d checkpoint.DType
+		d safetensors.DType
 		n int
 	}
 	var l []kv

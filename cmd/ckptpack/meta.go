@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -188,8 +189,8 @@ func showOne(ctx context.Context, path string, verify bool) metaShowResult {
 	defer o.close()
 	in, err := o.one(path)
 	if err == nil {
-		var h *checkpoint.Header
-		if h, err = checkpoint.ReadHeader(in); err == nil {
+		var h *safetensors.Header
+		if h, err = safetensors.ReadHeader(in); err == nil {
 			r.HeaderBytes = h.DataStart
 			r.ModelSpec = map[string]string{}
 			for k, v := range h.Metadata {

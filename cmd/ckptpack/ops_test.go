@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
-	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // sd15Checkpoint makes sure the full-size sd15 golden checkpoint and the
@@ -187,12 +187,12 @@ func TestConvertCLI(t *testing.T) {
 // through math/big-free float64 arithmetic (fixture.Float64ToF16).
 func checkConverted(t *testing.T, in, out string) {
 	t.Helper()
-	read := func(path string) (*checkpoint.Header, []byte) {
+	read := func(path string) (*safetensors.Header, []byte) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := checkpoint.ParseHeader(path, b[8:8+binary.LittleEndian.Uint64(b)], int64(len(b)))
+		h, err := safetensors.ParseHeader(path, b[8:8+binary.LittleEndian.Uint64(b)], int64(len(b)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,17 +220,17 @@ func checkConverted(t *testing.T, in, out string) {
 }
 
 // writeTensors writes a small safetensors file of 1-D tensors of dtype.
-func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype checkpoint.DType) {
+func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype safetensors.DType) {
 	t.Helper()
-	var ts []checkpoint.Tensor
+	var ts []safetensors.Tensor
 	for k, b := range tensors {
-		ts = append(ts, checkpoint.Tensor{Name: k, DType: dtype, Shape: []int64{int64(len(b)) * 8 / dtype.Bits()}})
+		ts = append(ts, safetensors.Tensor{Name: k, DType: dtype, Shape: []int64{int64(len(b)) * 8 / dtype.Bits()}})
 	}
-	checkpoint.ReferenceOrder(ts)
-	if _, err := checkpoint.AssignOffsets(ts); err != nil {
+	safetensors.ReferenceOrder(ts)
+	if _, err := safetensors.AssignOffsets(ts); err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.EncodeHeader(nil, ts)
+	h, err := safetensors.EncodeHeader(nil, ts)
 	if err != nil {
 		t.Fatal(err)
 	}

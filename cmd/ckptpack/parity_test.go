@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nlpodyssey/safetensors"
+	nlpst "github.com/nlpodyssey/safetensors"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Full data parity: the real CLI assembles full-size fixtures of each
@@ -127,7 +128,7 @@ func TestSaveDataParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			h, err := checkpoint.ReadHeader(checkpoint.Input{Name: res.Path, R: f, Size: fi.Size()})
+			h, err := safetensors.ReadHeader(checkpoint.Input{Name: res.Path, R: f, Size: fi.Size()})
 			if err != nil {
 				t.Fatalf("our reader rejects the output: %v", err)
 			}
@@ -210,18 +211,18 @@ func fileSHA256(t *testing.T, path string) string {
 // (which validates offsets, sizes, gaps and trailing bytes only over a
 // complete file) through a read-only mapping, and checks that it sees the
 // same metadata, tensors and data ranges as our reader.
-func independentRead(t *testing.T, f *os.File, size int64, ours *checkpoint.Header) {
+func independentRead(t *testing.T, f *os.File, size int64, ours *safetensors.Header) {
 	t.Helper()
 	buf, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		t.Fatalf("mmap: %v", err)
 	}
 	defer syscall.Munmap(buf)
-	st, err := safetensors.Deserialize(buf)
+	st, err := nlpst.Deserialize(buf)
 	if err != nil {
 		t.Fatalf("independent reader rejects the output: %v", err)
 	}
-	_, meta, err := safetensors.ReadMetadata(buf)
+	_, meta, err := nlpst.ReadMetadata(buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 // reads quantized layers from (comfy.utils.convert_old_quants): JSON
 // {"format_version": …, "layers": {"<layer>": {"format": …}, …}} where a
 // layer is a tensor name without ".weight", relative to the file's keys.
-const quantizationMetadataKey = "_quantization_metadata"
+const QuantizationMetadataKey = "_quantization_metadata"
 
 // quantizationMetadata carries the _quantization_metadata of every input
 // into the output, renaming each layer the way its weight was renamed
@@ -24,7 +24,7 @@ const quantizationMetadataKey = "_quantization_metadata"
 // what makes the quantized layers load the same from the checkpoint.
 // Layers whose weight is not written are dropped. ok is false when no input
 // has the entry.
-func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, error) {
+func QuantizationMetadata(files []*FileContents, out StateDict) (string, bool, error) {
 	type loc struct {
 		in     int
 		offset int64
@@ -44,7 +44,7 @@ func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, e
 			continue
 		}
 		done[fc.Input] = true
-		raw, ok := fc.Header.Metadata[quantizationMetadataKey]
+		raw, ok := fc.Header.Metadata[QuantizationMetadataKey]
 		if !ok {
 			continue
 		}
@@ -54,7 +54,7 @@ func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, e
 			Layers        map[string]json.RawMessage `json:"layers"`
 		}
 		if err := json.Unmarshal([]byte(raw), &q); err != nil {
-			return "", false, fmt.Errorf("%s: metadata %s: %w", fc.Name, quantizationMetadataKey, err)
+			return "", false, fmt.Errorf("%s: metadata %s: %w", fc.Name, QuantizationMetadataKey, err)
 		}
 		if version == "" {
 			version = q.FormatVersion
@@ -92,7 +92,7 @@ func quantizationMetadata(files []*fileContents, out stateDict) (string, bool, e
 	b.WriteString("}}")
 	s, err := pyjson.Dumps(b.String())
 	if err != nil {
-		return "", false, fmt.Errorf("metadata %s: %w", quantizationMetadataKey, err)
+		return "", false, fmt.Errorf("metadata %s: %w", QuantizationMetadataKey, err)
 	}
 	return s, true, nil
 }
