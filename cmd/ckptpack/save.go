@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/inputs"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -278,6 +279,19 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 	return outputName{path: filepath.Join(folder, next.Name), title: next.Title}, nil
 }
 
+// readInputFile reads a small input file (a prompt or workflow JSON) whole,
+// refusing a pipe or device before opening it.
+func readInputFile(path string) ([]byte, error) {
+	if _, err := inputs.StatRegular(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	return b, nil
+}
+
 // jsonArg returns a JSON flag value, reading it from a file for "@path",
 // and checks that it parses.
 func jsonArg(flagName, v string) (string, error) {
@@ -286,9 +300,9 @@ func jsonArg(flagName, v string) (string, error) {
 	}
 	text := v
 	if path, ok := strings.CutPrefix(v, "@"); ok {
-		b, err := os.ReadFile(path)
+		b, err := readInputFile(path)
 		if err != nil {
-			return "", pathError(path, err)
+			return "", err
 		}
 		text = string(b)
 	}
@@ -319,9 +333,9 @@ func extraPNGInfo(extraArg, workflowFile string) (string, error) {
 	if workflowFile == "" {
 		return extra, nil
 	}
-	wf, err := os.ReadFile(workflowFile)
+	wf, err := readInputFile(workflowFile)
 	if err != nil {
-		return "", pathError(workflowFile, err)
+		return "", err
 	}
 	wf = bytes.TrimSpace(wf)
 	var obj map[string]json.RawMessage
