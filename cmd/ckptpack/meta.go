@@ -372,7 +372,7 @@ func editToNewFile(ctx context.Context, e *env, path, out string, edit checkpoin
 	if err != nil {
 		return "", err
 	}
-	sink, err := streamwriter.CreateFile(out)
+	sink, err := createOutput(e, out)
 	if err != nil {
 		return "", err
 	}

@@ -244,8 +244,10 @@ func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype ch
 	}
 }
 
-// TestPruneCLI: a checkpoint with EMA shadows and a stray key is written
-// without them; inspect reports them first.
+// TestPruneCLI: a file holding nothing but EMA shadows and a stray key is
+// refused (its pruned copy would be empty), and nothing is written; with
+// --keep-unused the stray key is kept and the EMA dropped. A real
+// checkpoint plans a prune. Inspect reports those keys first.
 func TestPruneCLI(t *testing.T) {
 	out := scratchDir(t)
 	in := filepath.Join(out, "tiny.safetensors")
@@ -258,16 +260,27 @@ func TestPruneCLI(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "unused keys:") || !strings.Contains(stdout, "stray.alpha") || !strings.Contains(stdout, "EMA:") {
 		t.Errorf("inspect: %d %q %q", code, stdout, stderr)
 	}
-	code, stdout, stderr = runCLI(t, "prune", in, "--json")
-	if code != exitOK {
-		t.Fatalf("prune: %d %s", code, stderr)
+	code, stdout, stderr = runCLI(t, "prune", in)
+	oneLineError(t, code, stderr, in, "prune recognises nothing in it", "3 tensors", "refusing to write an empty checkpoint")
+	if stdout != "" {
+		t.Errorf("stdout %q", stdout)
 	}
+	code, stdout, stderr = runCLI(t, "prune", in, "--json")
 	var rep opReport
+	if code != exitFailure || json.Unmarshal([]byte(stdout), &rep) != nil || rep.Failed != 1 || !strings.Contains(rep.Results[0].Error, "recognises nothing") {
+		t.Errorf("prune --json: %d %s %s", code, stdout, stderr)
+	}
+	assertOnly(t, out, "tiny.safetensors")
+
+	code, stdout, stderr = runCLI(t, "prune", in, "--keep-unused", "--json")
+	if code != exitOK {
+		t.Fatalf("prune --keep-unused: %d %s", code, stderr)
+	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
 	p := rep.Results[0].Prune
-	if p == nil || p.DroppedEMA != 2 || p.DroppedUnused != 1 || rep.Results[0].Outputs[0].Tensors != 0 {
+	if p == nil || p.DroppedEMA != 2 || p.DroppedUnused != 0 || rep.Results[0].Outputs[0].Tensors != 1 {
 		t.Errorf("prune report %s", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "tiny-pruned.safetensors")); err != nil {
@@ -275,4 +288,10 @@ func TestPruneCLI(t *testing.T) {
 	}
 	code, _, stderr = runCLI(t, "prune", "--ema", "promote", in)
 	oneLineError(t, code, stderr, in, "no model_ema")
+
+	ckpt := filepath.Join(sd15Checkpoint(t), "checkpoint.safetensors")
+	code, stdout, stderr = runCLI(t, "prune", ckpt, "--dry-run", "--output-dir", out)
+	if code != exitOK || !strings.Contains(stdout, "would write") {
+		t.Errorf("prune of a checkpoint: %d %q %q", code, stdout, stderr)
+	}
 }

@@ -43,7 +43,13 @@ type saveResult struct {
 	HashSHA256   string          `json:"hash_sha256,omitempty"` // modelspec.hash_sha256 (--hash)
 	DryRun       bool            `json:"dry_run,omitempty"`
 	Header       json.RawMessage `json:"header,omitempty"` // dry run: the planned header, byte for byte
+	// RemovedTemps are temporary files of saves that were killed, removed
+	// from the output folder before writing.
+	RemovedTemps []streamwriter.StaleTemp `json:"removed_temps,omitempty"`
 }
+
+// maxClaimAttempts bounds the retries for a free output name.
+const maxClaimAttempts = 100
 
 func cmdSave(ctx context.Context, e *env, args []string) error {
 	fl := flag.NewFlagSet("save", flag.ContinueOnError)
@@ -182,15 +188,30 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	}
 
 	if *dryRun {
+		noteStaleTemps(e, out.folder)
 		return printDryRun(e, out.path, plan, *asJSON)
 	}
 
 	// The folder is created only now that the plan is sound, so a failed
 	// save leaves no trace (ComfyUI creates it while naming the file).
-	if err := os.MkdirAll(filepath.Dir(out.path), 0o755); err != nil {
-		return pathError(filepath.Dir(out.path), err)
+	if err := os.MkdirAll(out.folder, 0o755); err != nil {
+		return pathError(out.folder, err)
 	}
+	removed := removeStaleTemps(e, out.folder)
+	// Claim the name. Another save (or ComfyUI) may have taken it since it
+	// was chosen: then the next free counter is taken, as a batch of saves
+	// started together expects, and the plan made again with its title.
 	fileSink, err := streamwriter.CreateFile(out.path)
+	for attempt := 0; err != nil && (errors.Is(err, streamwriter.ErrBusy) || errors.Is(err, streamwriter.ErrExists)) && attempt < maxClaimAttempts; attempt++ {
+		if out, err = resolveOutput(*outputDir, *prefix, time.Now()); err != nil {
+			return err
+		}
+		req.Title = out.title
+		if plan, err = checkpoint.PlanCheckpoint(req); err != nil {
+			return err
+		}
+		fileSink, err = streamwriter.CreateFile(out.path)
+	}
 	if err != nil {
 		return err
 	}
@@ -211,7 +232,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture, HashSHA256: dataSum}
+	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture, HashSHA256: dataSum, RemovedTemps: removed}
 	if hasher != nil {
 		res.SHA256, res.AutoV2 = hasher.SHA256(), hasher.AutoV2()
 	} else if *withHash {
@@ -244,15 +265,18 @@ func pathError(path string, err error) error {
 }
 
 type outputName struct {
-	path  string // output file
-	title string // modelspec.title, "<filename> <counter>"
+	path   string // output file
+	folder string // its folder
+	title  string // modelspec.title, "<filename> <counter>"
 }
 
 // resolveOutput mirrors folder_paths.get_save_image_path: expand and split
 // the prefix, refuse a folder outside the output directory, then take the
 // next counter over every entry of the folder (files and folders, any
 // extension; a missing folder counts from 1, as ComfyUI's FileNotFoundError
-// branch does). Nothing is created here.
+// branch does). An output another ckptpack is writing counts too (its
+// hidden temporary file stands for it), so saves started together take
+// different counters. Nothing is created here.
 func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) {
 	if outputDir == "" {
 		outputDir = "."
@@ -274,9 +298,45 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 	names := make([]string, len(entries))
 	for i, ent := range entries {
 		names[i] = ent.Name()
+		if target, ok := streamwriter.TargetOfTemp(ent.Name()); ok {
+			names[i] = target
+		}
 	}
 	next := checkpoint.NextOutputName(subfolder, filename, names)
-	return outputName{path: filepath.Join(folder, next.Name), title: next.Title}, nil
+	return outputName{path: filepath.Join(folder, next.Name), folder: folder, title: next.Title}, nil
+}
+
+// removeStaleTemps removes from folder the temporary files of ckptpack runs
+// that were killed (SIGKILL, a crash: every other ending removes its own),
+// saying so on stderr. Files other programs left, and those of runs still
+// writing, are never touched (streamwriter.RemoveStaleTemps).
+// A failure to look is only noted: it must not stop the save.
+func removeStaleTemps(e *env, folder string) []streamwriter.StaleTemp {
+	removed, err := streamwriter.RemoveStaleTemps(folder)
+	for _, st := range removed {
+		fmt.Fprintf(e.stderr, "ckptpack: removed %s (%s), the unfinished output of a run that was killed\n", st.Path, streamwriter.FormatBytes(st.Bytes))
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s: looking for unfinished outputs of killed runs: %s\n", folder, oneLine(err.Error()))
+	}
+	return removed
+}
+
+// createOutput starts writing path through a FileSink (hidden temporary
+// file, linked into place when complete), first removing what killed runs
+// left in its folder.
+func createOutput(e *env, path string) (*streamwriter.FileSink, error) {
+	removeStaleTemps(e, filepath.Dir(path))
+	return streamwriter.CreateFile(path)
+}
+
+// noteStaleTemps mentions on stderr the temporary files of killed runs in
+// folder, for commands that write nothing there (inspect, --dry-run).
+func noteStaleTemps(e *env, folder string) {
+	stale, _ := streamwriter.FindStaleTemps(folder)
+	for _, st := range stale {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s (%s) is the unfinished output of a run that was killed; the next save into %s removes it\n", st.Path, streamwriter.FormatBytes(st.Bytes), folder)
+	}
 }
 
 // readInputFile reads a small input file (a prompt or workflow JSON) whole,

@@ -85,8 +85,8 @@ func checkStale(path string, now time.Time) (bool, error) {
 // lock. A file replaced between the look and the removal is left alone.
 func statStale(path string, now time.Time, remove bool) (bool, fs.FileInfo, error) {
 	f, err := openNoFollow(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil, nil // finished or aborted meanwhile
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return false, nil, nil // finished or aborted meanwhile; another user's
 	}
 	if err != nil {
 		return false, nil, err
