@@ -123,15 +123,27 @@ func TestExtractRefused(t *testing.T) {
 	}
 }
 
-// TestConvertCLI converts the F32 sd15 VAE to fp16 (--all: a VAE has no
-// diffusion model) and checks every tensor against the engine's conversion
-// of the input bytes; then batch behaviour, dry run and refusals.
+// TestConvertCLI converts the F32 sd15 VAE to fp16 and checks every tensor
+// against the engine's conversion of the input bytes; then batch behaviour,
+// dry run and refusals.
 func TestConvertCLI(t *testing.T) {
 	dir := sd15Checkpoint(t)
 	out := scratchDir(t)
 	vae := filepath.Join(dir, "vae.safetensors")
 
-	code, stdout, stderr := runCLI(t, "convert", "--to", "fp16", "--all", vae, "--output-dir", out, "--dry-run", "--json")
+	// A file of one component converts that component by default.
+	code, stdout, stderr := runCLI(t, "convert", "--to", "fp16", vae, "--output-dir", out, "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "248 tensors to F16 (F32 tensors of the VAE), 0 kept") {
+		t.Errorf("VAE without --all: %d %q %q", code, stdout, stderr)
+	}
+	// A full checkpoint: only its diffusion model, as before.
+	code, stdout, stderr = runCLI(t, "convert", "--to", "fp16", filepath.Join(dir, "checkpoint.safetensors"), "--output-dir", out, "--dry-run", "--json")
+	var ck opReport
+	if code != exitOK || json.Unmarshal([]byte(stdout), &ck) != nil || ck.Results[0].Convert.Rule != "F32 tensors of the diffusion model" {
+		t.Errorf("checkpoint: %d %q %q", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = runCLI(t, "convert", "--to", "fp16", "--all", vae, "--output-dir", out, "--dry-run", "--json")
 	if code != exitOK {
 		t.Fatalf("dry run: %d %s", code, stderr)
 	}

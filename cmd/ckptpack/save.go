@@ -51,6 +51,9 @@ type saveResult struct {
 // maxClaimAttempts bounds the retries for a free output name.
 const maxClaimAttempts = 100
 
+// createSink starts an output file; tests wrap it to race a save.
+var createSink = streamwriter.CreateFile
+
 func cmdSave(ctx context.Context, e *env, args []string) error {
 	fl := flag.NewFlagSet("save", flag.ContinueOnError)
 	fl.SetOutput(e.stderr)
@@ -197,20 +200,27 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	if err := os.MkdirAll(out.folder, 0o755); err != nil {
 		return pathError(out.folder, err)
 	}
-	removed := removeStaleTemps(e, out.folder)
-	// Claim the name. Another save (or ComfyUI) may have taken it since it
-	// was chosen: then the next free counter is taken, as a batch of saves
-	// started together expects, and the plan made again with its title.
-	fileSink, err := streamwriter.CreateFile(out.path)
-	for attempt := 0; err != nil && (errors.Is(err, streamwriter.ErrBusy) || errors.Is(err, streamwriter.ErrExists)) && attempt < maxClaimAttempts; attempt++ {
+	// What killed runs left is removed (their counters were free already:
+	// resolveOutput skips them). Then the name is claimed: another save (or
+	// ComfyUI) may have taken it since it was chosen, and the next free
+	// counter is taken instead, as a batch of saves started together
+	// expects, the plan made again with its title.
+	replan := func() error {
+		var err error
 		if out, err = resolveOutput(*outputDir, *prefix, time.Now()); err != nil {
 			return err
 		}
 		req.Title = out.title
-		if plan, err = checkpoint.PlanCheckpoint(req); err != nil {
+		plan, err = checkpoint.PlanCheckpoint(req)
+		return err
+	}
+	removed := removeStaleTemps(e, out.folder)
+	fileSink, err := createSink(out.path)
+	for attempt := 1; attempt < maxClaimAttempts && (errors.Is(err, streamwriter.ErrBusy) || errors.Is(err, streamwriter.ErrExists)); attempt++ {
+		if err := replan(); err != nil {
 			return err
 		}
-		fileSink, err = streamwriter.CreateFile(out.path)
+		fileSink, err = createSink(out.path)
 	}
 	if err != nil {
 		return err
@@ -276,7 +286,8 @@ type outputName struct {
 // extension; a missing folder counts from 1, as ComfyUI's FileNotFoundError
 // branch does). An output another ckptpack is writing counts too (its
 // hidden temporary file stands for it), so saves started together take
-// different counters. Nothing is created here.
+// different counters; the leftover of a killed run does not. Nothing is
+// created here.
 func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) {
 	if outputDir == "" {
 		outputDir = "."
@@ -295,12 +306,22 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return outputName{}, pathError(folder, err)
 	}
-	names := make([]string, len(entries))
-	for i, ent := range entries {
-		names[i] = ent.Name()
-		if target, ok := streamwriter.TargetOfTemp(ent.Name()); ok {
-			names[i] = target
+	stale := map[string]bool{}
+	if leftovers, _ := streamwriter.FindStaleTemps(folder); len(leftovers) > 0 {
+		for _, st := range leftovers {
+			stale[filepath.Base(st.Path)] = true
 		}
+	}
+	var names []string
+	for _, ent := range entries {
+		name := ent.Name()
+		if target, ok := streamwriter.TargetOfTemp(name); ok {
+			if stale[name] {
+				continue
+			}
+			name = target
+		}
+		names = append(names, name)
 	}
 	next := checkpoint.NextOutputName(subfolder, filename, names)
 	return outputName{path: filepath.Join(folder, next.Name), folder: folder, title: next.Title}, nil
