@@ -179,6 +179,10 @@ func TestKilledSaveLeftoverRemoved(t *testing.T) {
 	if !strings.Contains(stderr, "ckptpack: removed "+temp) || !strings.Contains(stderr, filepath.Join(folder, "ComfyUI_00001_.safetensors")+": interrupted") {
 		t.Errorf("next save: %d, stderr %q", code, stderr)
 	}
+	// An older ckptpack's temporary file (no lock) is only mentioned.
+	if !strings.Contains(stderr, "note: "+filepath.Join(folder, others[0])+" looks like the unfinished output of an older ckptpack") {
+		t.Errorf("next save did not mention %s: %q", others[0], stderr)
+	}
 	want := append(slices.Clone(others), "small.safetensors")
 	slices.Sort(want)
 	if got := listNames(t, folder); !slices.Equal(got, want) {

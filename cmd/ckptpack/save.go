@@ -340,7 +340,18 @@ func removeStaleTemps(e *env, folder string) []streamwriter.StaleTemp {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ckptpack: note: %s: looking for unfinished outputs of killed runs: %s\n", folder, oneLine(err.Error()))
 	}
+	noteLegacyTemps(e, folder)
 	return removed
+}
+
+// noteLegacyTemps mentions the temporary files older ckptpack versions
+// left in folder: they cannot be told from a file such a version is still
+// writing, so they are left to the user.
+func noteLegacyTemps(e *env, folder string) {
+	legacy, _ := streamwriter.FindLegacyTemps(folder)
+	for _, p := range legacy {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s looks like the unfinished output of an older ckptpack; remove it if no save is running\n", p)
+	}
 }
 
 // createOutput starts writing path through a FileSink (hidden temporary
@@ -358,6 +369,7 @@ func noteStaleTemps(e *env, folder string) {
 	for _, st := range stale {
 		fmt.Fprintf(e.stderr, "ckptpack: note: %s (%s) is the unfinished output of a run that was killed; the next save into %s removes it\n", st.Path, streamwriter.FormatBytes(st.Bytes), folder)
 	}
+	noteLegacyTemps(e, folder)
 }
 
 // readInputFile reads a small input file (a prompt or workflow JSON) whole,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -154,4 +155,43 @@ func RemoveTemps() []string {
 	}
 	liveTemps.paths = nil
 	return removed
+}
+
+// FindLegacyTemps lists the temporary files of ckptpack versions before
+// TempName (".<name>.safetensors.<random base36>.part"). Those took no
+// lock, so whether one is still being written cannot be told: they are
+// only reported, never removed.
+func FindLegacyTemps(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && isLegacyTemp(e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+func isLegacyTemp(name string) bool {
+	rest, ok := strings.CutSuffix(name, ".part")
+	if _, current := TargetOfTemp(name); current || !ok || !strings.HasPrefix(rest, ".") {
+		return false
+	}
+	i := strings.LastIndexByte(rest, '.')
+	random := rest[i+1:]
+	if i <= 0 || len(random) == 0 || len(random) > 13 || !strings.HasSuffix(rest[:i], ".safetensors") {
+		return false
+	}
+	for _, c := range random {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }

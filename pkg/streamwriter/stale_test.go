@@ -176,3 +176,15 @@ func TestRemoveTemps(t *testing.T) {
 		t.Errorf("folder holds %v", names)
 	}
 }
+
+// Temporary files of older versions (no lock) are found, never removed.
+func TestFindLegacyTemps(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{".ComfyUI_00001_.safetensors.k3j2h1qz.part", ".a.safetensors.ckptpack.part", ".notes.txt.abc.part", "x.safetensors.abc.part", ".a.safetensors.ABC.part"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600)
+	}
+	got, err := FindLegacyTemps(dir)
+	if want := []string{filepath.Join(dir, ".ComfyUI_00001_.safetensors.k3j2h1qz.part")}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("FindLegacyTemps = %v, %v; want %v", got, err, want)
+	}
+}
