@@ -70,7 +70,7 @@ func (in *interrupts) exitCode(code int) int {
 // for the work. It is called on the watcher's goroutine; the work's
 // goroutine may be stuck anywhere, so nothing here waits for it.
 func (in *interrupts) exitNow(stderr io.Writer) {
-	in.mu.Lock()
+	in.mu.Lock() // never unlocked: a main returning now waits in exitCode for this exit
 	sig := in.sig
 	streamwriter.RemoveTemps()
 	if isTerminal(stderr) {

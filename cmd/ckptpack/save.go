@@ -24,7 +24,8 @@ const saveUsage = `usage: ckptpack save --model FILE --clip FILE [--clip FILE]..
        ckptpack save --model DIFFUSERS_FOLDER [options]
 
 Writes <output-dir>/<prefix>_<counter:05>_.safetensors, numbered the way
-ComfyUI's Save Checkpoint numbers its files, and prints its path. Any slot
+ComfyUI's Save Checkpoint numbers its files (saves running at once take
+different counters), and prints its path. Any slot
 may be given a full checkpoint; the slot decides which part of it is used.
 Every slot also takes a torch checkpoint (.ckpt/.pt/.bin, read without
 running its pickle), a sharded checkpoint's *.index.json or a diffusers
@@ -307,10 +308,9 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 		return outputName{}, pathError(folder, err)
 	}
 	stale := map[string]bool{}
-	if leftovers, _ := streamwriter.FindStaleTemps(folder); len(leftovers) > 0 {
-		for _, st := range leftovers {
-			stale[filepath.Base(st.Path)] = true
-		}
+	leftovers, _ := streamwriter.FindStaleTemps(folder) // a failure only means none are skipped
+	for _, st := range leftovers {
+		stale[filepath.Base(st.Path)] = true
 	}
 	var names []string
 	for _, ent := range entries {
