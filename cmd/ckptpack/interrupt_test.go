@@ -257,8 +257,16 @@ func TestDoubleInterruptDuringSave(t *testing.T) {
 	if code := p.exitAfter(t, syscall.SIGINT, false); code != 130 {
 		t.Errorf("exit status %d, want 130", code)
 	}
-	if s := strings.TrimSuffix(p.stderr.String(), "\n"); !strings.HasPrefix(s, "ckptpack: ") || strings.Contains(s, "\n") || p.stdout.String() != "" {
-		t.Errorf("stderr %q, stdout %q: want one error line", p.stderr.String(), p.stdout.String())
+	// The clean path's line, the at-once path's, or (the second signal
+	// arriving as the work returns) both.
+	stderr := p.stderr.String()
+	for _, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if !strings.HasPrefix(line, "ckptpack: ") {
+			t.Errorf("stderr line %q", line)
+		}
+	}
+	if !strings.Contains(stderr, "interrupted; nothing was written") && !strings.Contains(stderr, "exiting at once") || p.stdout.String() != "" {
+		t.Errorf("stderr %q, stdout %q", stderr, p.stdout.String())
 	}
 	assertNoOutput(t, out)
 }
