@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -45,6 +47,11 @@ func cmdInspect(e *env, args []string) error {
 	src, err := op.source(pos[0])
 	if err != nil {
 		return err
+	}
+	if fi, err := os.Stat(pos[0]); err == nil && fi.IsDir() {
+		noteStaleTemps(e, pos[0])
+	} else {
+		noteStaleTemps(e, filepath.Dir(pos[0]))
 	}
 	if src.IsPipeline() {
 		return inspectPipeline(e, src, *asJSON)

@@ -159,13 +159,35 @@ func TestConvertRefusals(t *testing.T) {
 	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "sd15.safetensors: tensor "+pos.Name+" is I64") {
 		t.Errorf("fp8 of I64: %v", err)
 	}
+	// A file of no diffusion model converts by default only when it holds
+	// one component: a VAE converts; a VAE with a text encoder does not.
 	vae := manifestInput(t, "sd15", "vae")
-	_, _, err = PlanConvert(ConvertRequest{Input: vae, To: safetensors.DTypeF16})
-	if !errors.Is(err, ErrComponentNotFound) || !strings.Contains(err.Error(), "--all") {
-		t.Errorf("VAE without --all: %v", err)
+	if _, rep, err := PlanConvert(ConvertRequest{Input: vae, To: safetensors.DTypeF16}); err != nil || rep.Converted != 248 || rep.Rule != "F32 tensors of the VAE" {
+		t.Errorf("VAE alone: %+v, %v", rep, err)
 	}
 	if _, _, err = PlanConvert(ConvertRequest{Input: vae, To: safetensors.DTypeF16, All: true}); err != nil {
 		t.Errorf("VAE with --all: %v", err)
+	}
+	var ts []testTensor
+	for _, x := range manifestTensors(t, oracleManifest(t, "sd15", "vae")) {
+		x.Name = "first_stage_model." + x.Name
+		ts = append(ts, x)
+	}
+	for _, x := range manifestTensors(t, oracleManifest(t, "sd15", "clip_l")) {
+		x.Name = "cond_stage_model.transformer." + x.Name
+		ts = append(ts, x)
+	}
+	var encs []testTensor
+	for _, x := range ts[len(ts)-len(manifestTensors(t, oracleManifest(t, "sd15", "clip_l"))):] {
+		x.Name = strings.TrimPrefix(x.Name, "cond_stage_model.transformer.")
+		encs = append(encs, x)
+	}
+	if _, rep, err := PlanConvert(ConvertRequest{Input: makeInput(t, "clip_l.safetensors", encs, nil), To: safetensors.DTypeBF16}); err != nil || rep.Rule != "F32 tensors of the text encoder" {
+		t.Errorf("text encoder alone: %+v, %v", rep, err)
+	}
+	_, _, err = PlanConvert(ConvertRequest{Input: makeInput(t, "clip_vae.safetensors", ts, nil), To: safetensors.DTypeF16})
+	if !errors.Is(err, ErrComponentNotFound) || !strings.Contains(err.Error(), "--all") || !strings.Contains(err.Error(), "VAE") {
+		t.Errorf("VAE and text encoder without --all: %v", err)
 	}
 	if _, err := PrecisionTarget("fp4"); err == nil {
 		t.Error("fp4 accepted")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ckptpack/ckptpack/pkg/comfy"
@@ -110,9 +111,23 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			architecture = fc.Model.Arch.Class
 		}
 		slots := tensorSlots(fc)
+		// The default scope: the diffusion model of a file that has one,
+		// else the one component a file holds (a VAE, or its text
+		// encoders), which is what converting that file means.
+		scope, scopeName := SlotModel, "the diffusion model"
 		if match == nil && !req.All && fc.Model == nil {
-			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (choose every component: --all): %w",
-				in.Name, describeContents(fc), ErrComponentNotFound)
+			parts := fc.Parts()
+			if len(parts) == 0 || slices.ContainsFunc(parts, func(p *comfy.Part) bool { return p.Slot != parts[0].Slot }) {
+				return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model, or the one component of a file holding one, converts by default (choose every component: --all): %w",
+					in.Name, describeContents(fc), ErrComponentNotFound)
+			}
+			scope, scopeName = parts[0].Slot, "the VAE"
+			if scope == SlotClip {
+				scopeName = "the text encoder"
+				if len(parts) > 1 {
+					scopeName += "s"
+				}
+			}
 		}
 		fp8 := req.To == safetensors.DTypeF8E4M3 || req.To == safetensors.DTypeF8E5M2
 		switch {
@@ -121,11 +136,11 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		case fp8 && req.All:
 			rep.Rule = "Linear/Conv weights of every component (biases, norms and embeddings keep their precision)"
 		case fp8:
-			rep.Rule = "Linear/Conv weights of the diffusion model (biases, norms and embeddings keep their precision)"
+			rep.Rule = "Linear/Conv weights of " + scopeName + " (biases, norms and embeddings keep their precision)"
 		case req.All:
 			rep.Rule = "every F32 tensor"
 		default:
-			rep.Rule = "F32 tensors of the diffusion model"
+			rep.Rule = "F32 tensors of " + scopeName
 		}
 		for _, t := range h.Tensors {
 			v := tensors[t.Name]
@@ -138,7 +153,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 						in.Name, t.Name, t.DType, req.To, convertibleFrom(req.To), ErrCannotConvert)
 				}
 			} else {
-				if !req.All && slots[t.Name] != SlotModel {
+				if !req.All && slots[t.Name] != scope {
 					continue
 				}
 				if fp8 {
