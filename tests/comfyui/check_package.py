@@ -79,7 +79,7 @@ def main(folder):
                        for f in glob.glob(os.path.join(glob.escape(web_dir), "**/*.js"), recursive=True))
         if found != ["ckptpack.js"]:
             problems.append(f"{web_dir}: ComfyUI would import {found}, expected only ['ckptpack.js']")
-        for required in ["lib/app/saver.mjs", "lib/worker.mjs", "lib/wasm_exec.mjs", "lib/ckptpack.wasm", "lib/style.css"]:
+        for required in ["lib/comfy-host.mjs", "lib/app/saver.mjs", "lib/worker.mjs", "lib/wasm_exec.mjs", "lib/ckptpack.wasm", "lib/style.css"]:
             if not os.path.isfile(os.path.join(web_dir, required)):
                 problems.append(f"{web_dir}: {required} is missing")
 
