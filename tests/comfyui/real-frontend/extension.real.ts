@@ -156,12 +156,15 @@ async function verifySD15(file: string): Promise<void> {
 async function saveAndDownload(page: Page, sink: Sink): Promise<Download> {
   await page.locator(`[data-role="sink"][value="${sink}"]`).check();
   const downloading = page.waitForEvent('download', { timeout: 8 * 60_000 });
-  await ui(page).save.click();
+  await saveButton(page).click();
   const download = await downloading;
   await download.path();
   expect(await download.failure()).toBeNull();
   return download;
 }
+
+/** The saver's Save (ComfyUI's sidebar button for the tab is also named "Save Checkpoint…"). */
+const saveButton = (page: Page) => page.getByRole('button', { name: 'Save checkpoint', exact: true });
 
 const toast = (page: Page, summary: string) => page.locator('.p-toast-message').filter({ hasText: summary });
 
@@ -257,7 +260,7 @@ test('an SD1.5 checkpoint is saved through every sink the tab offers, with the l
 
   // A file on disk.
   await page.locator('[data-role="sink"][value="file"]').check();
-  await ui(page).save.click();
+  await saveButton(page).click();
   await expect(ui(page).result).toContainText('written to the file you chose');
   await expect(toast(page, 'Checkpoint saved')).toBeVisible();
   const picked = await page.evaluate(async () => {
