@@ -96,7 +96,8 @@ async function openComfyUI(page: Page, settings: Record<string, unknown> = {}, w
   await page.goto('/');
   await page.waitForFunction(() => (globalThis as any).app?.rootGraph && (globalThis as any).app.extensionManager?.setting);
   await expect(page.locator(TAB_BUTTON)).toBeVisible();
-  if (workflow) await page.evaluate((w) => (globalThis as any).app.loadGraphData(w), workflow);
+  // Opened as its own workflow tab, as when the user opens a saved workflow.
+  if (workflow) await page.evaluate((w) => (globalThis as any).app.loadGraphData(w, true, true, 'sd15-components'), workflow);
 }
 
 async function openTab(page: Page): Promise<void> {
@@ -331,7 +332,7 @@ test('the tab survives a workflow switch and follows the open workflow', async (
   await expect(page.locator('[data-role="workflow-models"] li[data-model="flux1-dev.safetensors"]')).toHaveAttribute('data-state', 'other');
 
   // Back to the first workflow: same saver, same picked files and typed prefix.
-  await page.evaluate(() => (globalThis as any).app.extensionManager.command.execute('Comfy.PreviousOpenedWorkflow'));
+  await page.getByRole('button', { name: /^sd15-components/ }).click();
   await expect(uses).toHaveText('This workflow uses unet.safetensors, clip_l.safetensors, vae.safetensors.');
   await expect(page.locator('[data-role="workflow-models"] li[data-state="picked"]')).toHaveCount(3);
   await expect(ui(page).prefix).toHaveValue('checkpoints/kept');
