@@ -43,3 +43,8 @@ test-comfyui-real: comfyui-extension $(CHROMIUM) unzip-python3
 	else \
 		npx playwright test -c tests/comfyui/real-frontend.config.ts; \
 	fi
+
+# The README's screenshot of the tab in the real frontend (docs/comfyui-tab.png).
+.PHONY: comfyui-screenshot
+comfyui-screenshot: comfyui-extension $(CHROMIUM) unzip-python3
+	node tests/comfyui/real-frontend/screenshot.mjs docs/comfyui-tab.png
