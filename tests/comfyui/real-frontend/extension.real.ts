@@ -366,16 +366,27 @@ test('the tab survives a workflow switch and follows the open workflow', async (
 test('a loader node\'s context menu opens the tab with the slots named after the workflow\'s files', async ({ app }) => {
   const { page } = app;
   await openComfyUI(page);
-  // Right-click the VAELoader node's title on the canvas.
-  const at = await page.evaluate(() => {
+  // Where a node's title is on screen.
+  const titleOf = (type: string) => page.evaluate((type) => {
     const comfy = (globalThis as any).app;
-    const node = comfy.rootGraph.nodes.find((n: { type: string }) => n.type === 'VAELoader');
+    const node = comfy.rootGraph.nodes.find((n: { type: string }) => n.type === type);
     const [x, y] = comfy.canvas.ds.convertOffsetToCanvas([node.pos[0] + 40, node.pos[1] - 15]);
     const rect = comfy.canvas.canvas.getBoundingClientRect();
     return { x: rect.left + x, y: rect.top + y };
-  });
-  await page.mouse.click(at.x, at.y, { button: 'right' });
-  await page.getByText("Save this workflow's models as one checkpoint", { exact: true }).click();
+  }, type);
+  const entry = page.getByText("Save this workflow's models as one checkpoint", { exact: true });
+
+  // Not on other nodes: the Empty Latent Image's menu opens without it.
+  const latent = await titleOf('EmptyLatentImage');
+  await page.mouse.click(latent.x, latent.y, { button: 'right' });
+  await expect(page.getByText('Bypass', { exact: true }).first()).toBeVisible();
+  await expect(entry).toHaveCount(0);
+  await page.keyboard.press('Escape');
+
+  // Right-click the VAELoader node's title on the canvas.
+  const vae = await titleOf('VAELoader');
+  await page.mouse.click(vae.x, vae.y, { button: 'right' });
+  await entry.click();
   await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-engine', 'ready');
   await expect(page.locator('[data-role="workflow-uses"]')).toHaveText('This workflow uses unet.safetensors, clip_l.safetensors, vae.safetensors.');
   await expect(page.locator('[data-slot="model"] [data-role="slot-hint"]')).toHaveText('This workflow: unet.safetensors');
