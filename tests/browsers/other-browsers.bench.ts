@@ -109,7 +109,8 @@ async function clickToFile(b: Driven, sink: 'blob' | 'opfs'): Promise<{ seconds:
   const file = await downloaded(b, 'ComfyUI_00001_.safetensors', bytes, 30 * 60_000);
   const seconds = (Date.now() - t0) / 1000;
   await until(b, 'the save', `return globalThis.ckptpack.saver.stats.savesCompleted > arguments[0];`, [before]);
-  const engineSeconds = await b.run<number>(`return globalThis.ckptpack.saver.stats.lastSave.engineSeconds`);
+  // NaN (no engine time for a blob save) crosses WebDriver as null.
+  const engineSeconds = (await b.run<number | null>(`return globalThis.ckptpack.saver.stats.lastSave.engineSeconds`)) ?? NaN;
   await rm(file);
   await clearOPFS(b);
   return { seconds, engineSeconds };
@@ -172,7 +173,7 @@ test('browsers bench: Firefox and WebKit against their own floors', async () => 
             const c = await clickToFile(b, step as 'blob' | 'opfs');
             push(step, c.seconds);
             if (step === 'opfs') push('assembly', c.engineSeconds);
-            detail.push(`${step} ${c.seconds.toFixed(1)} s (engine ${c.engineSeconds.toFixed(1)} s)`);
+            detail.push(`${step} ${c.seconds.toFixed(1)} s${Number.isFinite(c.engineSeconds) ? ` (engine ${c.engineSeconds.toFixed(1)} s)` : ''}`);
           }
         }
         if (io.syncAccessHandle) copyRatios.push(times.assembly[r] / times.js_copy[r]);
