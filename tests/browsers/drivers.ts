@@ -72,8 +72,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function launch(name: BrowserName): Promise<Driven> {
-  return name === 'firefox' ? launchFirefox() : launchWebKit();
+/**
+ * webkitFeatures: WebKit feature switches for MiniBrowser (--features, e.g.
+ * '+FileSystem'; `MiniBrowser --features=help` lists them).
+ */
+export async function launch(name: BrowserName, { webkitFeatures = '' } = {}): Promise<Driven> {
+  return name === 'firefox' ? launchFirefox() : launchWebKit(webkitFeatures);
 }
 
 async function launchFirefox(): Promise<Driven> {
@@ -133,7 +137,7 @@ async function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
   return { display, proc };
 }
 
-async function launchWebKit(): Promise<Driven> {
+async function launchWebKit(features: string): Promise<Driven> {
   const { Builder, By } = await import('selenium-webdriver');
   const home = await mkdtemp(path.join(os.tmpdir(), 'ckptpack-webkit-'));
   const downloads = path.join(home, 'Downloads');
@@ -165,7 +169,7 @@ async function launchWebKit(): Promise<Driven> {
     }
     driver = await new Builder().usingServer(`http://127.0.0.1:${port}`).withCapabilities({
       browserName: 'MiniBrowser',
-      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation', ...(features ? [`--features=${features}`] : [])] },
     }).build();
   } catch (error) {
     await stopAll();

@@ -1,4 +1,5 @@
-// make bench-browsers-other: BENCH_ARCH (default sdxl_base, as make bench-browser) through the page in
+// make bench-browsers-other: BENCH_ARCH (default sd15, 2.3 GB; sdxl_base as make bench-browser takes
+// over 10 min per round in Firefox on this machine) through the page in
 // Firefox and WebKit, each against its own floor, side by side in one browser session per round.
 //   browser_vs_js_copy_ratio_<browser>   wall time of the worker's assembly into OPFS ÷ wall time of a
 //                                        plain-JS File→OPFS copy of the same input bytes (BYOB reads,
@@ -25,7 +26,7 @@ import { chooseSink, emptyDownloads, openPage, SLOT_LABELS, startServer, stopSer
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const ARCH = process.env.BENCH_ARCH ?? 'sdxl_base';
+const ARCH = process.env.BENCH_ARCH ?? 'sd15';
 const BROWSERS = (process.env.BENCH_BROWSERS ?? 'firefox,webkit').split(',') as BrowserName[];
 const OUT = path.join(REPO, 'build', 'bench', 'browsers-other.txt');
 const CLIPS = ARCH === 'sdxl_base' ? ['clip_l', 'clip_g'] : ['clip_l'];

@@ -134,3 +134,26 @@ for (const name of ['firefox', 'webkit'] as BrowserName[]) {
     });
   });
 }
+
+// Safari ships the File System API that WebKitGTK leaves off by default.
+// Switched on here, the page sees navigator.storage.getDirectory, but this
+// WebKit's workers have no FileSystemSyncAccessHandle, which the engine
+// writes browser storage with: the worker's own feature check (its ready
+// message) keeps the sink hidden rather than offering one that would fail.
+test('webkit with the File System API on: browser storage stays hidden without sync access handles in the worker', async () => {
+  const server = await startServer();
+  const b = await launch('webkit', { webkitFeatures: '+FileSystem,+FileSystemWritableStream,+StorageAPI,+StorageAPIEstimate' });
+  try {
+    const io = await openPage(b);
+    expect(await b.run(`return typeof navigator.storage.getDirectory`)).toBe('function');
+    expect(io).toEqual({ reads: 'sync', opfs: true, syncAccessHandle: false });
+    await until(b, 'browser storage hidden', `const r = document.querySelector('[data-role="sink"][value="opfs"]');
+      return r.disabled && r.closest('label').hidden;`);
+    expect(await b.run(`return document.querySelector('[data-role="sink"]:checked').value`)).toBe('blob');
+    await until(b, 'the note under Saved checkpoints', `return document.querySelector('[data-role="saved-empty"]').textContent
+      .includes('This browser cannot write to its private file storage from a worker.');`);
+  } finally {
+    await b.close();
+    await stopServer(server);
+  }
+});

@@ -1081,6 +1081,11 @@ export function mountSaver(container, options = {}) {
       ui.storage.textContent = `Could not list browser storage: ${error.message}`;
       return;
     }
+    // The sinks' probe may have found the storage unusable meanwhile.
+    if (!caps.opfs) {
+      refreshSaved();
+      return;
+    }
     const files = [...listed.files].sort((a, b) => a.path.localeCompare(b.path));
     ui.savedList.replaceChildren(...files.map(savedItem));
     ui.savedEmpty.hidden = files.length > 0;
