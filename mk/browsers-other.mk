@@ -1,7 +1,7 @@
 # The page in Firefox ESR and WebKitGTK (tests/browsers, see its playwright.config.ts and drivers.ts).
 #   make test-browsers-other   sd15 through the labelled inputs (download verified byte for byte), a wrong
 #                              file's error, Cancel keeping nothing, offline reload; per browser
-#   make bench-browsers-other  sdxl_base: copy ratio vs plain JS, click → file per sink ÷ the browser's own
+#   make bench-browsers-other  BENCH_ARCH (default sd15): copy ratio vs plain JS, click → file per sink ÷ the browser's own
 #                              floor (BENCH_RUNS, default 3; name: value lines, also in build/bench/browsers-other.txt)
 # Debian's firefox-esr (driven by puppeteer-core over WebDriver BiDi) and webkit2gtk-driver
 # (WebKitWebDriver and MiniBrowser, driven by selenium-webdriver under xvfb); nothing is downloaded.
