@@ -162,6 +162,10 @@ export function mountSaver(container, options = {}) {
   let dropProblems = []; // files of the last drop that fit no slot
   let reading = ''; // the file routeFiles is reading now
   const objectURLs = new Set();
+  // Output paths handed out by a download or a file on disk: they leave
+  // nothing in browser storage, so the engine is told (options.takenNames)
+  // and the next save's counter moves on.
+  const takenNames = new Set();
   const listeners = [];
   const stats = {
     readyMs: NaN,
@@ -287,10 +291,16 @@ export function mountSaver(container, options = {}) {
   }
 
   function errorText(error) {
-    if (error instanceof EngineError && error.file && !error.message.includes(error.file)) {
-      return `${error.file}: ${error.message}`;
+    let message = error?.message ?? String(error);
+    if (!(error instanceof EngineError)) return message;
+    // The engine says "clip slot: …" (the CLI's words); the page names the
+    // slot as it is labelled on screen.
+    const slotPrefix = `${error.slot} slot: `;
+    if (SLOT_LABELS[error.slot] && message.startsWith(slotPrefix)) {
+      message = `${SLOT_LABELS[error.slot]}: ${message.slice(slotPrefix.length)}`;
     }
-    return error?.message ?? String(error);
+    if (error.file && !message.includes(error.file)) return `${error.file}: ${message}`;
+    return message;
   }
 
   function metadataDetails(metadata) {
@@ -395,8 +405,8 @@ export function mountSaver(container, options = {}) {
     const noun = slot === 'clip' ? 'text encoders' : slotNoun(slot);
     dropText.firstChild.textContent = !filled
       ? `Drop the ${noun} here, or `
-      : slot === 'clip' ? 'Drop another text encoder here, or ' : `Drop another ${noun} here to replace it, or `;
-    dropText.lastChild.textContent = slot === 'clip' ? 'choose files' : 'choose a file';
+      : slot === 'clip' ? 'Drop another text encoder here to add it, or ' : `Drop another ${noun} here to replace it, or `;
+    dropText.lastChild.textContent = slot !== 'clip' ? 'choose a file' : filled ? 'choose the files again' : 'choose files';
   }
 
   /**
@@ -417,7 +427,8 @@ export function mountSaver(container, options = {}) {
   /** Everything the alert lists: the blocking problems, dropped files that fit no slot, a failed save. */
   function alertProblems() {
     const problems = [...blockingProblems(), ...dropProblems];
-    if (outcome?.kind === 'failed' || outcome?.kind === 'cancelled') problems.push(outcome.message);
+    // A cancelled save is no problem: the status alone says so.
+    if (outcome?.kind === 'failed') problems.push(outcome.message);
     return [...new Set(problems.filter(Boolean))];
   }
 
@@ -541,6 +552,8 @@ export function mountSaver(container, options = {}) {
     if (typeof content === 'string') ui.status.textContent = content;
     else ui.status.replaceChildren(outcomeElement());
     ui.status.classList.toggle('ckpt-status-done', typeof content !== 'string');
+    ui.status.classList.toggle('ckpt-status-cancelled', !activeSave && outcome?.kind === 'cancelled');
+    root.dataset.outcome = activeSave ? 'running' : outcome?.kind ?? 'none';
   }
 
   /** Draws everything that follows from the state. */
@@ -574,17 +587,20 @@ export function mountSaver(container, options = {}) {
   const sameFile = (a, b) => a === b || (a.name === b.name && a.size === b.size && a.lastModified === b.lastModified);
 
   /**
-   * Puts files into one slot (its picker or a drop onto it): the text
-   * encoders slot adds them (a file already there is not added twice), the
-   * other slots take the last one. A file is a File or a folder item
-   * (folder.js): both are inspected by the engine alike.
+   * Puts files into one slot. A drop onto the text encoders slot adds them
+   * (a file already there is not added twice); its picker replaces the list,
+   * as choosing files again does anywhere else (mode 'replace'). The other
+   * slots take the last file. A file is a File or a folder item (folder.js):
+   * both are inspected by the engine alike.
    */
-  function putInSlot(slot, files) {
+  function putInSlot(slot, files, mode = 'add') {
     if (activeSave || files.length === 0) return;
     dropProblems = [];
-    const fresh = slot === 'clip' ? files.filter((f) => !slots.clip.some((e) => sameFile(e.file, f))) : files.slice(-1);
+    const unique = files.filter((f, i) => files.findIndex((g) => sameFile(f, g)) === i);
+    const keep = slot === 'clip' && mode === 'add' ? slots.clip : [];
+    const fresh = slot === 'clip' ? unique.filter((f) => !keep.some((e) => sameFile(e.file, f))) : unique.slice(-1);
     const entries = fresh.map(inspectingEntry);
-    slots[slot] = slot === 'clip' ? [...slots.clip, ...entries] : entries;
+    slots[slot] = [...keep, ...entries];
     slotsChanged();
     inspectEntries(slot, entries);
   }
@@ -777,6 +793,19 @@ export function mountSaver(container, options = {}) {
     return new Blob(pieces, { type: 'application/octet-stream' });
   }
 
+  /** What a blob hand-off gives the download manager: computed bytes and file slices. */
+  function handedOver(parts) {
+    const counted = { inlineBytes: 0, slices: 0, sliceBytes: 0 };
+    for (const part of parts ?? []) {
+      if (part.bytes) counted.inlineBytes += part.bytes.byteLength ?? part.bytes.size ?? 0;
+      else {
+        counted.slices += 1;
+        counted.sliceBytes += part.end - part.start;
+      }
+    }
+    return counted;
+  }
+
   function schedulePlan() {
     clearTimeout(planTimer);
     planGeneration += 1;
@@ -895,6 +924,7 @@ export function mountSaver(container, options = {}) {
       metadata,
       prediction: ui.prediction.value,
       sha256: false,
+      takenNames: [...takenNames],
       ...(await options.extraOptions?.()), // e.g. the metadata editor's {modelspec, hash}
     };
   }
@@ -942,7 +972,7 @@ export function mountSaver(container, options = {}) {
         activeSave = null;
         setFormDisabled(false);
         outcome = error?.name === 'AbortError'
-          ? { kind: 'cancelled', status: 'Save cancelled: no file chosen.', message: '' }
+          ? { kind: 'cancelled', status: 'Cancelled: no file chosen, nothing was written.' }
           : { kind: 'failed', status: 'Save failed.', message: `Could not open the save dialog: ${error.message}` };
         render();
         return;
@@ -1016,13 +1046,22 @@ export function mountSaver(container, options = {}) {
         };
       } else if (done.sink === 'blob') {
         startDownload(doc, blobFromParts(done.parts, requestFilesList(request)), done.name, objectURLs);
-        // The engine only planned the parts: the download manager copies the
-        // bytes now, so there is no write time to report.
+        takenNames.add(plan.path || plan.fileName);
+        // The engine only planned the parts: the browser's download manager
+        // copies the bytes now, out of the page's sight (a Blob's reads are
+        // not observable), so the page says what it handed over and where
+        // the progress is shown.
+        const handed = handedOver(done.parts);
         outcome = {
           kind: 'saved',
-          title: `Downloading ${done.name}`,
+          handedOver: true,
+          title: `Handed to your browser's downloads: ${done.name}`,
           lines: [
-            `${what}. Your browser reads it from your files as it saves: keep them unchanged until the download finishes.`,
+            `${what}. The page handed over the header (${formatBytes(handed.inlineBytes)}) and `
+              + `${handed.slices.toLocaleString('en-US')} ${handed.slices === 1 ? 'slice' : 'slices'} of your files `
+              + `(${formatBytes(handed.sliceBytes)}); your browser's download manager writes the file now. `
+              + 'Its progress, speed and Cancel are in the browser\'s downloads list (Ctrl+J, or the downloads button).',
+            'Keep the input files unchanged until the download finishes. The page is done: you can set up the next save.',
             downloadNameNote(plan.path, done.name),
           ].filter(Boolean),
         };
@@ -1032,6 +1071,7 @@ export function mountSaver(container, options = {}) {
           title: `Saved ${done.name}`,
           lines: [`${what}, written to the file you chose in ${took}.`],
         };
+        takenNames.add(plan.path || plan.fileName);
       }
       record.downloadStartedSeconds = (performance.now() - clickedAt) / 1000;
       stats.savesCompleted += 1;
@@ -1042,7 +1082,7 @@ export function mountSaver(container, options = {}) {
       }
     } catch (error) {
       if (error instanceof EngineError && error.code === 'cancelled') {
-        outcome = { kind: 'cancelled', status: 'Save cancelled; nothing was kept.', message: 'Save cancelled; no checkpoint was written.' };
+        outcome = { kind: 'cancelled', status: 'Cancelled: nothing was kept.' };
       } else {
         // A problem with one file is also shown on its slot.
         const located = problemLocation(error);
@@ -1183,7 +1223,7 @@ export function mountSaver(container, options = {}) {
       // The list above the drop zone shows what the slot holds; clearing the
       // input lets the same file be picked again after a Remove.
       input.value = '';
-      putInSlot(slot, files);
+      putInSlot(slot, files, 'replace');
     });
     listen(section, 'dragover', (event) => {
       if (!hasFiles(event)) return;
