@@ -187,7 +187,7 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 				}
 			}
 		}
-		if m, problem, err := modelPart(sd); err != nil {
+		if m, problem, err := modelPart(sd, fc.Header.Metadata); err != nil {
 			return err
 		} else if m != nil {
 			if m.Layout == LayoutBare {
@@ -243,8 +243,8 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 // native names or in a diffusers layout it converts. A nil part with a
 // problem means the file has a diffusion-model signature ComfyUI's classes
 // do not match.
-func modelPart(sd stateDict) (*part, string, error) {
-	a, cfg, err := detectModel(sd)
+func modelPart(sd stateDict, meta map[string]string) (*part, string, error) {
+	a, cfg, err := detectModel(sd, meta)
 	if err == nil {
 		return &part{Slot: SlotModel, Kind: a.Class, Layout: LayoutBare, Arch: a, Config: cfg, SD: sd}, "", nil
 	}
@@ -258,7 +258,7 @@ func modelPart(sd stateDict) (*part, string, error) {
 	if !ok {
 		return nil, "", nil
 	}
-	a, cfg, err = detectModel(conv)
+	a, cfg, err = detectModel(conv, meta)
 	if err != nil {
 		return nil, "diffusers model: " + err.Error(), nil
 	}
@@ -425,7 +425,7 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 	if p := unetPrefix(all); len(all.withPrefix(p)) > 0 {
 		sd, prefix = all.withPrefix(p), p
 	}
-	m, problem, err := modelPart(sd)
+	m, problem, err := modelPart(sd, fc.Header.Metadata)
 	if err != nil {
 		return err
 	}

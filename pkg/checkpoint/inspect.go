@@ -66,6 +66,13 @@ type Requirements struct {
 	VAEDetail    string               `json:"vae_detail"`
 	ModelSpec    string               `json:"modelspec_architecture,omitempty"`
 	NoTextEncode bool                 `json:"no_text_encoder,omitempty"`
+	// NoTextEncodeWhy says in plain words why (when NoTextEncode).
+	NoTextEncodeWhy string `json:"no_text_encoder_why,omitempty"`
+	// NoVAE: a pixel-space model; it takes no VAE file (the checkpoint gets
+	// ComfyUI's pixel-space marker instead).
+	NoVAE bool `json:"no_vae,omitempty"`
+	// Title is the model in plain words ("FLUX.1 Fill", "Z-Image pixel-space").
+	Title string `json:"title,omitempty"`
 }
 
 // EncoderRequirement is one text encoder a class takes.
@@ -146,7 +153,7 @@ func Inspect(in Input) (*Report, error) {
 				r.Missing = append(r.Missing, SlotClip)
 			}
 		}
-		if fc.VAE == nil {
+		if fc.VAE == nil && !a.PixelSpace {
 			r.Missing = append(r.Missing, SlotVAE)
 		}
 	} else if len(fc.Encoders) > 0 || fc.VAE != nil {
@@ -209,6 +216,7 @@ func requirementsOf(a *Arch) *Requirements {
 	r := &Requirements{
 		AnyEncoder: a.AnyEncoder, VAEKinds: a.VAEKinds,
 		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
+		NoTextEncodeWhy: a.NoTextEncodeWhy, NoVAE: a.PixelSpace, Title: archTitle(a),
 		Encoders: []EncoderRequirement{},
 	}
 	if !a.NoTextEncode {
@@ -269,7 +277,7 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 	switch slot {
 	case SlotClip:
 		if a.NoTextEncode {
-			return slotErrorf(slot, f.File, "%s has no text encoder, but %s holds %s: %w", a.Class, f.File, holds, ErrArchMismatch)
+			return slotErrorf(slot, f.File, "%s takes no text encoder%s, but %s holds %s: %w", a.Class, noTextEncodeWhy(a), f.File, holds, ErrArchMismatch)
 		}
 		usable := 0
 		for _, c := range offered {
@@ -286,6 +294,9 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 		}
 	case SlotVAE:
 		k := offered[0].Kind
+		if a.PixelSpace && k != vaePixelSpace {
+			return slotErrorf(slot, f.File, "%s works on pixels and has no VAE, but %s holds %s: %w", a.Class, f.File, holds, ErrArchMismatch)
+		}
 		if a.VAEKinds != nil && k != "" && !slices.Contains(a.VAEKinds, k) {
 			return slotErrorf(slot, f.File, "%s holds a %s; %s needs a %s: %w", f.File, displayVAE(k), a.Class, describeVAEKinds(a), ErrArchMismatch)
 		}

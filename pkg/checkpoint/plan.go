@@ -170,10 +170,11 @@ func (b *planBuilder) build() (*Plan, error) {
 
 	// state_dict_for_saving: unet, then clip, then vae; then extra_keys.
 	out := stateDict{}
-	for k, v := range model.SD {
-		for _, r := range arch.UnetRenames {
-			k = strings.ReplaceAll(k, r[0], r[1])
-		}
+	unet, err := unetForSaving(arch, model.SD)
+	if err != nil {
+		return nil, slotErrorf(SlotModel, b.model.Name, "%s: %w", b.model.Name, err)
+	}
+	for k, v := range unet {
 		out[arch.UnetPrefix+k] = v
 	}
 	for k, v := range b.model.ModelExtras {
@@ -182,20 +183,31 @@ func (b *planBuilder) build() (*Plan, error) {
 	if len(encoders) > 0 {
 		clipSD := stateDict{}
 		for _, e := range encoders {
-			name := e.spec.name()
-			for k, v := range e.part.SD {
-				clipSD[name+".transformer."+k] = v
+			// Where the CLIP model holds this encoder (encoderLayout).
+			transformer, logitScale := e.spec.name()+".transformer.", e.spec.name()+".logit_scale"
+			switch e.spec.Layout {
+			case encSDClip:
+				transformer, logitScale = "transformer.", "logit_scale"
+			case encModule:
+				transformer, logitScale = "", ""
 			}
-			clipSD[name+".logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			for k, v := range e.part.SD {
+				clipSD[transformer+k] = v
+			}
+			if logitScale != "" {
+				clipSD[logitScale] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			}
 			if eye := identityProjection(e.spec.Kind, e.part.SD); eye != nil {
-				clipSD[name+".transformer.text_projection.weight"] = eye
+				clipSD[transformer+"text_projection.weight"] = eye
 			}
 			if e.spec.Tokenizer != "" {
 				blob, err := tokenizerBlob(e)
 				if err != nil {
 					return nil, err
 				}
-				clipSD[e.spec.Tokenizer] = blob
+				if blob != nil {
+					clipSD[e.spec.Tokenizer] = blob
+				}
 			}
 		}
 		saved, err := clipForSaving(arch, clipSD)
@@ -213,8 +225,13 @@ func (b *planBuilder) build() (*Plan, error) {
 			out[k] = v
 		}
 	}
-	for k, v := range vae.SD {
-		out[arch.VAEPrefix+k] = v
+	if arch.PixelSpace {
+		// PixelspaceConversionVAE's one parameter, torch.tensor(1.0).
+		out[arch.VAEPrefix+pixelSpaceVAEKey] = inlineSource(DTypeF32, []int64{}, f32Bytes(1))
+	} else {
+		for k, v := range vae.SD {
+			out[arch.VAEPrefix+k] = v
+		}
 	}
 	for k, v := range b.extraKeys(arch, mt, zsnr) {
 		out[k] = v
@@ -225,6 +242,7 @@ func (b *planBuilder) build() (*Plan, error) {
 		return nil, err
 	}
 	files := append([]*fileContents{b.model, vaeFile}, b.clips...)
+	files = slices.DeleteFunc(files, func(fc *fileContents) bool { return fc == nil })
 	if q, ok, err := quantizationMetadata(files, out); err != nil {
 		return nil, err
 	} else if ok {
@@ -253,7 +271,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 		sources, fromModel = []*fileContents{b.model}, true
 	}
 	if arch.NoTextEncode && !fromModel {
-		return nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
+		return nil, slotErrorf(SlotClip, sources[0].Name, "%s takes no text encoder%s, but %s was given: %w", arch.Class, noTextEncodeWhy(arch), sources[0].Name, ErrArchMismatch)
 	}
 	if arch.NoTextEncode {
 		return nil, nil
@@ -310,6 +328,13 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 			missing = append(missing, displayTE(s.Kind)+" ("+s.Kind+")")
 		}
 	}
+	if len(arch.OneOf) > 0 && !slices.ContainsFunc(arch.OneOf, func(k string) bool { _, ok := found[k]; return ok }) {
+		var names []string
+		for _, k := range arch.OneOf {
+			names = append(names, displayTE(k)+" ("+k+")")
+		}
+		missing = append(missing, strings.Join(names, " or "))
+	}
 	if len(missing) > 0 {
 		return nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
 			arch.Class, describeEncoders(arch), strings.Join(missing, " or "), ErrMissingComponent)
@@ -334,6 +359,9 @@ func tokenizerBlob(u encoderUse) (*tensorSource, error) {
 	}
 	if t, ok := u.file.Tokenizers[key[strings.LastIndex(key, ".")+1:]]; ok {
 		return t, nil
+	}
+	if u.spec.TokenizerOptional {
+		return nil, nil
 	}
 	return nil, slotErrorf(SlotClip, u.file.Name, "the %s text encoder needs its tokenizer %s, which %s does not carry: %w",
 		displayTE(u.spec.Kind), key, u.file.Name, ErrMissingComponent)
@@ -382,6 +410,15 @@ func describeEncoders(a *Arch) string {
 // none is given, and checks its family.
 func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
 	fc := b.vae
+	if arch.PixelSpace {
+		// No VAE file: the checkpoint gets ComfyUI's pixel-space marker. A
+		// VAE input is accepted only if it is that marker itself.
+		if fc != nil && (fc.VAE == nil || fc.VAE.Kind != vaePixelSpace) {
+			return nil, nil, slotErrorf(SlotVAE, fc.Name, "%s works on pixels and has no VAE, but %s holds %s: %w",
+				arch.Class, fc.Name, describeContents(fc), ErrArchMismatch)
+		}
+		return &part{Slot: SlotVAE, Kind: vaePixelSpace, SD: stateDict{}}, b.model, nil
+	}
 	if fc == nil {
 		if b.model.VAE == nil {
 			return nil, nil, slotErrorf(SlotVAE, "", "no VAE given and %s has none; %s needs a %s: %w",
@@ -401,6 +438,9 @@ func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
 }
 
 func describeVAEKinds(a *Arch) string {
+	if a.PixelSpace {
+		return "no VAE (it works on pixels)"
+	}
 	if len(a.VAEKinds) == 0 {
 		return "VAE"
 	}
@@ -675,13 +715,16 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 	case modelV:
 		meta["modelspec.predict_key"] = "v"
 	}
-	// LTXV reads its transformer/VAE configuration from the source file's
-	// "config" metadata (model_detection.py:313-314); ComfyUI does not
-	// re-write it, which this tool does so the checkpoint loads the same.
-	if arch.Family == familyLTXV {
+	// Metadata the class's detection (and LTXV's VAE) reads from the file:
+	// ComfyUI does not re-write it; this tool does so the checkpoint loads
+	// as the same variant.
+	for _, key := range arch.KeepMetadata {
 		for _, fc := range []*fileContents{b.model, vaeFile} {
-			if c, ok := fc.Header.Metadata["config"]; ok {
-				meta["config"] = c
+			if fc == nil {
+				continue
+			}
+			if c, ok := fc.Header.Metadata[key]; ok {
+				meta[key] = c
 				break
 			}
 		}
