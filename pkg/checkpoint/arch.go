@@ -184,7 +184,7 @@ const (
 	vaeAudio      = "stable_audio"
 	vaeSVD        = "svd_temporal"
 	vaeCascade    = "stable_cascade"
-	vaeQwenImage  = vaeWan21 // Qwen-Image decodes with the Wan 2.1 VAE
+	vaeQwenImage  = vaeWan21      // Qwen-Image decodes with the Wan 2.1 VAE
 	vaePixelSpace = "pixel_space" // ComfyUI's pass-through "VAE" of pixel-space models (VAELoader "pixel_space")
 	vaeAudio3     = "stable_audio3"
 	vaeACE        = "ace_audio"

@@ -570,6 +570,7 @@ func joinInts(v []int64) string {
 	}
 	return strings.Join(s, ",")
 }
+
 // deriveUNetConfig is the UNet branch of detect_unet_config
 // (model_detection.py:647-771), reduced to the items class criteria use.
 func deriveUNetConfig(sd stateDict) unetConfig {
