@@ -393,6 +393,11 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 		delete(net, "text_projection")
 		net["text_projection.weight"] = t
 	}
+	// A diffusion model with a language model inside (HiDream-O1's
+	// Qwen3-VL) is a diffusion model, not a text encoder.
+	if family, _, _, _ := detectUnetConfig(all, fc.Header.Metadata); family != "" {
+		net = nil
+	}
 	if kind := detectTEKind(net); kind != "" {
 		keep := teModuleKeys(kind, net)
 		fc.Encoders = append(fc.Encoders, &part{Slot: SlotClip, Kind: kind, Layout: layout, SD: keep})

@@ -216,6 +216,20 @@ func TestDetectTextEncoders(t *testing.T) {
 		teQwen3_2B:   {"model.layers.0.post_attention_layernorm.weight": {2048}, "model.layers.0.self_attn.q_norm.weight": {1}},
 		teMistral3:   {"model.layers.0.post_attention_layernorm.weight": {5120}},
 		teLlama:      {"model.layers.0.post_attention_layernorm.weight": {4096}},
+		teQwen3_8B:   {"model.layers.0.post_attention_layernorm.weight": {4096}, "model.layers.0.self_attn.q_norm.weight": {1}},
+		teQwen3_06B:  {"model.layers.0.post_attention_layernorm.weight": {1024}, "model.layers.0.self_attn.q_norm.weight": {1}},
+		teMinistral3: {"model.layers.0.post_attention_layernorm.weight": {3072}},
+		teT5Gemma:    {"model.encoder.layers.0.pre_self_attn_layernorm.weight": {768}},
+		teGPTOSS:     {"layers.0.self_attn.sinks": {64}, "layers.0.mlp.experts.gate_up_proj.weight": {1}, "layers.0.self_attn.k_proj.bias": {512}},
+		teMiniMaxM3:  {"model.audio_decoder.projection.weight": {1}, "model.layers.0.post_attention_layernorm.weight": {2048}},
+		// Qwen3-VL in Hugging Face layout, then in ComfyUI's.
+		teQwen3VL4B:  {"model.visual.deepstack_merger_list.0.norm.weight": {1}, "model.visual.merger.linear_fc2.weight": {2560, 4608}},
+		teQwen3VL8B:  {"model.visual.deepstack_merger_list.0.norm.weight": {1}, "model.visual.merger.linear_fc2.weight": {4096, 4608}},
+		teQwen3VL32B: {"visual.deepstack_merger_list.0.norm.weight": {1}, "model.layers.49.self_attn.q_proj.weight": {1}},
+	}
+	comfyVL := shapes(map[string][]int64{"visual.deepstack_merger_list.0.norm.weight": {1}, "model.layers.0.post_attention_layernorm.weight": {2560}, "model.layers.0.self_attn.q_norm.weight": {1}})
+	if got := detectTEKind(comfyVL); got != teQwen3VL4B {
+		t.Errorf("ComfyUI-layout Qwen3-VL 4B detected as %q", got)
 	}
 	for want, kv := range cases {
 		if got := detectTEKind(shapes(kv)); got != want {
