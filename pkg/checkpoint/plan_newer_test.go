@@ -107,10 +107,10 @@ func TestNewerClasses(t *testing.T) {
 			model: func(t *testing.T) Input {
 				return makeInput(t, "longcat_image", []testTensor{bf16("double_blocks.0.img_attn.norm.key_norm.scale", 128), bf16("img_in.weight", 3072, 64), bf16("txt_in.weight", 3072, 3584)}, nil)
 			},
-			clips: func(t *testing.T) []Input { return []Input{qwen25_7bFile(t)} },
-			vae:   func(t *testing.T) Input { return manifestInput(t, "flux_dev", "vae") },
-			class: "LongCatImage",
-			want:  []string{"model.diffusion_model.txt_in.weight", "text_encoders.qwen25_7b.transformer.model.layers.0.self_attn.k_proj.bias", "text_encoders.qwen25_7b.transformer.visual.blocks.0.attn.qkv.weight", "text_encoders.qwen25_7b.logit_scale", "vae.decoder.conv_in.weight"},
+			clips:  func(t *testing.T) []Input { return []Input{qwen25_7bFile(t)} },
+			vae:    func(t *testing.T) Input { return manifestInput(t, "flux_dev", "vae") },
+			class:  "LongCatImage",
+			want:   []string{"model.diffusion_model.txt_in.weight", "text_encoders.qwen25_7b.transformer.model.layers.0.self_attn.k_proj.bias", "text_encoders.qwen25_7b.transformer.visual.blocks.0.attn.qkv.weight", "text_encoders.qwen25_7b.logit_scale", "vae.decoder.conv_in.weight"},
 			absent: []string{"text_encoders.qwen25_7b.transformer.lm_head.weight", "text_encoders.clip_l."},
 		},
 		{
@@ -215,7 +215,9 @@ func TestNewerClasses(t *testing.T) {
 			model: func(t *testing.T) Input {
 				return makeInput(t, "ace_step_1.5", []testTensor{bf16("encoder.lyric_encoder.layers.0.input_layernorm.weight", 2048), bf16("decoder.layers.0.w", 8)}, nil)
 			},
-			clips: func(t *testing.T) []Input { return []Input{qwen3File(t, "qwen_0.6b_ace15", 1024), qwen3File(t, "qwen_1.7b_ace15", 2048)} },
+			clips: func(t *testing.T) []Input {
+				return []Input{qwen3File(t, "qwen_0.6b_ace15", 1024), qwen3File(t, "qwen_1.7b_ace15", 2048)}
+			},
 			vae: func(t *testing.T) Input {
 				return makeInput(t, "ace_15_vae", []testTensor{bf16("decoder.layers.1.layers.0.beta", 8)}, nil)
 			},
