@@ -73,6 +73,10 @@ type Requirements struct {
 	NoVAE bool `json:"no_vae,omitempty"`
 	// Title is the model in plain words ("FLUX.1 Fill", "Z-Image pixel-space").
 	Title string `json:"title,omitempty"`
+	// VAENote and TextEncoderNote are what a host shows on a slot the model
+	// does not need ("Z-Image pixel-space has no VAE: …"); "" when needed.
+	VAENote         string `json:"vae_note,omitempty"`
+	TextEncoderNote string `json:"text_encoder_note,omitempty"`
 }
 
 // EncoderRequirement is one text encoder a class takes.
@@ -218,6 +222,16 @@ func requirementsOf(a *Arch) *Requirements {
 		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
 		NoTextEncodeWhy: a.NoTextEncodeWhy, NoVAE: a.PixelSpace, Title: archTitle(a),
 		Encoders: []EncoderRequirement{},
+	}
+	if a.PixelSpace {
+		r.VAENote = "This model has no VAE: " + archTitle(a) + " works on pixels, so none is needed."
+	}
+	if a.NoTextEncode {
+		r.TextEncoderNote = "This model takes no text encoder"
+		if a.NoTextEncodeWhy != "" {
+			r.TextEncoderNote += ": " + a.NoTextEncodeWhy
+		}
+		r.TextEncoderNote += ", so none is needed."
 	}
 	if !a.NoTextEncode {
 		for _, s := range a.Encoders {
