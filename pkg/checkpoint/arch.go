@@ -1,5 +1,10 @@
 package checkpoint
 
+import (
+	"regexp"
+	"strings"
+)
+
 // Architectures are data: one entry per ComfyUI model class (the list
 // comfy/supported_models.py `models` of ComfyUI at commit e3c35527, 103
 // classes, in its matching order), holding everything the planner needs to
@@ -126,6 +131,11 @@ type Arch struct {
 	UnetDrop []string
 	// UnetSplit is the class's load-side split of fused in_proj weights.
 	UnetSplit splitRule
+	// NormScale names RMSNorm parameters the class writes as ".scale":
+	// today's ComfyUI renames them to ".weight" on load (and saves those),
+	// older versions only load ".scale"; ".scale" loads in both, so a
+	// ".weight" source is written back as ".scale" (see README).
+	NormScale []*regexp.Regexp
 
 	// KeepMetadata are __metadata__ entries the class's detection reads from
 	// the file (model_detection merges "config"→"transformer" for Wan,
@@ -231,10 +241,17 @@ func unetArch(class string, cfg map[string]any, te []encoderSpec, save clipSave,
 
 // dit is the shorthand for the text_encoders./vae. families.
 func ditArch(class, family string, cfg map[string]any, te []encoderSpec, vae []string, mt modelType) *Arch {
-	return &Arch{
+	a := &Arch{
 		Class: class, Family: family, Config: cfg, UnetPrefix: prefixDiffusion,
 		TEPrefix: prefixTextEncs, Encoders: te, VAEPrefix: prefixVAE, VAEKinds: vae, ModelType: mt,
 	}
+	if family == familyFlux {
+		a.NormScale = fluxNorms
+		if image, _ := cfg["image_model"].(string); strings.HasPrefix(image, "chroma") {
+			a.NormScale = chromaNorms
+		}
+	}
+	return a
 }
 
 func with(a *Arch, f func(a *Arch)) *Arch { f(a); return a }
@@ -469,6 +486,16 @@ var architectures = []*Arch{
 	notDiffusion("DepthAnything3", familyDepthAnything3, "Depth Anything 3, a depth estimator"),
 }
 
+// RMSNorm parameters ComfyUI ≤ 0.8 names ".scale" (BFL layout): the QK
+// norms of Flux, Flux.2, HunyuanVideo and Hunyuan3D 2.0, and Chroma's
+// guidance-layer and NeRF norms.
+var (
+	qkNormScale     = regexp.MustCompile(`(\.query_norm|\.key_norm)\.weight$`)
+	chromaNormScale = regexp.MustCompile(`^(distilled_guidance_layer\.(?:\d+\.)?norms\.\d+|nerf_blocks\.\d+\.norm|nerf_final_layer_conv\.norm)\.weight$`)
+	fluxNorms       = []*regexp.Regexp{qkNormScale}
+	chromaNorms     = []*regexp.Regexp{qkNormScale, chromaNormScale}
+)
+
 // stableAudioZeroBetas are the all-zero LayerNorm betas
 // StableAudio.process_unet_state_dict drops on load.
 var stableAudioZeroBetas = []string{".cross_attend_norm.beta", ".ff_norm.beta", ".pre_norm.beta"}
@@ -488,6 +515,9 @@ func pixelSpace(a *Arch) { a.PixelSpace, a.VAEKinds = true, nil }
 // TE prefix, unused: clip_target is None).
 func hunyuan3DSave(a *Arch) {
 	a.UnetPrefix, a.TEPrefix, a.NoTextEncode = "model.", prefixCondStage, true
+	if a.Family == familyHunyuan3D {
+		a.NormScale = fluxNorms // 2.1's k_norm.weight is a real LayerNorm weight
+	}
 	a.NoTextEncodeWhy = "it is conditioned on an image, not on text"
 }
 
@@ -510,6 +540,7 @@ func notDiffusion(class, family, what string) *Arch {
 func hunyuanVideoSave(a *Arch) {
 	a.UnetPrefix = prefixModelModel
 	a.UnetRenames = hunyuanVideoRenames
+	a.NormScale = fluxNorms
 }
 
 var hunyuanVideoRenames = [][2]string{

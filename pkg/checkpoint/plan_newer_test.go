@@ -483,3 +483,38 @@ func TestStableAudio3(t *testing.T) {
 		t.Errorf("SA3 with T5-base: %v", err)
 	}
 }
+
+// TestNormScaleNames: a Flux or Chroma model saved by today's ComfyUI
+// (RMSNorm ".weight") is written with the ".scale" names every ComfyUI
+// version loads; ".scale" sources stay as they are.
+func TestNormScaleNames(t *testing.T) {
+	flux := makeInput(t, "flux_new_comfy", []testTensor{
+		bf16("double_blocks.0.img_attn.norm.key_norm.weight", 128), bf16("double_blocks.0.img_attn.norm.query_norm.weight", 128),
+		bf16("img_in.weight", 3072, 64), bf16("guidance_in.in_layer.weight", 256, 256), bf16("final_layer.norm_final.weight", 3072),
+	}, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: flux, Clip: []Input{manifestInput(t, "flux_dev", "clip_l"), manifestInput(t, "flux_dev", "t5xxl")}, VAE: manifestInput(t, "flux_dev", "vae")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "model.diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale", "model.diffusion_model.double_blocks.0.img_attn.norm.query_norm.scale",
+		"model.diffusion_model.final_layer.norm_final.weight")
+	forbidPrefix(t, p, "model.diffusion_model.double_blocks.0.img_attn.norm.key_norm.weight")
+
+	chroma := makeInput(t, "chroma_new_comfy", []testTensor{
+		bf16("double_blocks.0.img_attn.norm.key_norm.weight", 128), bf16("img_in.weight", 3072, 64),
+		bf16("distilled_guidance_layer.norms.0.weight", 5120), bf16("distilled_guidance_layer.in_proj.weight", 5120, 64),
+	}, nil)
+	p, err = PlanCheckpoint(SaveRequest{Model: chroma, Clip: []Input{manifestInput(t, "flux_dev", "t5xxl")}, VAE: manifestInput(t, "flux_dev", "vae")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "model.diffusion_model.distilled_guidance_layer.norms.0.scale", "model.diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale",
+		"model.diffusion_model.distilled_guidance_layer.in_proj.weight")
+
+	both := makeInput(t, "flux_both", []testTensor{
+		bf16("double_blocks.0.img_attn.norm.key_norm.weight", 128), bf16("double_blocks.0.img_attn.norm.key_norm.scale", 128), bf16("img_in.weight", 3072, 64),
+	}, nil)
+	if _, err := PlanCheckpoint(SaveRequest{Model: both, Clip: []Input{manifestInput(t, "flux_dev", "clip_l"), manifestInput(t, "flux_dev", "t5xxl")}, VAE: manifestInput(t, "flux_dev", "vae")}); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Errorf("both names: %v", err)
+	}
+}

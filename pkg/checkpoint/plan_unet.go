@@ -16,8 +16,8 @@ const pixelSpaceVAEKey = "pixel_space_vae"
 // v (plain row ranges of the source), and the class's renames applied.
 func unetForSaving(arch *Arch, sd stateDict) (stateDict, error) {
 	out := stateDict{}
-	for _, k := range sd.sortedKeys() {
-		v := sd[k]
+	for _, src := range sd.sortedKeys() {
+		k, v := src, sd[src]
 		if dropped(arch, k) {
 			continue
 		}
@@ -37,6 +37,15 @@ func unetForSaving(arch *Arch, sd stateDict) (stateDict, error) {
 		}
 		for _, r := range arch.UnetRenames {
 			k = strings.ReplaceAll(k, r[0], r[1])
+		}
+		for _, re := range arch.NormScale {
+			if re.MatchString(k) {
+				k = strings.TrimSuffix(k, ".weight") + ".scale"
+				break
+			}
+		}
+		if _, dup := sd[k]; dup && k != src {
+			return nil, fmt.Errorf("%s is in the file under both its .weight and its .scale name", k)
 		}
 		out[k] = v
 	}
