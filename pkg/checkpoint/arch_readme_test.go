@@ -113,7 +113,6 @@ func architectureTableMarkdown() string {
 	return b.String()
 }
 
-
 func TestREADMEArchitectureTable(t *testing.T) {
 	raw, err := os.ReadFile(readmePath)
 	if err != nil {
