@@ -319,6 +319,15 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 			return found, err
 		}
 	}
+	// CogVideoX's CLIP is one SDClipModel: text_encoders.transformer.*.
+	if raw := all.withPrefix("text_encoders.transformer."); len(raw) > 0 {
+		if err := add("", LayoutCheckpoint, raw, "text_encoders.transformer.", raw); err != nil {
+			return found, err
+		}
+		if _, ok := all["text_encoders.logit_scale"]; ok {
+			claimed["text_encoders.logit_scale"] = true
+		}
+	}
 	// Named groups: text_encoders.<name>.transformer. (and text_encoder.,
 	// cond_stage_model.), plus their logit_scale and tokenizer blobs.
 	groups := map[string]string{} // name -> te prefix

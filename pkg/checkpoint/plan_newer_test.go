@@ -518,3 +518,28 @@ func TestNormScaleNames(t *testing.T) {
 		t.Errorf("both names: %v", err)
 	}
 }
+
+// TestCogVideoXCheckpoint: a CogVideoX checkpoint (its T5 at
+// text_encoders.transformer.*) gives its parts back and re-plans to itself.
+func TestCogVideoXCheckpoint(t *testing.T) {
+	ckpt := makeInput(t, "cogvideox_ckpt", []testTensor{
+		bf16("model.diffusion_model.blocks.0.norm1.linear.weight", 18432, 512), bf16("model.diffusion_model.patch_embed.proj.weight", 3072, 16, 2, 2),
+		bf16("model.diffusion_model.blocks.0.w", 8), bf16("model.diffusion_model.blocks.1.w", 8), bf16("model.diffusion_model.blocks.2.w", 8),
+		bf16("model.diffusion_model.blocks.3.w", 8), bf16("model.diffusion_model.blocks.4.w", 8),
+		bf16("text_encoders.transformer.encoder.block.23.layer.1.DenseReluDense.wi_1.weight", 10240, 4096), bf16("text_encoders.transformer.shared.weight", 32128, 4096),
+		tt("text_encoders.logit_scale", DTypeF32),
+		bf16("vae.decoder.conv_in.conv.weight", 512, 16, 3, 3, 3), bf16("vae.decoder.mid_block.resnets.0.norm1.norm_layer.weight", 512),
+		tt("v_pred", DTypeF32, 0),
+	}, nil)
+	p, err := PlanCheckpoint(SaveRequest{Model: ckpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Architecture != "CogVideoX_T2V" {
+		t.Fatalf("architecture %s", p.Architecture)
+	}
+	requireKeys(t, p, "text_encoders.transformer.shared.weight", "text_encoders.logit_scale", "vae.decoder.conv_in.conv.weight", "v_pred")
+	if len(p.Tensors) != len(headerOf(t, ckpt).Tensors) {
+		t.Errorf("%d tensors, the checkpoint has %d", len(p.Tensors), len(headerOf(t, ckpt).Tensors))
+	}
+}
