@@ -173,7 +173,8 @@ const ARCHITECTURE_NAMES = {
  * else the class as given.
  */
 export function architectureName(architectureClass, engineTitle) {
-  return ARCHITECTURE_NAMES[architectureClass] ?? engineTitle ?? String(architectureClass || 'unknown');
+  const title = typeof engineTitle === 'string' && engineTitle ? engineTitle : null; // not a map() index
+  return ARCHITECTURE_NAMES[architectureClass] ?? title ?? String(architectureClass || 'unknown');
 }
 
 // VAE families the engine reports (pkg/checkpoint/detect_vae.go), said by
