@@ -186,7 +186,7 @@ func describePart(p *part) Component {
 	case SlotVAE:
 		c.Detail = displayVAE(p.Kind)
 		for _, a := range architectures {
-			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) {
+			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) || p.Kind == vaePixelSpace && a.PixelSpace {
 				c.Architectures = append(c.Architectures, a.Class)
 			}
 		}
