@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 )
 
 // The README's per-class table is generated from the architecture table, so
@@ -19,7 +21,7 @@ const (
 func architectureTableMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| # | ComfyUI class | model | text encoders (`clip` slot) | VAE (`vae` slot) | what is written |\n|---|---|---|---|---|---|\n")
-	for i, a := range architectures {
+	for i, a := range comfy.Architectures {
 		clip, vae, written := "", "", []string{}
 		switch {
 		case a.NotDiffusion != "":
@@ -43,18 +45,18 @@ func architectureTableMarkdown() string {
 			}
 			written = append(written, "`"+a.UnetPrefix+"`")
 			if !a.NoTextEncode {
-				te := map[encoderLayout]string{}
+				te := map[comfy.EncoderLayout]string{}
 				for _, e := range a.Encoders {
 					switch e.Layout {
-					case encSDClip:
-						te[encSDClip] = "`" + a.TEPrefix + "transformer.`"
-					case encModule:
-						te[encModule] = "`" + a.TEPrefix + "` (the module as it is)"
+					case comfy.EncSDClip:
+						te[comfy.EncSDClip] = "`" + a.TEPrefix + "transformer.`"
+					case comfy.EncModule:
+						te[comfy.EncModule] = "`" + a.TEPrefix + "` (the module as it is)"
 					default:
-						te[encNamed] += " `" + a.TEPrefix + e.name() + ".`"
+						te[comfy.EncNamed] += " `" + a.TEPrefix + e.Attr() + ".`"
 					}
 				}
-				for _, l := range []encoderLayout{encNamed, encSDClip, encModule} {
+				for _, l := range []comfy.EncoderLayout{comfy.EncNamed, comfy.EncSDClip, comfy.EncModule} {
 					if te[l] != "" {
 						written = append(written, strings.TrimSpace(te[l]))
 					}
@@ -70,7 +72,7 @@ func architectureTableMarkdown() string {
 				}
 			}
 			if a.PixelSpace {
-				written = append(written, "`"+a.VAEPrefix+pixelSpaceVAEKey+"` = 1.0 (F32)")
+				written = append(written, "`"+a.VAEPrefix+comfy.PixelSpaceVAEKey+"` = 1.0 (F32)")
 			} else {
 				written = append(written, "`"+a.VAEPrefix+"`")
 			}
@@ -78,9 +80,9 @@ func architectureTableMarkdown() string {
 				written = append(written, "`"+e+"`")
 			}
 			switch a.UnetSplit {
-			case splitCascade:
+			case comfy.SplitCascade:
 				written = append(written, "`in_proj` split into `to_q`/`to_k`/`to_v`")
-			case splitWanDancer:
+			case comfy.SplitWanDancer:
 				written = append(written, "music encoder `in_proj` split into `q_proj`/`k_proj`/`v_proj`")
 			}
 			for _, d := range a.UnetDrop {
@@ -99,16 +101,16 @@ func architectureTableMarkdown() string {
 				written = append(written, "`modelspec.architecture` "+a.ModelSpec)
 			}
 			switch a.ModelType {
-			case modelV:
+			case comfy.ModelV:
 				written = append(written, "`v_pred`")
-			case modelVEDM:
+			case comfy.ModelVEDM:
 				written = append(written, "`edm_vpred.*`")
 			}
 			if a.Class == "YuE2" {
 				written = append(written, "(not detected: ComfyUI has no YuE2 signature)")
 			}
 		}
-		b.WriteString("| " + strconv.Itoa(i+1) + " | " + a.Class + " | " + archTitle(a) + " | " + clip + " | " + vae + " | " + strings.Join(written, ", ") + " |\n")
+		b.WriteString("| " + strconv.Itoa(i+1) + " | " + a.Class + " | " + a.Title() + " | " + clip + " | " + vae + " | " + strings.Join(written, ", ") + " |\n")
 	}
 	return b.String()
 }

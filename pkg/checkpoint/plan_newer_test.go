@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Golden header tests for the classes of ComfyUI after 0.8.0: each file is
@@ -13,11 +16,11 @@ import (
 // CheckpointSave writes for it (prefixes, encoder names, tokenizer blobs,
 // pixel-space markers, dropped and split keys, kept metadata).
 
-func tt(name string, dtype DType, shape ...int64) testTensor {
+func tt(name string, dtype safetensors.DType, shape ...int64) testTensor {
 	return testTensor{Name: name, DType: dtype, Shape: shape}
 }
 
-func bf16(name string, shape ...int64) testTensor { return tt(name, DTypeBF16, shape...) }
+func bf16(name string, shape ...int64) testTensor { return tt(name, safetensors.DTypeBF16, shape...) }
 
 // Text encoder files in the layouts they are published in.
 func qwen25_7bFile(t *testing.T) Input {
@@ -49,7 +52,7 @@ func qwen3vlHF(t *testing.T, name string, width int64) Input {
 func gemma2File(t *testing.T) Input {
 	return makeInput(t, "gemma_2_2b", []testTensor{
 		bf16("model.layers.0.post_feedforward_layernorm.weight", 2304), bf16("model.embed_tokens.weight", 256000, 2304),
-		tt("spiece_model", DTypeU8, 4241003),
+		tt("spiece_model", safetensors.DTypeU8, 4241003),
 	}, nil)
 }
 
@@ -58,7 +61,7 @@ func kl32VAE(t *testing.T) Input {
 }
 
 func wanVAE(t *testing.T) Input {
-	return makeInput(t, "wan_2.1_vae", []testTensor{tt("decoder.middle.0.residual.0.gamma", DTypeF32, 384, 1, 1, 1), tt("encoder.conv1.weight", DTypeF32, 96, 3, 3, 3, 3)}, nil)
+	return makeInput(t, "wan_2.1_vae", []testTensor{tt("decoder.middle.0.residual.0.gamma", safetensors.DTypeF32, 384, 1, 1, 1), tt("encoder.conv1.weight", safetensors.DTypeF32, 96, 3, 3, 3, 3)}, nil)
 }
 
 // newerCase plans one request and checks the architecture and keys.
@@ -133,7 +136,7 @@ func TestNewerClasses(t *testing.T) {
 				return makeInput(t, "lens", []testTensor{bf16("transformer_blocks.0.attn.norm_added_q.weight", 64), bf16("transformer_blocks.0.img_mlp.w1.weight", 8), bf16("txt_norm.weight", 2880), bf16("img_in.weight", 2560, 128)}, nil)
 			},
 			clips: func(t *testing.T) []Input {
-				return []Input{makeInput(t, "gpt_oss_20b", []testTensor{bf16("layers.0.self_attn.sinks", 64), tt("layers.0.mlp.experts.gate_up_proj.weight", DTypeU8, 32, 2880, 90), bf16("layers.0.self_attn.k_proj.bias", 512), bf16("lm_head.weight", 201088, 2880), tt("tokenizer_json", DTypeU8, 27868174)}, nil)}
+				return []Input{makeInput(t, "gpt_oss_20b", []testTensor{bf16("layers.0.self_attn.sinks", 64), tt("layers.0.mlp.experts.gate_up_proj.weight", safetensors.DTypeU8, 32, 2880, 90), bf16("layers.0.self_attn.k_proj.bias", 512), bf16("lm_head.weight", 201088, 2880), tt("tokenizer_json", safetensors.DTypeU8, 27868174)}, nil)}
 			},
 			vae:    kl32VAE,
 			class:  "Lens",
@@ -191,7 +194,7 @@ func TestNewerClasses(t *testing.T) {
 				return makeInput(t, "ernie_image", []testTensor{bf16("layers.0.mlp.linear_fc2.weight", 8)}, nil)
 			},
 			clips: func(t *testing.T) []Input {
-				return []Input{makeInput(t, "ministral_3_3b", []testTensor{bf16("model.layers.0.post_attention_layernorm.weight", 3072), bf16("model.embed_tokens.weight", 131072, 3072), tt("tekken_model", DTypeU8, 14894206)}, nil)}
+				return []Input{makeInput(t, "ministral_3_3b", []testTensor{bf16("model.layers.0.post_attention_layernorm.weight", 3072), bf16("model.embed_tokens.weight", 131072, 3072), tt("tekken_model", safetensors.DTypeU8, 14894206)}, nil)}
 			},
 			vae:   kl32VAE,
 			class: "ErnieImage",
@@ -227,7 +230,7 @@ func TestNewerClasses(t *testing.T) {
 		{
 			name: "Wan Animate 2 named by config metadata, which is kept",
 			model: func(t *testing.T) Input {
-				return makeInput(t, "wan_animate2", []testTensor{tt("head.modulation", DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 16, 1, 2, 2)}, map[string]string{"config": `{"transformer": {"model_type": "animate2"}}`})
+				return makeInput(t, "wan_animate2", []testTensor{tt("head.modulation", safetensors.DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 16, 1, 2, 2)}, map[string]string{"config": `{"transformer": {"model_type": "animate2"}}`})
 			},
 			clips: func(t *testing.T) []Input { return []Input{umt5Input(t, true)} },
 			vae:   wanVAE,
@@ -254,7 +257,7 @@ func TestNewerClasses(t *testing.T) {
 
 // TestNewerClassMetadata: the metadata the loader reads is kept per class.
 func TestNewerClassMetadata(t *testing.T) {
-	wan := makeInput(t, "wan_animate2", []testTensor{tt("head.modulation", DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 16, 1, 2, 2)}, map[string]string{"config": `{"transformer": {"model_type": "animate2"}}`})
+	wan := makeInput(t, "wan_animate2", []testTensor{tt("head.modulation", safetensors.DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 16, 1, 2, 2)}, map[string]string{"config": `{"transformer": {"model_type": "animate2"}}`})
 	p, err := PlanCheckpoint(SaveRequest{Model: wan, Clip: []Input{umt5Input(t, true)}, VAE: wanVAE(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -363,7 +366,7 @@ func TestPixelSpaceModels(t *testing.T) {
 		t.Run(c.class, func(t *testing.T) {
 			p := c.run(t)
 			for _, x := range p.Tensors {
-				if strings.HasSuffix(x.Name, pixelSpaceVAEKey) && (x.DType != DTypeF32 || len(x.Shape) != 0 || x.End-x.Begin != 4) {
+				if strings.HasSuffix(x.Name, comfy.PixelSpaceVAEKey) && (x.DType != safetensors.DTypeF32 || len(x.Shape) != 0 || x.End-x.Begin != 4) {
 					t.Errorf("%s: %s %v", x.Name, x.DType, x.Shape)
 				}
 			}
@@ -376,7 +379,7 @@ func TestPixelSpaceModels(t *testing.T) {
 	if !errors.Is(err, ErrArchMismatch) || !strings.Contains(err.Error(), "has no VAE") {
 		t.Errorf("Z-Image pixel-space with a VAE: %v", err)
 	}
-	marker := makeInput(t, "pixel_space_vae", []testTensor{{Name: "pixel_space_vae", DType: DTypeF32, Shape: []int64{}, Data: f32le(1)}}, nil)
+	marker := makeInput(t, "pixel_space_vae", []testTensor{{Name: "pixel_space_vae", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(1)}}, nil)
 	if _, err := PlanCheckpoint(SaveRequest{Model: zeta, Clip: []Input{qwen3File(t, "qwen_3_4b", 2560)}, VAE: marker}); err != nil {
 		t.Errorf("pixel_space_vae file: %v", err)
 	}
@@ -393,7 +396,7 @@ func TestPixelSpaceModels(t *testing.T) {
 	if r.Requires == nil || !r.Requires.NoVAE || r.Requires.Title != "Z-Image pixel-space" || fmt.Sprint(r.Missing) != "[clip]" {
 		t.Errorf("report: missing %v, requires %+v", r.Missing, r.Requires)
 	}
-	if err := CheckSlot(&Report{File: "ae.safetensors", Components: []Component{{Slot: SlotVAE, Kind: vaeKL16, Detail: displayVAE(vaeKL16)}}}, SlotVAE, r); !errors.Is(err, ErrArchMismatch) || !strings.Contains(err.Error(), "has no VAE") {
+	if err := CheckSlot(&Report{File: "ae.safetensors", Components: []Component{{Slot: SlotVAE, Kind: "kl16", Detail: comfy.DisplayVAE("kl16")}}}, SlotVAE, r); !errors.Is(err, ErrArchMismatch) || !strings.Contains(err.Error(), "has no VAE") {
 		t.Errorf("CheckSlot VAE for a pixel-space model: %v", err)
 	}
 }
@@ -412,7 +415,7 @@ func TestUnetSplits(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := headerOf(t, cascade)
-	var src Tensor
+	var src safetensors.Tensor
 	for _, x := range in.Tensors {
 		if x.Name == "down_blocks.0.2.attention.attn.in_proj_weight" {
 			src = x
@@ -436,7 +439,7 @@ func TestUnetSplits(t *testing.T) {
 	forbidPrefix(t, p, "model.diffusion_model.down_blocks.0.2.attention.attn.in_proj")
 
 	dancer := makeInput(t, "wandancer", []testTensor{
-		tt("head.modulation", DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 36, 1, 2, 2), bf16("patch_embedding_global.weight", 5120, 16, 1, 2, 2),
+		tt("head.modulation", safetensors.DTypeF32, 1, 2, 5120), bf16("head.head.weight", 64, 5120), bf16("patch_embedding.weight", 5120, 36, 1, 2, 2), bf16("patch_embedding_global.weight", 5120, 16, 1, 2, 2),
 		bf16("music_encoder.layers.0.self_attn.in_proj_weight", 3*512, 512), bf16("blocks.0.self_attn.in_proj_weight", 9, 3),
 	}, nil)
 	p, err = PlanCheckpoint(SaveRequest{Model: dancer, Clip: []Input{umt5Input(t, true)}, VAE: wanVAE(t)})
@@ -455,17 +458,17 @@ func TestUnetSplits(t *testing.T) {
 // all-zero norm betas dropped.
 func TestStableAudio3(t *testing.T) {
 	ts := []testTensor{
-		tt("model.model.transformer.rotary_pos_emb.inv_freq", DTypeF32, 32), tt("model.model.transformer.global_cond_embedder.0.weight", DTypeF32, 1024, 768),
-		tt("model.model.transformer.layers.0.pre_norm.beta", DTypeF32, 1024),
-		tt("conditioner.conditioners.seconds_total.embedder.embedding.1.weight", DTypeF32, 768, 257),
-		tt("conditioner.conditioners.prompt.padding_embedding", DTypeF32, 768),
-		tt("pretransform.model.decoder.layers.3.transformers.0.pre_norm.alpha", DTypeF32, 256),
+		tt("model.model.transformer.rotary_pos_emb.inv_freq", safetensors.DTypeF32, 32), tt("model.model.transformer.global_cond_embedder.0.weight", safetensors.DTypeF32, 1024, 768),
+		tt("model.model.transformer.layers.0.pre_norm.beta", safetensors.DTypeF32, 1024),
+		tt("conditioner.conditioners.seconds_total.embedder.embedding.1.weight", safetensors.DTypeF32, 768, 257),
+		tt("conditioner.conditioners.prompt.padding_embedding", safetensors.DTypeF32, 768),
+		tt("pretransform.model.decoder.layers.3.transformers.0.pre_norm.alpha", safetensors.DTypeF32, 256),
 	}
 	for i := 0; i < 6; i++ {
-		ts = append(ts, tt(fmt.Sprintf("model.model.transformer.layers.%d.w", i), DTypeF32, 4))
+		ts = append(ts, tt(fmt.Sprintf("model.model.transformer.layers.%d.w", i), safetensors.DTypeF32, 4))
 	}
 	ckpt := makeInput(t, "stable_audio_3", ts, nil)
-	t5gemma := makeInput(t, "t5gemma_b", []testTensor{bf16("model.encoder.layers.0.pre_self_attn_layernorm.weight", 768), bf16("model.encoder.embed_tokens.weight", 256000, 768), tt("spiece_model", DTypeU8, 4241003)}, nil)
+	t5gemma := makeInput(t, "t5gemma_b", []testTensor{bf16("model.encoder.layers.0.pre_self_attn_layernorm.weight", 768), bf16("model.encoder.embed_tokens.weight", 256000, 768), tt("spiece_model", safetensors.DTypeU8, 4241003)}, nil)
 	p, err := PlanCheckpoint(SaveRequest{Model: ckpt, Clip: []Input{t5gemma}, VAE: ckpt})
 	if err != nil {
 		t.Fatal(err)
@@ -527,9 +530,9 @@ func TestCogVideoXCheckpoint(t *testing.T) {
 		bf16("model.diffusion_model.blocks.0.w", 8), bf16("model.diffusion_model.blocks.1.w", 8), bf16("model.diffusion_model.blocks.2.w", 8),
 		bf16("model.diffusion_model.blocks.3.w", 8), bf16("model.diffusion_model.blocks.4.w", 8),
 		bf16("text_encoders.transformer.encoder.block.23.layer.1.DenseReluDense.wi_1.weight", 10240, 4096), bf16("text_encoders.transformer.shared.weight", 32128, 4096),
-		tt("text_encoders.logit_scale", DTypeF32),
+		tt("text_encoders.logit_scale", safetensors.DTypeF32),
 		bf16("vae.decoder.conv_in.conv.weight", 512, 16, 3, 3, 3), bf16("vae.decoder.mid_block.resnets.0.norm1.norm_layer.weight", 512),
-		tt("v_pred", DTypeF32, 0),
+		tt("v_pred", safetensors.DTypeF32, 0),
 	}, nil)
 	p, err := PlanCheckpoint(SaveRequest{Model: ckpt})
 	if err != nil {
