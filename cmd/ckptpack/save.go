@@ -179,6 +179,9 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range plan.Notes {
+		fmt.Fprintln(e.stderr, "ckptpack: note: "+n)
+	}
 
 	if *dryRun {
 		return printDryRun(e, out.path, plan, *asJSON)

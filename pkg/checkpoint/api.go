@@ -102,4 +102,8 @@ type Plan struct {
 	// there before finishing; the sink must be a
 	// streamwriter.HeaderPatcher.
 	HashSlot int64
+
+	// Notes tell the user what the plan changed beyond copying (a
+	// quantization convention rewritten so ComfyUI loads it right).
+	Notes []string
 }

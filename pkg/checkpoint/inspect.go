@@ -39,6 +39,10 @@ type Report struct {
 	UnusedKeys []string `json:"unused_keys,omitempty"`
 	// EMATensors counts model_ema.* tensors (ldm EMA weights and counters).
 	EMATensors int `json:"ema_tensors,omitempty"`
+	// Quantization names each quantization format of the file's layers,
+	// the convention it is stored in and its layer count (empty for a file
+	// without quantized or fp8 layers).
+	Quantization []QuantCount `json:"quantization,omitempty"`
 	// Problem says why nothing (or not everything) was recognised.
 	Problem string `json:"problem,omitempty"`
 }
@@ -102,6 +106,13 @@ func Inspect(in Input) (*Report, error) {
 	}
 	if w, ok := h.Metadata["workflow"]; ok && w != "" {
 		r.HasWorkflow = true
+	}
+	qs, err := surveyQuant(in, h)
+	if err != nil {
+		return nil, err
+	}
+	if c := qs.counts(); len(c) > 0 {
+		r.Quantization = c
 	}
 	for _, t := range h.Tensors {
 		r.DTypes[t.DType]++

@@ -232,7 +232,17 @@ func (b *planBuilder) build() (*Plan, error) {
 			meta[quantizationMetadataKey] = q
 		}
 	}
+	q, note, err := unifyLegacyQuant(out, meta[quantizationMetadataKey], b.inputs)
+	if err != nil {
+		return nil, err
+	}
+	if q != "" {
+		meta[quantizationMetadataKey] = q
+	}
 	p, err := layoutPlan(arch, out, meta, b.inputs)
+	if p != nil && note != "" {
+		p.Notes = append(p.Notes, note)
+	}
 	return withHashSlot(p, err, "output", meta, b.req.HashSHA256)
 }
 

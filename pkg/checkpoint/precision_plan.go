@@ -52,6 +52,10 @@ type ConvertReport struct {
 	InputBytes   int64        `json:"input_bytes"`
 	OutputBytes  int64        `json:"output_bytes"`
 	Rule         string       `json:"rule"` // which tensors convert, in words
+	// QuantizedKept counts the tensors of quantized layers (their weights,
+	// scales and markers) written unchanged: converting any of them would
+	// separate a weight from its scale.
+	QuantizedKept int `json:"quantized_kept,omitempty"`
 }
 
 // fp8 rule: ComfyUI's fp8 checkpoints (and its fp8 weight dtypes, which
@@ -105,6 +109,17 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			architecture = fc.Model.Arch.Class
 		}
 		slots := tensorSlots(fc)
+		qs, err := surveyQuant(in, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		protected := func(name string) bool {
+			if isQuantKey(name) {
+				return true
+			}
+			l, ok := strings.CutSuffix(name, ".weight")
+			return ok && qs.quantized(l)
+		}
 		if match == nil && !req.All && fc.Model == nil {
 			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (choose every component: --all): %w",
 				in.Name, describeContents(fc), ErrComponentNotFound)
@@ -124,6 +139,14 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		}
 		for _, t := range h.Tensors {
 			v := tensors[t.Name]
+			if protected(t.Name) {
+				if match != nil && match.MatchString(t.Name) {
+					return nil, nil, fmt.Errorf("%s: tensor %s belongs to a quantized layer (%s): converting it would separate the weight from its scale, which ComfyUI would then load wrong; leave it out of --match: %w",
+						in.Name, t.Name, describeQuant(qs, t.Name), ErrCannotConvert)
+				}
+				rep.QuantizedKept++
+				continue
+			}
 			if match != nil {
 				if !match.MatchString(t.Name) || t.DType == req.To {
 					continue
@@ -152,6 +175,9 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			rep.Converted++
 		}
 	}
+	if rep.QuantizedKept > 0 {
+		rep.Rule += fmt.Sprintf("; %d tensors of quantized layers (weights, scales, markers) stay as they are", rep.QuantizedKept)
+	}
 	rep.Kept = len(h.Tensors) - rep.Converted
 	p, err := layoutRewrite(architecture, tensors, h.Metadata, []Input{in})
 	if err != nil {
@@ -171,4 +197,19 @@ func convertibleFrom(d DType) string {
 		}
 	}
 	return strings.Join(from, ", ")
+}
+
+// describeQuant names the quantization of the layer a tensor belongs to.
+func describeQuant(qs *quantSurvey, name string) string {
+	l := quantLayerOf(name)
+	if l == "" {
+		l = strings.TrimSuffix(name, ".weight")
+	}
+	if c, ok := qs.Layers[l]; ok {
+		return c.Format + ", " + c.Convention
+	}
+	if _, ok := sentinelPrefix(name); ok {
+		return "the legacy scaled_fp8 sentinel"
+	}
+	return "a quantization tensor"
 }

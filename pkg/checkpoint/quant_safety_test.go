@@ -1,0 +1,164 @@
+package checkpoint
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// legacyFluxUNet is a standalone Flux diffusion model in the legacy
+// scaled-fp8 convention, with one layer in the comfy_quant convention too.
+func legacyFluxUNet(t *testing.T, meta map[string]string, scaleInput float32) Input {
+	ts := manifestTensors(t, oracleManifest(t, "flux_dev", "unet"))
+	for i := range ts {
+		if ts[i].Name == "double_blocks.0.img_attn.qkv.weight" || ts[i].Name == "double_blocks.0.img_attn.proj.weight" {
+			ts[i].DType = DTypeF8E4M3
+		}
+	}
+	ts = append(ts,
+		testTensor{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{0}},
+		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_weight", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
+		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_input", DType: DTypeF32, Shape: []int64{}, Data: f32le(scaleInput)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(fp8Marker))}, Data: []byte(fp8Marker)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.weight_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.25)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.input_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(1)})
+	return makeInput(t, "flux_fp8_scaled.safetensors", ts, meta)
+}
+
+const fp8Marker = `{"format": "float8_e4m3fn"}`
+
+var legacyQuantKeys = []string{
+	"scaled_fp8", "double_blocks.0.img_attn.qkv.scale_weight", "double_blocks.0.img_attn.qkv.scale_input",
+	"double_blocks.0.img_attn.proj.comfy_quant", "double_blocks.0.img_attn.proj.weight_scale", "double_blocks.0.img_attn.proj.input_scale",
+}
+
+// TestPruneKeepsQuantization: prune of a standalone scaled-fp8 model or
+// T5 keeps the sentinel, every scale and every comfy_quant marker (the
+// loader would otherwise read fp8 weights without their scales).
+func TestPruneKeepsQuantization(t *testing.T) {
+	p, rep, err := PlanPrune(PruneRequest{Input: legacyFluxUNet(t, nil, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, legacyQuantKeys...)
+	for _, k := range rep.Unused {
+		if isQuantKey(k) {
+			t.Errorf("quantization tensor %s reported unused", k)
+		}
+	}
+	t5 := append(manifestTensors(t, oracleManifest(t, "flux_dev", "t5xxl")),
+		testTensor{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{2}},
+		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_weight", DType: DTypeF32, Shape: []int64{}},
+		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_input", DType: DTypeF32, Shape: []int64{}})
+	p, _, err = PlanPrune(PruneRequest{Input: makeInput(t, "t5xxl_fp8_scaled", t5, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, p, "scaled_fp8", "encoder.block.0.layer.0.SelfAttention.k.scale_weight", "encoder.block.0.layer.0.SelfAttention.k.scale_input")
+}
+
+// TestConvertKeepsQuantizedLayers: convert --to fp16 converts the F32
+// tensors of a quantized model but never its F32 scales; naming a scale
+// with --match is refused.
+func TestConvertKeepsQuantizedLayers(t *testing.T) {
+	in := legacyFluxUNet(t, nil, 1)
+	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := tensorsOf(p)
+	for _, k := range legacyQuantKeys {
+		h := headerOf(t, in)
+		src, _ := h.Lookup(k)
+		if have[k].DType != src.DType {
+			t.Errorf("%s: %s, was %s", k, have[k].DType, src.DType)
+		}
+	}
+	if rep.QuantizedKept != len(legacyQuantKeys)+2 || !strings.Contains(rep.Rule, "quantized layers") {
+		t.Errorf("quantized kept %d (want %d), rule %q", rep.QuantizedKept, len(legacyQuantKeys)+2, rep.Rule)
+	}
+	_, _, err = PlanConvert(ConvertRequest{Input: in, To: DTypeF16, Match: `scale_weight$`})
+	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "separate the weight from its scale") {
+		t.Errorf("--match of a scale: %v", err)
+	}
+}
+
+// TestSaveMixedQuantConventions: a legacy scaled-fp8 diffusion model saved
+// with a T5 that has _quantization_metadata is rewritten into the
+// metadata convention (the newest loader skips the legacy path when the
+// entry exists): scale_weight -> weight_scale, scale_input -> input_scale
+// unless 1.0, the sentinel gone, the layers in the entry.
+func TestSaveMixedQuantConventions(t *testing.T) {
+	for _, c := range []struct {
+		scaleInput float32
+		wantInput  bool
+	}{{1, false}, {0.5, true}} {
+		unet := legacyFluxUNet(t, nil, c.scaleInput)
+		t5 := makeInput(t, "t5_fp8", manifestTensors(t, oracleManifest(t, "flux_dev", "t5xxl")), map[string]string{
+			quantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
+		})
+		req := componentRequest(t, "flux_dev", "clip_l")
+		req.Model, req.Clip = unet, append(req.Clip, t5)
+		p, err := PlanCheckpoint(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const l = "model.diffusion_model.double_blocks.0.img_attn.qkv"
+		have := tensorsOf(p)
+		for _, k := range []string{"model.diffusion_model.scaled_fp8", l + ".scale_weight", l + ".scale_input"} {
+			if _, ok := have[k]; ok {
+				t.Errorf("legacy key %s still written", k)
+			}
+		}
+		requireKeys(t, p, l+".weight_scale", "model.diffusion_model.double_blocks.0.img_attn.proj.comfy_quant")
+		if _, ok := have[l+".input_scale"]; ok != c.wantInput {
+			t.Errorf("scale_input %v: input_scale written %v", c.scaleInput, ok)
+		}
+		_, data := tensorOutput(t, p, l+".weight_scale")
+		if string(data) != string(f32le(0.5)) {
+			t.Errorf("weight_scale bytes %x", data)
+		}
+		want := `{"format_version": "1.0", "layers": {"model.diffusion_model.double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`
+		if got := p.Metadata[quantizationMetadataKey]; got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "1 legacy scaled-fp8 layers") {
+			t.Errorf("notes %q", p.Notes)
+		}
+	}
+}
+
+// TestInspectQuantization: inspect names each format, its convention and
+// layer count.
+func TestInspectQuantization(t *testing.T) {
+	r, err := Inspect(legacyFluxUNet(t, nil, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []QuantCount{{"float8_e4m3fn", QuantPerLayer, 1}, {"float8_e4m3fn", QuantLegacy, 1}}
+	if len(r.Quantization) != len(want) {
+		t.Fatalf("quantization %+v", r.Quantization)
+	}
+	for i := range want {
+		if r.Quantization[i] != want[i] {
+			t.Errorf("quantization[%d] = %+v, want %+v", i, r.Quantization[i], want[i])
+		}
+	}
+	r, err = Inspect(legacyFluxUNet(t, map[string]string{quantizationMetadataKey: `{"layers": {"x": {"format": "nvfp4"}}}`}, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, q := range r.Quantization {
+		got[q.Format+"/"+q.Convention] = q.Layers
+	}
+	if got["nvfp4/"+QuantMetadata] != 1 || !strings.Contains(strings.Join(func() []string {
+		var s []string
+		for k := range got {
+			s = append(s, k)
+		}
+		return s
+	}(), " "), "ignored") {
+		t.Errorf("quantization %+v", r.Quantization)
+	}
+}
