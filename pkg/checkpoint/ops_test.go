@@ -196,7 +196,7 @@ func TestExecuteConvertChunks(t *testing.T) {
 	want = want[:convertF32ToF16(want)]
 	in := Input{Name: "src", R: bytes.NewReader(src), Size: int64(len(src))}
 	for _, buf := range []int{16, 20, 4000, 1 << 20} {
-		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{DTypeF32, DTypeF16}}}, Size: int64(len(want))}
+		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{From: DTypeF32, To: DTypeF16}}}, Size: int64(len(want))}
 		var sink streamwriter.MemorySink
 		if err := Execute(context.Background(), p, &sink, ExecuteOptions{BufferSize: buf}); err != nil {
 			t.Fatal(err)
@@ -213,9 +213,9 @@ func TestValidatePlanConvert(t *testing.T) {
 		step Step
 		want string
 	}{
-		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{DTypeF32, DTypeF16}}, "whole number"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{DTypeI64, DTypeF8E4M3}}, "no conversion"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{DTypeF32, DTypeF16}, Transpose: &Transpose{1, 2, 4}}, "both"},
+		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{From: DTypeF32, To: DTypeF16}}, "whole number"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: DTypeI64, To: DTypeF8E4M3}}, "no conversion"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: DTypeF32, To: DTypeF16}, Transpose: &Transpose{1, 2, 4}}, "both"},
 	} {
 		p := &Plan{Inputs: []Input{in}, Steps: []Step{c.step}, Size: 4}
 		err := validatePlan(p)

@@ -31,6 +31,9 @@ import (
 //     value (F16 and BF16 widen to F32 exactly first, as c10 does).
 type Convert struct {
 	From, To DType
+	// Quant, when set, makes the step one part of a quantized layer
+	// (quantize.go): From is the source weight's dtype, To the part's.
+	Quant *QuantPart
 }
 
 // conversionKey names a supported (From, To) pair.
@@ -63,6 +66,9 @@ func CanConvert(from, to DType) bool {
 // conversion over a whole number of source elements. It returns the output
 // byte count.
 func (c *Convert) outputBytes(length int64) (int64, error) {
+	if c.Quant != nil {
+		return c.Quant.outputBytes(length)
+	}
 	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
@@ -77,6 +83,9 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 // into the buffer, converted in place and written.
 func (x *executor) convert(s *Step) error {
 	c := s.Convert
+	if c.Quant != nil {
+		return x.quantize(s)
+	}
 	fn := converters[conversionKey{c.From, c.To}]
 	es := dtypeSize[c.From]
 	chunkMax := int64(len(x.buf)) / es * es

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/quant"
 )
 
 // ErrCannotConvert: a tensor selected for conversion has a dtype that does
@@ -41,6 +43,12 @@ type ConvertRequest struct {
 	// (a Go regexp), whatever the scope; one that cannot be converted is then
 	// an error rather than skipped.
 	Match string
+
+	// Quantize, instead of To, writes the selected Linear weights in a
+	// ComfyUI quantization format (quantize_plan.go); Exclude (a Go regexp)
+	// keeps matching weights in high precision.
+	Quantize quant.Format
+	Exclude  string
 }
 
 // ConvertReport says what a conversion does, before it is written.
@@ -56,6 +64,10 @@ type ConvertReport struct {
 	// scales and markers) written unchanged: converting any of them would
 	// separate a weight from its scale.
 	QuantizedKept int `json:"quantized_kept,omitempty"`
+	// Format is the quantization format written (Converted counts its
+	// layers); HighPrecision counts the eligible weights the rule keeps.
+	Format        string `json:"format,omitempty"`
+	HighPrecision int    `json:"high_precision,omitempty"`
 }
 
 // fp8 rule: ComfyUI's fp8 checkpoints (and its fp8 weight dtypes, which
@@ -100,6 +112,32 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 	tensors := copiedTensors(h)
 	rep := &ConvertReport{InputCensus: Census(h.Tensors), InputBytes: in.Size}
 	architecture := ""
+	if req.Quantize != "" {
+		if req.To != "" {
+			return nil, nil, fmt.Errorf("convert: a precision (%s) and a quantization format (%s) at once", req.To, req.Quantize)
+		}
+		fc, err := analyzeFile(0, in.Name, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fc.Model != nil {
+			architecture = fc.Model.Arch.Class
+		}
+		if err := planQuantize(req, in, h, fc, tensors, rep); err != nil {
+			return nil, nil, err
+		}
+		p, err := layoutRewrite(architecture, tensors, h.Metadata, []Input{in})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", in.Name, err)
+		}
+		if err := checkQuantDetection(in, fc, p); err != nil {
+			return nil, nil, err
+		}
+		rep.Kept = len(h.Tensors) - rep.Converted
+		rep.OutputCensus = Census(p.Tensors)
+		rep.OutputBytes = p.Size
+		return p, rep, nil
+	}
 	if req.To != "" {
 		fc, err := analyzeFile(0, in.Name, h)
 		if err != nil {

@@ -33,9 +33,9 @@ var (
 	ErrShape = errors.New("shape does not fit the format")
 	// ErrNonFinite: the tensor holds NaN or Inf, which no scale represents.
 	ErrNonFinite = errors.New("tensor holds NaN or Inf")
-	// ErrZeroScale: the tensor's scale is zero (an all-zero tensor, or one
-	// whose nvfp4 scale underflows in its dtype); ComfyUI's reference would
-	// write NaN or zeros for it.
+	// ErrZeroScale: the nvfp4 per-tensor scale of a nonzero tensor
+	// underflows to zero in its dtype (tiny F16 weights); ComfyUI's
+	// reference would then write the layer as all zeros.
 	ErrZeroScale = errors.New("tensor scale is zero")
 )
 
@@ -198,7 +198,14 @@ func (t *Tensor) Prepare() error {
 		return ErrNonFinite
 	}
 	if t.absmax == 0 {
-		return ErrZeroScale
+		// An all-zero weight: the reference would divide 0 by a zero scale
+		// and write NaN. Scale 1 stores the zeros exactly.
+		t.scale, t.inv, t.div = 1, 1, 1
+		if t.f == MXFP8 {
+			t.scale = 0
+		}
+		t.prepared = true
+		return nil
 	}
 	switch t.f {
 	case FP8E4M3, FP8E5M2:
@@ -476,3 +483,6 @@ func Dequantize(f Format, shape []int64, weight []byte, scales [][]byte) []float
 	}
 	return out
 }
+
+// ScaleBytes is a float32 scale as stored (little-endian F32).
+func ScaleBytes(v float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)) }

@@ -1,0 +1,186 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ckptpack/ckptpack/pkg/quant"
+)
+
+// Quantization while streaming. A quantized layer <L> is written as
+// <L>.weight in the format's storage dtype, its scales (<L>.weight_scale,
+// for nvfp4 also <L>.weight_scale_2) and a <L>.comfy_quant marker, the way
+// ComfyUI's mixed-precision Linear state_dict writes them. Each output
+// tensor of the layer is one step carrying a Convert with Quant set; all
+// of them read the whole source weight and share one QuantLayer, the job
+// the executor computes once per layer.
+//
+// The reference writer's order puts every scale before its weight (F32 and
+// the F8 scale dtypes rank above F8_E4M3 and U8), so the first step of a
+// layer computes: a pass over the source for the absolute maximum; for
+// fp8 and int8 that is all the scale needs, and the weight step streams a
+// second pass straight to the output. mxfp8 and nvfp4 block scales depend
+// on every block, so their first step also quantizes the weight into a
+// held buffer (one byte or half a byte per element: one layer, never the
+// model) that the weight step then writes.
+
+// QuantLayer is one layer's quantization job, shared by its steps.
+type QuantLayer struct {
+	Format quant.Format
+	Source DType   // F32, F16 or BF16
+	Shape  []int64 // the source weight's shape
+}
+
+// QuantPart is the part of a quantized layer one step writes.
+type QuantPart struct {
+	Layer  *QuantLayer
+	Suffix string // "" (the weight), "_scale" or "_scale_2", as quant.Outputs names them
+}
+
+var quantSources = map[DType]quant.Source{DTypeF32: quant.F32, DTypeF16: quant.F16, DTypeBF16: quant.BF16}
+
+// outputBytes is the size of the part this step writes.
+func (q *QuantPart) outputBytes(length int64) (int64, error) {
+	l := q.Layer
+	src, ok := quantSources[l.Source]
+	if !ok {
+		return 0, fmt.Errorf("cannot quantize a %s tensor", l.Source)
+	}
+	if err := quant.Check(l.Format, l.Shape); err != nil {
+		return 0, err
+	}
+	if want := numElements(l.Shape) * int64(src.Size()); length != want {
+		return 0, fmt.Errorf("%d source bytes for a %s %v weight (want %d)", length, l.Source, l.Shape, want)
+	}
+	for _, o := range quant.Outputs(l.Format, l.Shape) {
+		if o.Suffix == q.Suffix {
+			es := int64(1)
+			if o.DType == "F32" {
+				es = 4
+			}
+			return numElements(o.Shape) * es, nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no part %q", l.Format, q.Suffix)
+}
+
+// quantState is a layer's job while the executor writes its parts.
+type quantState struct {
+	t      *quant.Tensor
+	held   []byte   // mxfp8/nvfp4: the quantized weight, when a scale step ran first
+	scales [][]byte // after quantizing the whole weight
+	parts  int      // parts still to write
+}
+
+// quantize writes one part of a quantized layer.
+func (x *executor) quantize(s *Step) error {
+	qp := s.Convert.Quant
+	l := qp.Layer
+	if x.quant == nil {
+		x.quant = map[*QuantLayer]*quantState{}
+	}
+	st := x.quant[l]
+	if st == nil {
+		src := quantSources[l.Source]
+		t, err := quant.NewTensor(l.Format, src, l.Shape)
+		if err != nil {
+			return fmt.Errorf("tensor %s: %w", s.Tensor, err)
+		}
+		st = &quantState{t: t, parts: len(quant.Outputs(l.Format, l.Shape))}
+		x.quant[l] = st
+		if err := x.quantPass(s, func(chunk []byte) error { t.Observe(chunk); return nil }); err != nil {
+			return err
+		}
+		if err := t.Prepare(); err != nil {
+			switch {
+			case errors.Is(err, quant.ErrNonFinite):
+				return fmt.Errorf("tensor %s: %w: it cannot be quantized (leave it out with --exclude)", s.Tensor, err)
+			case errors.Is(err, quant.ErrZeroScale):
+				return fmt.Errorf("tensor %s: %w (its largest magnitude %g over %s's range leaves nothing in %s; leave it out with --exclude)", s.Tensor, err, t.AbsMax(), l.Format, l.Source)
+			}
+			return fmt.Errorf("tensor %s: %w", s.Tensor, err)
+		}
+	}
+	blockScaled := l.Format == quant.MXFP8 || l.Format == quant.NVFP4
+	var out []byte
+	if qp.Suffix == "" {
+		if st.held != nil {
+			out = st.held
+		} else {
+			// Stream the second pass to the output, in place in the buffer.
+			if err := x.quantPass(s, func(chunk []byte) error {
+				return x.write(chunk[:st.t.Quantize(chunk, chunk)])
+			}); err != nil {
+				return err
+			}
+			if blockScaled {
+				sc, err := st.t.Scales()
+				if err != nil {
+					return err
+				}
+				st.scales = sc
+			}
+		}
+	} else {
+		if st.scales == nil {
+			if blockScaled {
+				st.held = make([]byte, 0, st.t.WeightBytes())
+				if err := x.quantPass(s, func(chunk []byte) error {
+					st.held = append(st.held, chunk[:st.t.Quantize(chunk, chunk)]...)
+					return nil
+				}); err != nil {
+					return err
+				}
+				sc, err := st.t.Scales()
+				if err != nil {
+					return err
+				}
+				st.scales = sc
+			} else {
+				st.scales = [][]byte{quant.ScaleBytes(st.t.Scale())}
+			}
+		}
+		i := slices.IndexFunc(quant.Outputs(l.Format, l.Shape)[1:], func(o quant.Output) bool { return o.Suffix == qp.Suffix })
+		out = st.scales[i]
+	}
+	if out != nil {
+		if err := x.write(out); err != nil {
+			return err
+		}
+	}
+	if st.parts--; st.parts == 0 {
+		delete(x.quant, l)
+	}
+	return nil
+}
+
+// quantPass reads the step's source tensor in buffer-sized chunks of whole
+// blocks and hands each to fn.
+func (x *executor) quantPass(s *Step, fn func([]byte) error) error {
+	es := int64(quantSources[s.Convert.Quant.Layer.Source].Size())
+	unit := es * quant.MXFP8Block // a multiple of every block size
+	buf := x.buf
+	if int64(len(buf)) < unit {
+		// A buffer sized for a tiny plan: one block's worth is enough.
+		buf = make([]byte, unit)
+	}
+	chunkMax := int64(len(buf)) / unit * unit
+	off, left := s.Offset, s.Length
+	for left > 0 {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n := min(chunkMax, left)
+		chunk := buf[:n]
+		if err := x.readAt(s.Input, s.Tensor, chunk, off); err != nil {
+			return err
+		}
+		if err := fn(chunk); err != nil {
+			return err
+		}
+		off += n
+		left -= n
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package checkpoint
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/quant"
+)
+
+// Quantization targets as the CLI and the page name them.
+var quantTargets = map[string]quant.Format{
+	"fp8_scaled": quant.FP8E4M3, "fp8_e4m3fn_scaled": quant.FP8E4M3, "float8_e4m3fn": quant.FP8E4M3,
+	"fp8_e5m2_scaled": quant.FP8E5M2, "float8_e5m2": quant.FP8E5M2,
+	"int8": quant.Int8, "int8_tensorwise": quant.Int8,
+	"mxfp8": quant.MXFP8, "nvfp4": quant.NVFP4,
+}
+
+// QuantTarget maps a --to name (fp8_scaled, fp8_e5m2_scaled, int8, mxfp8,
+// nvfp4, or a comfy_quant format name) to its format; ok is false for a
+// name that is not a quantization format.
+func QuantTarget(name string) (quant.Format, bool) {
+	f, ok := quantTargets[strings.ToLower(name)]
+	return f, ok
+}
+
+// highPrecisionLayers are the diffusion-model layers ComfyUI's quantized
+// releases keep in high precision: the input and output projections and
+// the time, text and position embeddings (a few small layers that carry
+// most of the sensitivity), plus adaLN modulation of the final layer.
+var highPrecisionLayers = regexp.MustCompile(`(^|\.)(img_in|txt_in|time_in|vector_in|guidance_in|final_layer|norm_out|proj_out|x_embedder|context_embedder|t_embedder|y_embedder|time_text_embed|time_embed|label_emb|patch_embedding|text_embedding|time_embedding|time_projection|head|pos_embed|patch_embed|cap_embedder|t_block|adaln_single|caption_projection)\.`)
+
+// quantEligible reports why a tensor cannot be a quantized Linear weight
+// ("" when it can).
+func quantEligible(f quant.Format, t Tensor) string {
+	switch {
+	case !strings.HasSuffix(t.Name, ".weight"):
+		return "not a weight"
+	case len(t.Shape) != 2:
+		return fmt.Sprintf("not a Linear weight (%d-D)", len(t.Shape))
+	case !isFloat(t.DType):
+		return fmt.Sprintf("a %s tensor (only F32, F16 and BF16 quantize)", t.DType)
+	}
+	if err := quant.Check(f, t.Shape); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// planQuantize turns the selected weights of tensors into quantized
+// layers: weight, scales and comfy_quant marker per layer.
+func planQuantize(req ConvertRequest, in Input, h *Header, fc *fileContents, tensors map[string]*rewriteTensor, rep *ConvertReport) error {
+	f := req.Quantize
+	qs, err := surveyQuant(in, h)
+	if err != nil {
+		return err
+	}
+	if qs.any() {
+		return fmt.Errorf("%s is already quantized (%s): quantizing it again would mix scales; start from its high-precision original: %w",
+			in.Name, describeCounts(qs.counts()), ErrCannotConvert)
+	}
+	var match, exclude *regexp.Regexp
+	if req.Match != "" {
+		if match, err = regexp.Compile(req.Match); err != nil {
+			return fmt.Errorf("--match %q: %v", req.Match, err)
+		}
+	}
+	if req.Exclude != "" {
+		if exclude, err = regexp.Compile(req.Exclude); err != nil {
+			return fmt.Errorf("--exclude %q: %v", req.Exclude, err)
+		}
+	}
+	slots := tensorSlots(fc)
+	if match == nil && !req.All && fc.Model == nil {
+		return fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model quantizes by default (choose every component: --all, or tensors: --match): %w",
+			in.Name, describeContents(fc), ErrComponentNotFound)
+	}
+	switch {
+	case match != nil:
+		rep.Rule = fmt.Sprintf("weights matching %q", req.Match)
+	case req.All:
+		rep.Rule = "Linear weights of every component"
+	default:
+		rep.Rule = "Linear weights of the diffusion model"
+	}
+	if match == nil {
+		rep.Rule += " (input/output projections and embeddings stay high precision)"
+	}
+	if exclude != nil {
+		rep.Rule += fmt.Sprintf(", except %q", req.Exclude)
+	}
+	rep.Format = string(f)
+	for _, t := range h.Tensors {
+		if match != nil {
+			if !match.MatchString(t.Name) || (exclude != nil && exclude.MatchString(t.Name)) {
+				continue
+			}
+			if why := quantEligible(f, t); why != "" {
+				return fmt.Errorf("%s: tensor %s matches --match but cannot be quantized to %s: %s: %w", in.Name, t.Name, f, why, ErrCannotConvert)
+			}
+		} else {
+			if !req.All && slots[t.Name] != SlotModel {
+				continue
+			}
+			if quantEligible(f, t) != "" || !isFP8Weight(t.Name, t.Shape) {
+				continue
+			}
+			layer := strings.TrimSuffix(t.Name, ".weight")
+			if highPrecisionLayers.MatchString(layer+".") || (exclude != nil && exclude.MatchString(t.Name)) {
+				rep.HighPrecision++
+				continue
+			}
+		}
+		layer := strings.TrimSuffix(t.Name, ".weight")
+		for _, o := range quant.Outputs(f, t.Shape) {
+			if _, taken := tensors[layer+".weight"+o.Suffix]; taken && o.Suffix != "" {
+				return fmt.Errorf("%s: layer %s already has %s: %w", in.Name, layer, layer+".weight"+o.Suffix, ErrCannotConvert)
+			}
+		}
+		if _, taken := tensors[layer+".comfy_quant"]; taken {
+			return fmt.Errorf("%s: layer %s already has a comfy_quant marker: %w", in.Name, layer, ErrCannotConvert)
+		}
+		src := tensors[t.Name]
+		ql := &QuantLayer{Format: f, Source: t.DType, Shape: slices.Clone(t.Shape)}
+		for _, o := range quant.Outputs(f, t.Shape) {
+			tensors[layer+".weight"+o.Suffix] = &rewriteTensor{
+				DType: DType(o.DType), Shape: o.Shape, Input: src.Input, Offset: src.Offset, Length: src.Length,
+				Convert: &Convert{From: t.DType, To: DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}},
+			}
+		}
+		marker := []byte(quant.Marker(f))
+		tensors[layer+".comfy_quant"] = &rewriteTensor{DType: DTypeU8, Shape: []int64{int64(len(marker))}, Input: -1, Data: marker}
+		rep.Converted++
+	}
+	if rep.Converted == 0 {
+		return fmt.Errorf("%s: no tensor to quantize to %s (%s): %w", in.Name, f, rep.Rule, ErrCannotConvert)
+	}
+	return nil
+}
+
+// checkQuantDetection reads the planned header the way ComfyUI detects a
+// model and refuses an output whose diffusion model would be detected as
+// another class or configuration (nvfp4 halves a weight's second
+// dimension, which some detection rules read).
+func checkQuantDetection(in Input, before *fileContents, p *Plan) error {
+	if before.Model == nil {
+		return nil
+	}
+	h, err := parseHeader(in.Name, p.Header[8:], p.Size)
+	if err != nil {
+		return err
+	}
+	after, err := analyzeFile(0, in.Name, h)
+	if err != nil {
+		return fmt.Errorf("%s: the quantized file would not be read back: %w", in.Name, err)
+	}
+	want := before.Model.Arch.Class + " " + fmt.Sprint(before.Model.Config)
+	if after.Model == nil {
+		return fmt.Errorf("%s: ComfyUI's detection would not find the %s diffusion model in the quantized file (%s); keep the layers it reads in high precision with --exclude: %w", in.Name, before.Model.Arch.Class, after.Problem, ErrCannotConvert)
+	}
+	if got := after.Model.Arch.Class + " " + fmt.Sprint(after.Model.Config); got != want {
+		return fmt.Errorf("%s: ComfyUI's detection would read the quantized file as %s, not %s; keep the layers it reads in high precision with --exclude: %w", in.Name, got, want, ErrCannotConvert)
+	}
+	return nil
+}
+
+func describeCounts(cs []QuantCount) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, fmt.Sprintf("%s %d layers (%s)", c.Format, c.Layers, c.Convention))
+	}
+	return strings.Join(s, ", ")
+}
