@@ -282,21 +282,9 @@ func (t *Tensor) Quantize(b, out []byte) int {
 	n := len(b) / t.src.Size()
 	switch t.f {
 	case FP8E4M3, FP8E5M2:
-		enc := F32ToE4M3
-		if t.f == FP8E5M2 {
-			enc = F32ToE5M2
-		}
-		inv := t.inv
-		for i := 0; i < n; i++ {
-			out[i] = enc(roundTo(t.src, load(t.src, b, i)*inv))
-		}
+		t.fp8(b, out, n)
 	case Int8:
-		d := t.div
-		for i := 0; i < n; i++ {
-			q := roundTo(t.src, load(t.src, b, i)/d)
-			r := math.RoundToEven(float64(q))
-			out[i] = byte(int8(min(max(r, -128), 127)))
-		}
+		t.int8(b, out, n)
 	case MXFP8:
 		t.mxfp8(b, out, n)
 	case NVFP4:
@@ -315,11 +303,12 @@ func (t *Tensor) Quantize(b, out []byte) int {
 // to ±448 and rounded to float8_e4m3fn.
 func (t *Tensor) mxfp8(b, out []byte, n int) {
 	var blk [MXFP8Block]float32
+	tab := e4m3Table.get()
 	for i := 0; i+MXFP8Block <= n; i += MXFP8Block {
+		decode(t.src, b, i, blk[:])
 		var m float32
-		for j := range blk {
-			blk[j] = load(t.src, b, i+j)
-			m = max32(m, abs32(blk[j]))
+		for _, v := range blk {
+			m = max32(m, abs32(v))
 		}
 		var code uint8
 		if m != 0 {
@@ -327,20 +316,28 @@ func (t *Tensor) mxfp8(b, out []byte, n int) {
 			e := int(ceilLog2(need)) + 127
 			code = uint8(min(max(e, 0), 254))
 		}
-		s := E8M0ToF32(code)
-		for j, v := range blk {
-			switch {
-			case m == 0:
-				v = 0
-			case code == 0 && v == 0:
-				// The reference divides by the code-0 scale, which reads as
-				// 0: 0/0 is the x86 default NaN (sign set), pinned here so
-				// every platform writes what torch on x86 does.
-				v = math.Float32frombits(0xFFC00000)
-			default:
-				v /= s
+		switch {
+		case m == 0:
+			clear(out[i : i+MXFP8Block])
+		case code == 0:
+			// The reference divides by the code-0 scale, which reads as 0:
+			// ±x/0 saturates to ±448, and 0/0 is the x86 default NaN (sign
+			// set), pinned here so every platform writes what torch on x86
+			// does.
+			for j, v := range blk {
+				if v == 0 {
+					out[i+j] = 0xFF
+				} else {
+					out[i+j] = F32ToE4M3(v / 0)
+				}
 			}
-			out[i+j] = F32ToE4M3(v)
+		default:
+			// Dividing by a power of two is multiplying by its reciprocal,
+			// 2^(127-code), exactly representable for codes 1 to 254.
+			r := math.Float32frombits(uint32(254-code) << 23)
+			for j, v := range blk {
+				out[i+j] = tab[index(math.Float32bits(v*r))]
+			}
 		}
 		t.blocks[(t.pos+int64(i))/MXFP8Block] = code
 	}
@@ -362,28 +359,26 @@ func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) 
 // the even element in the high nibble.
 func (t *Tensor) nvfp4(b, out []byte, n int) {
 	var blk [NVFP4Block]float32
+	tab := e2m1Table.get()
 	pts := t.scale
 	for i := 0; i+NVFP4Block <= n; i += NVFP4Block {
+		decode(t.src, b, i, blk[:])
 		var m float32
-		for j := range blk {
-			blk[j] = load(t.src, b, i+j)
-			m = max32(m, abs32(blk[j]))
+		for _, v := range blk {
+			m = max32(m, abs32(v))
 		}
 		bs := min(m/E2M1Max/pts, E4M3Max)
 		code := F32ToE4M3(bs)
 		total := pts * E4M3ToF32(code)
-		var q [NVFP4Block]uint8
-		for j, v := range blk {
-			if total == 0 {
-				v = 0
-			} else {
-				v /= total
+		o := out[i/2 : i/2+NVFP4Block/2]
+		if total == 0 {
+			clear(o)
+		} else {
+			for j := 0; j < NVFP4Block; j += 2 {
+				hi := tab[index(math.Float32bits(blk[j]/total))]
+				lo := tab[index(math.Float32bits(blk[j+1]/total))]
+				o[j/2] = hi<<4 | lo
 			}
-			v = min(max(v, -E2M1Max), E2M1Max)
-			q[j] = F32ToE2M1(v)
-		}
-		for j := 0; j < NVFP4Block; j += 2 {
-			out[(i+j)/2] = q[j]<<4 | q[j+1]
 		}
 		t.blocks[(t.pos+int64(i))/NVFP4Block] = code
 	}

@@ -12,6 +12,15 @@
 //	convert_fp16_mb_per_s        input MB read per second by the fp16 runs
 //	convert_peak_rss_mib         peak RSS of the fp16 runs (flat: about the
 //	                             1 MiB buffer plus the Go runtime)
+//	quantize_fp8_scaled_mb_per_s input MB per second of `convert --to
+//	                             fp8_scaled` of the same file (every
+//	                             quantized weight is read twice)
+//	quantize_fp8_scaled_vs_copy_ratio  its median wall time ÷ the plain copy's
+//	quantize_nvfp4_mb_per_s      the same for `--to nvfp4` (SD1.5's cross-
+//	                             attention to_k/to_v stay high precision:
+//	                             their packed shape would change detection)
+//	quantize_peak_rss_mib        peak RSS of the quantize runs (nvfp4 holds
+//	                             one layer's packed weight)
 //
 // Both sides write through the CLI's FileSink (fsync, link), outputs are
 // deleted before every run (untimed), and one untimed warm-up of each loads
@@ -105,6 +114,30 @@ func run(runs int, work string) error {
 	fmt.Printf("convert_fp16_vs_copy_cpu_ratio: %.2f (%.2f s vs %.2f s CPU)\n", cc.Seconds()/pc.Seconds(), cc.Seconds(), pc.Seconds())
 	fmt.Printf("convert_fp16_mb_per_s: %.0f\n", float64(fi.Size())/1e6/c.Seconds())
 	fmt.Printf("convert_peak_rss_mib: %.1f\n", float64(rss)/(1<<20))
+
+	fp8 := []string{bin, "convert", "--to", "fp8_scaled", in, "--output-dir", outDir}
+	nvfp4 := []string{bin, "convert", "--to", "nvfp4", "--exclude", `attn2\.to_[kv]\.`, in, "--output-dir", outDir}
+	times := map[string][]measurement{}
+	for i := 0; i < runs; i++ {
+		for name, argv := range map[string][]string{"fp8_scaled": fp8, "copy": plain, "nvfp4": nvfp4} {
+			clean()
+			m, err := measure(argv)
+			if err != nil {
+				return err
+			}
+			times[name] = append(times[name], m)
+		}
+	}
+	clean()
+	q, qp, qn := median(times["fp8_scaled"]), median(times["copy"]), median(times["nvfp4"])
+	rss = 0
+	for _, m := range append(times["fp8_scaled"], times["nvfp4"]...) {
+		rss = max(rss, m.maxRSS)
+	}
+	fmt.Printf("quantize_fp8_scaled_mb_per_s: %.0f (%.2f s, %.2f s CPU)\n", float64(fi.Size())/1e6/q.Seconds(), q.Seconds(), medianOf(times["fp8_scaled"], cpu).Seconds())
+	fmt.Printf("quantize_fp8_scaled_vs_copy_ratio: %.2f (%.2f s vs %.2f s)\n", q.Seconds()/qp.Seconds(), q.Seconds(), qp.Seconds())
+	fmt.Printf("quantize_nvfp4_mb_per_s: %.0f (%.2f s, %.2f s CPU)\n", float64(fi.Size())/1e6/qn.Seconds(), qn.Seconds(), medianOf(times["nvfp4"], cpu).Seconds())
+	fmt.Printf("quantize_peak_rss_mib: %.1f\n", float64(rss)/(1<<20))
 	return nil
 }
 
