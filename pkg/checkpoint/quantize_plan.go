@@ -31,6 +31,12 @@ func QuantTarget(name string) (quant.Format, bool) {
 // most of the sensitivity), plus adaLN modulation of the final layer.
 var highPrecisionLayers = regexp.MustCompile(`(^|\.)(img_in|txt_in|time_in|vector_in|guidance_in|final_layer|norm_out|proj_out|x_embedder|context_embedder|t_embedder|y_embedder|time_text_embed|time_embed|label_emb|patch_embedding|text_embedding|time_embedding|time_projection|head|pos_embed|patch_embed|cap_embedder|t_block|adaln_single|caption_projection)\.`)
 
+// nvfp4HighPrecision are the layers nvfp4 also keeps: it packs two values
+// per byte, halving a weight's second dimension, and ComfyUI's UNet
+// detection reads the context dimension from the cross-attention key and
+// value weights' second dimension.
+var nvfp4HighPrecision = regexp.MustCompile(`(^|\.)attn2\.to_[kv]$`)
+
 // quantEligible reports why a tensor cannot be a quantized Linear weight
 // ("" when it can).
 func quantEligible(f quant.Format, t Tensor) string {
@@ -107,7 +113,8 @@ func planQuantize(req ConvertRequest, in Input, h *Header, fc *fileContents, ten
 				continue
 			}
 			layer := strings.TrimSuffix(t.Name, ".weight")
-			if highPrecisionLayers.MatchString(layer+".") || (exclude != nil && exclude.MatchString(t.Name)) {
+			if highPrecisionLayers.MatchString(layer+".") || (f == quant.NVFP4 && nvfp4HighPrecision.MatchString(layer)) ||
+				(exclude != nil && exclude.MatchString(t.Name)) {
 				rep.HighPrecision++
 				continue
 			}

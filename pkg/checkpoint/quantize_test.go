@@ -188,9 +188,15 @@ func TestQuantizeDefaultRule(t *testing.T) {
 	if err != nil || rep.Converted != toK-1 || rep.HighPrecision != 2 {
 		t.Errorf("--exclude: %v %+v", err, rep)
 	}
-	_, _, err = PlanConvert(ConvertRequest{Input: in, Quantize: quant.NVFP4})
+	// nvfp4 keeps the cross-attention keys and values high precision by
+	// default; quantizing them anyway is refused.
+	_, rep, err = PlanConvert(ConvertRequest{Input: in, Quantize: quant.NVFP4})
+	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "no tensor to quantize") {
+		t.Errorf("nvfp4 of SD1.5 (only to_k layers): %v %+v", err, rep)
+	}
+	_, _, err = PlanConvert(ConvertRequest{Input: in, Quantize: quant.NVFP4, Match: `to_k\.weight$`})
 	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "ComfyUI's detection would") {
-		t.Errorf("nvfp4 of SD1.5: %v", err)
+		t.Errorf("nvfp4 of SD1.5 to_k: %v", err)
 	}
 }
 

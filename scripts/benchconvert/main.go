@@ -17,8 +17,9 @@
 //	                             quantized weight is read twice)
 //	quantize_fp8_scaled_vs_copy_ratio  its median wall time ÷ the plain copy's
 //	quantize_nvfp4_mb_per_s      the same for `--to nvfp4` (SD1.5's cross-
-//	                             attention to_k/to_v stay high precision:
-//	                             their packed shape would change detection)
+//	                             attention to_k/to_v stay high precision by
+//	                             default: their packed shape would change
+//	                             detection)
 //	quantize_peak_rss_mib        peak RSS of the quantize runs (nvfp4 holds
 //	                             one layer's packed weight)
 //
@@ -116,7 +117,7 @@ func run(runs int, work string) error {
 	fmt.Printf("convert_peak_rss_mib: %.1f\n", float64(rss)/(1<<20))
 
 	fp8 := []string{bin, "convert", "--to", "fp8_scaled", in, "--output-dir", outDir}
-	nvfp4 := []string{bin, "convert", "--to", "nvfp4", "--exclude", `attn2\.to_[kv]\.`, in, "--output-dir", outDir}
+	nvfp4 := []string{bin, "convert", "--to", "nvfp4", in, "--output-dir", outDir}
 	times := map[string][]measurement{}
 	for i := 0; i < runs; i++ {
 		for name, argv := range map[string][]string{"fp8_scaled": fp8, "copy": plain, "nvfp4": nvfp4} {
