@@ -1,6 +1,10 @@
 package checkpoint
 
-import "io"
+import (
+	"io"
+
+	"github.com/ckptpack/ckptpack/pkg/quant"
+)
 
 // Input is one user file: a name for error messages (the file name or object
 // key) and random access to its bytes.
@@ -55,6 +59,13 @@ type SaveRequest struct {
 	// data is written (see Plan.HashSlot).
 	ModelSpec  ModelSpec
 	HashSHA256 bool
+
+	// Quantize, when set, writes the diffusion model's Linear weights in a
+	// ComfyUI quantization format while assembling, by the rule of
+	// ConvertRequest.Quantize (QuantizeExclude keeps more weights high
+	// precision).
+	Quantize        quant.Format
+	QuantizeExclude string
 }
 
 // Step is one contiguous piece of the output after the header. Exactly one

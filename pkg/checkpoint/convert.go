@@ -28,6 +28,7 @@ type piece struct {
 	Length    int64 // bytes this piece contributes
 	Transpose *Transpose
 	Data      []byte
+	Convert   *Convert // a quantized layer's part (Length is then the source's)
 }
 
 // tensorSource is a tensor under construction: its dtype and shape and the
@@ -79,6 +80,11 @@ func inlineSource(dtype DType, shape []int64, data []byte) *tensorSource {
 func (s *tensorSource) size() int64 {
 	var n int64
 	for _, p := range s.Pieces {
+		if p.Convert != nil {
+			out, _ := p.Convert.outputBytes(p.Length)
+			n += out
+			continue
+		}
 		n += p.Length
 	}
 	return n

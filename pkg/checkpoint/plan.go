@@ -239,9 +239,19 @@ func (b *planBuilder) build() (*Plan, error) {
 	if q != "" {
 		meta[quantizationMetadataKey] = q
 	}
+	qrep, err := quantizeSaved(b, arch, out)
+	if err != nil {
+		return nil, err
+	}
 	p, err := layoutPlan(arch, out, meta, b.inputs)
 	if p != nil && note != "" {
 		p.Notes = append(p.Notes, note)
+	}
+	if p != nil && qrep != "" {
+		if err := checkQuantDetection(Input{Name: b.model.Name}, b.model, p); err != nil {
+			return nil, err
+		}
+		p.Notes = append(p.Notes, qrep)
 	}
 	return withHashSlot(p, err, "output", meta, b.req.HashSHA256)
 }
@@ -758,7 +768,7 @@ func layoutPlan(arch *Arch, out stateDict, meta map[string]string, inputs []Inpu
 			if pc.Length == 0 {
 				continue
 			}
-			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data})
+			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data, Convert: pc.Convert})
 		}
 	}
 	return p, nil

@@ -179,3 +179,65 @@ func describeCounts(cs []QuantCount) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// quantizeSaved quantizes the diffusion model's Linear weights of a
+// checkpoint being assembled (SaveRequest.Quantize), by the default rule of
+// planQuantize, and returns a note for the user ("" when not asked).
+func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
+	f := b.req.Quantize
+	if f == "" {
+		return "", nil
+	}
+	if err := quant.Check(f, []int64{quant.MXFP8Block, quant.MXFP8Block}); err != nil {
+		return "", err
+	}
+	model := b.model
+	qs, err := surveyQuant(b.inputs[model.Input], model.Header)
+	if err != nil {
+		return "", err
+	}
+	if qs.any() {
+		return "", fmt.Errorf("%s is already quantized (%s): quantizing it again would mix scales; start from its high-precision original: %w",
+			model.Name, describeCounts(qs.counts()), ErrCannotConvert)
+	}
+	var exclude *regexp.Regexp
+	if b.req.QuantizeExclude != "" {
+		if exclude, err = regexp.Compile(b.req.QuantizeExclude); err != nil {
+			return "", fmt.Errorf("quantize exclude %q: %v", b.req.QuantizeExclude, err)
+		}
+	}
+	n, kept := 0, 0
+	for _, k := range out.sortedKeys() {
+		if !strings.HasPrefix(k, arch.UnetPrefix) {
+			continue
+		}
+		src := out[k]
+		if len(src.Pieces) != 1 || src.Pieces[0].Input < 0 || src.Pieces[0].Transpose != nil || src.Pieces[0].Convert != nil {
+			continue
+		}
+		t := Tensor{Name: k, DType: src.DType, Shape: src.Shape}
+		if quantEligible(f, t) != "" || !isFP8Weight(k, t.Shape) {
+			continue
+		}
+		layer := strings.TrimSuffix(k, ".weight")
+		if highPrecisionLayers.MatchString(layer+".") || (f == quant.NVFP4 && nvfp4HighPrecision.MatchString(layer)) ||
+			(exclude != nil && exclude.MatchString(k)) {
+			kept++
+			continue
+		}
+		pc := src.Pieces[0]
+		ql := &QuantLayer{Format: f, Source: t.DType, Shape: slices.Clone(t.Shape)}
+		for _, o := range quant.Outputs(f, t.Shape) {
+			out[k+o.Suffix] = &tensorSource{DType: DType(o.DType), Shape: o.Shape, Pieces: []piece{{
+				Input: pc.Input, Offset: pc.Offset, Length: pc.Length,
+				Convert: &Convert{From: t.DType, To: DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}},
+			}}}
+		}
+		out[layer+".comfy_quant"] = inlineSource(DTypeU8, []int64{int64(len(quant.Marker(f)))}, []byte(quant.Marker(f)))
+		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("%s: no Linear weight of the diffusion model to quantize to %s: %w", model.Name, f, ErrCannotConvert)
+	}
+	return fmt.Sprintf("%d diffusion-model layers quantized to %s while saving (%d eligible weights kept high precision)", n, f, kept), nil
+}

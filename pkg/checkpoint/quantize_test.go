@@ -242,3 +242,39 @@ func TestQuantizeNonFinite(t *testing.T) {
 		t.Errorf("Inf: %v", err)
 	}
 }
+
+// TestSaveQuantize: save quantizes the diffusion model's Linear weights
+// while assembling; its projections, the text encoders and the VAE are
+// copied; the written header still detects as the same model.
+func TestSaveQuantize(t *testing.T) {
+	for _, f := range []quant.Format{quant.FP8E4M3, quant.NVFP4} {
+		req := componentRequest(t, "flux_dev", "clip_l", "t5xxl")
+		req.Quantize = f
+		p, err := PlanCheckpoint(req)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		have := tensorsOf(p)
+		const l = "model.diffusion_model.double_blocks.0.img_attn.qkv"
+		outs := quant.Outputs(f, []int64{9216, 3072})
+		if have[l+".weight"].DType != DType(outs[0].DType) || !slices.Equal(have[l+".weight"].Shape, outs[0].Shape) {
+			t.Errorf("%s: %s.weight %s %v", f, l, have[l+".weight"].DType, have[l+".weight"].Shape)
+		}
+		requireKeys(t, p, l+".weight_scale", l+".comfy_quant")
+		if d := have["model.diffusion_model.img_in.weight"].DType; d != DTypeBF16 {
+			t.Errorf("%s: img_in %s", f, d)
+		}
+		for k, x := range have {
+			if strings.HasPrefix(k, "text_encoders.") && strings.HasSuffix(k, ".comfy_quant") {
+				t.Errorf("%s: text encoder layer %s quantized (%s)", f, k, x.DType)
+			}
+		}
+		if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "quantized to "+string(f)+" while saving") {
+			t.Errorf("%s: notes %q", f, p.Notes)
+		}
+		_, data := tensorOutput(t, p, "model.diffusion_model.final_layer.adaLN_modulation.1.weight")
+		if len(data) == 0 {
+			t.Errorf("%s: final layer not copied", f)
+		}
+	}
+}
