@@ -107,11 +107,11 @@ func Inspect(in Input) (*Report, error) {
 	if w, ok := h.Metadata["workflow"]; ok && w != "" {
 		r.HasWorkflow = true
 	}
-	qs, err := surveyQuant(in, h)
-	if err != nil {
-		return nil, err
-	}
-	if c := qs.counts(); len(c) > 0 {
+	// A broken quantization marker is reported, not fatal: inspect is how
+	// a user finds out what is wrong with a file.
+	if qs, err := surveyQuant(in, h); err != nil {
+		r.Problem = strings.TrimPrefix(strings.TrimSpace(r.Problem+"; "+err.Error()), "; ")
+	} else if c := qs.counts(); len(c) > 0 {
 		r.Quantization = c
 	}
 	for _, t := range h.Tensors {

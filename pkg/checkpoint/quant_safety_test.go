@@ -162,3 +162,18 @@ func TestInspectQuantization(t *testing.T) {
 		t.Errorf("quantization %+v", r.Quantization)
 	}
 }
+
+// TestInspectBrokenMarker: a comfy_quant marker that is not JSON is
+// reported as the file's problem; convert refuses the file naming it.
+func TestInspectBrokenMarker(t *testing.T) {
+	ts := manifestTensors(t, oracleManifest(t, "flux_dev", "unet"))
+	ts = append(ts, testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: DTypeU8, Shape: []int64{3}, Data: []byte("{no")})
+	in := makeInput(t, "broken.safetensors", ts, nil)
+	r, err := Inspect(in)
+	if err != nil || !strings.Contains(r.Problem, "double_blocks.0.img_attn.proj.comfy_quant is not comfy_quant JSON") {
+		t.Errorf("inspect: %v %q", err, r.Problem)
+	}
+	if _, _, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16}); err == nil || !strings.Contains(err.Error(), "broken.safetensors") {
+		t.Errorf("convert: %v", err)
+	}
+}
