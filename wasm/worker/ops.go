@@ -35,7 +35,7 @@ type opOptions struct {
 	All             bool   `json:"all"`
 	Match           string `json:"match"`
 	Exclude         string `json:"exclude"` // convert to a quantization format: weights kept high precision
-	EMA             string `json:"ema"` // prune: drop | promote | keep
+	EMA             string `json:"ema"`     // prune: drop | promote | keep
 	KeepUnused      bool   `json:"keepUnused"`
 	FixPositionIDs  bool   `json:"fixPositionIds"`
 	PositionIDsI64  bool   `json:"positionIdsI64"`
