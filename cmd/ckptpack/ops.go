@@ -51,7 +51,8 @@ quantize; its input/output projections and embeddings stay high precision
 (--exclude adds to them, --match picks the weights instead). Each weight is
 read twice (absmax, then the quantized write); mxfp8/nvfp4 hold one layer's
 quantized bytes. Scales, markers and the layers of an already quantized
-file are never converted.
+file are never converted; --dequantize (with --to fp16|bf16) writes its
+per-tensor fp8 layers back as weight × scale instead, refusing other formats.
 
 options:
 `
@@ -290,6 +291,7 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 	all := fl.Bool("all", false, "convert every component (text encoders, VAE), not only the diffusion model")
 	match := fl.String("match", "", "convert exactly the tensors whose name matches this Go `regexp`")
 	exclude := fl.String("exclude", "", "quantization: keep the weights whose name matches this Go `regexp` in high precision")
+	dequantize := fl.Bool("dequantize", false, "with --to fp16|bf16: write per-tensor fp8 quantized layers back as weight × scale (other formats are refused); without it they stay as they are")
 	files, err := parseInterspersed(fl, args)
 	if err != nil {
 		return err
@@ -315,7 +317,7 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return runBatch(ctx, e, &c, files, func(in checkpoint.Input, res *opResult) ([]plannedFile, error) {
-		p, rep, err := checkpoint.PlanConvert(checkpoint.ConvertRequest{Input: in, To: target, All: *all, Match: *match, Quantize: format, Exclude: *exclude})
+		p, rep, err := checkpoint.PlanConvert(checkpoint.ConvertRequest{Input: in, To: target, All: *all, Match: *match, Quantize: format, Exclude: *exclude, Dequantize: *dequantize})
 		if err != nil {
 			return nil, err
 		}
@@ -330,6 +332,9 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s: %d layers to %s (%s), %d eligible weights kept high precision\n", in.Name, rep.Converted, format, rep.Rule, rep.HighPrecision)
 		case rep.Rule != "":
 			fmt.Fprintf(e.stdout, "%s: %d tensors to %s (%s), %d kept\n", in.Name, rep.Converted, target, rep.Rule, rep.Kept)
+			if rep.Dequantized > 0 {
+				fmt.Fprintf(e.stdout, "%s: %d quantized layers dequantized to %s (weight × scale)\n", in.Name, rep.Dequantized, target)
+			}
 		}
 		return []plannedFile{{path: path, plan: p}}, nil
 	})

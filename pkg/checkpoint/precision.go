@@ -34,6 +34,9 @@ type Convert struct {
 	// Quant, when set, makes the step one part of a quantized layer
 	// (quantize.go): From is the source weight's dtype, To the part's.
 	Quant *QuantPart
+	// Dequant, when set, widens fp8 weights (From F8_E4M3/F8_E5M2) to To
+	// multiplied by their per-tensor scale (quantize.go).
+	Dequant *Dequant
 }
 
 // conversionKey names a supported (From, To) pair.
@@ -69,6 +72,12 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 	if c.Quant != nil {
 		return c.Quant.outputBytes(length)
 	}
+	if c.Dequant != nil {
+		if _, ok := quantSources[c.To]; !ok || (c.From != DTypeF8E4M3 && c.From != DTypeF8E5M2) {
+			return 0, fmt.Errorf("no dequantization from %s to %s", c.From, c.To)
+		}
+		return length * dtypeSize[c.To], nil
+	}
 	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
@@ -85,6 +94,9 @@ func (x *executor) convert(s *Step) error {
 	c := s.Convert
 	if c.Quant != nil {
 		return x.quantize(s)
+	}
+	if c.Dequant != nil {
+		return x.dequantize(s)
 	}
 	fn := converters[conversionKey{c.From, c.To}]
 	es := dtypeSize[c.From]

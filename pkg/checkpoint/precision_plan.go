@@ -49,6 +49,12 @@ type ConvertRequest struct {
 	// keeps matching weights in high precision.
 	Quantize quant.Format
 	Exclude  string
+
+	// Dequantize, with To fp16 or bf16, writes the in-scope quantized
+	// layers back in To: weight × scale as ComfyUI dequantizes them (only
+	// per-tensor fp8 layers; other formats are refused), their scales and
+	// markers dropped.
+	Dequantize bool
 }
 
 // ConvertReport says what a conversion does, before it is written.
@@ -64,6 +70,7 @@ type ConvertReport struct {
 	// scales and markers) written unchanged: converting any of them would
 	// separate a weight from its scale.
 	QuantizedKept int `json:"quantized_kept,omitempty"`
+	Dequantized   int `json:"dequantized,omitempty"` // layers written back in high precision
 	// Format is the quantization format written (Converted counts its
 	// layers); HighPrecision counts the eligible weights the rule keeps.
 	Format        string `json:"format,omitempty"`
@@ -110,6 +117,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		}
 	}
 	tensors := copiedTensors(h)
+	meta := h.Metadata
 	rep := &ConvertReport{InputCensus: Census(h.Tensors), InputBytes: in.Size}
 	architecture := ""
 	if req.Quantize != "" {
@@ -126,7 +134,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		if err := planQuantize(req, in, h, fc, tensors, rep); err != nil {
 			return nil, nil, err
 		}
-		p, err := layoutRewrite(architecture, tensors, h.Metadata, []Input{in})
+		p, err := layoutRewrite(architecture, tensors, meta, []Input{in})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", in.Name, err)
 		}
@@ -175,8 +183,19 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		default:
 			rep.Rule = "F32 tensors of the diffusion model"
 		}
+		if req.Dequantize {
+			if req.To != DTypeF16 && req.To != DTypeBF16 {
+				return nil, nil, fmt.Errorf("convert: --dequantize writes fp16 or bf16, not %s", req.To)
+			}
+			if meta, err = planDequantize(req, in, h, qs, slots, match, tensors, rep); err != nil {
+				return nil, nil, err
+			}
+		}
 		for _, t := range h.Tensors {
 			v := tensors[t.Name]
+			if v == nil || v.Convert != nil {
+				continue // dequantized, or a scale gone with it
+			}
 			if protected(t.Name) {
 				if match != nil && match.MatchString(t.Name) {
 					return nil, nil, fmt.Errorf("%s: tensor %s belongs to a quantized layer (%s): converting it would separate the weight from its scale, which ComfyUI would then load wrong; leave it out of --match: %w",

@@ -1,9 +1,13 @@
 package checkpoint
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/quant"
 )
 
 // legacyFluxUNet is a standalone Flux diffusion model in the legacy
@@ -175,5 +179,57 @@ func TestInspectBrokenMarker(t *testing.T) {
 	}
 	if _, _, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16}); err == nil || !strings.Contains(err.Error(), "broken.safetensors") {
 		t.Errorf("convert: %v", err)
+	}
+}
+
+// TestDequantize: convert --to bf16 --dequantize writes per-tensor fp8
+// layers (legacy and comfy_quant) back as weight × scale in BF16, drops
+// their scales, markers and the sentinel, and refuses an nvfp4 layer.
+func TestDequantize(t *testing.T) {
+	bf := func(v ...float32) []byte {
+		var b []byte
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint16(b, quant.F32ToBF16(x))
+		}
+		return b
+	}
+	marker := []byte(quant.Marker(quant.FP8E4M3))
+	ts := []testTensor{
+		{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{0}},
+		{Name: "a.weight", DType: DTypeF8E4M3, Shape: []int64{2, 2}, Data: []byte{0x38, 0x7E, 0x30, 0xB8}},
+		{Name: "a.scale_weight", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
+		{Name: "a.scale_input", DType: DTypeF32, Shape: []int64{}, Data: f32le(1)},
+		{Name: "b.weight", DType: DTypeF8E4M3, Shape: []int64{1, 2}, Data: []byte{0x38, 0x30}},
+		{Name: "b.weight_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.1)},
+		{Name: "b.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(marker))}, Data: marker},
+		{Name: "b.bias", DType: DTypeF32, Shape: []int64{1}, Data: f32le(3)},
+	}
+	in := makeInput(t, "fp8.safetensors", ts, nil)
+	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: DTypeBF16, All: true, Dequantize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Dequantized != 2 {
+		t.Errorf("dequantized %d", rep.Dequantized)
+	}
+	if got := sortedNames(p.Tensors); strings.Join(got, " ") != "a.weight b.bias b.weight" {
+		t.Errorf("tensors %v", got)
+	}
+	// 0.1 is 0.10009765625 in BF16; 1 × it, 0.5 × it = 0.050048828125.
+	for name, want := range map[string][]byte{"a.weight": bf(0.5, 224, 0.25, -0.5), "b.weight": bf(0.10009765625, 0.050048828125), "b.bias": bf(3)} {
+		_, got := tensorOutput(t, p, name)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %x, want %x", name, got, want)
+		}
+	}
+	nv := append(ts[:0:0], ts...)
+	nvm := []byte(quant.Marker(quant.NVFP4))
+	nv = append(nv, testTensor{Name: "c.weight", DType: DTypeU8, Shape: []int64{16, 8}},
+		testTensor{Name: "c.weight_scale", DType: DTypeF8E4M3, Shape: []int64{128, 4}},
+		testTensor{Name: "c.weight_scale_2", DType: DTypeF32, Shape: []int64{}},
+		testTensor{Name: "c.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(nvm))}, Data: nvm})
+	_, _, err = PlanConvert(ConvertRequest{Input: makeInput(t, "nv.safetensors", nv, nil), To: DTypeF16, All: true, Dequantize: true})
+	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "layer c is nvfp4") {
+		t.Errorf("nvfp4: %v", err)
 	}
 }

@@ -184,3 +184,43 @@ func (x *executor) quantPass(s *Step, fn func([]byte) error) error {
 	}
 	return nil
 }
+
+// Dequant is a per-tensor fp8 layer written back in high precision:
+// weight × scale as comfy_kitchen's dequantize_per_tensor_fp8 computes it
+// in the target dtype.
+type Dequant struct {
+	Scale float32
+}
+
+// dequantize streams a Dequant step: fp8 bytes in, wider values out. The
+// output is larger than the input, so the buffer is split: reads land in
+// its tail, results are written from its head.
+func (x *executor) dequantize(s *Step) error {
+	c := s.Convert
+	os := dtypeSize[c.To]
+	chunkMax := int64(len(x.buf)) / (1 + os)
+	buf := x.buf
+	if chunkMax == 0 {
+		buf, chunkMax = make([]byte, 1+os), 1
+	}
+	to := quantSources[c.To]
+	off, left := s.Offset, s.Length
+	for left > 0 {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n := min(chunkMax, left)
+		in := buf[int64(len(buf))-n:]
+		if err := x.readAt(s.Input, s.Tensor, in, off); err != nil {
+			return err
+		}
+		out := buf[:n*os]
+		quant.DequantizeFP8(in, c.From == DTypeF8E5M2, c.Dequant.Scale, to, out)
+		if err := x.write(out); err != nil {
+			return err
+		}
+		off += n
+		left -= n
+	}
+	return nil
+}

@@ -1,7 +1,10 @@
 package checkpoint
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -240,4 +243,95 @@ func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
 		return "", fmt.Errorf("%s: no Linear weight of the diffusion model to quantize to %s: %w", model.Name, f, ErrCannotConvert)
 	}
 	return fmt.Sprintf("%d diffusion-model layers quantized to %s while saving (%d eligible weights kept high precision)", n, f, kept), nil
+}
+
+// planDequantize turns the in-scope per-tensor fp8 layers of a file back
+// into To weights (ConvertRequest.Dequantize) and returns the metadata
+// without them.
+func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, slots map[string]string, match *regexp.Regexp,
+	tensors map[string]*rewriteTensor, rep *ConvertReport) (map[string]string, error) {
+	done := map[string]bool{}
+	for _, layer := range slices.Sorted(maps.Keys(qs.Layers)) {
+		c := qs.Layers[layer]
+		w := layer + ".weight"
+		if c.Convention == QuantUnscaled {
+			continue
+		}
+		switch {
+		case match != nil:
+			if !match.MatchString(w) {
+				continue
+			}
+		case !req.All && slots[w] != SlotModel:
+			continue
+		}
+		wt, ok := h.Lookup(w)
+		if !ok {
+			return nil, fmt.Errorf("%s: quantized layer %s has no weight: %w", in.Name, layer, ErrCannotConvert)
+		}
+		var scale *Tensor
+		for _, k := range []string{layer + ".weight_scale", layer + ".scale_weight"} {
+			if t, ok := h.Lookup(k); ok {
+				scale = t
+			}
+		}
+		if (c.Format != string(quant.FP8E4M3) && c.Format != string(quant.FP8E5M2)) || (wt.DType != DTypeF8E4M3 && wt.DType != DTypeF8E5M2) ||
+			scale == nil || numElements(scale.Shape) != 1 {
+			return nil, fmt.Errorf("%s: layer %s is %s (%s, %s weight), which convert cannot dequantize: only float8_e4m3fn/float8_e5m2 layers with one scale (leave it out with --match, or convert without --dequantize to keep it as it is): %w",
+				in.Name, layer, c.Format, c.Convention, wt.DType, ErrCannotConvert)
+		}
+		s, err := scalarValue(sourceFromTensor(0, h, *scale), []Input{in})
+		if err == nil && (math.IsNaN(s) || math.IsInf(s, 0)) {
+			err = fmt.Errorf("scale %g", s)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", in.Name, scale.Name, err)
+		}
+		v := tensors[w]
+		v.DType = req.To
+		v.Convert = &Convert{From: wt.DType, To: req.To, Dequant: &Dequant{Scale: float32(s)}}
+		for _, suf := range quantSuffixes {
+			delete(tensors, layer+suf)
+		}
+		done[layer] = true
+		rep.Dequantized++
+	}
+	// Sentinels whose legacy layers are all gone go too.
+	for _, sk := range qs.Sentinels {
+		prefix, _ := sentinelPrefix(sk)
+		left := false
+		for k := range tensors {
+			if strings.HasPrefix(k, prefix) && strings.HasSuffix(k, ".scale_weight") {
+				left = true
+				break
+			}
+		}
+		if !left {
+			delete(tensors, sk)
+		}
+	}
+	meta := h.Metadata
+	if raw, ok := meta[quantizationMetadataKey]; ok && len(done) > 0 {
+		var q struct {
+			FormatVersion string                     `json:"format_version"`
+			Layers        map[string]json.RawMessage `json:"layers"`
+		}
+		if err := json.Unmarshal([]byte(raw), &q); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", in.Name, quantizationMetadataKey, err)
+		}
+		for l := range done {
+			delete(q.Layers, l)
+		}
+		meta = maps.Clone(meta)
+		if len(q.Layers) == 0 {
+			delete(meta, quantizationMetadataKey)
+		} else {
+			s, err := encodeQuantMetadata(q.FormatVersion, q.Layers)
+			if err != nil {
+				return nil, err
+			}
+			meta[quantizationMetadataKey] = s
+		}
+	}
+	return meta, nil
 }

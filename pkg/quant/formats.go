@@ -481,3 +481,26 @@ func Dequantize(f Format, shape []int64, weight []byte, scales [][]byte) []float
 
 // ScaleBytes is a float32 scale as stored (little-endian F32).
 func ScaleBytes(v float32) []byte { return binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)) }
+
+// DequantizeFP8 is comfy_kitchen's dequantize_per_tensor_fp8 into dtype
+// to: x.to(to) × scale.to(to), the product computed in float32 and
+// rounded to to (exact widening of the fp8 value first). It converts
+// len(in) fp8 values into out (2 or 4 bytes each).
+func DequantizeFP8(in []byte, e5m2 bool, scale float32, to Source, out []byte) {
+	dec := E4M3ToF32
+	if e5m2 {
+		dec = E5M2ToF32
+	}
+	s := roundTo(to, scale)
+	for i, b := range in {
+		v := dec(b) * s
+		switch to {
+		case F32:
+			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+		case F16:
+			binary.LittleEndian.PutUint16(out[2*i:], F32ToF16(v))
+		default:
+			binary.LittleEndian.PutUint16(out[2*i:], F32ToBF16(v))
+		}
+	}
+}

@@ -387,3 +387,23 @@ func maxAbs(v []float32) float32 {
 	}
 	return m
 }
+
+// TestDequantizeFP8: 0x38 (1.0) × scale 3 = 3; 0x7E (448) × 0.1 in bf16
+// (0.10009765625) = 44.84375 → bf16 44.75 (spacing 0.25: 44.84 is nearer
+// 44.75); in f16 0.1 is 0.0999755859375 and 448 × it = 44.789 → 44.78125.
+func TestDequantizeFP8(t *testing.T) {
+	out := make([]byte, 4)
+	DequantizeFP8([]byte{0x38, 0x7E}, false, 0.1, BF16, out)
+	if BF16ToF32(binary.LittleEndian.Uint16(out)) != 0.10009765625 || BF16ToF32(binary.LittleEndian.Uint16(out[2:])) != 44.75 {
+		t.Errorf("bf16: %x", out)
+	}
+	DequantizeFP8([]byte{0x38, 0x7E}, false, 0.1, F16, out)
+	if F16ToF32(binary.LittleEndian.Uint16(out)) != 0.0999755859375 || F16ToF32(binary.LittleEndian.Uint16(out[2:])) != 44.78125 {
+		t.Errorf("f16: %g %g", F16ToF32(binary.LittleEndian.Uint16(out)), F16ToF32(binary.LittleEndian.Uint16(out[2:])))
+	}
+	out = make([]byte, 8)
+	DequantizeFP8([]byte{0x38, 0xBC}, true, 3, F32, out) // e5m2: 0x38 is 0.5, 0xBC is -1
+	if math.Float32frombits(binary.LittleEndian.Uint32(out)) != 1.5 || math.Float32frombits(binary.LittleEndian.Uint32(out[4:])) != -3 {
+		t.Errorf("e5m2 f32: %x", out)
+	}
+}
