@@ -1,6 +1,6 @@
 # Format area: oracle fixtures (internal/fixture, scripts/fixtures) and the
-# safetensors header codec (pkg/checkpoint header/dtype/errors/naming) with
-# its JSON lexer (internal/jsonlex) and the Python json.dumps re-encoder
+# safetensors format package (pkg/safetensors: header, dtype, errors, virtual
+# files) with its JSON lexer (internal/jsonlex) and the Python json.dumps re-encoder
 # (internal/pyjson).
 # Unit tests run under test-go (go test ./...).
 
@@ -17,8 +17,8 @@ $(addsuffix -sparse,$(addprefix fixtures-,$(FIXTURE_ARCHS))): fixtures-%-sparse:
 # Fuzz the header reader for a while (FUZZTIME=5m make fuzz-header).
 FUZZTIME ?= 60s
 fuzz-header:
-	$(GO) test ./pkg/checkpoint -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/safetensors -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime $(FUZZTIME)
 
 BENCH_TARGETS += bench-header
 bench-header:
-	$(GO) test ./pkg/checkpoint -run '^$$' -bench 'ReadHeader|EncodeHeader' -benchmem
+	$(GO) test ./pkg/safetensors -run '^$$' -bench 'ReadHeader|EncodeHeader' -benchmem

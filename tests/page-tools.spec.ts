@@ -87,10 +87,9 @@ test('fp16 conversion: census and size before saving, no direct download, same b
   await openTools(page);
   await t.file.setInputFiles(vae);
   await t.operation.selectOption({ label: 'Convert precision' });
-  // A VAE alone has no diffusion model: by default only the diffusion model converts.
-  await expect(t.alert).toContainText('vae.safetensors holds a 4-channel KL VAE');
-  await expect(t.alert).toContainText('--all');
-  await expect(t.run).toBeDisabled();
+  // A file of one component and no diffusion model converts that component by default.
+  await expect(t.alert).toBeEmpty();
+  await expect(t.plan).toContainText('Converts 248 tensors (F32 tensors of the VAE)');
   await t.all.check();
   await expect(t.alert).toBeEmpty();
   await expect(t.plan).toContainText('Input vae.safetensors: 335 MB, F32 248');

@@ -4,12 +4,15 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -44,6 +47,11 @@ func cmdInspect(e *env, args []string) error {
 	src, err := op.source(pos[0])
 	if err != nil {
 		return err
+	}
+	if fi, err := os.Stat(pos[0]); err == nil && fi.IsDir() {
+		noteStaleTemps(e, pos[0])
+	} else {
+		noteStaleTemps(e, filepath.Dir(pos[0]))
 	}
 	if src.IsPipeline() {
 		return inspectPipeline(e, src, *asJSON)
@@ -121,12 +129,12 @@ func printReport(e *env, r *checkpoint.Report) {
 }
 
 // dtypeCensus is "F16 1100, F32 31", most common first.
-func dtypeCensus(m map[checkpoint.DType]int) string {
+func dtypeCensus(m map[safetensors.DType]int) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	type kv struct {
-		d checkpoint.DType
+		d safetensors.DType
 		n int
 	}
 	var l []kv

@@ -11,7 +11,8 @@
 //	ckptpack version
 //
 // Errors are one line on stderr, "ckptpack: <file>: <problem>", with exit
-// status 1 (2 for a command-line mistake).
+// status 1 (2 for a command-line mistake). Interrupted by Ctrl-C (SIGINT)
+// or SIGTERM, it exits 130 or 143, leaving no output behind (interrupt.go).
 package main
 
 import (
@@ -21,10 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 )
 
 const usageText = `usage:
@@ -52,10 +51,9 @@ const (
 var errUsage = errors.New("usage")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, in := handleInterrupts(context.Background(), os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(in.exitCode(code))
 }
 
 // env is what a command needs from its process: output streams, whether

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/inputs"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -73,9 +75,9 @@ func (m *modelSpecFlags) spec(now time.Time) (checkpoint.ModelSpec, error) {
 	for name, v := range m.values {
 		val := *v
 		if path, ok := strings.CutPrefix(val, "@"); ok && (name == "description" || name == "license") {
-			b, err := os.ReadFile(path)
+			b, err := readInputFile(path)
 			if err != nil {
-				return ms, pathError(path, err)
+				return ms, err
 			}
 			val = string(b)
 		}
@@ -102,6 +104,9 @@ func (m *modelSpecFlags) spec(now time.Time) (checkpoint.ModelSpec, error) {
 // readSmallFile reads a file of at most limit bytes (one more is read to
 // tell a larger file apart, which ThumbnailImage then refuses by size).
 func readSmallFile(path string, limit int64) ([]byte, error) {
+	if _, err := inputs.StatRegular(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, pathError(path, err)
@@ -188,8 +193,8 @@ func showOne(ctx context.Context, path string, verify bool) metaShowResult {
 	defer o.close()
 	in, err := o.one(path)
 	if err == nil {
-		var h *checkpoint.Header
-		if h, err = checkpoint.ReadHeader(in); err == nil {
+		var h *safetensors.Header
+		if h, err = safetensors.ReadHeader(in); err == nil {
 			r.HeaderBytes = h.DataStart
 			r.ModelSpec = map[string]string{}
 			for k, v := range h.Metadata {
@@ -368,7 +373,7 @@ func editToNewFile(ctx context.Context, e *env, path, out string, edit checkpoin
 	if err != nil {
 		return "", err
 	}
-	sink, err := streamwriter.CreateFile(out)
+	sink, err := createOutput(e, out)
 	if err != nil {
 		return "", err
 	}
@@ -383,6 +388,10 @@ func editToNewFile(ctx context.Context, e *env, path, out string, edit checkpoin
 
 // editInPlace rewrites the header of path, then fsyncs it.
 func editInPlace(ctx context.Context, path string, edit checkpoint.MetadataEdit) (string, error) {
+	before, err := inputs.StatRegular(path)
+	if err != nil {
+		return "", err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return "", pathError(path, err)
@@ -392,8 +401,8 @@ func editInPlace(ctx context.Context, path string, edit checkpoint.MetadataEdit)
 	if err != nil {
 		return "", pathError(path, err)
 	}
-	if fi.IsDir() {
-		return "", fmt.Errorf("%s: is a folder, not a .safetensors file", path)
+	if !fi.Mode().IsRegular() || !os.SameFile(before, fi) {
+		return "", fmt.Errorf("%s: changed while being opened", path)
 	}
 	in := checkpoint.Input{Name: path, R: f, Size: fi.Size()}
 	meta, err := checkpoint.EditInPlace(ctx, in, f, edit, checkpoint.ExecuteOptions{BufferSize: 1 << 20})

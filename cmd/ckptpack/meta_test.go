@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // smallDataBytes is the data section of smallSafetensors: 64 F32 + 15 F16.
@@ -22,16 +23,16 @@ const smallDataBytes = 64*4 + 15*2
 // smallSafetensors writes a two-tensor file with distinct data bytes.
 func smallSafetensors(t *testing.T, path string, meta map[string]string, seed byte) []byte {
 	t.Helper()
-	ts := []checkpoint.Tensor{
-		{Name: "a", DType: checkpoint.DTypeF32, Shape: []int64{64}},
-		{Name: "b", DType: checkpoint.DTypeF16, Shape: []int64{3, 5}},
+	ts := []safetensors.Tensor{
+		{Name: "a", DType: safetensors.DTypeF32, Shape: []int64{64}},
+		{Name: "b", DType: safetensors.DTypeF16, Shape: []int64{3, 5}},
 	}
-	checkpoint.ReferenceOrder(ts)
-	n, err := checkpoint.AssignOffsets(ts)
+	safetensors.ReferenceOrder(ts)
+	n, err := safetensors.AssignOffsets(ts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.EncodeHeader(meta, ts)
+	h, err := safetensors.EncodeHeader(meta, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func fileMeta(t *testing.T, path string) (map[string]string, []byte) {
 		t.Fatal(err)
 	}
 	n := binary.LittleEndian.Uint64(b)
-	h, err := checkpoint.ParseHeader(path, b[8:8+n], int64(len(b)))
+	h, err := safetensors.ParseHeader(path, b[8:8+n], int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,17 @@ type opener struct{ fs inputs.OSFS }
 
 // source opens path whatever it is.
 func (o *opener) source(path string) (*inputs.Source, error) {
-	return inputs.Open(&o.fs, path)
+	s, err := inputs.Open(&o.fs, path)
+	if err == nil && testInputHook != nil && !s.IsPipeline() {
+		s.Input = testInputHook(s.Input)
+	}
+	return s, err
 }
+
+// testInputHook, when set, wraps every input opened. Only this package's
+// tests set it (to make reads slow or never return, for the interrupt
+// tests); a built ckptpack never does.
+var testInputHook func(checkpoint.Input) checkpoint.Input
 
 // slot opens path for one slot ("model", "clip" or "vae"): the file itself,
 // or, for a pipeline folder, the components that fill that slot.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -35,7 +36,8 @@ const convertUsage = `usage: ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2|fp8_s
 
 Writes each FILE's tensors in another precision as <name>-<to>.safetensors
 beside it (or in --output-dir), converting while streaming. By default only
-the diffusion model converts: fp16/bf16 convert its F32 tensors, fp8 its
+the diffusion model converts (in a file of one component, a VAE or text
+encoders, that component): fp16/bf16 convert its F32 tensors, fp8 its
 Linear/Conv weights (biases, norms and embeddings keep their precision);
 --all converts every component. fp8 saturates: torch's
 x.clamp(-max, max).to(float8), a plain cast with no scale (what ComfyUI
@@ -61,7 +63,9 @@ const pruneUsage = `usage: ckptpack prune FILE... [options]
 
 Writes each FILE without its EMA weights (model_ema.*) and without the
 tensors no ComfyUI class reads, as <name>-pruned.safetensors beside it (or in
---output-dir). "ckptpack inspect" lists those unused keys first.
+--output-dir). "ckptpack inspect" lists those unused keys first. A file in
+which no diffusion model, text encoder or VAE is recognised is refused: its
+pruned copy would be empty.
 
 options:
 `
@@ -191,7 +195,7 @@ func writePlan(ctx context.Context, e *env, c *opCommon, pf plannedFile) error {
 	if err := os.MkdirAll(filepath.Dir(pf.path), 0o755); err != nil {
 		return pathError(filepath.Dir(pf.path), err)
 	}
-	sink, err := streamwriter.CreateFile(pf.path)
+	sink, err := createOutput(e, pf.path)
 	if err != nil {
 		return err
 	}
@@ -297,7 +301,7 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	format, quantize := checkpoint.QuantTarget(*to)
-	var target checkpoint.DType
+	var target safetensors.DType
 	if !quantize {
 		if target, err = checkpoint.PrecisionTarget(*to); err != nil {
 			return usageError(e.stderr, "convert: --to: %v (or fp8_scaled, fp8_e5m2_scaled, int8, mxfp8, nvfp4)", err)
@@ -367,6 +371,9 @@ func cmdPrune(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return nil, err
 		}
+		if err := pruneKeepsSomething(in, p, *keepUnused); err != nil {
+			return nil, err
+		}
 		res.Prune = rep
 		path, err := besideOutput(in.Name, c.outputDir, "-pruned")
 		if err != nil {
@@ -381,4 +388,35 @@ func cmdPrune(ctx context.Context, e *env, args []string) error {
 		}
 		return []plannedFile{{path: path, plan: p}}, nil
 	})
+}
+
+// errEmptyPrune: prune found nothing to keep in a file.
+var errEmptyPrune = errors.New("refusing to write an empty checkpoint")
+
+// pruneKeepsSomething refuses a prune that would write a checkpoint with no
+// component: a file in which nothing is recognised (every tensor is EMA or
+// a key no ComfyUI class reads), unless --keep-unused keeps some of its
+// tensors, and any prune that would keep no tensor at all.
+func pruneKeepsSomething(in checkpoint.Input, p *checkpoint.Plan, keepUnused bool) error {
+	rep, err := checkpoint.Inspect(in)
+	if err != nil {
+		return err
+	}
+	what := "no diffusion model, text encoder or VAE ComfyUI loads"
+	if rep.Problem != "" {
+		what = rep.Problem
+	}
+	if len(p.Tensors) == 0 || (len(rep.Components) == 0 && !keepUnused) {
+		return fmt.Errorf("%s: prune recognises nothing in it (%s; its %s are EMA or keys no ComfyUI class reads): %w",
+			in.Name, what, plural(rep.Tensors, "tensor"), errEmptyPrune)
+	}
+	return nil
+}
+
+// plural is "1 tensor", "3 tensors".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
-	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // sd15Checkpoint makes sure the full-size sd15 golden checkpoint and the
@@ -123,15 +123,27 @@ func TestExtractRefused(t *testing.T) {
 	}
 }
 
-// TestConvertCLI converts the F32 sd15 VAE to fp16 (--all: a VAE has no
-// diffusion model) and checks every tensor against the engine's conversion
-// of the input bytes; then batch behaviour, dry run and refusals.
+// TestConvertCLI converts the F32 sd15 VAE to fp16 and checks every tensor
+// against the engine's conversion of the input bytes; then batch behaviour,
+// dry run and refusals.
 func TestConvertCLI(t *testing.T) {
 	dir := sd15Checkpoint(t)
 	out := scratchDir(t)
 	vae := filepath.Join(dir, "vae.safetensors")
 
-	code, stdout, stderr := runCLI(t, "convert", "--to", "fp16", "--all", vae, "--output-dir", out, "--dry-run", "--json")
+	// A file of one component converts that component by default.
+	code, stdout, stderr := runCLI(t, "convert", "--to", "fp16", vae, "--output-dir", out, "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "248 tensors to F16 (F32 tensors of the VAE), 0 kept") {
+		t.Errorf("VAE without --all: %d %q %q", code, stdout, stderr)
+	}
+	// A full checkpoint: only its diffusion model, as before.
+	code, stdout, stderr = runCLI(t, "convert", "--to", "fp16", filepath.Join(dir, "checkpoint.safetensors"), "--output-dir", out, "--dry-run", "--json")
+	var ck opReport
+	if code != exitOK || json.Unmarshal([]byte(stdout), &ck) != nil || ck.Results[0].Convert.Rule != "F32 tensors of the diffusion model" {
+		t.Errorf("checkpoint: %d %q %q", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = runCLI(t, "convert", "--to", "fp16", "--all", vae, "--output-dir", out, "--dry-run", "--json")
 	if code != exitOK {
 		t.Fatalf("dry run: %d %s", code, stderr)
 	}
@@ -187,12 +199,12 @@ func TestConvertCLI(t *testing.T) {
 // through math/big-free float64 arithmetic (fixture.Float64ToF16).
 func checkConverted(t *testing.T, in, out string) {
 	t.Helper()
-	read := func(path string) (*checkpoint.Header, []byte) {
+	read := func(path string) (*safetensors.Header, []byte) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := checkpoint.ParseHeader(path, b[8:8+binary.LittleEndian.Uint64(b)], int64(len(b)))
+		h, err := safetensors.ParseHeader(path, b[8:8+binary.LittleEndian.Uint64(b)], int64(len(b)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,17 +232,17 @@ func checkConverted(t *testing.T, in, out string) {
 }
 
 // writeTensors writes a small safetensors file of 1-D tensors of dtype.
-func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype checkpoint.DType) {
+func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype safetensors.DType) {
 	t.Helper()
-	var ts []checkpoint.Tensor
+	var ts []safetensors.Tensor
 	for k, b := range tensors {
-		ts = append(ts, checkpoint.Tensor{Name: k, DType: dtype, Shape: []int64{int64(len(b)) * 8 / dtype.Bits()}})
+		ts = append(ts, safetensors.Tensor{Name: k, DType: dtype, Shape: []int64{int64(len(b)) * 8 / dtype.Bits()}})
 	}
-	checkpoint.ReferenceOrder(ts)
-	if _, err := checkpoint.AssignOffsets(ts); err != nil {
+	safetensors.ReferenceOrder(ts)
+	if _, err := safetensors.AssignOffsets(ts); err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.EncodeHeader(nil, ts)
+	h, err := safetensors.EncodeHeader(nil, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,8 +256,10 @@ func writeTensors(t *testing.T, path string, tensors map[string][]byte, dtype ch
 	}
 }
 
-// TestPruneCLI: a checkpoint with EMA shadows and a stray key is written
-// without them; inspect reports them first.
+// TestPruneCLI: a file holding nothing but EMA shadows and a stray key is
+// refused (its pruned copy would be empty), and nothing is written; with
+// --keep-unused the stray key is kept and the EMA dropped. A real
+// checkpoint plans a prune. Inspect reports those keys first.
 func TestPruneCLI(t *testing.T) {
 	out := scratchDir(t)
 	in := filepath.Join(out, "tiny.safetensors")
@@ -258,16 +272,27 @@ func TestPruneCLI(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "unused keys:") || !strings.Contains(stdout, "stray.alpha") || !strings.Contains(stdout, "EMA:") {
 		t.Errorf("inspect: %d %q %q", code, stdout, stderr)
 	}
-	code, stdout, stderr = runCLI(t, "prune", in, "--json")
-	if code != exitOK {
-		t.Fatalf("prune: %d %s", code, stderr)
+	code, stdout, stderr = runCLI(t, "prune", in)
+	oneLineError(t, code, stderr, in, "prune recognises nothing in it", "3 tensors", "refusing to write an empty checkpoint")
+	if stdout != "" {
+		t.Errorf("stdout %q", stdout)
 	}
+	code, stdout, stderr = runCLI(t, "prune", in, "--json")
 	var rep opReport
+	if code != exitFailure || json.Unmarshal([]byte(stdout), &rep) != nil || rep.Failed != 1 || !strings.Contains(rep.Results[0].Error, "recognises nothing") {
+		t.Errorf("prune --json: %d %s %s", code, stdout, stderr)
+	}
+	assertOnly(t, out, "tiny.safetensors")
+
+	code, stdout, stderr = runCLI(t, "prune", in, "--keep-unused", "--json")
+	if code != exitOK {
+		t.Fatalf("prune --keep-unused: %d %s", code, stderr)
+	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
 	p := rep.Results[0].Prune
-	if p == nil || p.DroppedEMA != 2 || p.DroppedUnused != 1 || rep.Results[0].Outputs[0].Tensors != 0 {
+	if p == nil || p.DroppedEMA != 2 || p.DroppedUnused != 0 || rep.Results[0].Outputs[0].Tensors != 1 {
 		t.Errorf("prune report %s", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "tiny-pruned.safetensors")); err != nil {
@@ -275,4 +300,10 @@ func TestPruneCLI(t *testing.T) {
 	}
 	code, _, stderr = runCLI(t, "prune", "--ema", "promote", in)
 	oneLineError(t, code, stderr, in, "no model_ema")
+
+	ckpt := filepath.Join(sd15Checkpoint(t), "checkpoint.safetensors")
+	code, stdout, stderr = runCLI(t, "prune", ckpt, "--dry-run", "--output-dir", out)
+	if code != exitOK || !strings.Contains(stdout, "would write") {
+		t.Errorf("prune of a checkpoint: %d %q %q", code, stdout, stderr)
+	}
 }

@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nlpodyssey/safetensors"
+	nlpst "github.com/nlpodyssey/safetensors"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Full data parity: the real CLI assembles full-size fixtures of each
@@ -127,7 +128,7 @@ func TestSaveDataParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			h, err := checkpoint.ReadHeader(checkpoint.Input{Name: res.Path, R: f, Size: fi.Size()})
+			h, err := safetensors.ReadHeader(checkpoint.Input{Name: res.Path, R: f, Size: fi.Size()})
 			if err != nil {
 				t.Fatalf("our reader rejects the output: %v", err)
 			}
@@ -210,18 +211,18 @@ func fileSHA256(t *testing.T, path string) string {
 // (which validates offsets, sizes, gaps and trailing bytes only over a
 // complete file) through a read-only mapping, and checks that it sees the
 // same metadata, tensors and data ranges as our reader.
-func independentRead(t *testing.T, f *os.File, size int64, ours *checkpoint.Header) {
+func independentRead(t *testing.T, f *os.File, size int64, ours *safetensors.Header) {
 	t.Helper()
 	buf, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		t.Fatalf("mmap: %v", err)
 	}
 	defer syscall.Munmap(buf)
-	st, err := safetensors.Deserialize(buf)
+	st, err := nlpst.Deserialize(buf)
 	if err != nil {
 		t.Fatalf("independent reader rejects the output: %v", err)
 	}
-	_, meta, err := safetensors.ReadMetadata(buf)
+	_, meta, err := nlpst.ReadMetadata(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// Ctrl-C during a save stops it and leaves nothing behind: the real binary,
+// Ctrl-C during a save stops it, exits 130 and leaves nothing behind: the real binary,
 // interrupted once its temporary file exists, on the 7 GB sdxl_base output.
 func TestSaveInterrupted(t *testing.T) {
 	dir := componentFixtures(t, "sdxl_base", false, "unet", "clip_l", "clip_g", "vae")
@@ -302,12 +303,16 @@ wait:
 	cmd.Process.Signal(os.Interrupt)
 	err := <-done
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
-		t.Fatalf("exit %v, want status %d; stderr %q", err, exitFailure, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want status 130 (SIGINT); stderr %q", err, stderr.String())
 	}
-	want := "ckptpack: " + filepath.Join(folder, "ComfyUI_00001_.safetensors") + ": interrupted; nothing was written\n"
-	if stderr.String() != want || stdout.String() != "" {
-		t.Errorf("stderr %q (want %q), stdout %q", stderr.String(), want, stdout.String())
+	// On a loaded machine the clean cancel may take longer than the
+	// grace, and the process then takes the exit-at-once path: either
+	// message is right, as long as nothing is left behind.
+	clean := "ckptpack: " + filepath.Join(folder, "ComfyUI_00001_.safetensors") + ": interrupted; nothing was written\n"
+	hard := "ckptpack: interrupted (SIGINT): exiting at once; unfinished output removed"
+	if got := stderr.String(); (got != clean && !strings.Contains(got, hard)) || stdout.String() != "" {
+		t.Errorf("stderr %q (want %q or %q), stdout %q", got, clean, hard, stdout.String())
 	}
 	if entries, _ := os.ReadDir(folder); len(entries) != 0 {
 		t.Errorf("left behind after Ctrl-C: %v", entries)

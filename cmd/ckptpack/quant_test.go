@@ -12,30 +12,31 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // writeLayers writes a small safetensors file of two BF16 Linear layers
 // with weight-like values and F32 biases.
 func writeLayers(t *testing.T, path string) {
 	t.Helper()
-	ts := []checkpoint.Tensor{
-		{Name: "blocks.0.attn.qkv.weight", DType: checkpoint.DTypeBF16, Shape: []int64{96, 64}},
-		{Name: "blocks.0.attn.qkv.bias", DType: checkpoint.DTypeF32, Shape: []int64{96}},
-		{Name: "blocks.0.mlp.fc1.weight", DType: checkpoint.DTypeBF16, Shape: []int64{128, 64}},
+	ts := []safetensors.Tensor{
+		{Name: "blocks.0.attn.qkv.weight", DType: safetensors.DTypeBF16, Shape: []int64{96, 64}},
+		{Name: "blocks.0.attn.qkv.bias", DType: safetensors.DTypeF32, Shape: []int64{96}},
+		{Name: "blocks.0.mlp.fc1.weight", DType: safetensors.DTypeBF16, Shape: []int64{128, 64}},
 	}
-	checkpoint.ReferenceOrder(ts)
-	size, err := checkpoint.AssignOffsets(ts)
+	safetensors.ReferenceOrder(ts)
+	size, err := safetensors.AssignOffsets(ts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.EncodeHeader(nil, ts)
+	h, err := safetensors.EncodeHeader(nil, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := make([]byte, size)
 	for _, x := range ts {
 		es := int64(2)
-		if x.DType == checkpoint.DTypeF32 {
+		if x.DType == safetensors.DTypeF32 {
 			es = 4
 		}
 		for i := x.Begin; i < x.End; i += es {

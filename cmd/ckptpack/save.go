@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/inputs"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -23,7 +24,8 @@ const saveUsage = `usage: ckptpack save --model FILE --clip FILE [--clip FILE]..
        ckptpack save --model DIFFUSERS_FOLDER [options]
 
 Writes <output-dir>/<prefix>_<counter:05>_.safetensors, numbered the way
-ComfyUI's Save Checkpoint numbers its files, and prints its path. Any slot
+ComfyUI's Save Checkpoint numbers its files (saves running at once take
+different counters), and prints its path. Any slot
 may be given a full checkpoint; the slot decides which part of it is used.
 Every slot also takes a torch checkpoint (.ckpt/.pt/.bin, read without
 running its pickle), a sharded checkpoint's *.index.json or a diffusers
@@ -42,7 +44,16 @@ type saveResult struct {
 	HashSHA256   string          `json:"hash_sha256,omitempty"` // modelspec.hash_sha256 (--hash)
 	DryRun       bool            `json:"dry_run,omitempty"`
 	Header       json.RawMessage `json:"header,omitempty"` // dry run: the planned header, byte for byte
+	// RemovedTemps are temporary files of saves that were killed, removed
+	// from the output folder before writing.
+	RemovedTemps []streamwriter.StaleTemp `json:"removed_temps,omitempty"`
 }
+
+// maxClaimAttempts bounds the retries for a free output name.
+const maxClaimAttempts = 100
+
+// createSink starts an output file; tests wrap it to race a save.
+var createSink = streamwriter.CreateFile
 
 func cmdSave(ctx context.Context, e *env, args []string) error {
 	fl := flag.NewFlagSet("save", flag.ContinueOnError)
@@ -195,15 +206,37 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	}
 
 	if *dryRun {
+		noteStaleTemps(e, out.folder)
 		return printDryRun(e, out.path, plan, *asJSON)
 	}
 
 	// The folder is created only now that the plan is sound, so a failed
 	// save leaves no trace (ComfyUI creates it while naming the file).
-	if err := os.MkdirAll(filepath.Dir(out.path), 0o755); err != nil {
-		return pathError(filepath.Dir(out.path), err)
+	if err := os.MkdirAll(out.folder, 0o755); err != nil {
+		return pathError(out.folder, err)
 	}
-	fileSink, err := streamwriter.CreateFile(out.path)
+	// What killed runs left is removed (their counters were free already:
+	// resolveOutput skips them). Then the name is claimed: another save (or
+	// ComfyUI) may have taken it since it was chosen, and the next free
+	// counter is taken instead, as a batch of saves started together
+	// expects, the plan made again with its title.
+	replan := func() error {
+		var err error
+		if out, err = resolveOutput(*outputDir, *prefix, time.Now()); err != nil {
+			return err
+		}
+		req.Title = out.title
+		plan, err = checkpoint.PlanCheckpoint(req)
+		return err
+	}
+	removed := removeStaleTemps(e, out.folder)
+	fileSink, err := createSink(out.path)
+	for attempt := 1; attempt < maxClaimAttempts && (errors.Is(err, streamwriter.ErrBusy) || errors.Is(err, streamwriter.ErrExists)); attempt++ {
+		if err := replan(); err != nil {
+			return err
+		}
+		fileSink, err = createSink(out.path)
+	}
 	if err != nil {
 		return err
 	}
@@ -224,7 +257,7 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture, HashSHA256: dataSum}
+	res := saveResult{Path: out.path, Bytes: plan.Size, Architecture: plan.Architecture, HashSHA256: dataSum, RemovedTemps: removed}
 	if hasher != nil {
 		res.SHA256, res.AutoV2 = hasher.SHA256(), hasher.AutoV2()
 	} else if *withHash {
@@ -257,15 +290,19 @@ func pathError(path string, err error) error {
 }
 
 type outputName struct {
-	path  string // output file
-	title string // modelspec.title, "<filename> <counter>"
+	path   string // output file
+	folder string // its folder
+	title  string // modelspec.title, "<filename> <counter>"
 }
 
 // resolveOutput mirrors folder_paths.get_save_image_path: expand and split
 // the prefix, refuse a folder outside the output directory, then take the
 // next counter over every entry of the folder (files and folders, any
 // extension; a missing folder counts from 1, as ComfyUI's FileNotFoundError
-// branch does). Nothing is created here.
+// branch does). An output another ckptpack is writing counts too (its
+// hidden temporary file stands for it), so saves started together take
+// different counters; the leftover of a killed run does not. Nothing is
+// created here.
 func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) {
 	if outputDir == "" {
 		outputDir = "."
@@ -284,12 +321,82 @@ func resolveOutput(outputDir, prefix string, now time.Time) (outputName, error) 
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return outputName{}, pathError(folder, err)
 	}
-	names := make([]string, len(entries))
-	for i, ent := range entries {
-		names[i] = ent.Name()
+	stale := map[string]bool{}
+	leftovers, _ := streamwriter.FindStaleTemps(folder) // a failure only means none are skipped
+	for _, st := range leftovers {
+		stale[filepath.Base(st.Path)] = true
+	}
+	var names []string
+	for _, ent := range entries {
+		name := ent.Name()
+		if target, ok := streamwriter.TargetOfTemp(name); ok {
+			if stale[name] {
+				continue
+			}
+			name = target
+		}
+		names = append(names, name)
 	}
 	next := checkpoint.NextOutputName(subfolder, filename, names)
-	return outputName{path: filepath.Join(folder, next.Name), title: next.Title}, nil
+	return outputName{path: filepath.Join(folder, next.Name), folder: folder, title: next.Title}, nil
+}
+
+// removeStaleTemps removes from folder the temporary files of ckptpack runs
+// that were killed (SIGKILL, a crash: every other ending removes its own),
+// saying so on stderr. Files other programs left, and those of runs still
+// writing, are never touched (streamwriter.RemoveStaleTemps).
+// A failure to look is only noted: it must not stop the save.
+func removeStaleTemps(e *env, folder string) []streamwriter.StaleTemp {
+	removed, err := streamwriter.RemoveStaleTemps(folder)
+	for _, st := range removed {
+		fmt.Fprintf(e.stderr, "ckptpack: removed %s (%s), the unfinished output of a run that was killed\n", st.Path, streamwriter.FormatBytes(st.Bytes))
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s: looking for unfinished outputs of killed runs: %s\n", folder, oneLine(err.Error()))
+	}
+	noteLegacyTemps(e, folder)
+	return removed
+}
+
+// noteLegacyTemps mentions the temporary files older ckptpack versions
+// left in folder: they cannot be told from a file such a version is still
+// writing, so they are left to the user.
+func noteLegacyTemps(e *env, folder string) {
+	legacy, _ := streamwriter.FindLegacyTemps(folder)
+	for _, p := range legacy {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s looks like the unfinished output of an older ckptpack; remove it if no save is running\n", p)
+	}
+}
+
+// createOutput starts writing path through a FileSink (hidden temporary
+// file, linked into place when complete), first removing what killed runs
+// left in its folder.
+func createOutput(e *env, path string) (*streamwriter.FileSink, error) {
+	removeStaleTemps(e, filepath.Dir(path))
+	return streamwriter.CreateFile(path)
+}
+
+// noteStaleTemps mentions on stderr the temporary files of killed runs in
+// folder, for commands that write nothing there (inspect, --dry-run).
+func noteStaleTemps(e *env, folder string) {
+	stale, _ := streamwriter.FindStaleTemps(folder)
+	for _, st := range stale {
+		fmt.Fprintf(e.stderr, "ckptpack: note: %s (%s) is the unfinished output of a run that was killed; the next save into %s removes it\n", st.Path, streamwriter.FormatBytes(st.Bytes), folder)
+	}
+	noteLegacyTemps(e, folder)
+}
+
+// readInputFile reads a small input file (a prompt or workflow JSON) whole,
+// refusing a pipe or device before opening it.
+func readInputFile(path string) ([]byte, error) {
+	if _, err := inputs.StatRegular(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	return b, nil
 }
 
 // jsonArg returns a JSON flag value, reading it from a file for "@path",
@@ -300,9 +407,9 @@ func jsonArg(flagName, v string) (string, error) {
 	}
 	text := v
 	if path, ok := strings.CutPrefix(v, "@"); ok {
-		b, err := os.ReadFile(path)
+		b, err := readInputFile(path)
 		if err != nil {
-			return "", pathError(path, err)
+			return "", err
 		}
 		text = string(b)
 	}
@@ -333,9 +440,9 @@ func extraPNGInfo(extraArg, workflowFile string) (string, error) {
 	if workflowFile == "" {
 		return extra, nil
 	}
-	wf, err := os.ReadFile(workflowFile)
+	wf, err := readInputFile(workflowFile)
 	if err != nil {
-		return "", pathError(workflowFile, err)
+		return "", err
 	}
 	wf = bytes.TrimSpace(wf)
 	var obj map[string]json.RawMessage

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // safetensorsBytes is a one-tensor U8 file of n data bytes.
 func safetensorsBytes(t *testing.T, n int64) []byte {
 	t.Helper()
-	ts := []checkpoint.Tensor{{Name: "w", DType: checkpoint.DTypeU8, Shape: []int64{n}, End: n}}
-	h, err := checkpoint.EncodeHeader(map[string]string{"modelspec.title": "old"}, ts)
+	ts := []safetensors.Tensor{{Name: "w", DType: safetensors.DTypeU8, Shape: []int64{n}, End: n}}
+	h, err := safetensors.EncodeHeader(map[string]string{"modelspec.title": "old"}, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestMultipartSinkPatchesHeldFirstPart(t *testing.T) {
 		}
 		obj := store.objects["out.safetensors"]
 		hn := binary.LittleEndian.Uint64(obj)
-		h, err := checkpoint.ParseHeader("out", obj[8:8+hn], int64(len(obj)))
+		h, err := safetensors.ParseHeader("out", obj[8:8+hn], int64(len(obj)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,18 +1,27 @@
 package checkpoint
 
 import (
-	"io"
-
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Input is one user file: a name for error messages (the file name or object
-// key) and random access to its bytes.
-type Input struct {
-	Name string
-	R    io.ReaderAt
-	Size int64
-}
+// key) and random access to its bytes. It is the format package's type, so
+// that a header read and a plan take the same value.
+type Input = safetensors.Input
+
+// Transpose describes a 2-D transpose of a source tensor (ComfyUI's
+// text_projection.weight -> text_projection); the conversions that need
+// one live in package comfy.
+type Transpose = comfy.Transpose
+
+// Slots of a SaveRequest (and of Component.Slot and SlotError.Slot).
+const (
+	SlotModel = comfy.SlotModel
+	SlotClip  = comfy.SlotClip
+	SlotVAE   = comfy.SlotVAE
+)
 
 // Prediction selects the prediction type written for models whose files do
 // not say it (standalone SD2/SDXL diffusion models).
@@ -90,22 +99,15 @@ type Step struct {
 	Convert   *Convert
 }
 
-// Transpose describes a 2-D transpose of a source tensor (ComfyUI's
-// text_projection.weight -> text_projection).
-type Transpose struct {
-	Rows, Cols int64
-	ElemSize   int64
-}
-
 // Plan is a complete description of the output file.
 type Plan struct {
-	Architecture string            // ComfyUI model class, e.g. "SDXL", "Flux", "SD3"
-	Header       []byte            // the 8+N header bytes, written first
-	Tensors      []Tensor          // output tensors in file order with their offsets
-	Metadata     map[string]string // the output __metadata__
-	Steps        []Step            // data after the header, in order
-	Inputs       []Input           // inputs referenced by Step.Input
-	Size         int64             // total output size in bytes
+	Architecture string               // ComfyUI model class, e.g. "SDXL", "Flux", "SD3"
+	Header       []byte               // the 8+N header bytes, written first
+	Tensors      []safetensors.Tensor // output tensors in file order with their offsets
+	Metadata     map[string]string    // the output __metadata__
+	Steps        []Step               // data after the header, in order
+	Inputs       []Input              // inputs referenced by Step.Input
+	Size         int64                // total output size in bytes
 
 	// HashSlot, when not 0, is the offset in Header of the 66-byte
 	// placeholder value of modelspec.hash_sha256 ("0x" and 64 zeros).

@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // diffusersUNetKeys enumerates the keys of a diffusers
@@ -115,11 +118,11 @@ func TestDiffusersUNet(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.arch, func(t *testing.T) {
 			keys := diffusersUNetKeys(c.depth, c.mid, c.addEmb)
-			sd := stateDict{}
+			sd := comfy.StateDict{}
 			for _, k := range keys {
-				sd[k] = &tensorSource{DType: DTypeF16, Shape: []int64{1}}
+				sd[k] = &comfy.TensorSource{DType: safetensors.DTypeF16, Shape: []int64{1}}
 			}
-			conv, ok, err := nativeFromDiffusers(sd)
+			conv, ok, err := comfy.NativeFromDiffusers(sd)
 			if err != nil || !ok {
 				t.Fatalf("conversion: ok=%v err=%v", ok, err)
 			}
@@ -149,7 +152,7 @@ func TestDiffusersUNet(t *testing.T) {
 			// The full plan from a diffusers UNet file.
 			var ts []testTensor
 			for _, e := range native.Tensors {
-				ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: DType(e.DType), Shape: e.Shape})
+				ts = append(ts, testTensor{Name: toDiffusers[e.Key], DType: safetensors.DType(e.DType), Shape: e.Shape})
 			}
 			req := componentRequest(t, c.arch, c.clips...)
 			req.Model = makeInput(t, "unet_diffusers", ts, nil)
@@ -160,7 +163,7 @@ func TestDiffusersUNet(t *testing.T) {
 			checkHeader(t, p, oracleManifest(t, c.arch, "expected_checkpoint"))
 			segs, _ := provenance(t, p)
 			for ldm, diff := range toDiffusers {
-				if s := segs[prefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
+				if s := segs[comfy.PrefixDiffusion+ldm]; len(s) != 1 || s[0].File != "unet_diffusers" || s[0].Tensor != diff || s[0].Start != 0 {
 					t.Errorf("%s: %+v", ldm, s)
 				}
 			}
@@ -168,7 +171,7 @@ func TestDiffusersUNet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Architecture != p.Architecture || len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers {
+			if r.Architecture != p.Architecture || len(r.Components) != 1 || r.Components[0].Layout != comfy.LayoutDiffusers {
 				t.Errorf("inspect: %s %+v", r.Architecture, r.Components)
 			}
 		})
@@ -283,7 +286,7 @@ func TestDiffusersFlux(t *testing.T) {
 				t.Fatalf("%s used twice", p.key)
 			}
 			seen[p.key] = true
-			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			ts = append(ts, testTensor{Name: p.key, DType: safetensors.DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
 			want[e.Key] = append(want[e.Key], segment{File: "flux_diffusers", Tensor: p.key, End: p.rows * rowBytes})
 		}
 		if swap {
@@ -304,7 +307,7 @@ func TestDiffusersFlux(t *testing.T) {
 	segs, _ := provenance(t, p)
 	var bad []string
 	for k, w := range want {
-		got := segs[prefixDiffusion+k]
+		got := segs[comfy.PrefixDiffusion+k]
 		if fmt.Sprint(got) != fmt.Sprint(w) {
 			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
 		}
@@ -312,74 +315,6 @@ func TestDiffusersFlux(t *testing.T) {
 	sort.Strings(bad)
 	for _, b := range bad[:min(len(bad), 10)] {
 		t.Error(b)
-	}
-}
-
-// TestByteRangeAlgebra covers the piece operations conversions use.
-func TestByteRangeAlgebra(t *testing.T) {
-	src := &tensorSource{DType: DTypeF16, Shape: []int64{6, 4}, Pieces: []piece{{Input: 0, Offset: 100, Length: 48}}}
-	q, err := src.narrowRows(2, 2)
-	if err != nil || len(q.Pieces) != 1 || q.Pieces[0].Offset != 116 || q.Pieces[0].Length != 16 || q.Shape[0] != 2 {
-		t.Errorf("narrow: %+v %v", q, err)
-	}
-	c, err := concatRows(q, src)
-	if err != nil || c.Shape[0] != 8 || c.size() != 64 {
-		t.Errorf("concat: %+v %v", c, err)
-	}
-	// narrow across pieces
-	n, err := c.narrowRows(1, 3)
-	if err != nil || len(n.Pieces) != 2 || n.Pieces[0].Offset != 124 || n.Pieces[0].Length != 8 || n.Pieces[1].Offset != 100 || n.Pieces[1].Length != 16 {
-		t.Errorf("narrow across pieces: %+v %v", n, err)
-	}
-	s, err := src.swapScaleShift()
-	if err != nil || s.Pieces[0].Offset != 124 || s.Pieces[1].Offset != 100 {
-		t.Errorf("swap: %+v %v", s, err)
-	}
-	tr, err := src.transposed()
-	if err != nil || tr.Pieces[0].Transpose == nil || tr.Shape[0] != 4 || tr.Pieces[0].Transpose.Rows != 6 || tr.Pieces[0].Transpose.ElemSize != 2 {
-		t.Errorf("transpose: %+v %v", tr, err)
-	}
-	back, _ := tr.transposed()
-	if back.Pieces[0].Transpose != nil || back.Shape[0] != 6 {
-		t.Errorf("transpose twice: %+v", back)
-	}
-	if _, err := tr.narrowRows(0, 1); err == nil {
-		t.Error("splitting a transposed tensor must fail")
-	}
-	if _, err := concatRows(src, &tensorSource{DType: DTypeF32, Shape: []int64{1, 4}}); err == nil {
-		t.Error("concatenating different dtypes must fail")
-	}
-	if _, err := src.reshaped([]int64{5, 5}); err == nil {
-		t.Error("reshape changing the element count must fail")
-	}
-	odd := &tensorSource{DType: DTypeF16, Shape: []int64{3}, Pieces: []piece{{Input: 0, Offset: 0, Length: 6}}}
-	if _, err := odd.swapScaleShift(); err == nil {
-		t.Error("swapping halves of an odd dimension must fail")
-	}
-}
-
-// TestOpenCLIPRelabel: the regex relabel is leftmost-first and does not
-// rescan replaced text.
-func TestOpenCLIPRelabel(t *testing.T) {
-	for in, want := range map[string]string{
-		"clip_g.transformer.text_model.encoder.layers.3.self_attn.out_proj.weight": "clip_g.transformer.resblocks.3.attn.out_proj.weight",
-		"clip_g.transformer.text_model.encoder.layers.3.mlp.fc1.bias":              "clip_g.transformer.resblocks.3.mlp.c_fc.bias",
-		"clip_g.transformer.text_model.encoder.layers.3.layer_norm2.weight":        "clip_g.transformer.resblocks.3.ln_2.weight",
-		"clip_g.transformer.text_model.embeddings.position_embedding.weight":       "clip_g.positional_embedding",
-		"clip_g.transformer.text_model.final_layer_norm.bias":                      "clip_g.ln_final.bias",
-		"clip_g.logit_scale": "clip_g.logit_scale",
-	} {
-		if got := relabelTextenc(in); got != want {
-			t.Errorf("%s -> %s, want %s", in, got, want)
-		}
-	}
-	// A missing v projection is ComfyUI's CORRUPTED MODEL error.
-	sd := shapes(map[string][]int64{
-		"clip_g.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight": {4, 4},
-		"clip_g.transformer.text_model.encoder.layers.0.self_attn.k_proj.weight": {4, 4},
-	})
-	if _, err := openclipFromHF(sd, "clip_g"); err == nil || !strings.Contains(err.Error(), "layers.0.self_attn") {
-		t.Errorf("missing v: %v", err)
 	}
 }
 
@@ -449,7 +384,7 @@ func TestDiffusersSD3(t *testing.T) {
 		n, _ := e.NumBytes()
 		rowBytes := n / e.Shape[0]
 		for _, p := range pieces {
-			ts = append(ts, testTensor{Name: p.key, DType: DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
+			ts = append(ts, testTensor{Name: p.key, DType: safetensors.DType(e.DType), Shape: append([]int64{p.rows}, e.Shape[1:]...)})
 			want[e.Key] = append(want[e.Key], segment{File: "sd3_diffusers", Tensor: p.key, End: p.rows * rowBytes})
 		}
 		if swap {
@@ -466,7 +401,7 @@ func TestDiffusersSD3(t *testing.T) {
 	segs, _ := provenance(t, p)
 	var bad []string
 	for k, w := range want {
-		if got := segs[prefixDiffusion+k]; fmt.Sprint(got) != fmt.Sprint(w) {
+		if got := segs[comfy.PrefixDiffusion+k]; fmt.Sprint(got) != fmt.Sprint(w) {
 			bad = append(bad, fmt.Sprintf("%s: %+v, want %+v", k, got, w))
 		}
 	}

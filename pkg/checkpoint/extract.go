@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/ckptpack/ckptpack/internal/pyjson"
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Extraction: one component of a file written the way ComfyUI's reverse
@@ -89,18 +91,18 @@ func ExtractFilenamePrefix(component, userPrefix, encoder string) string {
 
 // clipSaveOrder is CLIPSave's prefix list (nodes_model_merging.py): the
 // order its files are written in.
-var clipSaveOrder = []string{teClipL, teClipG, teClipH, teT5XXL, tePileT5XL, teMT5XL, teUMT5XXL, teT5Base, teGemma2_2B, teLlama, teHyDiTClip}
+var clipSaveOrder = []string{comfy.TEClipL, comfy.TEClipG, comfy.TEClipH, comfy.TET5XXL, comfy.TEPileT5XL, comfy.TEMT5XL, comfy.TEUMT5XXL, comfy.TET5Base, comfy.TEGemma2_2B, comfy.TELlama, comfy.TEHyDiTClip}
 
 // PlanExtract plans the file(s) ComfyUI's ModelSave, CLIPSave or VAESave
 // would write for that component of req.Input: one plan, or one per text
 // encoder for SlotClip.
 func PlanExtract(req ExtractRequest) ([]Extracted, error) {
 	in := req.Input
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, err
 	}
-	fc, err := analyzeFile(0, in.Name, h)
+	fc, err := comfy.AnalyzeFile(0, in.Name, h)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +130,7 @@ func PlanExtract(req ExtractRequest) ([]Extracted, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := layoutPlan(&Arch{Class: ""}, fc.VAE.SD, meta, inputs)
+		p, err := layoutPlan(&comfy.Arch{Class: ""}, fc.VAE.SD, meta, inputs)
 		if err != nil {
 			return nil, err
 		}
@@ -137,12 +139,12 @@ func PlanExtract(req ExtractRequest) ([]Extracted, error) {
 	return nil, fmt.Errorf("unknown component %q (want model, clip or vae)", req.Component)
 }
 
-func notFound(fc *fileContents, want string) error {
+func notFound(fc *comfy.FileContents, want string) error {
 	return fmt.Errorf("%s holds %s, not %s: %w", fc.Name, describeContents(fc), want, ErrComponentNotFound)
 }
 
 // planModelSave is ModelSave: save_checkpoint(model) with no clip or vae.
-func planModelSave(req ExtractRequest, fc *fileContents, inputs []Input) (*Plan, error) {
+func planModelSave(req ExtractRequest, fc *comfy.FileContents, inputs []Input) (*Plan, error) {
 	b := &planBuilder{
 		req: SaveRequest{
 			Model: req.Input, Prediction: req.Prediction, Title: req.Title, Prompt: req.Prompt,
@@ -157,7 +159,7 @@ func planModelSave(req ExtractRequest, fc *fileContents, inputs []Input) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	out := stateDict{}
+	out := comfy.StateDict{}
 	for k, v := range model.SD {
 		for _, r := range arch.UnetRenames {
 			k = strings.ReplaceAll(k, r[0], r[1])
@@ -174,18 +176,18 @@ func planModelSave(req ExtractRequest, fc *fileContents, inputs []Input) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	if q, ok, err := quantizationMetadata([]*fileContents{fc}, out); err != nil {
+	if q, ok, err := comfy.QuantizationMetadata([]*comfy.FileContents{fc}, out); err != nil {
 		return nil, err
 	} else if ok {
-		if _, user := req.Metadata[quantizationMetadataKey]; !user {
-			meta[quantizationMetadataKey] = q
+		if _, user := req.Metadata[comfy.QuantizationMetadataKey]; !user {
+			meta[comfy.QuantizationMetadataKey] = q
 		}
 	}
 	return layoutPlan(arch, out, meta, inputs)
 }
 
 // planCLIPSave writes one file per encoder, in CLIPSave's order.
-func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extracted, error) {
+func planCLIPSave(req ExtractRequest, fc *comfy.FileContents, inputs []Input) ([]Extracted, error) {
 	meta, err := nodeMetadata(req, true)
 	if err != nil {
 		return nil, err
@@ -197,7 +199,7 @@ func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extra
 		}
 		return len(clipSaveOrder)
 	}
-	slices.SortStableFunc(encoders, func(a, b *part) int {
+	slices.SortStableFunc(encoders, func(a, b *comfy.Part) int {
 		if d := rank(a.Kind) - rank(b.Kind); d != 0 {
 			return d
 		}
@@ -205,15 +207,15 @@ func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extra
 	})
 	var out []Extracted
 	for _, e := range encoders {
-		sd := stateDict{}
+		sd := comfy.StateDict{}
 		for k, v := range e.SD {
 			sd[k] = v
 		}
-		sd["logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
-		if teFamily(e.Kind) == teFamilyCLIP && !sd.has("text_projection.weight") {
-			eye := identityProjection(e.Kind, sd)
+		sd["logit_scale"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+		if comfy.TEFamily(e.Kind) == comfy.TEFamilyCLIP && !sd.Has("text_projection.weight") {
+			eye := comfy.IdentityProjection(e.Kind, sd)
 			if eye == nil {
-				return nil, fmt.Errorf("%s: %s text encoder: no text_projection.weight, and no F16/BF16/F32 final_layer_norm to build ComfyUI's identity projection from", fc.Name, displayTE(e.Kind))
+				return nil, fmt.Errorf("%s: %s text encoder: no text_projection.weight, and no F16/BF16/F32 final_layer_norm to build ComfyUI's identity projection from", fc.Name, comfy.DisplayTE(e.Kind))
 			}
 			sd["text_projection.weight"] = eye
 		}
@@ -222,7 +224,7 @@ func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extra
 				sd[spec[strings.LastIndex(spec, ".")+1:]] = t
 			}
 		}
-		p, err := layoutPlan(&Arch{Class: ""}, sd, meta, inputs)
+		p, err := layoutPlan(&comfy.Arch{Class: ""}, sd, meta, inputs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fc.Name, err)
 		}
@@ -235,7 +237,7 @@ func planCLIPSave(req ExtractRequest, fc *fileContents, inputs []Input) ([]Extra
 // the tokenizer blob an encoder kind needs, from the architecture table.
 func tokenizerSpecs(kind string) []string {
 	var keys []string
-	for _, a := range architectures {
+	for _, a := range comfy.Architectures {
 		for _, s := range a.Encoders {
 			if s.Kind == kind && s.Tokenizer != "" && !slices.Contains(keys, s.Tokenizer) {
 				keys = append(keys, s.Tokenizer, s.Tokenizer[strings.LastIndex(s.Tokenizer, ".")+1:])

@@ -4,19 +4,22 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Report is what Inspect finds in one file, from its header alone.
 type Report struct {
-	File         string            `json:"file"`
-	Bytes        int64             `json:"bytes"`
-	Architecture string            `json:"architecture,omitempty"` // ComfyUI class of the diffusion model or of the components
-	Components   []Component       `json:"components"`
-	Missing      []string          `json:"missing,omitempty"` // slots ("model", "clip", "vae") a full checkpoint of Architecture would also need
-	DTypes       map[DType]int     `json:"dtypes"`            // tensor count per dtype
-	Tensors      int               `json:"tensors"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
-	HasWorkflow  bool              `json:"has_workflow"`
+	File         string                    `json:"file"`
+	Bytes        int64                     `json:"bytes"`
+	Architecture string                    `json:"architecture,omitempty"` // ComfyUI class of the diffusion model or of the components
+	Components   []Component               `json:"components"`
+	Missing      []string                  `json:"missing,omitempty"` // slots ("model", "clip", "vae") a full checkpoint of Architecture would also need
+	DTypes       map[safetensors.DType]int `json:"dtypes"`            // tensor count per dtype
+	Tensors      int                       `json:"tensors"`
+	Metadata     map[string]string         `json:"metadata,omitempty"`
+	HasWorkflow  bool                      `json:"has_workflow"`
 
 	// Slots are the slots this file can fill ("model", "clip", "vae"), in
 	// that order: what a UI routes a dropped file to.
@@ -42,7 +45,7 @@ type Report struct {
 	// Quantization names each quantization format of the file's layers,
 	// the convention it is stored in and its layer count (empty for a file
 	// without quantized or fp8 layers).
-	Quantization []QuantCount `json:"quantization,omitempty"`
+	Quantization []comfy.QuantCount `json:"quantization,omitempty"`
 	// Problem says why nothing (or not everything) was recognised.
 	Problem string `json:"problem,omitempty"`
 }
@@ -87,18 +90,18 @@ const maxUnusedSample = 10
 // missing, dtype census, sizes and metadata. It reads the header and, for
 // an SD2.x model, the one tensor ComfyUI's v-prediction test reads.
 func Inspect(in Input) (*Report, error) {
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, err
 	}
-	fc, err := analyzeFile(0, in.Name, h)
+	fc, err := comfy.AnalyzeFile(0, in.Name, h)
 	if err != nil {
 		return nil, err
 	}
 	r := &Report{
 		File:     in.Name,
 		Bytes:    in.Size,
-		DTypes:   map[DType]int{},
+		DTypes:   map[safetensors.DType]int{},
 		Tensors:  len(h.Tensors),
 		Metadata: h.Metadata,
 		Problem:  fc.Problem,
@@ -109,9 +112,9 @@ func Inspect(in Input) (*Report, error) {
 	}
 	// A broken quantization marker is reported, not fatal: inspect is how
 	// a user finds out what is wrong with a file.
-	if qs, err := surveyQuant(in, h); err != nil {
+	if qs, err := comfy.SurveyQuant(in, h); err != nil {
 		r.Problem = strings.TrimPrefix(strings.TrimSpace(r.Problem+"; "+err.Error()), "; ")
-	} else if c := qs.counts(); len(c) > 0 {
+	} else if c := qs.Counts(); len(c) > 0 {
 		r.Quantization = c
 	}
 	for _, t := range h.Tensors {
@@ -126,7 +129,7 @@ func Inspect(in Input) (*Report, error) {
 			r.EMATensors++
 		}
 	}
-	for _, p := range fc.parts() {
+	for _, p := range fc.Parts() {
 		r.Components = append(r.Components, describePart(p))
 		if !slices.Contains(r.Slots, p.Slot) {
 			r.Slots = append(r.Slots, p.Slot)
@@ -171,21 +174,21 @@ func Inspect(in Input) (*Report, error) {
 }
 
 // describePart turns a part into a Component.
-func describePart(p *part) Component {
-	c := Component{Slot: p.Slot, Kind: p.Kind, Layout: p.Layout, Tensors: len(p.SD), Bytes: p.SD.bytes()}
+func describePart(p *comfy.Part) Component {
+	c := Component{Slot: p.Slot, Kind: p.Kind, Layout: p.Layout, Tensors: len(p.SD), Bytes: p.SD.Bytes()}
 	switch p.Slot {
 	case SlotModel:
 		c.Detail = p.Kind + " diffusion model"
 	case SlotClip:
-		c.Detail = displayTE(p.Kind) + " text encoder"
-		for _, a := range architectures {
-			if _, ok := a.encoder(p.Kind); ok && !a.NoTextEncode {
+		c.Detail = comfy.DisplayTE(p.Kind) + " text encoder"
+		for _, a := range comfy.Architectures {
+			if _, ok := a.Encoder(p.Kind); ok && !a.NoTextEncode {
 				c.Architectures = append(c.Architectures, a.Class)
 			}
 		}
 	case SlotVAE:
-		c.Detail = displayVAE(p.Kind)
-		for _, a := range architectures {
+		c.Detail = comfy.DisplayVAE(p.Kind)
+		for _, a := range comfy.Architectures {
 			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) {
 				c.Architectures = append(c.Architectures, a.Class)
 			}
@@ -195,12 +198,12 @@ func describePart(p *part) Component {
 }
 
 // commonArchitectures are the classes that take every component of fc.
-func commonArchitectures(fc *fileContents) []string {
+func commonArchitectures(fc *comfy.FileContents) []string {
 	var out []string
-	for _, a := range architectures {
+	for _, a := range comfy.Architectures {
 		ok := true
 		for _, e := range fc.Encoders {
-			if _, has := a.encoder(e.Kind); !has {
+			if _, has := a.Encoder(e.Kind); !has {
 				ok = false
 			}
 		}
@@ -216,7 +219,7 @@ func commonArchitectures(fc *fileContents) []string {
 }
 
 // requirementsOf describes what a class's checkpoint holds.
-func requirementsOf(a *Arch) *Requirements {
+func requirementsOf(a *comfy.Arch) *Requirements {
 	r := &Requirements{
 		AnyEncoder: a.AnyEncoder, VAEKinds: a.VAEKinds,
 		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
@@ -224,7 +227,7 @@ func requirementsOf(a *Arch) *Requirements {
 	}
 	if !a.NoTextEncode {
 		for _, s := range a.Encoders {
-			r.Encoders = append(r.Encoders, EncoderRequirement{Kind: s.Kind, Detail: displayTE(s.Kind), Optional: s.Optional, Tokenizer: s.Tokenizer})
+			r.Encoders = append(r.Encoders, EncoderRequirement{Kind: s.Kind, Detail: comfy.DisplayTE(s.Kind), Optional: s.Optional, Tokenizer: s.Tokenizer})
 		}
 	}
 	return r
@@ -233,7 +236,7 @@ func requirementsOf(a *Arch) *Requirements {
 // ArchitectureRequirements returns what a checkpoint of a ComfyUI class
 // holds, or nil for an unknown class name.
 func ArchitectureRequirements(class string) *Requirements {
-	a := archByClass(class)
+	a := comfy.ArchByClass(class)
 	if a == nil {
 		return nil
 	}
@@ -273,7 +276,7 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 	if model == nil || slot == SlotModel {
 		return nil
 	}
-	a := archByClass(model.Architecture)
+	a := comfy.ArchByClass(model.Architecture)
 	if a == nil {
 		return nil
 	}
@@ -284,11 +287,11 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 		}
 		usable := 0
 		for _, c := range offered {
-			if _, ok := a.encoder(c.Kind); ok {
+			if _, ok := a.Encoder(c.Kind); ok {
 				usable++
 			} else if len(f.Components) == 1 {
 				return slotErrorf(slot, f.File, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
-					f.File, displayTE(c.Kind), a.Class, describeEncoders(a), ErrArchMismatch)
+					f.File, comfy.DisplayTE(c.Kind), a.Class, describeEncoders(a), ErrArchMismatch)
 			}
 		}
 		if usable == 0 {
@@ -298,7 +301,7 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 	case SlotVAE:
 		k := offered[0].Kind
 		if a.VAEKinds != nil && k != "" && !slices.Contains(a.VAEKinds, k) {
-			return slotErrorf(slot, f.File, "%s holds a %s; %s needs a %s: %w", f.File, displayVAE(k), a.Class, describeVAEKinds(a), ErrArchMismatch)
+			return slotErrorf(slot, f.File, "%s holds a %s; %s needs a %s: %w", f.File, comfy.DisplayVAE(k), a.Class, describeVAEKinds(a), ErrArchMismatch)
 		}
 	}
 	return nil

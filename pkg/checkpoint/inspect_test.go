@@ -88,7 +88,7 @@ func TestInspect(t *testing.T) {
 	}
 	unsupported := synthUNet(320, 4, 512, 0, true, false, levels(2, 1, 1, 1, 0))
 	var us []testTensor
-	for _, k := range unsupported.sortedKeys() {
+	for _, k := range unsupported.SortedKeys() {
 		us = append(us, testTensor{Name: k, DType: "F16", Shape: unsupported[k].Shape})
 	}
 	r, err = Inspect(makeInput(t, "odd_unet", us, nil))

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // MetadataEdit is a change to the __metadata__ of an existing file. The
@@ -27,7 +29,7 @@ type MetadataEdit struct {
 var ErrHeaderDoesNotFit = errors.New("the edited header does not fit in the file's header")
 
 // editedMetadata applies edit to a copy of the file's metadata.
-func editedMetadata(h *Header, edit MetadataEdit) (map[string]string, error) {
+func editedMetadata(h *safetensors.Header, edit MetadataEdit) (map[string]string, error) {
 	meta := maps.Clone(h.Metadata)
 	if meta == nil {
 		meta = map[string]string{}
@@ -54,7 +56,7 @@ func editedMetadata(h *Header, edit MetadataEdit) (map[string]string, error) {
 }
 
 // dataSteps is the whole data section of in as one copy step.
-func dataSteps(h *Header) []Step {
+func dataSteps(h *safetensors.Header) []Step {
 	n := h.DataSize()
 	if n == 0 {
 		return nil
@@ -67,7 +69,7 @@ func dataSteps(h *Header) []Step {
 // file-to-file copy can stay in the kernel). With edit.HashSHA256 the plan
 // has a HashSlot that Execute fills. in is only read.
 func PlanMetadataEdit(in Input, edit MetadataEdit) (*Plan, error) {
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,7 @@ func PlanMetadataEdit(in Input, edit MetadataEdit) (*Plan, error) {
 		return nil, fmt.Errorf("%s: %w", in.Name, err)
 	}
 	tensors := h.Tensors // data order, the order EncodeHeader needs
-	header, err := EncodeHeader(meta, tensors)
+	header, err := safetensors.EncodeHeader(meta, tensors)
 	p := &Plan{Architecture: "metadata", Header: header, Tensors: tensors, Metadata: meta,
 		Steps: dataSteps(h), Inputs: []Input{in}, Size: int64(len(header)) + h.DataSize()}
 	return withHashSlot(p, err, in.Name, meta, edit.HashSHA256)
@@ -91,7 +93,7 @@ func PlanMetadataEdit(in Input, edit MetadataEdit) (*Plan, error) {
 // is read once to hash it first. The caller syncs the file. It returns the
 // new metadata.
 func EditInPlace(ctx context.Context, in Input, w io.WriterAt, edit MetadataEdit, opt ExecuteOptions) (map[string]string, error) {
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +113,9 @@ func EditInPlace(ctx context.Context, in Input, w io.WriterAt, edit MetadataEdit
 		}
 		meta[DataHashKey] = sum
 	}
-	encoded, err := EncodeHeader(meta, h.Tensors)
+	encoded, err := safetensors.EncodeHeader(meta, h.Tensors)
 	if err != nil {
-		if errors.Is(err, ErrHeaderTooLarge) {
+		if errors.Is(err, safetensors.ErrHeaderTooLarge) {
 			return nil, headerTooLargeError(in.Name, meta)
 		}
 		return nil, fmt.Errorf("%s: %w", in.Name, err)
@@ -147,10 +149,22 @@ func EditInPlace(ctx context.Context, in Input, w io.WriterAt, edit MetadataEdit
 // modelspec.hash_sha256 its header stores ("" when none) and the one the
 // data has now.
 func VerifyDataHash(ctx context.Context, in Input, opt ExecuteOptions) (stored, actual string, err error) {
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return "", "", err
 	}
 	actual, err = HashData(ctx, &Plan{Steps: dataSteps(h), Inputs: []Input{in}, Size: h.DataSize()}, opt)
 	return h.Metadata[DataHashKey], actual, err
+}
+
+// readFullAt fills p from r at off.
+func readFullAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -24,10 +25,10 @@ func readAll(t *testing.T, in Input) []byte {
 	return b
 }
 
-func parseOut(t *testing.T, out []byte) *Header {
+func parseOut(t *testing.T, out []byte) *safetensors.Header {
 	t.Helper()
 	n := binary.LittleEndian.Uint64(out)
-	h, err := ParseHeader("out", out[8:8+n], int64(len(out)))
+	h, err := safetensors.ParseHeader("out", out[8:8+n], int64(len(out)))
 	if err != nil {
 		t.Fatal(err)
 	}

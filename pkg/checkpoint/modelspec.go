@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // ModelSpec 1.0.1 (github.com/Stability-AI/ModelSpec, and the 1.0.1 key set
@@ -458,7 +460,7 @@ func applyModelSpec(meta map[string]string, spec ModelSpec, withHash bool) error
 // naming the file and the metadata key that made it so large.
 func withHashSlot(p *Plan, err error, file string, meta map[string]string, withHash bool) (*Plan, error) {
 	if err != nil {
-		if errors.Is(err, ErrHeaderTooLarge) {
+		if errors.Is(err, safetensors.ErrHeaderTooLarge) {
 			return nil, headerTooLargeError(file, meta)
 		}
 		return nil, err
@@ -480,6 +482,6 @@ func headerTooLargeError(file string, meta map[string]string) error {
 			key, size = k, len(v)
 		}
 	}
-	return &HeaderError{File: file, Rule: ErrHeaderTooLarge,
+	return &safetensors.HeaderError{File: file, Rule: safetensors.ErrHeaderTooLarge,
 		Detail: fmt.Sprintf("metadata %q alone is %d bytes; shorten it", key, size)}
 }

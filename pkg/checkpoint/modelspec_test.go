@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -195,7 +196,7 @@ func TestSaveModelSpecDefaults(t *testing.T) {
 func checkDataHash(t *testing.T, out []byte) string {
 	t.Helper()
 	n := binary.LittleEndian.Uint64(out)
-	h, err := ParseHeader("out", out[8:8+n], int64(len(out)))
+	h, err := safetensors.ParseHeader("out", out[8:8+n], int64(len(out)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,9 +219,9 @@ func smallModel(t *testing.T, meta map[string]string) Input {
 		return b
 	}
 	return makeInput(t, "small.safetensors", []testTensor{
-		{Name: "a.weight", DType: DTypeF32, Shape: []int64{256, 256}, Data: data(256*256*4, 1)},
-		{Name: "b.bias", DType: DTypeF16, Shape: []int64{1000}, Data: data(2000, 2)},
-		{Name: "c.ids", DType: DTypeI64, Shape: []int64{1, 77}, Data: data(77*8, 3)},
+		{Name: "a.weight", DType: safetensors.DTypeF32, Shape: []int64{256, 256}, Data: data(256*256*4, 1)},
+		{Name: "b.bias", DType: safetensors.DTypeF16, Shape: []int64{1000}, Data: data(2000, 2)},
+		{Name: "c.ids", DType: safetensors.DTypeI64, Shape: []int64{1, 77}, Data: data(77*8, 3)},
 	}, meta)
 }
 
@@ -320,14 +321,14 @@ func (s *patchingFailingSink) PatchAt(off int64, p []byte) error { return s.fs.P
 
 func TestHeaderTooLargeNamesKey(t *testing.T) {
 	req := componentRequest(t, "sd15", "clip_l")
-	req.ModelSpec = ModelSpec{Description: strings.Repeat("x", MaxHeaderSize)}
+	req.ModelSpec = ModelSpec{Description: strings.Repeat("x", safetensors.MaxHeaderSize)}
 	_, err := PlanCheckpoint(req)
-	if !errors.Is(err, ErrHeaderTooLarge) || !strings.Contains(err.Error(), "modelspec.description") {
+	if !errors.Is(err, safetensors.ErrHeaderTooLarge) || !strings.Contains(err.Error(), "modelspec.description") {
 		t.Fatalf("got %v", err)
 	}
-	in := makeInput(t, "small.safetensors", []testTensor{{Name: "w", DType: DTypeF32, Shape: []int64{2}}}, nil)
-	_, err = PlanMetadataEdit(in, MetadataEdit{ModelSpec: ModelSpec{Title: strings.Repeat("t", MaxHeaderSize)}})
-	if !errors.Is(err, ErrHeaderTooLarge) || !strings.Contains(err.Error(), "small.safetensors") || !strings.Contains(err.Error(), "modelspec.title") {
+	in := makeInput(t, "small.safetensors", []testTensor{{Name: "w", DType: safetensors.DTypeF32, Shape: []int64{2}}}, nil)
+	_, err = PlanMetadataEdit(in, MetadataEdit{ModelSpec: ModelSpec{Title: strings.Repeat("t", safetensors.MaxHeaderSize)}})
+	if !errors.Is(err, safetensors.ErrHeaderTooLarge) || !strings.Contains(err.Error(), "small.safetensors") || !strings.Contains(err.Error(), "modelspec.title") {
 		t.Fatalf("edit: got %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -23,9 +24,9 @@ func f32Data(n int, v func(i int) float32) []byte {
 
 // tensorOutput runs only the steps of one output tensor of p through the
 // executor and returns the tensor's header entry and bytes.
-func tensorOutput(t *testing.T, p *Plan, name string) (Tensor, []byte) {
+func tensorOutput(t *testing.T, p *Plan, name string) (safetensors.Tensor, []byte) {
 	t.Helper()
-	var x *Tensor
+	var x *safetensors.Tensor
 	for i := range p.Tensors {
 		if p.Tensors[i].Name == name {
 			x = &p.Tensors[i]
@@ -64,7 +65,7 @@ func sd15Checkpoint(t *testing.T, f32 map[string][]byte, extra ...testTensor) In
 	ts := manifestTensors(t, m)
 	for i := range ts {
 		if b, ok := f32[ts[i].Name]; ok {
-			ts[i].DType = DTypeF32
+			ts[i].DType = safetensors.DTypeF32
 			ts[i].Data = b
 		}
 	}
@@ -82,12 +83,12 @@ const (
 func TestConvertFP16DiffusionModel(t *testing.T) {
 	vals := f32Data(320*4*3*3, func(i int) float32 { return float32(i)*0.37 - 500 })
 	in := sd15Checkpoint(t, map[string][]byte{convWeight: vals, convBias: nil, normWeight: nil})
-	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16})
+	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x, b := tensorOutput(t, p, convWeight)
-	if x.DType != DTypeF16 {
+	if x.DType != safetensors.DTypeF16 {
 		t.Fatalf("%s is %s", convWeight, x.DType)
 	}
 	want := append([]byte(nil), vals...)
@@ -96,11 +97,11 @@ func TestConvertFP16DiffusionModel(t *testing.T) {
 		t.Errorf("%s: converted bytes differ", convWeight)
 	}
 	for _, k := range []string{convBias, normWeight} {
-		if x, b := tensorOutput(t, p, k); x.DType != DTypeF16 || len(b) != 640 {
+		if x, b := tensorOutput(t, p, k); x.DType != safetensors.DTypeF16 || len(b) != 640 {
 			t.Errorf("%s: %s, want F16 (fp16 converts every F32 tensor of the diffusion model)", k, x.DType)
 		}
 	}
-	if x, _ := tensorOutput(t, p, vaeWeight); x.DType != DTypeF32 {
+	if x, _ := tensorOutput(t, p, vaeWeight); x.DType != safetensors.DTypeF32 {
 		t.Errorf("%s: %s, want F32 kept (not the diffusion model)", vaeWeight, x.DType)
 	}
 	if rep.Converted != 3 || rep.OutputBytes != p.Size || rep.OutputBytes != rep.InputBytes-(320*4*3*3+320+320)*2 {
@@ -120,51 +121,73 @@ func TestConvertFP16DiffusionModel(t *testing.T) {
 
 func TestConvertFP8Rule(t *testing.T) {
 	in := sd15Checkpoint(t, map[string][]byte{convBias: nil, normWeight: nil})
-	p, _, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF8E4M3})
+	p, _, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF8E4M3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt := map[string]DType{}
+	dt := map[string]safetensors.DType{}
 	for _, x := range p.Tensors {
 		dt[x.Name] = x.DType
 	}
-	for k, want := range map[string]DType{
-		convWeight: DTypeF8E4M3, convBias: DTypeF32, normWeight: DTypeF32, // F16 weights too
-		"model.diffusion_model.time_embed.0.weight": DTypeF8E4M3, // a Linear, despite its name
-		vaeWeight: DTypeF32, clipEmb: DTypeF16,
+	for k, want := range map[string]safetensors.DType{
+		convWeight: safetensors.DTypeF8E4M3, convBias: safetensors.DTypeF32, normWeight: safetensors.DTypeF32, // F16 weights too
+		"model.diffusion_model.time_embed.0.weight": safetensors.DTypeF8E4M3, // a Linear, despite its name
+		vaeWeight: safetensors.DTypeF32, clipEmb: safetensors.DTypeF16,
 	} {
 		if dt[k] != want {
 			t.Errorf("%s: %s, want %s", k, dt[k], want)
 		}
 	}
-	p, _, err = PlanConvert(ConvertRequest{Input: in, To: DTypeF8E5M2, All: true})
+	p, _, err = PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF8E5M2, All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range p.Tensors {
-		if x.Name == vaeWeight && x.DType != DTypeF8E5M2 {
+		if x.Name == vaeWeight && x.DType != safetensors.DTypeF8E5M2 {
 			t.Errorf("--all: %s is %s", x.Name, x.DType)
 		}
-		if x.Name == clipEmb && x.DType != DTypeF16 {
+		if x.Name == clipEmb && x.DType != safetensors.DTypeF16 {
 			t.Errorf("--all: embedding %s is %s, want kept", x.Name, x.DType)
 		}
 	}
 }
 
 func TestConvertRefusals(t *testing.T) {
-	pos := testTensor{Name: "cond_stage_model.transformer.text_model.embeddings.position_ids", DType: DTypeI64, Shape: []int64{1, 77}}
+	pos := testTensor{Name: "cond_stage_model.transformer.text_model.embeddings.position_ids", DType: safetensors.DTypeI64, Shape: []int64{1, 77}}
 	in := sd15Checkpoint(t, nil, pos)
-	_, _, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF8E4M3, Match: "position_ids"})
+	_, _, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF8E4M3, Match: "position_ids"})
 	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "sd15.safetensors: tensor "+pos.Name+" is I64") {
 		t.Errorf("fp8 of I64: %v", err)
 	}
+	// A file of no diffusion model converts by default only when it holds
+	// one component: a VAE converts; a VAE with a text encoder does not.
 	vae := manifestInput(t, "sd15", "vae")
-	_, _, err = PlanConvert(ConvertRequest{Input: vae, To: DTypeF16})
-	if !errors.Is(err, ErrComponentNotFound) || !strings.Contains(err.Error(), "--all") {
-		t.Errorf("VAE without --all: %v", err)
+	if _, rep, err := PlanConvert(ConvertRequest{Input: vae, To: safetensors.DTypeF16}); err != nil || rep.Converted != 248 || rep.Rule != "F32 tensors of the VAE" {
+		t.Errorf("VAE alone: %+v, %v", rep, err)
 	}
-	if _, _, err = PlanConvert(ConvertRequest{Input: vae, To: DTypeF16, All: true}); err != nil {
+	if _, _, err = PlanConvert(ConvertRequest{Input: vae, To: safetensors.DTypeF16, All: true}); err != nil {
 		t.Errorf("VAE with --all: %v", err)
+	}
+	var ts []testTensor
+	for _, x := range manifestTensors(t, oracleManifest(t, "sd15", "vae")) {
+		x.Name = "first_stage_model." + x.Name
+		ts = append(ts, x)
+	}
+	for _, x := range manifestTensors(t, oracleManifest(t, "sd15", "clip_l")) {
+		x.Name = "cond_stage_model.transformer." + x.Name
+		ts = append(ts, x)
+	}
+	var encs []testTensor
+	for _, x := range ts[len(ts)-len(manifestTensors(t, oracleManifest(t, "sd15", "clip_l"))):] {
+		x.Name = strings.TrimPrefix(x.Name, "cond_stage_model.transformer.")
+		encs = append(encs, x)
+	}
+	if _, rep, err := PlanConvert(ConvertRequest{Input: makeInput(t, "clip_l.safetensors", encs, nil), To: safetensors.DTypeBF16}); err != nil || rep.Rule != "F32 tensors of the text encoder" {
+		t.Errorf("text encoder alone: %+v, %v", rep, err)
+	}
+	_, _, err = PlanConvert(ConvertRequest{Input: makeInput(t, "clip_vae.safetensors", ts, nil), To: safetensors.DTypeF16})
+	if !errors.Is(err, ErrComponentNotFound) || !strings.Contains(err.Error(), "--all") || !strings.Contains(err.Error(), "VAE") {
+		t.Errorf("VAE and text encoder without --all: %v", err)
 	}
 	if _, err := PrecisionTarget("fp4"); err == nil {
 		t.Error("fp4 accepted")
@@ -196,7 +219,7 @@ func TestExecuteConvertChunks(t *testing.T) {
 	want = want[:convertF32ToF16(want)]
 	in := Input{Name: "src", R: bytes.NewReader(src), Size: int64(len(src))}
 	for _, buf := range []int{16, 20, 4000, 1 << 20} {
-		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{From: DTypeF32, To: DTypeF16}}}, Size: int64(len(want))}
+		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}}}, Size: int64(len(want))}
 		var sink streamwriter.MemorySink
 		if err := Execute(context.Background(), p, &sink, ExecuteOptions{BufferSize: buf}); err != nil {
 			t.Fatal(err)
@@ -213,9 +236,9 @@ func TestValidatePlanConvert(t *testing.T) {
 		step Step
 		want string
 	}{
-		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{From: DTypeF32, To: DTypeF16}}, "whole number"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: DTypeI64, To: DTypeF8E4M3}}, "no conversion"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: DTypeF32, To: DTypeF16}, Transpose: &Transpose{1, 2, 4}}, "both"},
+		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}}, "whole number"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: safetensors.DTypeI64, To: safetensors.DTypeF8E4M3}}, "no conversion"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}, Transpose: &Transpose{Rows: 1, Cols: 2, ElemSize: 4}}, "both"},
 	} {
 		p := &Plan{Inputs: []Input{in}, Steps: []Step{c.step}, Size: 4}
 		err := validatePlan(p)
@@ -236,11 +259,11 @@ func TestPrune(t *testing.T) {
 	})
 	posKey := "cond_stage_model.transformer.text_model.embeddings.position_ids"
 	in := sd15Checkpoint(t, map[string][]byte{convBias: live},
-		testTensor{Name: "model_ema.diffusion_modelinput_blocks00bias", DType: DTypeF32, Shape: []int64{320}, Data: shadow},
-		testTensor{Name: "model_ema.decay", DType: DTypeF32, Shape: []int64{}},
-		testTensor{Name: "model_ema.num_updates", DType: DTypeI32, Shape: []int64{}},
-		testTensor{Name: "lora_te_leftover.alpha", DType: DTypeF32, Shape: []int64{}},
-		testTensor{Name: posKey, DType: DTypeF32, Shape: []int64{1, 77}, Data: broken},
+		testTensor{Name: "model_ema.diffusion_modelinput_blocks00bias", DType: safetensors.DTypeF32, Shape: []int64{320}, Data: shadow},
+		testTensor{Name: "model_ema.decay", DType: safetensors.DTypeF32, Shape: []int64{}},
+		testTensor{Name: "model_ema.num_updates", DType: safetensors.DTypeI32, Shape: []int64{}},
+		testTensor{Name: "lora_te_leftover.alpha", DType: safetensors.DTypeF32, Shape: []int64{}},
+		testTensor{Name: posKey, DType: safetensors.DTypeF32, Shape: []int64{1, 77}, Data: broken},
 	)
 	// Report only: inspect lists the unused keys.
 	r, err := Inspect(in)
@@ -270,7 +293,7 @@ func TestPrune(t *testing.T) {
 	if len(rep.PositionIDs) != 1 || rep.PositionIDs[0].Action != "kept" || len(rep.PositionIDs[0].Broken) != 1 || rep.PositionIDs[0].Broken[0] != 76 {
 		t.Errorf("position_ids: %+v", rep.PositionIDs)
 	}
-	if x, b := tensorOutput(t, p, posKey); x.DType != DTypeF32 || !bytes.Equal(b, broken) {
+	if x, b := tensorOutput(t, p, posKey); x.DType != safetensors.DTypeF32 || !bytes.Equal(b, broken) {
 		t.Errorf("position_ids changed without the option")
 	}
 
@@ -283,7 +306,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("keep: %d tensors", len(p.Tensors))
 	}
 	x, b := tensorOutput(t, p, posKey)
-	if x.DType != DTypeI64 || len(b) != 77*8 || binary.LittleEndian.Uint64(b[76*8:]) != 75 {
+	if x.DType != safetensors.DTypeI64 || len(b) != 77*8 || binary.LittleEndian.Uint64(b[76*8:]) != 75 {
 		t.Errorf("to I64: %s %x", x.DType, b)
 	}
 	p, _, err = PlanPrune(PruneRequest{Input: in, FixPositionIDs: true})
@@ -291,7 +314,7 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	x, b = tensorOutput(t, p, posKey)
-	if x.DType != DTypeI64 || len(b) != 77*8 || binary.LittleEndian.Uint64(b[76*8:]) != 76 {
+	if x.DType != safetensors.DTypeI64 || len(b) != 77*8 || binary.LittleEndian.Uint64(b[76*8:]) != 76 {
 		t.Errorf("fix: %s %x", x.DType, b)
 	}
 	// The whole pruned file executes.

@@ -9,16 +9,14 @@ import (
 	"strings"
 
 	"github.com/ckptpack/ckptpack/internal/pyjson"
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // logitScaleInit is SDClipModel's logit_scale parameter, created as
 // torch.tensor(4.6055) (comfy/sd1_clip.py:131). Loaders ignore the file's
 // value, so CheckpointSave always writes this one (see the oracle notes).
 const logitScaleInit float32 = 4.6055
-
-// sdxlPositionIDs is the clip_l position_ids buffer SDXL writes:
-// torch.arange(77).expand((1, -1)), int64 (supported_models.py:237-253).
-const sdxlPositionIDs = 77
 
 // sd2VPredKey and sd2VPredThreshold are SD20.model_type's test
 // (supported_models.py:97-103): v-prediction when
@@ -41,20 +39,20 @@ const (
 // slot takes that part from the Model file when it holds one (so "model
 // file A, VAE file B" bakes a VAE into A).
 func PlanCheckpoint(req SaveRequest) (*Plan, error) {
-	return planCheckpoint(req, ReadHeader)
+	return planCheckpoint(req, safetensors.ReadHeader)
 }
 
 // planCheckpoint is PlanCheckpoint with the header reader as a parameter.
-func planCheckpoint(req SaveRequest, readHeader func(Input) (*Header, error)) (*Plan, error) {
+func planCheckpoint(req SaveRequest, readHeader func(Input) (*safetensors.Header, error)) (*Plan, error) {
 	b := &planBuilder{req: req}
-	read := func(in Input, slot string) (*fileContents, error) {
+	read := func(in Input, slot string) (*comfy.FileContents, error) {
 		h, err := readHeader(in)
 		if err != nil {
 			return nil, &SlotError{Slot: slot, File: in.Name, Err: fmt.Errorf("%s slot: %w", slot, err)}
 		}
 		idx := len(b.inputs)
 		b.inputs = append(b.inputs, in)
-		fc, err := analyzeFile(idx, in.Name, h)
+		fc, err := comfy.AnalyzeFile(idx, in.Name, h)
 		if err != nil {
 			return nil, &SlotError{Slot: slot, File: in.Name, Err: fmt.Errorf("%s slot: %w", slot, err)}
 		}
@@ -86,9 +84,9 @@ func planCheckpoint(req SaveRequest, readHeader func(Input) (*Header, error)) (*
 type planBuilder struct {
 	req    SaveRequest
 	inputs []Input
-	model  *fileContents
-	clips  []*fileContents
-	vae    *fileContents
+	model  *comfy.FileContents
+	clips  []*comfy.FileContents
+	vae    *comfy.FileContents
 }
 
 // SlotError is a planning error about one slot of the request. File names
@@ -113,16 +111,16 @@ func slotErrorf(slot, file, format string, args ...any) error {
 }
 
 // describeContents says what a file holds, for error messages.
-func describeContents(fc *fileContents) string {
+func describeContents(fc *comfy.FileContents) string {
 	var what []string
 	if fc.Model != nil {
 		what = append(what, "a "+fc.Model.Kind+" diffusion model")
 	}
 	for _, e := range fc.Encoders {
-		what = append(what, "a "+displayTE(e.Kind)+" text encoder")
+		what = append(what, "a "+comfy.DisplayTE(e.Kind)+" text encoder")
 	}
 	if fc.VAE != nil {
-		what = append(what, "a "+displayVAE(fc.VAE.Kind))
+		what = append(what, "a "+comfy.DisplayVAE(fc.VAE.Kind))
 	}
 	if len(what) == 0 {
 		if fc.Problem != "" {
@@ -134,8 +132,8 @@ func describeContents(fc *fileContents) string {
 }
 
 // slotError is the error for a file that has nothing for its slot.
-func slotError(slot string, fc *fileContents, want string) error {
-	if len(fc.parts()) == 0 {
+func slotError(slot string, fc *comfy.FileContents, want string) error {
+	if len(fc.Parts()) == 0 {
 		return slotErrorf(slot, fc.Name, "%s holds %s: %w", fc.Name, describeContents(fc), ErrUnknownContent)
 	}
 	return slotErrorf(slot, fc.Name, "%s holds %s, not %s: %w", fc.Name, describeContents(fc), want, ErrWrongComponent)
@@ -143,9 +141,9 @@ func slotError(slot string, fc *fileContents, want string) error {
 
 // encoderUse is one text encoder going into the checkpoint.
 type encoderUse struct {
-	spec encoderSpec
-	part *part
-	file *fileContents
+	spec comfy.EncoderSpec
+	part *comfy.Part
+	file *comfy.FileContents
 }
 
 func (b *planBuilder) build() (*Plan, error) {
@@ -169,7 +167,7 @@ func (b *planBuilder) build() (*Plan, error) {
 	}
 
 	// state_dict_for_saving: unet, then clip, then vae; then extra_keys.
-	out := stateDict{}
+	out := comfy.StateDict{}
 	for k, v := range model.SD {
 		for _, r := range arch.UnetRenames {
 			k = strings.ReplaceAll(k, r[0], r[1])
@@ -180,14 +178,14 @@ func (b *planBuilder) build() (*Plan, error) {
 		out[k] = v
 	}
 	if len(encoders) > 0 {
-		clipSD := stateDict{}
+		clipSD := comfy.StateDict{}
 		for _, e := range encoders {
-			name := e.spec.name()
+			name := e.spec.Attr()
 			for k, v := range e.part.SD {
 				clipSD[name+".transformer."+k] = v
 			}
-			clipSD[name+".logit_scale"] = inlineSource(DTypeF32, []int64{}, f32Bytes(logitScaleInit))
-			if eye := identityProjection(e.spec.Kind, e.part.SD); eye != nil {
+			clipSD[name+".logit_scale"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			if eye := comfy.IdentityProjection(e.spec.Kind, e.part.SD); eye != nil {
 				clipSD[name+".transformer.text_projection.weight"] = eye
 			}
 			if e.spec.Tokenizer != "" {
@@ -198,12 +196,12 @@ func (b *planBuilder) build() (*Plan, error) {
 				clipSD[e.spec.Tokenizer] = blob
 			}
 		}
-		saved, err := clipForSaving(arch, clipSD)
+		saved, err := comfy.ClipForSaving(arch, clipSD)
 		if err != nil {
 			// Only the OpenCLIP conversion of CLIP-G/CLIP-H can fail.
 			file := ""
 			for _, e := range encoders {
-				if e.spec.Kind == teClipG || e.spec.Kind == teClipH {
+				if e.spec.Kind == comfy.TEClipG || e.spec.Kind == comfy.TEClipH {
 					file = e.file.Name
 				}
 			}
@@ -224,20 +222,20 @@ func (b *planBuilder) build() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := append([]*fileContents{b.model, vaeFile}, b.clips...)
-	if q, ok, err := quantizationMetadata(files, out); err != nil {
+	files := append([]*comfy.FileContents{b.model, vaeFile}, b.clips...)
+	if q, ok, err := comfy.QuantizationMetadata(files, out); err != nil {
 		return nil, err
 	} else if ok {
-		if _, user := b.req.Metadata[quantizationMetadataKey]; !user {
-			meta[quantizationMetadataKey] = q
+		if _, user := b.req.Metadata[comfy.QuantizationMetadataKey]; !user {
+			meta[comfy.QuantizationMetadataKey] = q
 		}
 	}
-	q, note, err := unifyLegacyQuant(out, meta[quantizationMetadataKey], b.inputs)
+	q, note, err := unifyLegacyQuant(out, meta[comfy.QuantizationMetadataKey], b.inputs)
 	if err != nil {
 		return nil, err
 	}
 	if q != "" {
-		meta[quantizationMetadataKey] = q
+		meta[comfy.QuantizationMetadataKey] = q
 	}
 	qrep, err := quantizeSaved(b, arch, out)
 	if err != nil {
@@ -259,7 +257,7 @@ func (b *planBuilder) build() (*Plan, error) {
 // resolveEncoders picks the text encoders for arch from the clip inputs
 // (or from the model file when no clip input is given) and checks them
 // against the class's CLIP.
-func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
+func (b *planBuilder) resolveEncoders(arch *comfy.Arch) ([]encoderUse, error) {
 	sources := b.clips
 	fromModel := false
 	if len(sources) == 0 {
@@ -270,7 +268,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 			return nil, slotErrorf(SlotClip, "", "no text encoder given and %s has none; %s needs %s: %w",
 				b.model.Name, arch.Class, describeEncoders(arch), ErrMissingComponent)
 		}
-		sources, fromModel = []*fileContents{b.model}, true
+		sources, fromModel = []*comfy.FileContents{b.model}, true
 	}
 	if arch.NoTextEncode && !fromModel {
 		return nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
@@ -292,16 +290,16 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 		if len(fc.Encoders) == 0 {
 			return nil, slotError(SlotClip, fc, "a text encoder")
 		}
-		multi := len(fc.parts()) > 1
+		multi := len(fc.Parts()) > 1
 		used := 0
 		for _, e := range fc.Encoders {
-			spec, ok := arch.encoder(e.Kind)
+			spec, ok := arch.Encoder(e.Kind)
 			if !ok {
 				if multi {
 					continue
 				}
 				return nil, slotErrorf(SlotClip, fc.Name, "%s holds a %s text encoder, which %s does not use (it takes %s): %w",
-					fc.Name, displayTE(e.Kind), arch.Class, describeEncoders(arch), ErrArchMismatch)
+					fc.Name, comfy.DisplayTE(e.Kind), arch.Class, describeEncoders(arch), ErrArchMismatch)
 			}
 			used++
 			o := offer{use: encoderUse{spec: spec, part: e, file: fc}, multi: multi}
@@ -312,7 +310,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 			case !prev.multi && multi:
 				// keep the standalone encoder
 			default:
-				return nil, slotErrorf(SlotClip, fc.Name, "%s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, displayTE(e.Kind), ErrDuplicateComponent)
+				return nil, slotErrorf(SlotClip, fc.Name, "%s and %s both hold a %s text encoder: %w", prev.use.file.Name, fc.Name, comfy.DisplayTE(e.Kind), ErrDuplicateComponent)
 			}
 		}
 		if used == 0 {
@@ -327,7 +325,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 	var missing []string
 	for _, s := range arch.Encoders {
 		if _, ok := found[s.Kind]; !ok && !s.Optional {
-			missing = append(missing, displayTE(s.Kind)+" ("+s.Kind+")")
+			missing = append(missing, comfy.DisplayTE(s.Kind)+" ("+s.Kind+")")
 		}
 	}
 	if len(missing) > 0 {
@@ -339,7 +337,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 	}
 	// Keep the class's encoder order for deterministic messages.
 	sort.SliceStable(uses, func(i, j int) bool {
-		return arch.encoderIndex(uses[i].spec.Kind) < arch.encoderIndex(uses[j].spec.Kind)
+		return arch.EncoderIndex(uses[i].spec.Kind) < arch.EncoderIndex(uses[j].spec.Kind)
 	})
 
 	return uses, nil
@@ -347,7 +345,7 @@ func (b *planBuilder) resolveEncoders(arch *Arch) ([]encoderUse, error) {
 
 // tokenizerBlob finds the tokenizer blob an encoder's files carry: under
 // its own key, or bare (a standalone file's "spiece_model").
-func tokenizerBlob(u encoderUse) (*tensorSource, error) {
+func tokenizerBlob(u encoderUse) (*comfy.TensorSource, error) {
 	key := u.spec.Tokenizer
 	if t, ok := u.file.Tokenizers[key]; ok {
 		return t, nil
@@ -356,36 +354,18 @@ func tokenizerBlob(u encoderUse) (*tensorSource, error) {
 		return t, nil
 	}
 	return nil, slotErrorf(SlotClip, u.file.Name, "the %s text encoder needs its tokenizer %s, which %s does not carry: %w",
-		displayTE(u.spec.Kind), key, u.file.Name, ErrMissingComponent)
-}
-
-func (a *Arch) encoder(kind string) (encoderSpec, bool) {
-	for _, s := range a.Encoders {
-		if s.Kind == kind {
-			return s, true
-		}
-	}
-	return encoderSpec{}, false
-}
-
-func (a *Arch) encoderIndex(kind string) int {
-	for i, s := range a.Encoders {
-		if s.Kind == kind {
-			return i
-		}
-	}
-	return len(a.Encoders)
+		comfy.DisplayTE(u.spec.Kind), key, u.file.Name, ErrMissingComponent)
 }
 
 // describeEncoders lists the encoders a class takes ("CLIP-L (clip_l) and
 // T5-XXL (t5xxl)").
-func describeEncoders(a *Arch) string {
+func describeEncoders(a *comfy.Arch) string {
 	if len(a.Encoders) == 0 {
 		return "no text encoder"
 	}
 	var names []string
 	for _, s := range a.Encoders {
-		n := displayTE(s.Kind) + " (" + s.Kind + ")"
+		n := comfy.DisplayTE(s.Kind) + " (" + s.Kind + ")"
 		if s.Optional && !a.AnyEncoder {
 			n += ", optional"
 		}
@@ -400,7 +380,7 @@ func describeEncoders(a *Arch) string {
 
 // resolveVAE picks the VAE from the vae input, or from the model file when
 // none is given, and checks its family.
-func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
+func (b *planBuilder) resolveVAE(arch *comfy.Arch) (*comfy.Part, *comfy.FileContents, error) {
 	fc := b.vae
 	if fc == nil {
 		if b.model.VAE == nil {
@@ -415,18 +395,18 @@ func (b *planBuilder) resolveVAE(arch *Arch) (*part, *fileContents, error) {
 	v := fc.VAE
 	if arch.VAEKinds != nil && v.Kind != "" && !slices.Contains(arch.VAEKinds, v.Kind) {
 		return nil, nil, slotErrorf(SlotVAE, fc.Name, "%s holds a %s; %s needs a %s: %w",
-			fc.Name, displayVAE(v.Kind), arch.Class, describeVAEKinds(arch), ErrArchMismatch)
+			fc.Name, comfy.DisplayVAE(v.Kind), arch.Class, describeVAEKinds(arch), ErrArchMismatch)
 	}
 	return v, fc, nil
 }
 
-func describeVAEKinds(a *Arch) string {
+func describeVAEKinds(a *comfy.Arch) string {
 	if len(a.VAEKinds) == 0 {
 		return "VAE"
 	}
 	var names []string
 	for _, k := range a.VAEKinds {
-		names = append(names, displayVAE(k))
+		names = append(names, comfy.DisplayVAE(k))
 	}
 	return strings.Join(names, " or ")
 }
@@ -434,61 +414,61 @@ func describeVAEKinds(a *Arch) string {
 // resolvePrediction decides the model type ComfyUI would give the model
 // (and zsnr), honouring SaveRequest.Prediction where the class chooses
 // between epsilon and v.
-func (b *planBuilder) resolvePrediction(arch *Arch, model *part) (modelType, bool, error) {
+func (b *planBuilder) resolvePrediction(arch *comfy.Arch, model *comfy.Part) (comfy.ModelType, bool, error) {
 	markers := b.model.Markers
 	switch b.req.Prediction {
 	case PredictionEps, PredictionV:
-		want := modelEPS
+		want := comfy.ModelEPS
 		if b.req.Prediction == PredictionV {
-			want = modelV
+			want = comfy.ModelV
 		}
-		if arch.Prediction == predictFixed && arch.ModelType != want {
+		if arch.Prediction == comfy.PredictFixed && arch.ModelType != want {
 			return "", false, slotErrorf(SlotModel, b.model.Name, "%s is a %s model; its prediction type is fixed (%s), %q does not apply: %w",
 				b.model.Name, arch.Class, arch.ModelType, b.req.Prediction, ErrPrediction)
 		}
-		zsnr := want == modelV && markers.has("v_pred") && markers.has("ztsnr")
+		zsnr := want == comfy.ModelV && markers.Has("v_pred") && markers.Has("ztsnr")
 		return want, zsnr, nil
 	case PredictionAuto, "":
 	default:
 		return "", false, slotErrorf(SlotModel, "", "unknown prediction %q (want auto, eps or v): %w", b.req.Prediction, ErrPrediction)
 	}
 	switch arch.Prediction {
-	case predictMarkers:
+	case comfy.PredictMarkers:
 		// SDXL.model_type (supported_models.py:200-218).
 		switch {
-		case markers.has("edm_mean") && markers.has("edm_std"):
-			return modelEDM, false, nil
-		case markers.has("edm_vpred.sigma_max"):
-			return modelVEDM, false, nil
-		case markers.has("v_pred"):
-			return modelV, markers.has("ztsnr"), nil
+		case markers.Has("edm_mean") && markers.Has("edm_std"):
+			return comfy.ModelEDM, false, nil
+		case markers.Has("edm_vpred.sigma_max"):
+			return comfy.ModelVEDM, false, nil
+		case markers.Has("v_pred"):
+			return comfy.ModelV, markers.Has("ztsnr"), nil
 		}
-		return modelEPS, false, nil
-	case predictStd:
+		return comfy.ModelEPS, false, nil
+	case comfy.PredictStd:
 		if model.Config["in_channels"] != 4 {
-			return modelEPS, false, nil
+			return comfy.ModelEPS, false, nil
 		}
 		t, ok := model.SD[sd2VPredKey]
 		if !ok {
-			return modelEPS, false, nil
+			return comfy.ModelEPS, false, nil
 		}
 		std, err := b.tensorStd(t)
 		if err != nil {
 			return "", false, slotErrorf(SlotModel, b.model.Name, "%s: reading %s: %w", b.model.Name, sd2VPredKey, err)
 		}
 		if std > sd2VPredThreshold {
-			return modelV, false, nil
+			return comfy.ModelV, false, nil
 		}
-		return modelEPS, false, nil
+		return comfy.ModelEPS, false, nil
 	}
 	return arch.ModelType, false, nil
 }
 
 // tensorStd reads one small float tensor and returns its population
 // standard deviation (torch.std(unbiased=False)).
-func (b *planBuilder) tensorStd(t *tensorSource) (float64, error) {
-	if t.size() > maxStdTensorBytes {
-		return 0, fmt.Errorf("tensor of %d bytes is larger than expected", t.size())
+func (b *planBuilder) tensorStd(t *comfy.TensorSource) (float64, error) {
+	if t.Size() > maxStdTensorBytes {
+		return 0, fmt.Errorf("tensor of %d bytes is larger than expected", t.Size())
 	}
 	var raw []byte
 	for _, p := range t.Pieces {
@@ -521,22 +501,22 @@ func (b *planBuilder) tensorStd(t *tensorSource) (float64, error) {
 }
 
 // decodeFloats decodes little-endian F16, BF16, F32 or F64 values.
-func decodeFloats(dt DType, raw []byte) ([]float64, error) {
+func decodeFloats(dt safetensors.DType, raw []byte) ([]float64, error) {
 	var out []float64
 	switch dt {
-	case DTypeF16:
+	case safetensors.DTypeF16:
 		for i := 0; i+2 <= len(raw); i += 2 {
 			out = append(out, f16ToFloat(binary.LittleEndian.Uint16(raw[i:])))
 		}
-	case DTypeBF16:
+	case safetensors.DTypeBF16:
 		for i := 0; i+2 <= len(raw); i += 2 {
 			out = append(out, float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[i:]))<<16)))
 		}
-	case DTypeF32:
+	case safetensors.DTypeF32:
 		for i := 0; i+4 <= len(raw); i += 4 {
 			out = append(out, float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[i:]))))
 		}
-	case DTypeF64:
+	case safetensors.DTypeF64:
 		for i := 0; i+8 <= len(raw); i += 8 {
 			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(raw[i:])))
 		}
@@ -570,98 +550,34 @@ func f32Bytes(v float32) []byte {
 	return binary.LittleEndian.AppendUint32(nil, math.Float32bits(v))
 }
 
-// clipForSaving is the class's process_clip_state_dict_for_saving over the
-// internal CLIP state dict ("<name>.transformer.…", "<name>.logit_scale",
-// tokenizer blobs).
-func clipForSaving(arch *Arch, sd stateDict) (stateDict, error) {
-	switch arch.ClipSave {
-	case clipSaveSD15:
-		// supported_models.py:67-74.
-		delete(sd, "clip_l.transformer.text_projection.weight")
-		delete(sd, "clip_l.logit_scale")
-		return prefixReplace(sd, "clip_l.", prefixCondStage), nil
-	case clipSaveSD20:
-		// supported_models.py:113-118.
-		return openclipFromHF(prefixReplace(sd, "clip_h", "cond_stage_model.model"), "")
-	case clipSaveSDXL:
-		// supported_models.py:237-253.
-		g, err := openclipFromHF(sd, "clip_g")
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range sd {
-			if strings.HasPrefix(k, "clip_l") {
-				g[k] = v
-			}
-		}
-		g["clip_l.transformer.text_model.embeddings.position_ids"] = positionIDs(sdxlPositionIDs)
-		delete(g, "clip_l.transformer.text_projection.weight")
-		delete(g, "clip_l.logit_scale")
-		g = prefixReplace(g, "clip_g", "conditioner.embedders.1.model")
-		return prefixReplace(g, "clip_l", "conditioner.embedders.0"), nil
-	case clipSaveRefiner:
-		// supported_models.py:174-181.
-		g, err := openclipFromHF(sd, "clip_g")
-		if err != nil {
-			return nil, err
-		}
-		delete(g, "clip_g.transformer.text_model.embeddings.position_ids")
-		return prefixReplace(g, "clip_g", "conditioner.embedders.0.model"), nil
-	}
-	// supported_models_base.py:100-103: replace_prefix {"": text_encoder_key_prefix[0]}.
-	return sd.addPrefix(arch.TEPrefix), nil
-}
-
-// prefixReplace is state_dict_prefix_replace(sd, {from: to}) with
-// filter_keys=False: matching keys are renamed, the others stay.
-func prefixReplace(sd stateDict, from, to string) stateDict {
-	out := stateDict{}
-	for k, v := range sd {
-		if strings.HasPrefix(k, from) {
-			k = to + k[len(from):]
-		}
-		out[k] = v
-	}
-	return out
-}
-
-// positionIDs is torch.arange(n).expand((1, -1)) as int64 [1, n].
-func positionIDs(n int) *tensorSource {
-	b := make([]byte, 0, 8*n)
-	for i := 0; i < n; i++ {
-		b = binary.LittleEndian.AppendUint64(b, uint64(i))
-	}
-	return inlineSource(DTypeI64, []int64{1, int64(n)}, b)
-}
-
 // extraKeys are the tensors save_checkpoint and state_dict_for_saving add
 // for the model type (§1.2 step 5, model_base.py:336-337), plus the
 // Playground markers ComfyUI loses but this tool keeps.
-func (b *planBuilder) extraKeys(arch *Arch, mt modelType, zsnr bool) stateDict {
-	out := stateDict{}
-	empty := func() *tensorSource { return inlineSource(DTypeF32, []int64{0}, nil) }
+func (b *planBuilder) extraKeys(arch *comfy.Arch, mt comfy.ModelType, zsnr bool) comfy.StateDict {
+	out := comfy.StateDict{}
+	empty := func() *comfy.TensorSource { return comfy.InlineSource(safetensors.DTypeF32, []int64{0}, nil) }
 	switch mt {
-	case modelV:
+	case comfy.ModelV:
 		out["v_pred"] = empty()
 		if zsnr {
 			out["ztsnr"] = empty()
 		}
-	case modelVEDM:
-		if arch.Prediction == predictMarkers {
+	case comfy.ModelVEDM:
+		if arch.Prediction == comfy.PredictMarkers {
 			// CosXL-style: ComfyUI writes model_sampling.sigma_max/min,
 			// which it read from these keys; the file's values are kept.
 			out["edm_vpred.sigma_max"] = b.model.Markers["edm_vpred.sigma_max"]
 			if t, ok := b.model.Markers["edm_vpred.sigma_min"]; ok {
 				out["edm_vpred.sigma_min"] = t
 			} else {
-				out["edm_vpred.sigma_min"] = inlineSource(DTypeF32, []int64{}, f32Bytes(edmSigma(0.002)))
+				out["edm_vpred.sigma_min"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(edmSigma(0.002)))
 			}
-		} else if arch.Family == familyUNet {
+		} else if arch.Family == comfy.FamilyUNet {
 			// SVD/SV3D: V_PREDICTION_EDM with the class's sigma range.
-			out["edm_vpred.sigma_max"] = inlineSource(DTypeF32, []int64{}, f32Bytes(edmSigma(svdSigmaMax)))
-			out["edm_vpred.sigma_min"] = inlineSource(DTypeF32, []int64{}, f32Bytes(edmSigma(svdSigmaMin)))
+			out["edm_vpred.sigma_max"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(edmSigma(comfy.SVDSigmaMax)))
+			out["edm_vpred.sigma_min"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(edmSigma(comfy.SVDSigmaMin)))
 		}
-	case modelEDM:
+	case comfy.ModelEDM:
 		// Playground 2.5: ComfyUI's CheckpointSave drops edm_mean/edm_std
 		// (they live on the model wrapper, §2.2), so its output reloads as
 		// plain EPS SDXL. They are kept here so the checkpoint stays EDM.
@@ -679,7 +595,7 @@ func edmSigma(x float64) float32 {
 
 // metadata builds __metadata__ as save_checkpoint does (§1.2), then adds
 // what this tool keeps beyond ComfyUI, then the user's entries.
-func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) (map[string]string, error) {
+func (b *planBuilder) metadata(arch *comfy.Arch, mt comfy.ModelType, vaeFile *comfy.FileContents) (map[string]string, error) {
 	meta := map[string]string{}
 	if arch.ModelSpec != "" {
 		meta["modelspec.architecture"] = arch.ModelSpec
@@ -690,16 +606,16 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 		}
 	}
 	switch mt {
-	case modelEPS:
+	case comfy.ModelEPS:
 		meta["modelspec.predict_key"] = "epsilon"
-	case modelV:
+	case comfy.ModelV:
 		meta["modelspec.predict_key"] = "v"
 	}
 	// LTXV reads its transformer/VAE configuration from the source file's
 	// "config" metadata (model_detection.py:313-314); ComfyUI does not
 	// re-write it, which this tool does so the checkpoint loads the same.
-	if arch.Family == familyLTXV {
-		for _, fc := range []*fileContents{b.model, vaeFile} {
+	if arch.Family == comfy.FamilyLTXV {
+		for _, fc := range []*comfy.FileContents{b.model, vaeFile} {
 			if c, ok := fc.Header.Metadata["config"]; ok {
 				meta["config"] = c
 				break
@@ -737,17 +653,17 @@ func (b *planBuilder) metadata(arch *Arch, mt modelType, vaeFile *fileContents) 
 
 // layoutPlan orders the output tensors as Python safetensors writes them,
 // encodes the header and turns every tensor's pieces into Steps.
-func layoutPlan(arch *Arch, out stateDict, meta map[string]string, inputs []Input) (*Plan, error) {
-	tensors := make([]Tensor, 0, len(out))
+func layoutPlan(arch *comfy.Arch, out comfy.StateDict, meta map[string]string, inputs []Input) (*Plan, error) {
+	tensors := make([]safetensors.Tensor, 0, len(out))
 	for k, v := range out {
-		tensors = append(tensors, Tensor{Name: k, DType: v.DType, Shape: v.Shape})
+		tensors = append(tensors, safetensors.Tensor{Name: k, DType: v.DType, Shape: v.Shape})
 	}
-	ReferenceOrder(tensors)
-	dataSize, err := AssignOffsets(tensors)
+	safetensors.ReferenceOrder(tensors)
+	dataSize, err := safetensors.AssignOffsets(tensors)
 	if err != nil {
 		return nil, err
 	}
-	header, err := EncodeHeader(meta, tensors)
+	header, err := safetensors.EncodeHeader(meta, tensors)
 	if err != nil {
 		return nil, err
 	}
@@ -761,14 +677,15 @@ func layoutPlan(arch *Arch, out stateDict, meta map[string]string, inputs []Inpu
 	}
 	for _, t := range tensors {
 		src := out[t.Name]
-		if got := src.size(); got != t.End-t.Begin {
+		if got := src.Size(); got != t.End-t.Begin {
 			return nil, fmt.Errorf("%s: sources give %d bytes for %s %v (%d bytes)", t.Name, got, t.DType, t.Shape, t.End-t.Begin)
 		}
 		for _, pc := range src.Pieces {
 			if pc.Length == 0 {
 				continue
 			}
-			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data, Convert: pc.Convert})
+			c, _ := pc.Compute.(*Convert) // set by quantizeSaved
+			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data, Convert: c})
 		}
 	}
 	return p, nil

@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // randomInput is a tiny in-memory safetensors file whose every tensor holds
@@ -14,7 +16,7 @@ import (
 func randomInput(t *testing.T, rng *rand.Rand, name string, ts []testTensor) (Input, map[string][]byte) {
 	data := map[string][]byte{}
 	for i := range ts {
-		n, err := ByteSize(ts[i].DType, ts[i].Shape)
+		n, err := safetensors.ByteSize(ts[i].DType, ts[i].Shape)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,11 +8,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // tensorsOf indexes a plan's tensors by name.
-func tensorsOf(p *Plan) map[string]Tensor {
-	out := map[string]Tensor{}
+func tensorsOf(p *Plan) map[string]safetensors.Tensor {
+	out := map[string]safetensors.Tensor{}
 	for _, x := range p.Tensors {
 		out[x.Name] = x
 	}
@@ -243,11 +246,11 @@ func TestSDXLMarkers(t *testing.T) {
 func TestQuantizationMetadata(t *testing.T) {
 	m := oracleManifest(t, "flux_dev", "unet")
 	unet := makeInput(t, "unet_fp8", manifestTensors(t, m), map[string]string{
-		quantizationMetadataKey: `{"format_version": "1.0", "layers": {"double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "gone": {"format": "float8_e4m3fn"}}}`,
+		comfy.QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "gone": {"format": "float8_e4m3fn"}}}`,
 	})
 	tm := oracleManifest(t, "flux_dev", "t5xxl")
 	t5 := makeInput(t, "t5_fp8", manifestTensors(t, tm), map[string]string{
-		quantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
+		comfy.QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
 	})
 	req := componentRequest(t, "flux_dev", "clip_l")
 	req.Model, req.Clip = unet, append(req.Clip, t5)
@@ -256,7 +259,7 @@ func TestQuantizationMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"format_version": "1.0", "layers": {"model.diffusion_model.double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`
-	if got := p.Metadata[quantizationMetadataKey]; got != want {
+	if got := p.Metadata[comfy.QuantizationMetadataKey]; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
@@ -318,46 +321,6 @@ func TestSVD(t *testing.T) {
 	}
 	forbidPrefix(t, p, "cond_stage_model.", "conditioner.", "v_pred")
 	requireKeys(t, p, "first_stage_model.decoder.mid.block_1.mix_factor")
-}
-
-// TestDetectVAE: VAE families by their marker keys.
-func TestDetectVAE(t *testing.T) {
-	cases := []struct {
-		kind string
-		kv   map[string][]int64
-		has  []string
-	}{
-		{vaeKL4, map[string][]int64{"decoder.conv_in.weight": {512, 4, 3, 3}, "loss.logvar": {}}, []string{"decoder.conv_in.weight"}},
-		{vaeKL16, map[string][]int64{"decoder.conv_in.weight": {512, 16, 3, 3}}, nil},
-		{vaeKL32, map[string][]int64{"decoder.conv_in.weight": {512, 32, 3, 3}, "decoder.post_quant_conv.weight": {32, 32, 1, 1}, "encoder.quant_conv.weight": {64, 64, 1, 1}}, []string{"post_quant_conv.weight", "quant_conv.weight"}},
-		{vaeSVD, map[string][]int64{"decoder.mid.block_1.mix_factor": {1}, "decoder.conv_in.weight": {512, 4, 3, 3}}, nil},
-		{vaeWan21, map[string][]int64{"decoder.middle.0.residual.0.gamma": {1}}, nil},
-		{vaeWan22, map[string][]int64{"decoder.middle.0.residual.0.gamma": {1}, "decoder.upsamples.0.upsamples.0.residual.2.weight": {1}}, nil},
-		{vaeHunyuanVid, map[string][]int64{"decoder.conv_in.conv.weight": {512, 16, 3, 3, 3}}, nil},
-		{vaeHunyuan15, map[string][]int64{"decoder.conv_in.conv.weight": {1024, 32, 3, 3, 3}}, nil},
-		{vaeLTXV, map[string][]int64{"decoder.up_blocks.0.res_blocks.0.conv1.conv.weight": {1}}, nil},
-		{vaeCosmos, map[string][]int64{"decoder.unpatcher3d.wavelets": {1}}, nil},
-		{vaeAudio, map[string][]int64{"decoder.layers.1.layers.0.beta": {1}}, nil},
-		{vaeCascade, map[string][]int64{"backbone.1.0.block.0.1.num_batches_tracked": {}}, []string{"encoder.backbone.1.0.block.0.1.num_batches_tracked"}},
-	}
-	for _, c := range cases {
-		kind, _, out, ok, err := detectVAE(shapes(c.kv))
-		if err != nil || !ok || kind != c.kind {
-			t.Errorf("%v: kind %q ok %v err %v, want %s", c.kv, kind, ok, err, c.kind)
-			continue
-		}
-		for _, k := range c.has {
-			if !out.has(k) {
-				t.Errorf("%s: missing %s in %v", c.kind, k, out.sortedKeys())
-			}
-		}
-		if out.hasPrefix("loss.") {
-			t.Errorf("%s: loss keys kept", c.kind)
-		}
-	}
-	if _, _, _, ok, _ := detectVAE(shapes(map[string][]int64{"encoder.block.0.x": {1}})); ok {
-		t.Error("a T5 detected as a VAE")
-	}
 }
 
 // TestStableAudio: model.model. prefix, pretransform.model. VAE, T5-base,

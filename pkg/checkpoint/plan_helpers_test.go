@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -56,7 +58,7 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 // testTensor is one tensor of a test file.
 type testTensor struct {
 	Name  string
-	DType DType
+	DType safetensors.DType
 	Shape []int64
 	Data  []byte // optional content
 }
@@ -65,20 +67,20 @@ type testTensor struct {
 // in-memory Input with the encoded header.
 func makeInput(t testing.TB, name string, tensors []testTensor, meta map[string]string) Input {
 	t.Helper()
-	ts := make([]Tensor, len(tensors))
+	ts := make([]safetensors.Tensor, len(tensors))
 	content := map[string][]byte{}
 	for i, x := range tensors {
-		ts[i] = Tensor{Name: x.Name, DType: x.DType, Shape: x.Shape}
+		ts[i] = safetensors.Tensor{Name: x.Name, DType: x.DType, Shape: x.Shape}
 		if x.Data != nil {
 			content[x.Name] = x.Data
 		}
 	}
-	ReferenceOrder(ts)
-	dataSize, err := AssignOffsets(ts)
+	safetensors.ReferenceOrder(ts)
+	dataSize, err := safetensors.AssignOffsets(ts)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	hdr, err := EncodeHeader(meta, ts)
+	hdr, err := safetensors.EncodeHeader(meta, ts)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -111,7 +113,7 @@ func manifestTensors(t testing.TB, m *fixture.Manifest) []testTensor {
 	t.Helper()
 	out := make([]testTensor, 0, len(m.Tensors))
 	for _, e := range m.Tensors {
-		x := testTensor{Name: e.Key, DType: DType(e.DType), Shape: e.Shape}
+		x := testTensor{Name: e.Key, DType: safetensors.DType(e.DType), Shape: e.Shape}
 		if e.Value != nil {
 			b, err := fixture.EncodeValues(e.Value, e.DType)
 			if err != nil {
@@ -153,9 +155,9 @@ func componentRequest(t testing.TB, arch string, clips ...string) SaveRequest {
 }
 
 // headerOf re-reads an input's header (to find a component tensor's bytes).
-func headerOf(t testing.TB, in Input) *Header {
+func headerOf(t testing.TB, in Input) *safetensors.Header {
 	t.Helper()
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,14 +166,14 @@ func headerOf(t testing.TB, in Input) *Header {
 
 // executeToMemory executes p into memory and returns the bytes written and
 // their parsed header.
-func executeToMemory(t testing.TB, p *Plan) ([]byte, *Header) {
+func executeToMemory(t testing.TB, p *Plan) ([]byte, *safetensors.Header) {
 	t.Helper()
 	var sink streamwriter.MemorySink
 	if err := Execute(context.Background(), p, &sink, ExecuteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := sink.Bytes()
-	h, err := ParseHeader("out", out[8:binary.LittleEndian.Uint64(out)+8], int64(len(out)))
+	h, err := safetensors.ParseHeader("out", out[8:binary.LittleEndian.Uint64(out)+8], int64(len(out)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,15 +181,15 @@ func executeToMemory(t testing.TB, p *Plan) ([]byte, *Header) {
 }
 
 // stateDictTensors lists sd's tensors, by name, as dtype tensors.
-func stateDictTensors(sd stateDict, dtype DType) []testTensor {
+func stateDictTensors(sd comfy.StateDict, dtype safetensors.DType) []testTensor {
 	var ts []testTensor
-	for _, k := range sd.sortedKeys() {
+	for _, k := range sd.SortedKeys() {
 		ts = append(ts, testTensor{Name: k, DType: dtype, Shape: sd[k].Shape})
 	}
 	return ts
 }
 
-func sortedNames(ts []Tensor) []string {
+func sortedNames(ts []safetensors.Tensor) []string {
 	out := make([]string, len(ts))
 	for i, x := range ts {
 		out[i] = x.Name
@@ -219,7 +221,7 @@ type segment struct {
 // where contiguous) or, for computed tensors, to its inline bytes.
 func provenance(t testing.TB, p *Plan) (map[string][]segment, map[string][]byte) {
 	t.Helper()
-	headers := make([]*Header, len(p.Inputs))
+	headers := make([]*safetensors.Header, len(p.Inputs))
 	for i, in := range p.Inputs {
 		headers[i] = headerOf(t, in)
 	}
@@ -254,7 +256,7 @@ func provenance(t testing.TB, p *Plan) (map[string][]segment, map[string][]byte)
 // and checks that p.Header encodes exactly them.
 func checkHeader(t *testing.T, p *Plan, want *fixture.Manifest) {
 	t.Helper()
-	got := map[string]Tensor{}
+	got := map[string]safetensors.Tensor{}
 	for _, x := range p.Tensors {
 		got[x.Name] = x
 	}
@@ -282,7 +284,7 @@ func checkHeader(t *testing.T, p *Plan, want *fixture.Manifest) {
 		}
 	}
 	// The header bytes say the same, in the reference order.
-	h, err := ParseHeader("plan", p.Header[8:], p.Size)
+	h, err := safetensors.ParseHeader("plan", p.Header[8:], p.Size)
 	if err != nil {
 		t.Fatalf("plan header: %v", err)
 	}
@@ -292,9 +294,9 @@ func checkHeader(t *testing.T, p *Plan, want *fixture.Manifest) {
 	if len(h.Tensors) != len(p.Tensors) {
 		t.Fatalf("header has %d tensors, plan %d", len(h.Tensors), len(p.Tensors))
 	}
-	order := make([]Tensor, len(p.Tensors))
+	order := make([]safetensors.Tensor, len(p.Tensors))
 	copy(order, p.Tensors)
-	ReferenceOrder(order)
+	safetensors.ReferenceOrder(order)
 	for i := range h.Tensors {
 		a, b := h.Tensors[i], p.Tensors[i]
 		if a.Name != b.Name || a.Begin != b.Begin || a.End != b.End || order[i].Name != b.Name {

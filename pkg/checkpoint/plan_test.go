@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // checkpointInput is the golden assembled checkpoint of arch as an input.
@@ -65,7 +67,7 @@ func TestBakeVAE(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkHeader(t, p, oracleManifest(t, c.arch, "expected_checkpoint"))
-			arch := archByClass(c.class)
+			arch := comfy.ArchByClass(c.class)
 			checkFromCheckpoint(t, p, map[string]fromFile{arch.VAEPrefix: {file: "vae"}})
 		})
 	}
@@ -91,7 +93,7 @@ func TestSlotsFromCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkHeader(t, p, want)
-			checkFromCheckpoint(t, p, map[string]fromFile{prefixDiffusion: {file: "unet_modelsave", keep: true}})
+			checkFromCheckpoint(t, p, map[string]fromFile{comfy.PrefixDiffusion: {file: "unet_modelsave", keep: true}})
 		})
 	}
 }
@@ -123,7 +125,7 @@ func openclipFromManifest(t *testing.T, m *fixture.Manifest) []testTensor {
 			if strings.HasPrefix(rest, "self_attn.q_proj.") {
 				kind := strings.TrimPrefix(rest, "self_attn.q_proj.")
 				s := append([]int64{3 * shape[0]}, shape[1:]...)
-				out = append(out, testTensor{Name: "transformer.resblocks." + g[1] + ".attn.in_proj_" + kind, DType: DType(e.DType), Shape: s})
+				out = append(out, testTensor{Name: "transformer.resblocks." + g[1] + ".attn.in_proj_" + kind, DType: safetensors.DType(e.DType), Shape: s})
 				continue
 			}
 			if strings.HasPrefix(rest, "self_attn.k_proj.") || strings.HasPrefix(rest, "self_attn.v_proj.") {
@@ -136,7 +138,7 @@ func openclipFromManifest(t *testing.T, m *fixture.Manifest) []testTensor {
 			}
 			name = "transformer.resblocks." + g[1] + "." + rest
 		}
-		out = append(out, testTensor{Name: name, DType: DType(e.DType), Shape: shape})
+		out = append(out, testTensor{Name: name, DType: safetensors.DType(e.DType), Shape: shape})
 	}
 	return out
 }
@@ -169,7 +171,7 @@ func TestOpenCLIPClipG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Components) != 1 || r.Components[0].Kind != "clip_g" || r.Components[0].Layout != LayoutOpenCLIP {
+	if len(r.Components) != 1 || r.Components[0].Kind != "clip_g" || r.Components[0].Layout != comfy.LayoutOpenCLIP {
 		t.Errorf("inspect: %+v", r.Components)
 	}
 }
@@ -212,7 +214,7 @@ func TestDiffusersVAE(t *testing.T) {
 					shape = shape[:2]
 				}
 				names[e.Key] = name
-				ts = append(ts, testTensor{Name: name, DType: DType(e.DType), Shape: shape})
+				ts = append(ts, testTensor{Name: name, DType: safetensors.DType(e.DType), Shape: shape})
 			}
 			ts = append(ts, testTensor{Name: "loss.logvar", DType: "F32", Shape: []int64{}})
 			vae := makeInput(t, "vae_diffusers", ts, nil)
@@ -220,7 +222,7 @@ func TestDiffusersVAE(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(r.Components) != 1 || r.Components[0].Layout != LayoutDiffusers || r.Components[0].Slot != SlotVAE {
+			if len(r.Components) != 1 || r.Components[0].Layout != comfy.LayoutDiffusers || r.Components[0].Slot != SlotVAE {
 				t.Fatalf("inspect: %+v", r.Components)
 			}
 			c := goldenCases[0]
@@ -237,7 +239,7 @@ func TestDiffusersVAE(t *testing.T) {
 			}
 			checkHeader(t, p, oracleManifest(t, arch, "expected_checkpoint"))
 			segs, _ := provenance(t, p)
-			prefix := archByClass(c.class).VAEPrefix
+			prefix := comfy.ArchByClass(c.class).VAEPrefix
 			for _, e := range ldm.Tensors {
 				n, _ := e.NumBytes()
 				w := segment{File: "vae_diffusers", Tensor: names[e.Key], End: n}
@@ -256,7 +258,7 @@ func TestDiffusersVAE(t *testing.T) {
 func sd2Inputs(t *testing.T, norm1 []byte) (unet, clipH, vae Input) {
 	var ts []testTensor
 	for _, e := range oracleManifest(t, "sd15", "unet").Tensors {
-		x := testTensor{Name: e.Key, DType: DType(e.DType), Shape: e.Shape}
+		x := testTensor{Name: e.Key, DType: safetensors.DType(e.DType), Shape: e.Shape}
 		switch {
 		case strings.HasSuffix(e.Key, "attn2.to_k.weight"), strings.HasSuffix(e.Key, "attn2.to_v.weight"):
 			x.Shape = []int64{e.Shape[0], 1024}
@@ -330,7 +332,7 @@ func TestSD2Prediction(t *testing.T) {
 			if p.Architecture != "SD20" {
 				t.Fatalf("architecture %s", p.Architecture)
 			}
-			byName := map[string]Tensor{}
+			byName := map[string]safetensors.Tensor{}
 			for _, x := range p.Tensors {
 				byName[x.Name] = x
 			}
@@ -423,7 +425,7 @@ func TestPlanErrors(t *testing.T) {
 			ErrUnknownContent, []string{"model slot", "notes.safetensors"}},
 		{"not safetensors",
 			SaveRequest{Model: in("sd15", "unet"), Clip: []Input{garbage}, VAE: in("sd15", "vae")},
-			ErrHeaderTooLarge, []string{"clip slot", "garbage.bin"}},
+			safetensors.ErrHeaderTooLarge, []string{"clip slot", "garbage.bin"}},
 		{"v for flux",
 			SaveRequest{Model: in("flux_dev", "unet"), Clip: []Input{in("flux_dev", "clip_l"), in("flux_dev", "t5xxl")}, VAE: in("flux_dev", "vae"), Prediction: PredictionV},
 			ErrPrediction, []string{"model slot", "Flux"}},
@@ -495,7 +497,7 @@ func TestMetadata(t *testing.T) {
 	if len(p.Metadata) != 0 {
 		t.Errorf("flux with disabled metadata: %v", p.Metadata)
 	}
-	h, err := ParseHeader("plan", p.Header[8:], p.Size)
+	h, err := safetensors.ParseHeader("plan", p.Header[8:], p.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

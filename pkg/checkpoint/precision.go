@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Precision conversion while streaming. A convert step reads Length bytes of
@@ -30,7 +32,7 @@ import (
 //     everything else rounds to nearest even once, from the exact float32
 //     value (F16 and BF16 widen to F32 exactly first, as c10 does).
 type Convert struct {
-	From, To DType
+	From, To safetensors.DType
 	// Quant, when set, makes the step one part of a quantized layer
 	// (quantize.go): From is the source weight's dtype, To the part's.
 	Quant *QuantPart
@@ -40,24 +42,24 @@ type Convert struct {
 }
 
 // conversionKey names a supported (From, To) pair.
-type conversionKey struct{ from, to DType }
+type conversionKey struct{ from, to safetensors.DType }
 
 // converters are the supported conversions; each converts n source
 // elements of buf in place and returns the output bytes written at buf[0:].
 var converters = map[conversionKey]func(buf []byte) int{
-	{DTypeF32, DTypeF16}:     convertF32ToF16,
-	{DTypeF32, DTypeBF16}:    convertF32ToBF16,
-	{DTypeF32, DTypeF8E4M3}:  f32ToE4M3Table.convert,
-	{DTypeF32, DTypeF8E5M2}:  f32ToE5M2Table.convert,
-	{DTypeF16, DTypeF8E4M3}:  f16ToE4M3.convert,
-	{DTypeF16, DTypeF8E5M2}:  f16ToE5M2.convert,
-	{DTypeBF16, DTypeF8E4M3}: bf16ToE4M3.convert,
-	{DTypeBF16, DTypeF8E5M2}: bf16ToE5M2.convert,
+	{safetensors.DTypeF32, safetensors.DTypeF16}:     convertF32ToF16,
+	{safetensors.DTypeF32, safetensors.DTypeBF16}:    convertF32ToBF16,
+	{safetensors.DTypeF32, safetensors.DTypeF8E4M3}:  f32ToE4M3Table.convert,
+	{safetensors.DTypeF32, safetensors.DTypeF8E5M2}:  f32ToE5M2Table.convert,
+	{safetensors.DTypeF16, safetensors.DTypeF8E4M3}:  f16ToE4M3.convert,
+	{safetensors.DTypeF16, safetensors.DTypeF8E5M2}:  f16ToE5M2.convert,
+	{safetensors.DTypeBF16, safetensors.DTypeF8E4M3}: bf16ToE4M3.convert,
+	{safetensors.DTypeBF16, safetensors.DTypeF8E5M2}: bf16ToE5M2.convert,
 }
 
 // CanConvert reports whether a tensor of dtype from can be written as to.
 // Converting a dtype to itself is a plain copy and always allowed.
-func CanConvert(from, to DType) bool {
+func CanConvert(from, to safetensors.DType) bool {
 	if from == to {
 		return true
 	}
@@ -73,15 +75,15 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 		return c.Quant.outputBytes(length)
 	}
 	if c.Dequant != nil {
-		if _, ok := quantSources[c.To]; !ok || (c.From != DTypeF8E4M3 && c.From != DTypeF8E5M2) {
+		if _, ok := quantSources[c.To]; !ok || (c.From != safetensors.DTypeF8E4M3 && c.From != safetensors.DTypeF8E5M2) {
 			return 0, fmt.Errorf("no dequantization from %s to %s", c.From, c.To)
 		}
-		return length * dtypeSize[c.To], nil
+		return length * c.To.ElemSize(), nil
 	}
 	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
-	fs, ts := dtypeSize[c.From], dtypeSize[c.To]
+	fs, ts := c.From.ElemSize(), c.To.ElemSize()
 	if length%fs != 0 {
 		return 0, fmt.Errorf("%d bytes is not a whole number of %s elements", length, c.From)
 	}
@@ -99,7 +101,7 @@ func (x *executor) convert(s *Step) error {
 		return x.dequantize(s)
 	}
 	fn := converters[conversionKey{c.From, c.To}]
-	es := dtypeSize[c.From]
+	es := c.From.ElemSize()
 	chunkMax := int64(len(x.buf)) / es * es
 	off, left := s.Offset, s.Length
 	for left > 0 {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Kernel throughput on one executor-sized chunk of weight-like values (a
@@ -23,25 +25,25 @@ func weightLikeF32(n int) []float32 {
 	return v
 }
 
-func benchSource(dt DType) []byte {
-	es := int(dtypeSize[dt])
+func benchSource(dt safetensors.DType) []byte {
+	es := int(dt.ElemSize())
 	vals := weightLikeF32(benchChunk / es)
 	b := make([]byte, benchChunk)
 	for i, f := range vals {
 		bits := math.Float32bits(f)
 		switch dt {
-		case DTypeF32:
+		case safetensors.DTypeF32:
 			binary.LittleEndian.PutUint32(b[i*4:], bits)
-		case DTypeF16:
+		case safetensors.DTypeF16:
 			binary.LittleEndian.PutUint16(b[i*2:], f32ToF16(bits))
-		case DTypeBF16:
+		case safetensors.DTypeBF16:
 			binary.LittleEndian.PutUint16(b[i*2:], f32ToBF16(bits))
 		}
 	}
 	return b
 }
 
-func benchConvert(b *testing.B, from, to DType) {
+func benchConvert(b *testing.B, from, to safetensors.DType) {
 	src := benchSource(from)
 	buf := make([]byte, len(src))
 	fn := converters[conversionKey{from, to}]
@@ -53,7 +55,7 @@ func benchConvert(b *testing.B, from, to DType) {
 }
 
 func BenchmarkConvertRefill(b *testing.B) {
-	src := benchSource(DTypeF16)
+	src := benchSource(safetensors.DTypeF16)
 	buf := make([]byte, len(src))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
@@ -61,10 +63,24 @@ func BenchmarkConvertRefill(b *testing.B) {
 	}
 }
 
-func BenchmarkConvertF16ToE4M3(b *testing.B)  { benchConvert(b, DTypeF16, DTypeF8E4M3) }
-func BenchmarkConvertBF16ToE4M3(b *testing.B) { benchConvert(b, DTypeBF16, DTypeF8E4M3) }
-func BenchmarkConvertF32ToE4M3(b *testing.B)  { benchConvert(b, DTypeF32, DTypeF8E4M3) }
-func BenchmarkConvertF32ToF16(b *testing.B)   { benchConvert(b, DTypeF32, DTypeF16) }
-func BenchmarkConvertF32ToBF16(b *testing.B)  { benchConvert(b, DTypeF32, DTypeBF16) }
-func BenchmarkConvertF32ToE5M2(b *testing.B)  { benchConvert(b, DTypeF32, DTypeF8E5M2) }
-func BenchmarkConvertF16ToE5M2(b *testing.B)  { benchConvert(b, DTypeF16, DTypeF8E5M2) }
+func BenchmarkConvertF16ToE4M3(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF16, safetensors.DTypeF8E4M3)
+}
+func BenchmarkConvertBF16ToE4M3(b *testing.B) {
+	benchConvert(b, safetensors.DTypeBF16, safetensors.DTypeF8E4M3)
+}
+func BenchmarkConvertF32ToE4M3(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF32, safetensors.DTypeF8E4M3)
+}
+func BenchmarkConvertF32ToF16(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF32, safetensors.DTypeF16)
+}
+func BenchmarkConvertF32ToBF16(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF32, safetensors.DTypeBF16)
+}
+func BenchmarkConvertF32ToE5M2(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF32, safetensors.DTypeF8E5M2)
+}
+func BenchmarkConvertF16ToE5M2(b *testing.B) {
+	benchConvert(b, safetensors.DTypeF16, safetensors.DTypeF8E5M2)
+}

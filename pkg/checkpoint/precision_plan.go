@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // ErrCannotConvert: a tensor selected for conversion has a dtype that does
@@ -14,13 +17,13 @@ import (
 var ErrCannotConvert = errors.New("tensor cannot be converted")
 
 // Precision targets as the CLI and the page name them.
-var precisionTargets = map[string]DType{
-	"fp16": DTypeF16, "bf16": DTypeBF16, "fp8": DTypeF8E4M3, "fp8_e4m3fn": DTypeF8E4M3, "fp8_e5m2": DTypeF8E5M2,
+var precisionTargets = map[string]safetensors.DType{
+	"fp16": safetensors.DTypeF16, "bf16": safetensors.DTypeBF16, "fp8": safetensors.DTypeF8E4M3, "fp8_e4m3fn": safetensors.DTypeF8E4M3, "fp8_e5m2": safetensors.DTypeF8E5M2,
 }
 
 // PrecisionTarget maps "fp16", "bf16", "fp8" (= fp8_e4m3fn) or "fp8_e5m2"
 // to its dtype; "" means no conversion.
-func PrecisionTarget(name string) (DType, error) {
+func PrecisionTarget(name string) (safetensors.DType, error) {
 	if name == "" {
 		return "", nil
 	}
@@ -33,7 +36,7 @@ func PrecisionTarget(name string) (DType, error) {
 // ConvertRequest asks for a file's tensors in another precision.
 type ConvertRequest struct {
 	Input Input
-	To    DType // DTypeF16, DTypeBF16, DTypeF8E4M3, DTypeF8E5M2; "" copies every tensor unchanged
+	To    safetensors.DType // safetensors.DTypeF16, safetensors.DTypeBF16, safetensors.DTypeF8E4M3, safetensors.DTypeF8E5M2; "" copies every tensor unchanged
 
 	// Scope. By default only the diffusion model's tensors convert (a file
 	// with none is refused: say All). All widens it to every component
@@ -99,14 +102,16 @@ func isFP8Weight(name string, shape []int64) bool {
 }
 
 // isFloat reports a dtype a precision conversion reads.
-func isFloat(d DType) bool { return d == DTypeF32 || d == DTypeF16 || d == DTypeBF16 }
+func isFloat(d safetensors.DType) bool {
+	return d == safetensors.DTypeF32 || d == safetensors.DTypeF16 || d == safetensors.DTypeBF16
+}
 
 // PlanConvert plans req.Input rewritten with the selected tensors in
 // req.To, streamed chunk by chunk (precision.go). Metadata and names are
 // kept; the layout is the reference writer's.
 func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 	in := req.Input
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +129,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		if req.To != "" {
 			return nil, nil, fmt.Errorf("convert: a precision (%s) and a quantization format (%s) at once", req.To, req.Quantize)
 		}
-		fc, err := analyzeFile(0, in.Name, h)
+		fc, err := comfy.AnalyzeFile(0, in.Name, h)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -147,7 +152,7 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		return p, rep, nil
 	}
 	if req.To != "" {
-		fc, err := analyzeFile(0, in.Name, h)
+		fc, err := comfy.AnalyzeFile(0, in.Name, h)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -155,39 +160,53 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			architecture = fc.Model.Arch.Class
 		}
 		slots := tensorSlots(fc)
-		qs, err := surveyQuant(in, h)
+		qs, err := comfy.SurveyQuant(in, h)
 		if err != nil {
 			return nil, nil, err
 		}
 		protected := func(name string) bool {
-			if isQuantKey(name) {
+			if comfy.IsQuantKey(name) {
 				return true
 			}
 			l, ok := strings.CutSuffix(name, ".weight")
-			return ok && qs.quantized(l)
+			return ok && qs.Quantized(l)
 		}
+		// The default scope: the diffusion model of a file that has one,
+		// else the one component a file holds (a VAE, or its text
+		// encoders), which is what converting that file means.
+		scope, scopeName := SlotModel, "the diffusion model"
 		if match == nil && !req.All && fc.Model == nil {
-			return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model converts by default (choose every component: --all): %w",
-				in.Name, describeContents(fc), ErrComponentNotFound)
+			parts := fc.Parts()
+			if len(parts) == 0 || slices.ContainsFunc(parts, func(p *comfy.Part) bool { return p.Slot != parts[0].Slot }) {
+				return nil, nil, fmt.Errorf("%s holds %s, no diffusion model: only a diffusion model, or the one component of a file holding one, converts by default (choose every component: --all): %w",
+					in.Name, describeContents(fc), ErrComponentNotFound)
+			}
+			scope, scopeName = parts[0].Slot, "the VAE"
+			if scope == SlotClip {
+				scopeName = "the text encoder"
+				if len(parts) > 1 {
+					scopeName += "s"
+				}
+			}
 		}
-		fp8 := req.To == DTypeF8E4M3 || req.To == DTypeF8E5M2
+		fp8 := req.To == safetensors.DTypeF8E4M3 || req.To == safetensors.DTypeF8E5M2
 		switch {
 		case match != nil:
 			rep.Rule = fmt.Sprintf("tensors matching %q", req.Match)
 		case fp8 && req.All:
 			rep.Rule = "Linear/Conv weights of every component (biases, norms and embeddings keep their precision)"
 		case fp8:
-			rep.Rule = "Linear/Conv weights of the diffusion model (biases, norms and embeddings keep their precision)"
+			rep.Rule = "Linear/Conv weights of " + scopeName + " (biases, norms and embeddings keep their precision)"
 		case req.All:
 			rep.Rule = "every F32 tensor"
 		default:
-			rep.Rule = "F32 tensors of the diffusion model"
+			rep.Rule = "F32 tensors of " + scopeName
 		}
 		if req.Dequantize {
-			if req.To != DTypeF16 && req.To != DTypeBF16 {
+			if req.To != safetensors.DTypeF16 && req.To != safetensors.DTypeBF16 {
 				return nil, nil, fmt.Errorf("convert: --dequantize writes fp16 or bf16, not %s", req.To)
 			}
-			if meta, err = planDequantize(req, in, h, qs, slots, match, tensors, rep); err != nil {
+			if meta, err = planDequantize(req, in, h, qs, slots, scope, match, tensors, rep); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -213,14 +232,14 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 						in.Name, t.Name, t.DType, req.To, convertibleFrom(req.To), ErrCannotConvert)
 				}
 			} else {
-				if !req.All && slots[t.Name] != SlotModel {
+				if !req.All && slots[t.Name] != scope {
 					continue
 				}
 				if fp8 {
 					if !isFloat(t.DType) || !isFP8Weight(t.Name, t.Shape) {
 						continue
 					}
-				} else if t.DType != DTypeF32 {
+				} else if t.DType != safetensors.DTypeF32 {
 					continue
 				}
 				if t.DType == req.To {
@@ -246,9 +265,9 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 }
 
 // convertibleFrom lists the dtypes that convert to d, for messages.
-func convertibleFrom(d DType) string {
+func convertibleFrom(d safetensors.DType) string {
 	var from []string
-	for _, s := range DTypes() {
+	for _, s := range safetensors.DTypes() {
 		if s != d && CanConvert(s, d) {
 			from = append(from, string(s))
 		}
@@ -257,15 +276,15 @@ func convertibleFrom(d DType) string {
 }
 
 // describeQuant names the quantization of the layer a tensor belongs to.
-func describeQuant(qs *quantSurvey, name string) string {
-	l := quantLayerOf(name)
+func describeQuant(qs *comfy.QuantSurvey, name string) string {
+	l := comfy.QuantLayerOf(name)
 	if l == "" {
 		l = strings.TrimSuffix(name, ".weight")
 	}
 	if c, ok := qs.Layers[l]; ok {
 		return c.Format + ", " + c.Convention
 	}
-	if _, ok := sentinelPrefix(name); ok {
+	if _, ok := comfy.SentinelPrefix(name); ok {
 		return "the legacy scaled_fp8 sentinel"
 	}
 	return "a quantization tensor"

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // The reference below is written independently of precision.go: it decodes
@@ -239,14 +241,14 @@ func TestConvertMillionAgainstReference(t *testing.T) {
 		binary.LittleEndian.PutUint32(src[4*i:], v)
 	}
 	type target struct {
-		to   DType
+		to   safetensors.DType
 		ref  *refFormat
 		nan  func(uint32) uint16
 		size int
 	}
-	for _, tg := range []target{{DTypeF16, refF16, nanF16, 2}, {DTypeBF16, refBF16, nanBF16, 2}, {DTypeF8E4M3, refE4M3, nanFP8, 1}, {DTypeF8E5M2, refE5M2, nanFP8, 1}} {
+	for _, tg := range []target{{safetensors.DTypeF16, refF16, nanF16, 2}, {safetensors.DTypeBF16, refBF16, nanBF16, 2}, {safetensors.DTypeF8E4M3, refE4M3, nanFP8, 1}, {safetensors.DTypeF8E5M2, refE5M2, nanFP8, 1}} {
 		buf := append([]byte(nil), src...)
-		out := converters[conversionKey{DTypeF32, tg.to}](buf)
+		out := converters[conversionKey{safetensors.DTypeF32, tg.to}](buf)
 		if out != n*tg.size {
 			t.Fatalf("F32→%s wrote %d bytes, want %d", tg.to, out, n*tg.size)
 		}
@@ -274,21 +276,21 @@ func TestConvertMillionAgainstReference(t *testing.T) {
 // one of the 65536 bit patterns of each, widened by the reference's own
 // decoding.
 func TestConvertHalfToFP8AgainstReference(t *testing.T) {
-	for _, from := range []DType{DTypeF16, DTypeBF16} {
+	for _, from := range []safetensors.DType{safetensors.DTypeF16, safetensors.DTypeBF16} {
 		src := make([]byte, 2*65536)
 		for i := 0; i < 65536; i++ {
 			binary.LittleEndian.PutUint16(src[2*i:], uint16(i))
 		}
 		for _, tg := range []struct {
-			to  DType
+			to  safetensors.DType
 			ref *refFormat
-		}{{DTypeF8E4M3, refE4M3}, {DTypeF8E5M2, refE5M2}} {
+		}{{safetensors.DTypeF8E4M3, refE4M3}, {safetensors.DTypeF8E5M2, refE5M2}} {
 			buf := append([]byte(nil), src...)
 			converters[conversionKey{from, tg.to}](buf)
 			for i := 0; i < 65536; i++ {
 				var x float64
 				var nan bool
-				if from == DTypeBF16 {
+				if from == safetensors.DTypeBF16 {
 					x = float64(math.Float32frombits(uint32(i) << 16))
 					nan = math.IsNaN(x)
 				} else {

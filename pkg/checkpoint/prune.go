@@ -7,6 +7,9 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Pruning rewrites a checkpoint without what ComfyUI never reads, or with
@@ -65,10 +68,10 @@ type PruneReport struct {
 
 // PositionIDsChange reports one position_ids tensor.
 type PositionIDsChange struct {
-	Key    string `json:"key"`
-	DType  DType  `json:"dtype"`
-	Broken []int  `json:"broken,omitempty"` // indices whose value is not the index
-	Action string `json:"action"`           // "fixed", "to_i64", "kept"
+	Key    string            `json:"key"`
+	DType  safetensors.DType `json:"dtype"`
+	Broken []int             `json:"broken,omitempty"` // indices whose value is not the index
+	Action string            `json:"action"`           // "fixed", "to_i64", "kept"
 }
 
 // maxPositionIDsBytes bounds the position_ids read at planning time.
@@ -77,11 +80,11 @@ const maxPositionIDsBytes = 1 << 16
 // PlanPrune plans the pruned file.
 func PlanPrune(req PruneRequest) (*Plan, *PruneReport, error) {
 	in := req.Input
-	h, err := ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		return nil, nil, err
 	}
-	fc, err := analyzeFile(0, in.Name, h)
+	fc, err := comfy.AnalyzeFile(0, in.Name, h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,8 +161,8 @@ func PlanPrune(req PruneRequest) (*Plan, *PruneReport, error) {
 
 // promoteEMA points every live "model.*" tensor that has an EMA shadow at
 // the shadow's bytes. Shadows must match the live tensor's dtype and shape.
-func promoteEMA(file string, h *Header, tensors map[string]*rewriteTensor, rep *PruneReport) error {
-	byName := map[string]Tensor{}
+func promoteEMA(file string, h *safetensors.Header, tensors map[string]*rewriteTensor, rep *PruneReport) error {
+	byName := map[string]safetensors.Tensor{}
 	for _, t := range h.Tensors {
 		byName[t.Name] = t
 	}
@@ -195,7 +198,7 @@ func promoteEMA(file string, h *Header, tensors map[string]*rewriteTensor, rep *
 
 // prunePositionIDs reads one position_ids tensor, reports whether it is
 // 0…n−1, and fixes or retypes it as asked.
-func prunePositionIDs(in Input, h *Header, t Tensor, req PruneRequest, v *rewriteTensor) (PositionIDsChange, error) {
+func prunePositionIDs(in Input, h *safetensors.Header, t safetensors.Tensor, req PruneRequest, v *rewriteTensor) (PositionIDsChange, error) {
 	ch := PositionIDsChange{Key: t.Name, DType: t.DType, Action: "kept"}
 	if t.Size() > maxPositionIDsBytes {
 		return ch, fmt.Errorf("%s: tensor %s: %d bytes is too large for position_ids", in.Name, t.Name, t.Size())
@@ -206,11 +209,11 @@ func prunePositionIDs(in Input, h *Header, t Tensor, req PruneRequest, v *rewrit
 	}
 	var vals []float64
 	switch t.DType {
-	case DTypeI64:
+	case safetensors.DTypeI64:
 		for i := 0; i+8 <= len(raw); i += 8 {
 			vals = append(vals, float64(int64(binary.LittleEndian.Uint64(raw[i:]))))
 		}
-	case DTypeI32:
+	case safetensors.DTypeI32:
 		for i := 0; i+4 <= len(raw); i += 4 {
 			vals = append(vals, float64(int32(binary.LittleEndian.Uint32(raw[i:]))))
 		}
@@ -227,19 +230,19 @@ func prunePositionIDs(in Input, h *Header, t Tensor, req PruneRequest, v *rewrit
 		}
 	}
 	switch {
-	case req.FixPositionIDs && (len(ch.Broken) > 0 || t.DType != DTypeI64):
+	case req.FixPositionIDs && (len(ch.Broken) > 0 || t.DType != safetensors.DTypeI64):
 		data := make([]byte, 0, 8*len(vals))
 		for i := range vals {
 			data = binary.LittleEndian.AppendUint64(data, uint64(i))
 		}
-		*v = rewriteTensor{DType: DTypeI64, Shape: slices.Clone(t.Shape), Input: -1, Data: data}
+		*v = rewriteTensor{DType: safetensors.DTypeI64, Shape: slices.Clone(t.Shape), Input: -1, Data: data}
 		ch.Action = "fixed"
-	case req.PositionIDsI64 && t.DType != DTypeI64:
+	case req.PositionIDsI64 && t.DType != safetensors.DTypeI64:
 		data := make([]byte, 0, 8*len(vals))
 		for _, x := range vals {
 			data = binary.LittleEndian.AppendUint64(data, uint64(int64(math.Trunc(x))))
 		}
-		*v = rewriteTensor{DType: DTypeI64, Shape: slices.Clone(t.Shape), Input: -1, Data: data}
+		*v = rewriteTensor{DType: safetensors.DTypeI64, Shape: slices.Clone(t.Shape), Input: -1, Data: data}
 		ch.Action = "to_i64"
 	}
 	return ch, nil

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // legacyFluxUNet is a standalone Flux diffusion model in the legacy
@@ -16,16 +18,16 @@ func legacyFluxUNet(t *testing.T, meta map[string]string, scaleInput float32) In
 	ts := manifestTensors(t, oracleManifest(t, "flux_dev", "unet"))
 	for i := range ts {
 		if ts[i].Name == "double_blocks.0.img_attn.qkv.weight" || ts[i].Name == "double_blocks.0.img_attn.proj.weight" {
-			ts[i].DType = DTypeF8E4M3
+			ts[i].DType = safetensors.DTypeF8E4M3
 		}
 	}
 	ts = append(ts,
-		testTensor{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{0}},
-		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_weight", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
-		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_input", DType: DTypeF32, Shape: []int64{}, Data: f32le(scaleInput)},
-		testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(fp8Marker))}, Data: []byte(fp8Marker)},
-		testTensor{Name: "double_blocks.0.img_attn.proj.weight_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.25)},
-		testTensor{Name: "double_blocks.0.img_attn.proj.input_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(1)})
+		testTensor{Name: "scaled_fp8", DType: safetensors.DTypeF8E4M3, Shape: []int64{0}},
+		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_weight", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
+		testTensor{Name: "double_blocks.0.img_attn.qkv.scale_input", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(scaleInput)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: safetensors.DTypeU8, Shape: []int64{int64(len(fp8Marker))}, Data: []byte(fp8Marker)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.weight_scale", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(0.25)},
+		testTensor{Name: "double_blocks.0.img_attn.proj.input_scale", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(1)})
 	return makeInput(t, "flux_fp8_scaled.safetensors", ts, meta)
 }
 
@@ -46,14 +48,14 @@ func TestPruneKeepsQuantization(t *testing.T) {
 	}
 	requireKeys(t, p, legacyQuantKeys...)
 	for _, k := range rep.Unused {
-		if isQuantKey(k) {
+		if comfy.IsQuantKey(k) {
 			t.Errorf("quantization tensor %s reported unused", k)
 		}
 	}
 	t5 := append(manifestTensors(t, oracleManifest(t, "flux_dev", "t5xxl")),
-		testTensor{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{2}},
-		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_weight", DType: DTypeF32, Shape: []int64{}},
-		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_input", DType: DTypeF32, Shape: []int64{}})
+		testTensor{Name: "scaled_fp8", DType: safetensors.DTypeF8E4M3, Shape: []int64{2}},
+		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_weight", DType: safetensors.DTypeF32, Shape: []int64{}},
+		testTensor{Name: "encoder.block.0.layer.0.SelfAttention.k.scale_input", DType: safetensors.DTypeF32, Shape: []int64{}})
 	p, _, err = PlanPrune(PruneRequest{Input: makeInput(t, "t5xxl_fp8_scaled", t5, nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +68,7 @@ func TestPruneKeepsQuantization(t *testing.T) {
 // with --match is refused.
 func TestConvertKeepsQuantizedLayers(t *testing.T) {
 	in := legacyFluxUNet(t, nil, 1)
-	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16, All: true})
+	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF16, All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestConvertKeepsQuantizedLayers(t *testing.T) {
 	if rep.QuantizedKept != len(legacyQuantKeys)+2 || !strings.Contains(rep.Rule, "quantized layers") {
 		t.Errorf("quantized kept %d (want %d), rule %q", rep.QuantizedKept, len(legacyQuantKeys)+2, rep.Rule)
 	}
-	_, _, err = PlanConvert(ConvertRequest{Input: in, To: DTypeF16, Match: `scale_weight$`})
+	_, _, err = PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF16, Match: `scale_weight$`})
 	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "separate the weight from its scale") {
 		t.Errorf("--match of a scale: %v", err)
 	}
@@ -99,7 +101,7 @@ func TestSaveMixedQuantConventions(t *testing.T) {
 	}{{1, false}, {0.5, true}} {
 		unet := legacyFluxUNet(t, nil, c.scaleInput)
 		t5 := makeInput(t, "t5_fp8", manifestTensors(t, oracleManifest(t, "flux_dev", "t5xxl")), map[string]string{
-			quantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
+			comfy.QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`,
 		})
 		req := componentRequest(t, "flux_dev", "clip_l")
 		req.Model, req.Clip = unet, append(req.Clip, t5)
@@ -123,7 +125,7 @@ func TestSaveMixedQuantConventions(t *testing.T) {
 			t.Errorf("weight_scale bytes %x", data)
 		}
 		want := `{"format_version": "1.0", "layers": {"model.diffusion_model.double_blocks.0.img_attn.qkv": {"format": "float8_e4m3fn"}, "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k": {"format": "float8_e4m3fn"}}}`
-		if got := p.Metadata[quantizationMetadataKey]; got != want {
+		if got := p.Metadata[comfy.QuantizationMetadataKey]; got != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 		if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "1 legacy scaled-fp8 layers") {
@@ -139,7 +141,7 @@ func TestInspectQuantization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []QuantCount{{"float8_e4m3fn", QuantPerLayer, 1}, {"float8_e4m3fn", QuantLegacy, 1}}
+	want := []comfy.QuantCount{{Format: "float8_e4m3fn", Convention: comfy.QuantPerLayer, Layers: 1}, {Format: "float8_e4m3fn", Convention: comfy.QuantLegacy, Layers: 1}}
 	if len(r.Quantization) != len(want) {
 		t.Fatalf("quantization %+v", r.Quantization)
 	}
@@ -148,7 +150,7 @@ func TestInspectQuantization(t *testing.T) {
 			t.Errorf("quantization[%d] = %+v, want %+v", i, r.Quantization[i], want[i])
 		}
 	}
-	r, err = Inspect(legacyFluxUNet(t, map[string]string{quantizationMetadataKey: `{"layers": {"x": {"format": "nvfp4"}}}`}, 1))
+	r, err = Inspect(legacyFluxUNet(t, map[string]string{comfy.QuantizationMetadataKey: `{"layers": {"x": {"format": "nvfp4"}}}`}, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestInspectQuantization(t *testing.T) {
 	for _, q := range r.Quantization {
 		got[q.Format+"/"+q.Convention] = q.Layers
 	}
-	if got["nvfp4/"+QuantMetadata] != 1 || !strings.Contains(strings.Join(func() []string {
+	if got["nvfp4/"+comfy.QuantMetadata] != 1 || !strings.Contains(strings.Join(func() []string {
 		var s []string
 		for k := range got {
 			s = append(s, k)
@@ -171,13 +173,13 @@ func TestInspectQuantization(t *testing.T) {
 // reported as the file's problem; convert refuses the file naming it.
 func TestInspectBrokenMarker(t *testing.T) {
 	ts := manifestTensors(t, oracleManifest(t, "flux_dev", "unet"))
-	ts = append(ts, testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: DTypeU8, Shape: []int64{3}, Data: []byte("{no")})
+	ts = append(ts, testTensor{Name: "double_blocks.0.img_attn.proj.comfy_quant", DType: safetensors.DTypeU8, Shape: []int64{3}, Data: []byte("{no")})
 	in := makeInput(t, "broken.safetensors", ts, nil)
 	r, err := Inspect(in)
 	if err != nil || !strings.Contains(r.Problem, "double_blocks.0.img_attn.proj.comfy_quant is not comfy_quant JSON") {
 		t.Errorf("inspect: %v %q", err, r.Problem)
 	}
-	if _, _, err := PlanConvert(ConvertRequest{Input: in, To: DTypeF16}); err == nil || !strings.Contains(err.Error(), "broken.safetensors") {
+	if _, _, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeF16}); err == nil || !strings.Contains(err.Error(), "broken.safetensors") {
 		t.Errorf("convert: %v", err)
 	}
 }
@@ -195,17 +197,17 @@ func TestDequantize(t *testing.T) {
 	}
 	marker := []byte(quant.Marker(quant.FP8E4M3))
 	ts := []testTensor{
-		{Name: "scaled_fp8", DType: DTypeF8E4M3, Shape: []int64{0}},
-		{Name: "a.weight", DType: DTypeF8E4M3, Shape: []int64{2, 2}, Data: []byte{0x38, 0x7E, 0x30, 0xB8}},
-		{Name: "a.scale_weight", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
-		{Name: "a.scale_input", DType: DTypeF32, Shape: []int64{}, Data: f32le(1)},
-		{Name: "b.weight", DType: DTypeF8E4M3, Shape: []int64{1, 2}, Data: []byte{0x38, 0x30}},
-		{Name: "b.weight_scale", DType: DTypeF32, Shape: []int64{}, Data: f32le(0.1)},
-		{Name: "b.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(marker))}, Data: marker},
-		{Name: "b.bias", DType: DTypeF32, Shape: []int64{1}, Data: f32le(3)},
+		{Name: "scaled_fp8", DType: safetensors.DTypeF8E4M3, Shape: []int64{0}},
+		{Name: "a.weight", DType: safetensors.DTypeF8E4M3, Shape: []int64{2, 2}, Data: []byte{0x38, 0x7E, 0x30, 0xB8}},
+		{Name: "a.scale_weight", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(0.5)},
+		{Name: "a.scale_input", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(1)},
+		{Name: "b.weight", DType: safetensors.DTypeF8E4M3, Shape: []int64{1, 2}, Data: []byte{0x38, 0x30}},
+		{Name: "b.weight_scale", DType: safetensors.DTypeF32, Shape: []int64{}, Data: f32le(0.1)},
+		{Name: "b.comfy_quant", DType: safetensors.DTypeU8, Shape: []int64{int64(len(marker))}, Data: marker},
+		{Name: "b.bias", DType: safetensors.DTypeF32, Shape: []int64{1}, Data: f32le(3)},
 	}
 	in := makeInput(t, "fp8.safetensors", ts, nil)
-	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: DTypeBF16, All: true, Dequantize: true})
+	p, rep, err := PlanConvert(ConvertRequest{Input: in, To: safetensors.DTypeBF16, All: true, Dequantize: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +226,11 @@ func TestDequantize(t *testing.T) {
 	}
 	nv := append(ts[:0:0], ts...)
 	nvm := []byte(quant.Marker(quant.NVFP4))
-	nv = append(nv, testTensor{Name: "c.weight", DType: DTypeU8, Shape: []int64{16, 8}},
-		testTensor{Name: "c.weight_scale", DType: DTypeF8E4M3, Shape: []int64{128, 4}},
-		testTensor{Name: "c.weight_scale_2", DType: DTypeF32, Shape: []int64{}},
-		testTensor{Name: "c.comfy_quant", DType: DTypeU8, Shape: []int64{int64(len(nvm))}, Data: nvm})
-	_, _, err = PlanConvert(ConvertRequest{Input: makeInput(t, "nv.safetensors", nv, nil), To: DTypeF16, All: true, Dequantize: true})
+	nv = append(nv, testTensor{Name: "c.weight", DType: safetensors.DTypeU8, Shape: []int64{16, 8}},
+		testTensor{Name: "c.weight_scale", DType: safetensors.DTypeF8E4M3, Shape: []int64{128, 4}},
+		testTensor{Name: "c.weight_scale_2", DType: safetensors.DTypeF32, Shape: []int64{}},
+		testTensor{Name: "c.comfy_quant", DType: safetensors.DTypeU8, Shape: []int64{int64(len(nvm))}, Data: nvm})
+	_, _, err = PlanConvert(ConvertRequest{Input: makeInput(t, "nv.safetensors", nv, nil), To: safetensors.DTypeF16, All: true, Dequantize: true})
 	if !errors.Is(err, ErrCannotConvert) || !strings.Contains(err.Error(), "layer c is nvfp4") {
 		t.Errorf("nvfp4: %v", err)
 	}

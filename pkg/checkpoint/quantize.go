@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Quantization while streaming. A quantized layer <L> is written as
@@ -28,8 +29,8 @@ import (
 // QuantLayer is one layer's quantization job, shared by its steps.
 type QuantLayer struct {
 	Format quant.Format
-	Source DType   // F32, F16 or BF16
-	Shape  []int64 // the source weight's shape
+	Source safetensors.DType // F32, F16 or BF16
+	Shape  []int64           // the source weight's shape
 }
 
 // QuantPart is the part of a quantized layer one step writes.
@@ -38,7 +39,7 @@ type QuantPart struct {
 	Suffix string // "" (the weight), "_scale" or "_scale_2", as quant.Outputs names them
 }
 
-var quantSources = map[DType]quant.Source{DTypeF32: quant.F32, DTypeF16: quant.F16, DTypeBF16: quant.BF16}
+var quantSources = map[safetensors.DType]quant.Source{safetensors.DTypeF32: quant.F32, safetensors.DTypeF16: quant.F16, safetensors.DTypeBF16: quant.BF16}
 
 // outputBytes is the size of the part this step writes.
 func (q *QuantPart) outputBytes(length int64) (int64, error) {
@@ -197,7 +198,7 @@ type Dequant struct {
 // its tail, results are written from its head.
 func (x *executor) dequantize(s *Step) error {
 	c := s.Convert
-	os := dtypeSize[c.To]
+	os := c.To.ElemSize()
 	chunkMax := int64(len(x.buf)) / (1 + os)
 	buf := x.buf
 	if chunkMax == 0 {
@@ -215,7 +216,7 @@ func (x *executor) dequantize(s *Step) error {
 			return err
 		}
 		out := buf[:n*os]
-		quant.DequantizeFP8(in, c.From == DTypeF8E5M2, c.Dequant.Scale, to, out)
+		quant.DequantizeFP8(in, c.From == safetensors.DTypeF8E5M2, c.Dequant.Scale, to, out)
 		if err := x.write(out); err != nil {
 			return err
 		}
@@ -223,4 +224,13 @@ func (x *executor) dequantize(s *Step) error {
 		left -= n
 	}
 	return nil
+}
+
+// numElements is the product of shape.
+func numElements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }

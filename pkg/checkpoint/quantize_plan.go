@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Quantization targets as the CLI and the page name them.
@@ -42,7 +44,7 @@ var nvfp4HighPrecision = regexp.MustCompile(`(^|\.)attn2\.to_[kv]$`)
 
 // quantEligible reports why a tensor cannot be a quantized Linear weight
 // ("" when it can).
-func quantEligible(f quant.Format, t Tensor) string {
+func quantEligible(f quant.Format, t safetensors.Tensor) string {
 	switch {
 	case !strings.HasSuffix(t.Name, ".weight"):
 		return "not a weight"
@@ -59,15 +61,15 @@ func quantEligible(f quant.Format, t Tensor) string {
 
 // planQuantize turns the selected weights of tensors into quantized
 // layers: weight, scales and comfy_quant marker per layer.
-func planQuantize(req ConvertRequest, in Input, h *Header, fc *fileContents, tensors map[string]*rewriteTensor, rep *ConvertReport) error {
+func planQuantize(req ConvertRequest, in Input, h *safetensors.Header, fc *comfy.FileContents, tensors map[string]*rewriteTensor, rep *ConvertReport) error {
 	f := req.Quantize
-	qs, err := surveyQuant(in, h)
+	qs, err := comfy.SurveyQuant(in, h)
 	if err != nil {
 		return err
 	}
-	if qs.any() {
+	if qs.Any() {
 		return fmt.Errorf("%s is already quantized (%s): quantizing it again would mix scales; start from its high-precision original: %w",
-			in.Name, describeCounts(qs.counts()), ErrCannotConvert)
+			in.Name, describeCounts(qs.Counts()), ErrCannotConvert)
 	}
 	var match, exclude *regexp.Regexp
 	if req.Match != "" {
@@ -135,12 +137,12 @@ func planQuantize(req ConvertRequest, in Input, h *Header, fc *fileContents, ten
 		ql := &QuantLayer{Format: f, Source: t.DType, Shape: slices.Clone(t.Shape)}
 		for _, o := range quant.Outputs(f, t.Shape) {
 			tensors[layer+".weight"+o.Suffix] = &rewriteTensor{
-				DType: DType(o.DType), Shape: o.Shape, Input: src.Input, Offset: src.Offset, Length: src.Length,
-				Convert: &Convert{From: t.DType, To: DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}},
+				DType: safetensors.DType(o.DType), Shape: o.Shape, Input: src.Input, Offset: src.Offset, Length: src.Length,
+				Convert: &Convert{From: t.DType, To: safetensors.DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}},
 			}
 		}
 		marker := []byte(quant.Marker(f))
-		tensors[layer+".comfy_quant"] = &rewriteTensor{DType: DTypeU8, Shape: []int64{int64(len(marker))}, Input: -1, Data: marker}
+		tensors[layer+".comfy_quant"] = &rewriteTensor{DType: safetensors.DTypeU8, Shape: []int64{int64(len(marker))}, Input: -1, Data: marker}
 		rep.Converted++
 	}
 	if rep.Converted == 0 {
@@ -153,15 +155,15 @@ func planQuantize(req ConvertRequest, in Input, h *Header, fc *fileContents, ten
 // model and refuses an output whose diffusion model would be detected as
 // another class or configuration (nvfp4 halves a weight's second
 // dimension, which some detection rules read).
-func checkQuantDetection(in Input, before *fileContents, p *Plan) error {
+func checkQuantDetection(in Input, before *comfy.FileContents, p *Plan) error {
 	if before.Model == nil {
 		return nil
 	}
-	h, err := parseHeader(in.Name, p.Header[8:], p.Size)
+	h, err := safetensors.ParseHeader(in.Name, p.Header[8:], p.Size)
 	if err != nil {
 		return err
 	}
-	after, err := analyzeFile(0, in.Name, h)
+	after, err := comfy.AnalyzeFile(0, in.Name, h)
 	if err != nil {
 		return fmt.Errorf("%s: the quantized file would not be read back: %w", in.Name, err)
 	}
@@ -175,7 +177,7 @@ func checkQuantDetection(in Input, before *fileContents, p *Plan) error {
 	return nil
 }
 
-func describeCounts(cs []QuantCount) string {
+func describeCounts(cs []comfy.QuantCount) string {
 	var s []string
 	for _, c := range cs {
 		s = append(s, fmt.Sprintf("%s %d layers (%s)", c.Format, c.Layers, c.Convention))
@@ -186,7 +188,7 @@ func describeCounts(cs []QuantCount) string {
 // quantizeSaved quantizes the diffusion model's Linear weights of a
 // checkpoint being assembled (SaveRequest.Quantize), by the default rule of
 // planQuantize, and returns a note for the user ("" when not asked).
-func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
+func quantizeSaved(b *planBuilder, arch *comfy.Arch, out comfy.StateDict) (string, error) {
 	f := b.req.Quantize
 	if f == "" {
 		return "", nil
@@ -195,13 +197,13 @@ func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
 		return "", err
 	}
 	model := b.model
-	qs, err := surveyQuant(b.inputs[model.Input], model.Header)
+	qs, err := comfy.SurveyQuant(b.inputs[model.Input], model.Header)
 	if err != nil {
 		return "", err
 	}
-	if qs.any() {
+	if qs.Any() {
 		return "", fmt.Errorf("%s is already quantized (%s): quantizing it again would mix scales; start from its high-precision original: %w",
-			model.Name, describeCounts(qs.counts()), ErrCannotConvert)
+			model.Name, describeCounts(qs.Counts()), ErrCannotConvert)
 	}
 	var exclude *regexp.Regexp
 	if b.req.QuantizeExclude != "" {
@@ -210,15 +212,15 @@ func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
 		}
 	}
 	n, kept := 0, 0
-	for _, k := range out.sortedKeys() {
+	for _, k := range out.SortedKeys() {
 		if !strings.HasPrefix(k, arch.UnetPrefix) {
 			continue
 		}
 		src := out[k]
-		if len(src.Pieces) != 1 || src.Pieces[0].Input < 0 || src.Pieces[0].Transpose != nil || src.Pieces[0].Convert != nil {
+		if len(src.Pieces) != 1 || src.Pieces[0].Input < 0 || src.Pieces[0].Transpose != nil || src.Pieces[0].Compute != nil {
 			continue
 		}
-		t := Tensor{Name: k, DType: src.DType, Shape: src.Shape}
+		t := safetensors.Tensor{Name: k, DType: src.DType, Shape: src.Shape}
 		if quantEligible(f, t) != "" || !isFP8Weight(k, t.Shape) {
 			continue
 		}
@@ -231,12 +233,16 @@ func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
 		pc := src.Pieces[0]
 		ql := &QuantLayer{Format: f, Source: t.DType, Shape: slices.Clone(t.Shape)}
 		for _, o := range quant.Outputs(f, t.Shape) {
-			out[k+o.Suffix] = &tensorSource{DType: DType(o.DType), Shape: o.Shape, Pieces: []piece{{
-				Input: pc.Input, Offset: pc.Offset, Length: pc.Length,
-				Convert: &Convert{From: t.DType, To: DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}},
+			c := &Convert{From: t.DType, To: safetensors.DType(o.DType), Quant: &QuantPart{Layer: ql, Suffix: o.Suffix}}
+			size, err := c.outputBytes(pc.Length)
+			if err != nil {
+				return "", fmt.Errorf("%s: %s: %w", model.Name, k, err)
+			}
+			out[k+o.Suffix] = &comfy.TensorSource{DType: safetensors.DType(o.DType), Shape: o.Shape, Pieces: []comfy.Piece{{
+				Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Compute: c, OutLength: size,
 			}}}
 		}
-		out[layer+".comfy_quant"] = inlineSource(DTypeU8, []int64{int64(len(quant.Marker(f)))}, []byte(quant.Marker(f)))
+		out[layer+".comfy_quant"] = comfy.InlineSource(safetensors.DTypeU8, []int64{int64(len(quant.Marker(f)))}, []byte(quant.Marker(f)))
 		n++
 	}
 	if n == 0 {
@@ -248,13 +254,13 @@ func quantizeSaved(b *planBuilder, arch *Arch, out stateDict) (string, error) {
 // planDequantize turns the in-scope per-tensor fp8 layers of a file back
 // into To weights (ConvertRequest.Dequantize) and returns the metadata
 // without them.
-func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, slots map[string]string, match *regexp.Regexp,
+func planDequantize(req ConvertRequest, in Input, h *safetensors.Header, qs *comfy.QuantSurvey, slots map[string]string, scope string, match *regexp.Regexp,
 	tensors map[string]*rewriteTensor, rep *ConvertReport) (map[string]string, error) {
 	done := map[string]bool{}
 	for _, layer := range slices.Sorted(maps.Keys(qs.Layers)) {
 		c := qs.Layers[layer]
 		w := layer + ".weight"
-		if c.Convention == QuantUnscaled {
+		if c.Convention == comfy.QuantUnscaled {
 			continue
 		}
 		switch {
@@ -262,25 +268,26 @@ func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, sl
 			if !match.MatchString(w) {
 				continue
 			}
-		case !req.All && slots[w] != SlotModel:
+		case !req.All && slots[w] != scope:
 			continue
 		}
 		wt, ok := h.Lookup(w)
 		if !ok {
 			return nil, fmt.Errorf("%s: quantized layer %s has no weight: %w", in.Name, layer, ErrCannotConvert)
 		}
-		var scale *Tensor
+		var scale *safetensors.Tensor
 		for _, k := range []string{layer + ".weight_scale", layer + ".scale_weight"} {
 			if t, ok := h.Lookup(k); ok {
 				scale = t
 			}
 		}
-		if (c.Format != string(quant.FP8E4M3) && c.Format != string(quant.FP8E5M2)) || (wt.DType != DTypeF8E4M3 && wt.DType != DTypeF8E5M2) ||
+		if (c.Format != string(quant.FP8E4M3) && c.Format != string(quant.FP8E5M2)) || (wt.DType != safetensors.DTypeF8E4M3 && wt.DType != safetensors.DTypeF8E5M2) ||
 			scale == nil || numElements(scale.Shape) != 1 {
 			return nil, fmt.Errorf("%s: layer %s is %s (%s, %s weight), which convert cannot dequantize: only float8_e4m3fn/float8_e5m2 layers with one scale (leave it out with --match, or convert without --dequantize to keep it as it is): %w",
 				in.Name, layer, c.Format, c.Convention, wt.DType, ErrCannotConvert)
 		}
-		s, err := scalarValue(sourceFromTensor(0, h, *scale), []Input{in})
+		s, err := scalarValue(&comfy.TensorSource{DType: scale.DType, Shape: scale.Shape,
+			Pieces: []comfy.Piece{{Input: 0, Offset: h.DataStart + scale.Begin, Length: scale.Size()}}}, []Input{in})
 		if err == nil && (math.IsNaN(s) || math.IsInf(s, 0)) {
 			err = fmt.Errorf("scale %g", s)
 		}
@@ -290,7 +297,7 @@ func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, sl
 		v := tensors[w]
 		v.DType = req.To
 		v.Convert = &Convert{From: wt.DType, To: req.To, Dequant: &Dequant{Scale: float32(s)}}
-		for _, suf := range quantSuffixes {
+		for _, suf := range comfy.QuantSuffixes {
 			delete(tensors, layer+suf)
 		}
 		done[layer] = true
@@ -298,7 +305,7 @@ func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, sl
 	}
 	// Sentinels whose legacy layers are all gone go too.
 	for _, sk := range qs.Sentinels {
-		prefix, _ := sentinelPrefix(sk)
+		prefix, _ := comfy.SentinelPrefix(sk)
 		left := false
 		for k := range tensors {
 			if strings.HasPrefix(k, prefix) && strings.HasSuffix(k, ".scale_weight") {
@@ -311,26 +318,26 @@ func planDequantize(req ConvertRequest, in Input, h *Header, qs *quantSurvey, sl
 		}
 	}
 	meta := h.Metadata
-	if raw, ok := meta[quantizationMetadataKey]; ok && len(done) > 0 {
+	if raw, ok := meta[comfy.QuantizationMetadataKey]; ok && len(done) > 0 {
 		var q struct {
 			FormatVersion string                     `json:"format_version"`
 			Layers        map[string]json.RawMessage `json:"layers"`
 		}
 		if err := json.Unmarshal([]byte(raw), &q); err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", in.Name, quantizationMetadataKey, err)
+			return nil, fmt.Errorf("%s: metadata %s: %w", in.Name, comfy.QuantizationMetadataKey, err)
 		}
 		for l := range done {
 			delete(q.Layers, l)
 		}
 		meta = maps.Clone(meta)
 		if len(q.Layers) == 0 {
-			delete(meta, quantizationMetadataKey)
+			delete(meta, comfy.QuantizationMetadataKey)
 		} else {
-			s, err := encodeQuantMetadata(q.FormatVersion, q.Layers)
+			s, err := comfy.EncodeQuantMetadata(q.FormatVersion, q.Layers)
 			if err != nil {
 				return nil, err
 			}
-			meta[quantizationMetadataKey] = s
+			meta[comfy.QuantizationMetadataKey] = s
 		}
 	}
 	return meta, nil

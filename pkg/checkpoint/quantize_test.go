@@ -11,18 +11,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
-func randomTensor(rng *rand.Rand, dtype DType, n int) []byte {
+func randomTensor(rng *rand.Rand, dtype safetensors.DType, n int) []byte {
 	var b []byte
 	for i := 0; i < n; i++ {
 		v := float32(rng.NormFloat64() * 0.02)
 		switch dtype {
-		case DTypeF32:
+		case safetensors.DTypeF32:
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-		case DTypeF16:
+		case safetensors.DTypeF16:
 			b = binary.LittleEndian.AppendUint16(b, quant.F32ToF16(v))
 		default:
 			b = binary.LittleEndian.AppendUint16(b, quant.F32ToBF16(v))
@@ -58,16 +60,16 @@ func TestQuantizeExecute(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	layers := []struct {
 		name  string
-		dtype DType
+		dtype safetensors.DType
 		shape []int64
-	}{{"blocks.0.attn.qkv", DTypeF32, []int64{96, 64}}, {"blocks.0.mlp.fc1", DTypeBF16, []int64{64, 128}}, {"blocks.1.mlp.fc2", DTypeF16, []int64{128, 64}}}
+	}{{"blocks.0.attn.qkv", safetensors.DTypeF32, []int64{96, 64}}, {"blocks.0.mlp.fc1", safetensors.DTypeBF16, []int64{64, 128}}, {"blocks.1.mlp.fc2", safetensors.DTypeF16, []int64{128, 64}}}
 	var ts []testTensor
 	data := map[string][]byte{}
 	for _, l := range layers {
 		d := randomTensor(rng, l.dtype, int(numElements(l.shape)))
 		data[l.name] = d
 		ts = append(ts, testTensor{Name: l.name + ".weight", DType: l.dtype, Shape: l.shape, Data: d},
-			testTensor{Name: l.name + ".bias", DType: DTypeF32, Shape: []int64{l.shape[0]}, Data: randomTensor(rng, DTypeF32, int(l.shape[0]))})
+			testTensor{Name: l.name + ".bias", DType: safetensors.DTypeF32, Shape: []int64{l.shape[0]}, Data: randomTensor(rng, safetensors.DTypeF32, int(l.shape[0]))})
 	}
 	in := makeInput(t, "layers.safetensors", ts, map[string]string{"note": "kept"})
 	for _, f := range quant.Formats {
@@ -90,14 +92,14 @@ func TestQuantizeExecute(t *testing.T) {
 				t.Errorf("%s: buffer %d writes other bytes", f, buf)
 			}
 		}
-		h, err := ParseHeader("out", want[8:binary.LittleEndian.Uint64(want)+8], int64(len(want)))
+		h, err := safetensors.ParseHeader("out", want[8:binary.LittleEndian.Uint64(want)+8], int64(len(want)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if h.Metadata["note"] != "kept" {
 			t.Errorf("%s: metadata %v", f, h.Metadata)
 		}
-		get := func(name string) (Tensor, []byte) {
+		get := func(name string) (safetensors.Tensor, []byte) {
 			x, ok := h.Lookup(name)
 			if !ok {
 				t.Fatalf("%s: no %s in the output", f, name)
@@ -109,12 +111,12 @@ func TestQuantizeExecute(t *testing.T) {
 			w, sc := referenceQuant(t, f, src, l.shape, data[l.name])
 			outs := quant.Outputs(f, l.shape)
 			wt, wb := get(l.name + ".weight")
-			if wt.DType != DType(outs[0].DType) || !slices.Equal(wt.Shape, outs[0].Shape) || !bytes.Equal(wb, w) {
+			if wt.DType != safetensors.DType(outs[0].DType) || !slices.Equal(wt.Shape, outs[0].Shape) || !bytes.Equal(wb, w) {
 				t.Errorf("%s %s: weight %s %v, bytes equal %v", f, l.name, wt.DType, wt.Shape, bytes.Equal(wb, w))
 			}
 			for i, o := range outs[1:] {
 				st, sb := get(l.name + ".weight" + o.Suffix)
-				if st.DType != DType(o.DType) || !slices.Equal(st.Shape, o.Shape) || !bytes.Equal(sb, sc[i]) {
+				if st.DType != safetensors.DType(o.DType) || !slices.Equal(st.Shape, o.Shape) || !bytes.Equal(sb, sc[i]) {
 					t.Errorf("%s %s%s: %s %v, bytes equal %v", f, l.name, o.Suffix, st.DType, st.Shape, bytes.Equal(sb, sc[i]))
 				}
 				if st.Begin > wt.Begin {
@@ -129,11 +131,11 @@ func TestQuantizeExecute(t *testing.T) {
 			}
 		}
 		// Read back: the output names the format for every layer.
-		qs, err := surveyQuant(Input{Name: "out", R: bytes.NewReader(want), Size: int64(len(want))}, h)
+		qs, err := comfy.SurveyQuant(Input{Name: "out", R: bytes.NewReader(want), Size: int64(len(want))}, h)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := qs.counts(); len(c) != 1 || c[0] != (QuantCount{string(f), QuantPerLayer, len(layers)}) {
+		if c := qs.Counts(); len(c) != 1 || c[0] != (comfy.QuantCount{Format: string(f), Convention: comfy.QuantPerLayer, Layers: len(layers)}) {
 			t.Errorf("%s: read back %+v", f, c)
 		}
 	}
@@ -143,14 +145,14 @@ func TestQuantizeExecute(t *testing.T) {
 // keys) with a time embedding, F16, its to_k weights holding data.
 func sd15UNet(t *testing.T) Input {
 	sd := synthUNet(320, 4, 768, 0, false, false, levels(2, 1, 1, 1, 0))
-	ts := stateDictTensors(sd, DTypeF16)
+	ts := stateDictTensors(sd, safetensors.DTypeF16)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range ts {
 		if strings.HasSuffix(ts[i].Name, "to_k.weight") {
-			ts[i].Data = randomTensor(rng, DTypeF16, int(numElements(ts[i].Shape)))
+			ts[i].Data = randomTensor(rng, safetensors.DTypeF16, int(numElements(ts[i].Shape)))
 		}
 	}
-	ts = append(ts, testTensor{Name: "time_embed.0.weight", DType: DTypeF16, Shape: []int64{1280, 320}})
+	ts = append(ts, testTensor{Name: "time_embed.0.weight", DType: safetensors.DTypeF16, Shape: []int64{1280, 320}})
 	return makeInput(t, "sd15_unet.safetensors", ts, nil)
 }
 
@@ -175,7 +177,7 @@ func TestQuantizeDefaultRule(t *testing.T) {
 		t.Errorf("converted %d (want %d), high precision %d (want 1: time_embed)", rep.Converted, toK, rep.HighPrecision)
 	}
 	have := tensorsOf(p)
-	if have["time_embed.0.weight"].DType != DTypeF16 || have["input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"].DType != DTypeF8E4M3 {
+	if have["time_embed.0.weight"].DType != safetensors.DTypeF16 || have["input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"].DType != safetensors.DTypeF8E4M3 {
 		t.Errorf("dtypes: time_embed %s, to_k %s", have["time_embed.0.weight"].DType, have["input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"].DType)
 	}
 	requireKeys(t, p, "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight_scale", "input_blocks.1.1.transformer_blocks.0.attn2.to_k.comfy_quant")
@@ -220,7 +222,7 @@ func TestQuantizeRefusals(t *testing.T) {
 	if err != nil {
 		t.Errorf("mxfp8 of to_k [320 768]: %v", err)
 	}
-	vae := makeInput(t, "vae", []testTensor{{Name: "decoder.conv_in.weight", DType: DTypeF32, Shape: []int64{512, 4, 3, 3}}, {Name: "decoder.mid.block_1.norm1.weight", DType: DTypeF32, Shape: []int64{512}}}, nil)
+	vae := makeInput(t, "vae", []testTensor{{Name: "decoder.conv_in.weight", DType: safetensors.DTypeF32, Shape: []int64{512, 4, 3, 3}}, {Name: "decoder.mid.block_1.norm1.weight", DType: safetensors.DTypeF32, Shape: []int64{512}}}, nil)
 	if _, _, err := PlanConvert(ConvertRequest{Input: vae, Quantize: quant.FP8E4M3}); !errors.Is(err, ErrComponentNotFound) {
 		t.Errorf("VAE: %v", err)
 	}
@@ -231,7 +233,7 @@ func TestQuantizeRefusals(t *testing.T) {
 func TestQuantizeNonFinite(t *testing.T) {
 	d := f32Data(64, func(i int) float32 { return float32(i) })
 	copy(d[8:], f32le(float32(math.Inf(1))))
-	in := makeInput(t, "inf", []testTensor{{Name: "l.weight", DType: DTypeF32, Shape: []int64{8, 8}, Data: d}}, nil)
+	in := makeInput(t, "inf", []testTensor{{Name: "l.weight", DType: safetensors.DTypeF32, Shape: []int64{8, 8}, Data: d}}, nil)
 	p, _, err := PlanConvert(ConvertRequest{Input: in, Quantize: quant.FP8E4M3, Match: `weight`})
 	if err != nil {
 		t.Fatal(err)
@@ -257,11 +259,11 @@ func TestSaveQuantize(t *testing.T) {
 		have := tensorsOf(p)
 		const l = "model.diffusion_model.double_blocks.0.img_attn.qkv"
 		outs := quant.Outputs(f, []int64{9216, 3072})
-		if have[l+".weight"].DType != DType(outs[0].DType) || !slices.Equal(have[l+".weight"].Shape, outs[0].Shape) {
+		if have[l+".weight"].DType != safetensors.DType(outs[0].DType) || !slices.Equal(have[l+".weight"].Shape, outs[0].Shape) {
 			t.Errorf("%s: %s.weight %s %v", f, l, have[l+".weight"].DType, have[l+".weight"].Shape)
 		}
 		requireKeys(t, p, l+".weight_scale", l+".comfy_quant")
-		if d := have["model.diffusion_model.img_in.weight"].DType; d != DTypeBF16 {
+		if d := have["model.diffusion_model.img_in.weight"].DType; d != safetensors.DTypeBF16 {
 			t.Errorf("%s: img_in %s", f, d)
 		}
 		for k, x := range have {

@@ -5,6 +5,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
+
+	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // A rewrite is a file's own tensors written again, some of them changed
@@ -14,7 +17,7 @@ import (
 
 // rewriteTensor is one output tensor of a rewrite.
 type rewriteTensor struct {
-	DType   DType
+	DType   safetensors.DType
 	Shape   []int64
 	Input   int   // -1: Data
 	Offset  int64 // absolute offset of the source bytes in the input
@@ -26,17 +29,17 @@ type rewriteTensor struct {
 // layoutRewrite lays out tensors (by output name) as the reference writer
 // does and turns each into one step.
 func layoutRewrite(architecture string, tensors map[string]*rewriteTensor, meta map[string]string, inputs []Input) (*Plan, error) {
-	ts := make([]Tensor, 0, len(tensors))
+	ts := make([]safetensors.Tensor, 0, len(tensors))
 	for _, k := range slices.Sorted(maps.Keys(tensors)) {
 		v := tensors[k]
-		ts = append(ts, Tensor{Name: k, DType: v.DType, Shape: v.Shape})
+		ts = append(ts, safetensors.Tensor{Name: k, DType: v.DType, Shape: v.Shape})
 	}
-	ReferenceOrder(ts)
-	dataSize, err := AssignOffsets(ts)
+	safetensors.ReferenceOrder(ts)
+	dataSize, err := safetensors.AssignOffsets(ts)
 	if err != nil {
 		return nil, err
 	}
-	header, err := EncodeHeader(meta, ts)
+	header, err := safetensors.EncodeHeader(meta, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +64,7 @@ func layoutRewrite(architecture string, tensors map[string]*rewriteTensor, meta 
 }
 
 // copiedTensors is every tensor of h, unchanged.
-func copiedTensors(h *Header) map[string]*rewriteTensor {
+func copiedTensors(h *safetensors.Header) map[string]*rewriteTensor {
 	out := make(map[string]*rewriteTensor, len(h.Tensors))
 	for _, t := range h.Tensors {
 		out[t.Name] = &rewriteTensor{DType: t.DType, Shape: slices.Clone(t.Shape), Offset: h.DataStart + t.Begin, Length: t.Size()}
@@ -72,12 +75,12 @@ func copiedTensors(h *Header) map[string]*rewriteTensor {
 // tensorSlots maps each tensor of a file to the component it belongs to
 // (SlotModel, SlotClip, SlotVAE; absent for unused keys), following the
 // byte ranges the detected parts read.
-func tensorSlots(fc *fileContents) map[string]string {
+func tensorSlots(fc *comfy.FileContents) map[string]string {
 	h := fc.Header
 	byStart := slices.Clone(h.Tensors)
 	sort.Slice(byStart, func(i, j int) bool { return byStart[i].Begin < byStart[j].Begin })
 	slots := map[string]string{}
-	mark := func(slot string, sd stateDict) {
+	mark := func(slot string, sd comfy.StateDict) {
 		for _, src := range sd {
 			for _, pc := range src.Pieces {
 				if pc.Input < 0 {
@@ -91,7 +94,7 @@ func tensorSlots(fc *fileContents) map[string]string {
 			}
 		}
 	}
-	for _, p := range fc.parts() {
+	for _, p := range fc.Parts() {
 		mark(p.Slot, p.SD)
 	}
 	mark(SlotModel, fc.Markers)
@@ -102,14 +105,14 @@ func tensorSlots(fc *fileContents) map[string]string {
 
 // DTypeCount is one line of a dtype census.
 type DTypeCount struct {
-	DType   DType `json:"dtype"`
-	Tensors int   `json:"tensors"`
-	Bytes   int64 `json:"bytes"`
+	DType   safetensors.DType `json:"dtype"`
+	Tensors int               `json:"tensors"`
+	Bytes   int64             `json:"bytes"`
 }
 
 // Census counts a tensor list by dtype, in the reference enum's order.
-func Census(ts []Tensor) []DTypeCount {
-	m := map[DType]*DTypeCount{}
+func Census(ts []safetensors.Tensor) []DTypeCount {
+	m := map[safetensors.DType]*DTypeCount{}
 	for _, t := range ts {
 		c := m[t.DType]
 		if c == nil {
@@ -120,7 +123,7 @@ func Census(ts []Tensor) []DTypeCount {
 		c.Bytes += t.Size()
 	}
 	out := make([]DTypeCount, 0, len(m))
-	for _, d := range DTypes() {
+	for _, d := range safetensors.DTypes() {
 		if c := m[d]; c != nil {
 			out = append(out, *c)
 		}

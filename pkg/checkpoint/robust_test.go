@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // signatureKeys are keys detection and conversion look at; random files
@@ -37,7 +39,7 @@ var signatureKeys = []string{
 // error, never a panic.
 func TestRandomHeadersDoNotPanic(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	dtypes := []DType{"F16", "F32", "BF16", "U8", "I64", "F8_E4M3"}
+	dtypes := []safetensors.DType{"F16", "F32", "BF16", "U8", "I64", "F8_E4M3"}
 	for i := 0; i < 400; i++ {
 		var ts []testTensor
 		seen := map[string]bool{}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // A conversion of a virtual input (a .ckpt, a sharded checkpoint) must keep
@@ -33,14 +35,14 @@ func TestConvertVirtualInputLowersConversions(t *testing.T) {
 	put(16+4*nb, aVals)
 	put(16, bVals)
 	file := Input{Name: "weights.bin", R: bytes.NewReader(backing), Size: int64(len(backing))}
-	vf, err := NewVirtualFile("model.ckpt", nil, []VirtualTensor{
-		{Name: "a", DType: DTypeF32, Shape: []int64{na}, Pieces: []Piece{{Input: file, Offset: 16 + 4*nb, Length: 4 * na}}},
-		{Name: "b", DType: DTypeF32, Shape: []int64{3, 5}, Pieces: []Piece{{Input: file, Offset: 16, Length: 4 * nb}}},
+	vf, err := safetensors.NewVirtualFile("model.ckpt", nil, []safetensors.VirtualTensor{
+		{Name: "a", DType: safetensors.DTypeF32, Shape: []int64{na}, Pieces: []safetensors.Piece{{Input: file, Offset: 16 + 4*nb, Length: 4 * na}}},
+		{Name: "b", DType: safetensors.DTypeF32, Shape: []int64{3, 5}, Pieces: []safetensors.Piece{{Input: file, Offset: 16, Length: 4 * nb}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, _, err := PlanConvert(ConvertRequest{Input: vf.Input(), To: DTypeF16, Match: "."})
+	plan, _, err := PlanConvert(ConvertRequest{Input: vf.Input(), To: safetensors.DTypeF16, Match: "."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestConvertVirtualInputLowersConversions(t *testing.T) {
 	converts := 0
 	for _, s := range lowered.Steps {
 		if s.Input >= 0 {
-			if _, virtual := lowered.Inputs[s.Input].R.(*VirtualFile); virtual {
+			if _, virtual := lowered.Inputs[s.Input].R.(*safetensors.VirtualFile); virtual {
 				t.Errorf("step %s still reads the virtual file", s.Tensor)
 			}
 		}
@@ -67,7 +69,7 @@ func TestConvertVirtualInputLowersConversions(t *testing.T) {
 	want := func(name string, v []float32) {
 		t.Helper()
 		ti, ok := h.Lookup(name)
-		if !ok || ti.DType != DTypeF16 {
+		if !ok || ti.DType != safetensors.DTypeF16 {
 			t.Fatalf("%s: %+v, want an F16 tensor", name, ti)
 		}
 		data := out[h.DataStart+ti.Begin : h.DataStart+ti.End]

@@ -21,9 +21,18 @@ type OSFS struct {
 	opened []*os.File
 }
 
-// Open opens a regular file read-only.
+// Open opens a regular file read-only. What the path names is looked at
+// first (following symlinks) and anything but a regular file is refused
+// without being opened: opening a named pipe blocks until a writer comes,
+// and a device is endless or empty. The opened file is checked again, so a
+// path swapped meanwhile is refused too.
 func (o *OSFS) Open(name string) (checkpoint.Input, error) {
-	f, err := os.Open(filepath.FromSlash(name))
+	p := filepath.FromSlash(name)
+	before, err := StatRegular(p)
+	if err != nil {
+		return checkpoint.Input{}, err
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		return checkpoint.Input{}, pathError(name, err)
 	}
@@ -32,14 +41,54 @@ func (o *OSFS) Open(name string) (checkpoint.Input, error) {
 		f.Close()
 		return checkpoint.Input{}, pathError(name, err)
 	}
-	if fi.IsDir() {
+	if !fi.Mode().IsRegular() || !os.SameFile(before, fi) {
 		f.Close()
-		return checkpoint.Input{}, fmt.Errorf("%s: is a folder", name)
+		return checkpoint.Input{}, fmt.Errorf("%s: changed while being opened", name)
 	}
 	o.mu.Lock()
 	o.opened = append(o.opened, f)
 	o.mu.Unlock()
 	return checkpoint.Input{Name: name, R: f, Size: fi.Size()}, nil
+}
+
+// StatRegular stats path (following symlinks) and refuses anything that is
+// not a regular file, naming what it is: "x: is a folder", "x is not a
+// regular file (named pipe)". It opens nothing, so a named pipe or device
+// is refused at once. Every input file the CLI reads is checked with it
+// before it is opened.
+func StatRegular(path string) (fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, FileKind(fi.Mode()))
+	}
+	return fi, nil
+}
+
+// FileKind names the kind of file a mode is, for messages.
+func FileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	}
+	return "special file"
 }
 
 // IsDir reports whether name is a folder.

@@ -6,7 +6,7 @@
 // model, text-encoder and VAE slots.
 //
 // Every kind comes out as ordinary checkpoint.Input values — a torch or
-// sharded file as a checkpoint.VirtualFile — so every operation accepts them
+// sharded file as a safetensors.VirtualFile — so every operation accepts them
 // unchanged. Hosts give access to their files through FS: the CLI the
 // operating system's, the browser worker the File objects the page posted.
 package inputs

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -18,18 +19,18 @@ import (
 // elements with distinct bytes, returning its path and data section.
 func smallFile(t *testing.T, dir, name string, first, n int) (string, []byte) {
 	t.Helper()
-	var ts []checkpoint.Tensor
+	var ts []safetensors.Tensor
 	var data []byte
 	for i := 0; i < n; i++ {
-		ts = append(ts, checkpoint.Tensor{Name: "t" + string(rune('a'+first+i)), DType: checkpoint.DTypeF32, Shape: []int64{4}})
+		ts = append(ts, safetensors.Tensor{Name: "t" + string(rune('a'+first+i)), DType: safetensors.DTypeF32, Shape: []int64{4}})
 		for j := 0; j < 16; j++ {
 			data = append(data, byte(17*(first+i)+j))
 		}
 	}
-	if _, err := checkpoint.AssignOffsets(ts); err != nil {
+	if _, err := safetensors.AssignOffsets(ts); err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.EncodeHeader(map[string]string{"format": "pt"}, ts)
+	h, err := safetensors.EncodeHeader(map[string]string{"format": "pt"}, ts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func smallFile(t *testing.T, dir, name string, first, n int) (string, []byte) {
 // Execute (which lowers virtual inputs), and returns the output.
 func copyAll(t *testing.T, in checkpoint.Input) (out []byte, lowered *checkpoint.Plan) {
 	t.Helper()
-	h, err := checkpoint.ReadHeader(in)
+	h, err := safetensors.ReadHeader(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func TestTorchZipKernelCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.ReadHeader(s.Input)
+	h, err := safetensors.ReadHeader(s.Input)
 	if err != nil {
 		t.Fatal(err)
 	}

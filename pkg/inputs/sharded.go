@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // shardIndex is a Hugging Face sharded-checkpoint index
@@ -42,14 +43,14 @@ func OpenIndex(fsys FS, name string) (checkpoint.Input, error) {
 		}
 		byShard[shard] = append(byShard[shard], key)
 	}
-	var tensors []checkpoint.VirtualTensor
+	var tensors []safetensors.VirtualTensor
 	metadata := map[string]string{}
 	for _, shard := range slices.Sorted(maps.Keys(byShard)) {
 		in, err := OpenFile(fsys, path.Join(dir, shard))
 		if err != nil {
 			return checkpoint.Input{}, fmt.Errorf("%s: shard of %s: %w", path.Join(dir, shard), name, err)
 		}
-		h, err := checkpoint.ReadHeader(in)
+		h, err := safetensors.ReadHeader(in)
 		if err != nil {
 			return checkpoint.Input{}, err
 		}
@@ -66,9 +67,9 @@ func OpenIndex(fsys FS, name string) (checkpoint.Input, error) {
 			case want != shard:
 				return checkpoint.Input{}, fmt.Errorf("%s: tensor %s is in %s, but the weight map puts it in %s", name, t.Name, shard, want)
 			}
-			tensors = append(tensors, checkpoint.VirtualTensor{
+			tensors = append(tensors, safetensors.VirtualTensor{
 				Name: t.Name, DType: t.DType, Shape: t.Shape,
-				Pieces: []checkpoint.Piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
+				Pieces: []safetensors.Piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
 			})
 		}
 		// Shards carry the same metadata ({"format": "pt"}); the first
@@ -82,7 +83,7 @@ func OpenIndex(fsys FS, name string) (checkpoint.Input, error) {
 	if len(metadata) == 0 {
 		metadata = nil
 	}
-	v, err := checkpoint.NewVirtualFile(name, metadata, tensors)
+	v, err := safetensors.NewVirtualFile(name, metadata, tensors)
 	if err != nil {
 		return checkpoint.Input{}, err
 	}

@@ -5,22 +5,50 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"strings"
+	"time"
 )
 
 // ErrExists is returned (wrapped with the path) when the output file
 // already exists: a FileSink never replaces a file.
 var ErrExists = errors.New("output file already exists")
 
+// ErrBusy is returned (wrapped with the path) when another process is
+// writing the same output: its temporary file is there and locked.
+var ErrBusy = errors.New("another process is writing this output")
+
+// tempSuffix ends every temporary file a FileSink writes:
+// ".<name>.ckptpack.part" next to the target.
+const tempSuffix = ".ckptpack.part"
+
+// TempName is the temporary file a FileSink writes target's bytes to: hidden
+// (so ComfyUI's counter rule, which only matches names starting with the
+// prefix, and its file lists never see it) and marked as ckptpack's own. It
+// is one name per target, so creating it exclusively claims the target:
+// two processes never write the same output.
+func TempName(target string) string {
+	dir, name := filepath.Split(target)
+	return filepath.Join(dir, "."+name+tempSuffix)
+}
+
+// TargetOfTemp is the output file a temporary file's name belongs to (a
+// base name), and false for a name that is not a FileSink's temporary file.
+func TargetOfTemp(name string) (string, bool) {
+	t, ok := strings.CutSuffix(name, tempSuffix)
+	if !ok || len(t) < 2 || t[0] != '.' {
+		return "", false
+	}
+	return t[1:], true
+}
+
 // FileSink writes to a hidden temporary file next to the target
-// (".<name>.<random>.part", so it is never mistaken for a finished
-// checkpoint and never counted by ComfyUI's counter rule, which only matches
-// names starting with the prefix). Finish fsyncs it and moves it to the
-// target without replacing an existing file; Abort removes it.
+// (TempName), holding an exclusive lock on it while it writes, so a later
+// run can tell a temporary file left by a killed process (unlocked) from
+// one still being written (RemoveStaleTemps). Finish fsyncs it and moves it
+// to the target without replacing an existing file; Abort removes it.
 type FileSink struct {
 	target string
 	f      *os.File
@@ -39,38 +67,50 @@ type FileSink struct {
 }
 
 // CreateFile starts writing target. It fails with ErrExists if target is
-// already there (checked again, atomically where the OS allows, in Finish).
-// The directory must exist.
+// already there (checked again, atomically where the OS allows, in Finish),
+// and with ErrBusy if another process is writing it. A temporary file of
+// target left by a process that died is removed first. The directory must
+// exist.
 func CreateFile(target string) (*FileSink, error) {
 	if _, err := os.Lstat(target); err == nil {
 		return nil, fmt.Errorf("%s: %w", target, ErrExists)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	dir, name := filepath.Split(target)
-	if dir == "" {
-		dir = "."
+	tmp := TempName(target)
+	f, err := createTemp(tmp)
+	if errors.Is(err, fs.ErrExist) {
+		if st, serr := checkStale(tmp, time.Now()); serr == nil && st {
+			os.Remove(tmp)
+			f, err = createTemp(tmp)
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("%s: %w (its temporary file %s is there)", target, ErrBusy, filepath.Base(tmp))
+		}
 	}
-	f, err := createTemp(dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: creating temporary file: %w", target, err)
 	}
 	return &FileSink{target: target, f: f}, nil
 }
 
-// createTemp makes ".<name>.<random>.part" in dir. Unlike os.CreateTemp
-// (mode 0600) it asks for 0666 so the umask decides, as for any file a
-// program saves: a ComfyUI server running as another user must be able to
-// read the checkpoint.
-func createTemp(dir, name string) (*os.File, error) {
-	for range 100 {
-		path := filepath.Join(dir, "."+name+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) {
-			return f, err
-		}
+// createTemp creates path exclusively and locks it before anything is
+// written (an unlocked empty file is what RemoveStaleTemps leaves alone
+// while it is young). Unlike os.CreateTemp (mode 0600) it asks for 0666 so
+// the umask decides, as for any file a program saves: a ComfyUI server
+// running as another user must be able to read the checkpoint.
+func createTemp(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("no unused temporary name for %s in %s", name, dir)
+	if err := lockFile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	liveTemps.add(path)
+	return f, nil
 }
 
 // appended counts n bytes appended to the file and, unless NoSync, has
@@ -146,11 +186,22 @@ func (s *FileSink) Finish() error {
 			return s.wrap(err)
 		}
 	}
-	if err := s.f.Close(); err != nil {
-		return s.wrap(err)
+	// The file stays open, so locked, until it has its name: closed first,
+	// another run could take it for a dead process's leftover. Windows
+	// cannot rename an open file (and has no lock here).
+	if runtime.GOOS == "windows" {
+		if err := s.f.Close(); err != nil {
+			return s.wrap(err)
+		}
 	}
 	if err := publish(s.f.Name(), s.target); err != nil {
 		return err
+	}
+	liveTemps.remove(s.f.Name())
+	if runtime.GOOS != "windows" {
+		if err := s.f.Close(); err != nil {
+			return s.wrap(err)
+		}
 	}
 	s.closed = true
 	if !s.NoSync {
@@ -200,8 +251,11 @@ func (s *FileSink) Abort() error {
 	}
 	s.closed = true
 	s.wb.stop()
+	// Removed while still locked, so no other run ever sees it unlocked.
+	err := os.Remove(s.f.Name())
+	liveTemps.remove(s.f.Name())
 	s.f.Close()
-	if err := os.Remove(s.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

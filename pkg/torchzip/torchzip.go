@@ -11,7 +11,7 @@
 // allows for tensors — and refuses any other class by name, so a pickle
 // that would call os.system is an error here, never a call. Each tensor then
 // is a plain byte range of the file, and the checkpoint is returned as a
-// checkpoint.VirtualFile: a safetensors header built in memory over those
+// safetensors.VirtualFile: a safetensors header built in memory over those
 // ranges.
 package torchzip
 
@@ -30,6 +30,7 @@ import (
 	"github.com/nlpodyssey/gopickle/types"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // MaxPickleSize bounds data.pkl, the one part of a checkpoint read into
@@ -86,26 +87,26 @@ func Sniff(in checkpoint.Input) (Format, error) {
 
 // storageClasses maps torch's typed storage classes, as torch.save names
 // them in the persistent id of each storage, to safetensors dtypes.
-var storageClasses = map[string]checkpoint.DType{
-	"DoubleStorage":          checkpoint.DTypeF64,
-	"FloatStorage":           checkpoint.DTypeF32,
-	"HalfStorage":            checkpoint.DTypeF16,
-	"BFloat16Storage":        checkpoint.DTypeBF16,
-	"LongStorage":            checkpoint.DTypeI64,
-	"IntStorage":             checkpoint.DTypeI32,
-	"ShortStorage":           checkpoint.DTypeI16,
-	"CharStorage":            checkpoint.DTypeI8,
-	"ByteStorage":            checkpoint.DTypeU8,
-	"BoolStorage":            checkpoint.DTypeBOOL,
-	"ComplexFloatStorage":    checkpoint.DTypeC64,
-	"UInt16Storage":          checkpoint.DTypeU16,
-	"UInt32Storage":          checkpoint.DTypeU32,
-	"UInt64Storage":          checkpoint.DTypeU64,
-	"Float8_e4m3fnStorage":   checkpoint.DTypeF8E4M3,
-	"Float8_e5m2Storage":     checkpoint.DTypeF8E5M2,
-	"Float8_e4m3fnuzStorage": checkpoint.DTypeF8E4M3FNUZ,
-	"Float8_e5m2fnuzStorage": checkpoint.DTypeF8E5M2FNUZ,
-	"Float8_e8m0fnuStorage":  checkpoint.DTypeF8E8M0,
+var storageClasses = map[string]safetensors.DType{
+	"DoubleStorage":          safetensors.DTypeF64,
+	"FloatStorage":           safetensors.DTypeF32,
+	"HalfStorage":            safetensors.DTypeF16,
+	"BFloat16Storage":        safetensors.DTypeBF16,
+	"LongStorage":            safetensors.DTypeI64,
+	"IntStorage":             safetensors.DTypeI32,
+	"ShortStorage":           safetensors.DTypeI16,
+	"CharStorage":            safetensors.DTypeI8,
+	"ByteStorage":            safetensors.DTypeU8,
+	"BoolStorage":            safetensors.DTypeBOOL,
+	"ComplexFloatStorage":    safetensors.DTypeC64,
+	"UInt16Storage":          safetensors.DTypeU16,
+	"UInt32Storage":          safetensors.DTypeU32,
+	"UInt64Storage":          safetensors.DTypeU64,
+	"Float8_e4m3fnStorage":   safetensors.DTypeF8E4M3,
+	"Float8_e5m2Storage":     safetensors.DTypeF8E5M2,
+	"Float8_e4m3fnuzStorage": safetensors.DTypeF8E4M3FNUZ,
+	"Float8_e5m2fnuzStorage": safetensors.DTypeF8E5M2FNUZ,
+	"Float8_e8m0fnuStorage":  safetensors.DTypeF8E8M0,
 }
 
 // allowed resolves module.name to the Go value the unpickler builds for it,
@@ -141,13 +142,13 @@ func allowed(file, module, name string) (any, error) {
 // persistent id, never called.
 type storageClass struct {
 	name  string
-	dtype checkpoint.DType
+	dtype safetensors.DType
 }
 
 // storage is one data/<key> entry as a typed storage of numel elements.
 type storage struct {
 	key    string
-	dtype  checkpoint.DType
+	dtype  safetensors.DType
 	numel  int64
 	offset int64 // of its bytes in the file
 	size   int64 // bytes
@@ -266,7 +267,7 @@ type archive struct {
 // "state_dict" entry if there is one, else the only entry if it is a dict,
 // else the top level. Entries that are not tensors (a step counter) are
 // left out; EMA weights stay under their own keys.
-func Open(in checkpoint.Input) (*checkpoint.VirtualFile, error) {
+func Open(in checkpoint.Input) (*safetensors.VirtualFile, error) {
 	format, err := Sniff(in)
 	if err != nil {
 		return nil, err
@@ -434,13 +435,13 @@ func (a *archive) persistentLoad(pid any) (any, error) {
 
 // elemSize is a dtype's element size in bytes (every storage dtype is whole
 // bytes).
-func elemSize(dt checkpoint.DType) int64 {
+func elemSize(dt safetensors.DType) int64 {
 	switch dt {
-	case checkpoint.DTypeF64, checkpoint.DTypeI64, checkpoint.DTypeU64, checkpoint.DTypeC64:
+	case safetensors.DTypeF64, safetensors.DTypeI64, safetensors.DTypeU64, safetensors.DTypeC64:
 		return 8
-	case checkpoint.DTypeF32, checkpoint.DTypeI32, checkpoint.DTypeU32:
+	case safetensors.DTypeF32, safetensors.DTypeI32, safetensors.DTypeU32:
 		return 4
-	case checkpoint.DTypeF16, checkpoint.DTypeBF16, checkpoint.DTypeI16, checkpoint.DTypeU16:
+	case safetensors.DTypeF16, safetensors.DTypeBF16, safetensors.DTypeI16, safetensors.DTypeU16:
 		return 2
 	}
 	return 1
@@ -500,13 +501,13 @@ func dictEntries(v any) []entry {
 // virtual lays the state dict's tensors out as a safetensors file, ordered
 // by where their bytes are, so neighbouring tensors stay neighbouring
 // ranges when copied.
-func (a *archive) virtual(sd any) (*checkpoint.VirtualFile, error) {
+func (a *archive) virtual(sd any) (*safetensors.VirtualFile, error) {
 	entries := dictEntries(sd)
 	if entries == nil {
 		return nil, fmt.Errorf("%s: %w: the pickle holds a %T, not a state dict", a.in.Name, ErrNotTorchZip, sd)
 	}
 	type placed struct {
-		vt  checkpoint.VirtualTensor
+		vt  safetensors.VirtualTensor
 		off int64
 	}
 	var ts []placed
@@ -528,7 +529,7 @@ func (a *archive) virtual(sd any) (*checkpoint.VirtualFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		ts = append(ts, placed{checkpoint.VirtualTensor{Name: key, DType: t.st.dtype, Shape: t.shape, Pieces: []checkpoint.Piece{pc}}, pc.Offset})
+		ts = append(ts, placed{safetensors.VirtualTensor{Name: key, DType: t.st.dtype, Shape: t.shape, Pieces: []safetensors.Piece{pc}}, pc.Offset})
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%s: %w: the state dict holds no tensors", a.in.Name, ErrNotTorchZip)
@@ -542,29 +543,29 @@ func (a *archive) virtual(sd any) (*checkpoint.VirtualFile, error) {
 		}
 		return 0
 	})
-	vts := make([]checkpoint.VirtualTensor, len(ts))
+	vts := make([]safetensors.VirtualTensor, len(ts))
 	for i := range ts {
 		vts[i] = ts[i].vt
 	}
-	return checkpoint.NewVirtualFile(a.in.Name, nil, vts)
+	return safetensors.NewVirtualFile(a.in.Name, nil, vts)
 }
 
 // tensorBytes is the byte range of a contiguous tensor view. A view with
 // other strides (a transposed or sliced tensor saved without .contiguous())
 // is not one range of the file and is refused by name.
-func (a *archive) tensorBytes(key string, t *tensor) (checkpoint.Piece, error) {
+func (a *archive) tensorBytes(key string, t *tensor) (safetensors.Piece, error) {
 	numel := int64(1)
 	for _, d := range t.shape {
 		var ok bool
 		if numel, ok = mul(numel, d); !ok {
-			return checkpoint.Piece{}, fmt.Errorf("%s: tensor %s: shape %v overflows", a.in.Name, key, t.shape)
+			return safetensors.Piece{}, fmt.Errorf("%s: tensor %s: shape %v overflows", a.in.Name, key, t.shape)
 		}
 	}
 	if numel > 0 {
 		want := int64(1)
 		for i := len(t.shape) - 1; i >= 0; i-- {
 			if t.shape[i] != 1 && t.stride[i] != want {
-				return checkpoint.Piece{}, fmt.Errorf("%s: tensor %s: %w: non-contiguous view (shape %v, stride %v); save it with .contiguous()", a.in.Name, key, ErrUnsupported, t.shape, t.stride)
+				return safetensors.Piece{}, fmt.Errorf("%s: tensor %s: %w: non-contiguous view (shape %v, stride %v); save it with .contiguous()", a.in.Name, key, ErrUnsupported, t.shape, t.stride)
 			}
 			want *= t.shape[i]
 		}
@@ -572,7 +573,7 @@ func (a *archive) tensorBytes(key string, t *tensor) (checkpoint.Piece, error) {
 	es := elemSize(t.st.dtype)
 	end, ok := add(t.offset, numel)
 	if !ok || end > t.st.numel {
-		return checkpoint.Piece{}, fmt.Errorf("%s: tensor %s: elements %d+%d lie outside storage %s of %d elements: refused", a.in.Name, key, t.offset, numel, t.st.key, t.st.numel)
+		return safetensors.Piece{}, fmt.Errorf("%s: tensor %s: elements %d+%d lie outside storage %s of %d elements: refused", a.in.Name, key, t.offset, numel, t.st.key, t.st.numel)
 	}
-	return checkpoint.Piece{Input: a.in, Offset: t.st.offset + t.offset*es, Length: numel * es}, nil
+	return safetensors.Piece{Input: a.in, Offset: t.st.offset + t.offset*es, Length: numel * es}, nil
 }

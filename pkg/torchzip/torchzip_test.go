@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -35,31 +36,31 @@ func openFixture(t *testing.T, name string) checkpoint.Input {
 }
 
 // values decodes a tensor's bytes into float64 for comparison.
-func values(t *testing.T, dt checkpoint.DType, b []byte) []float64 {
+func values(t *testing.T, dt safetensors.DType, b []byte) []float64 {
 	t.Helper()
 	var out []float64
 	switch dt {
-	case checkpoint.DTypeF32:
+	case safetensors.DTypeF32:
 		for i := 0; i < len(b); i += 4 {
 			out = append(out, float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i:]))))
 		}
-	case checkpoint.DTypeF16:
+	case safetensors.DTypeF16:
 		for i := 0; i < len(b); i += 2 {
 			out = append(out, f16(binary.LittleEndian.Uint16(b[i:])))
 		}
-	case checkpoint.DTypeBF16:
+	case safetensors.DTypeBF16:
 		for i := 0; i < len(b); i += 2 {
 			out = append(out, float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[i:]))<<16)))
 		}
-	case checkpoint.DTypeI64:
+	case safetensors.DTypeI64:
 		for i := 0; i < len(b); i += 8 {
 			out = append(out, float64(int64(binary.LittleEndian.Uint64(b[i:]))))
 		}
-	case checkpoint.DTypeI32:
+	case safetensors.DTypeI32:
 		for i := 0; i < len(b); i += 4 {
 			out = append(out, float64(int32(binary.LittleEndian.Uint32(b[i:]))))
 		}
-	case checkpoint.DTypeBOOL, checkpoint.DTypeU8:
+	case safetensors.DTypeBOOL, safetensors.DTypeU8:
 		for _, c := range b {
 			out = append(out, float64(c))
 		}
@@ -99,26 +100,26 @@ func TestOpenStateDictCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := checkpoint.ReadHeader(v.Input())
+	h, err := safetensors.ReadHeader(v.Input())
 	if err != nil {
 		t.Fatalf("the virtual file is not valid safetensors: %v", err)
 	}
 	want := map[string]struct {
-		dt    checkpoint.DType
+		dt    safetensors.DType
 		shape []int64
 		vals  []float64
 	}{
-		"model.diffusion_model.w_f32":   {checkpoint.DTypeF32, []int64{2, 3}, arange(0, 6)},
-		"model.diffusion_model.w_f16":   {checkpoint.DTypeF16, []int64{4}, arange(0, 4)},
-		"model.diffusion_model.w_bf16":  {checkpoint.DTypeBF16, []int64{2, 2}, arange(0, 4)},
-		"cond_stage_model.position_ids": {checkpoint.DTypeI64, []int64{1, 5}, arange(0, 5)},
-		"model.view_tail":               {checkpoint.DTypeF32, []int64{3, 4}, arange(12, 12)},
-		"model.view_head":               {checkpoint.DTypeF32, []int64{2, 4}, arange(0, 8)},
-		"model.param":                   {checkpoint.DTypeF32, []int64{3}, arange(0, 3)},
-		"model.scalar":                  {checkpoint.DTypeF32, []int64{}, []float64{7}},
-		"model_ema.decay":               {checkpoint.DTypeF32, []int64{}, []float64{float64(float32(0.9999))}},
-		"model_ema.num_updates":         {checkpoint.DTypeI32, []int64{}, []float64{3}},
-		"model.mask":                    {checkpoint.DTypeBOOL, []int64{3}, []float64{1, 0, 1}},
+		"model.diffusion_model.w_f32":   {safetensors.DTypeF32, []int64{2, 3}, arange(0, 6)},
+		"model.diffusion_model.w_f16":   {safetensors.DTypeF16, []int64{4}, arange(0, 4)},
+		"model.diffusion_model.w_bf16":  {safetensors.DTypeBF16, []int64{2, 2}, arange(0, 4)},
+		"cond_stage_model.position_ids": {safetensors.DTypeI64, []int64{1, 5}, arange(0, 5)},
+		"model.view_tail":               {safetensors.DTypeF32, []int64{3, 4}, arange(12, 12)},
+		"model.view_head":               {safetensors.DTypeF32, []int64{2, 4}, arange(0, 8)},
+		"model.param":                   {safetensors.DTypeF32, []int64{3}, arange(0, 3)},
+		"model.scalar":                  {safetensors.DTypeF32, []int64{}, []float64{7}},
+		"model_ema.decay":               {safetensors.DTypeF32, []int64{}, []float64{float64(float32(0.9999))}},
+		"model_ema.num_updates":         {safetensors.DTypeI32, []int64{}, []float64{3}},
+		"model.mask":                    {safetensors.DTypeBOOL, []int64{3}, []float64{1, 0, 1}},
 	}
 	if len(h.Tensors) != len(want) {
 		var names []string
@@ -155,7 +156,7 @@ func TestLowerCopiesFromTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	vin := v.Input()
-	h, err := checkpoint.ReadHeader(vin)
+	h, err := safetensors.ReadHeader(vin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := checkpoint.ReadHeader(v.Input()); err != nil {
+		if _, err := safetensors.ReadHeader(v.Input()); err != nil {
 			t.Fatalf("opened, but the virtual header is invalid: %v", err)
 		}
 	})

@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
-	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 func main() {
@@ -157,16 +157,16 @@ func makeF32Model(path string) error {
 	if err != nil {
 		return err
 	}
-	ts := make([]checkpoint.Tensor, len(m.Tensors))
+	ts := make([]safetensors.Tensor, len(m.Tensors))
 	for i, e := range m.Tensors {
-		ts[i] = checkpoint.Tensor{Name: e.Key, DType: checkpoint.DTypeF32, Shape: e.Shape}
+		ts[i] = safetensors.Tensor{Name: e.Key, DType: safetensors.DTypeF32, Shape: e.Shape}
 	}
-	checkpoint.ReferenceOrder(ts)
-	size, err := checkpoint.AssignOffsets(ts)
+	safetensors.ReferenceOrder(ts)
+	size, err := safetensors.AssignOffsets(ts)
 	if err != nil {
 		return err
 	}
-	h, err := checkpoint.EncodeHeader(nil, ts)
+	h, err := safetensors.EncodeHeader(nil, ts)
 	if err != nil {
 		return err
 	}

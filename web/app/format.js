@@ -95,7 +95,7 @@ export function clipText(text, max = 4000) {
 }
 
 // ---- plain words ---------------------------------------------------------------
-// The engine names models by ComfyUI's class (pkg/checkpoint/arch.go, from
+// The engine names models by ComfyUI's class (pkg/comfy/arch.go, from
 // comfy.supported_models); a newcomer knows them by their published names.
 const ARCHITECTURE_NAMES = {
   SD15: 'Stable Diffusion 1.5',
@@ -172,7 +172,7 @@ export function architectureName(architectureClass) {
   return ARCHITECTURE_NAMES[architectureClass] ?? String(architectureClass || 'unknown');
 }
 
-// VAE families the engine reports (pkg/checkpoint/detect_vae.go), said by
+// VAE families the engine reports (pkg/comfy/detect_vae.go), said by
 // what they go with; other families use the engine's own detail text.
 const VAE_NAMES = {
   kl4: 'VAE for Stable Diffusion 1.x, 2.x and XL',

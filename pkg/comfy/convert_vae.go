@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
@@ -55,7 +55,7 @@ var vaeConversionMapAttn = [][2]string{
 // proj_out weights, Linear [C,C] in diffusers, are reshaped to the ldm 1×1
 // convolution [C,C,1,1] ([C,C,1,1,1] when the VAE's convolutions are 3-D) —
 // a header-only change.
-func ldmVAEFromDiffusers(sd stateDict) (stateDict, error) {
+func ldmVAEFromDiffusers(sd StateDict) (StateDict, error) {
 	mapping := map[string]string{}
 	conv3d := false
 	for k, t := range sd {
@@ -68,7 +68,7 @@ func ldmVAEFromDiffusers(sd stateDict) (stateDict, error) {
 		}
 		mapping[k] = v
 	}
-	out := stateDict{}
+	out := StateDict{}
 	for k, v := range mapping {
 		if strings.Contains(k, "attentions") {
 			for _, r := range vaeConversionMapAttn {
@@ -105,8 +105,8 @@ func ldmVAEFromDiffusers(sd stateDict) (stateDict, error) {
 var vaeTrainingPrefixes = []string{"loss.", "model_ema."}
 
 // dropVAETrainingKeys removes loss.* and model_ema.* keys.
-func dropVAETrainingKeys(sd stateDict) stateDict {
-	out := stateDict{}
+func dropVAETrainingKeys(sd StateDict) StateDict {
+	out := StateDict{}
 	for k, v := range sd {
 		drop := false
 		for _, p := range vaeTrainingPrefixes {

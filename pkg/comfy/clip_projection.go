@@ -1,6 +1,10 @@
-package checkpoint
+package comfy
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
+)
 
 // identityProjection is the text_projection.weight ComfyUI's CLIP text
 // model holds when its file has none: comfy/clip_model.py CLIPTextModel
@@ -13,8 +17,8 @@ import "encoding/binary"
 //
 // It returns nil when sd already has a projection, is not a CLIP text model,
 // or is in a dtype ComfyUI would not build the identity in byte for byte.
-func identityProjection(kind string, sd stateDict) *tensorSource {
-	if kind != teClipL && kind != teClipG && kind != teClipH {
+func IdentityProjection(kind string, sd StateDict) *TensorSource {
+	if kind != TEClipL && kind != TEClipG && kind != TEClipH {
 		return nil
 	}
 	if _, ok := sd["text_projection.weight"]; ok {
@@ -27,11 +31,11 @@ func identityProjection(kind string, sd stateDict) *tensorSource {
 	n := ref.Shape[0]
 	var one []byte
 	switch ref.DType {
-	case DTypeF16:
+	case safetensors.DTypeF16:
 		one = binary.LittleEndian.AppendUint16(nil, 0x3c00)
-	case DTypeBF16:
+	case safetensors.DTypeBF16:
 		one = binary.LittleEndian.AppendUint16(nil, 0x3f80)
-	case DTypeF32:
+	case safetensors.DTypeF32:
 		one = binary.LittleEndian.AppendUint32(nil, 0x3f800000)
 	default:
 		return nil
@@ -41,5 +45,5 @@ func identityProjection(kind string, sd stateDict) *tensorSource {
 	for i := int64(0); i < n; i++ {
 		copy(data[(i*n+i)*es:], one)
 	}
-	return inlineSource(ref.DType, []int64{n, n}, data)
+	return InlineSource(ref.DType, []int64{n, n}, data)
 }

@@ -1,15 +1,17 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // shapes builds a state dict of shape-only tensors.
-func shapes(kv map[string][]int64) stateDict {
-	sd := stateDict{}
+func shapes(kv map[string][]int64) StateDict {
+	sd := StateDict{}
 	for k, s := range kv {
-		sd[k] = &tensorSource{DType: DTypeF16, Shape: s}
+		sd[k] = &TensorSource{DType: safetensors.DTypeF16, Shape: s}
 	}
 	return sd
 }
@@ -19,7 +21,7 @@ func shapes(kv map[string][]int64) stateDict {
 type unetLevel struct{ res, depth int }
 
 // synthUNet builds the keys detect_unet_config reads for an SD-family UNet.
-func synthUNet(mc, in, ctx, adm int64, linear, temporal bool, levels []unetLevel) stateDict {
+func synthUNet(mc, in, ctx, adm int64, linear, temporal bool, levels []unetLevel) StateDict {
 	kv := map[string][]int64{"input_blocks.0.0.weight": {mc, in, 3, 3}, "out.2.weight": {4, mc, 3, 3}}
 	if adm > 0 {
 		kv["label_emb.0.0.weight"] = []int64{mc * 4, adm}
@@ -67,7 +69,7 @@ func TestDetectArchitectures(t *testing.T) {
 	sd4 := levels(2, 1, 1, 1, 0)
 	cases := []struct {
 		want string
-		sd   stateDict
+		sd   StateDict
 	}{
 		{"SD15", synthUNet(320, 4, 768, 0, false, false, sd4)},
 		{"SD15", synthUNet(320, 9, 768, 0, false, false, sd4)}, // inpainting
@@ -153,14 +155,14 @@ func TestDetectArchitectures(t *testing.T) {
 	// Every class in the table is detectable from some key set, except
 	// Stable_Zero123 (its required cc_projection keys sit outside the
 	// diffusion model: ComfyUI's own re-load finds SD15_instructpix2pix).
-	for _, a := range architectures {
+	for _, a := range Architectures {
 		if !seen[a.Class] && a.Class != "Stable_Zero123" {
 			t.Errorf("no detection case for %s", a.Class)
 		}
 	}
 
 	// Signatures ComfyUI rejects or no class matches.
-	for name, sd := range map[string]stateDict{
+	for name, sd := range map[string]StateDict{
 		"pixart diffusers": shapes(map[string][]int64{"adaln_single.emb.timestep_embedder.linear_1.bias": {1}, "pos_embed.proj.bias": {1}}),
 		"nothing":          shapes(map[string][]int64{"foo.weight": {1}}),
 	} {
@@ -190,17 +192,17 @@ func TestDetectTextEncoders(t *testing.T) {
 		return kv
 	}
 	cases := map[string]map[string][]int64{
-		teClipL:      clip(12),
-		teClipH:      clip(24),
-		teClipG:      clip(32),
-		teT5XXL:      t5(4096, 32128, false),
-		teUMT5XXL:    t5(4096, 256384, true),
-		tePileT5XL:   t5(2048, 32128, false),
-		teMT5XL:      t5(2048, 250112, false),
-		teT5Base:     {"encoder.block.0.layer.0.SelfAttention.k.weight": {768, 768}},
+		TEClipL:      clip(12),
+		TEClipH:      clip(24),
+		TEClipG:      clip(32),
+		TET5XXL:      t5(4096, 32128, false),
+		TEUMT5XXL:    t5(4096, 256384, true),
+		TEPileT5XL:   t5(2048, 32128, false),
+		TEMT5XL:      t5(2048, 250112, false),
+		TET5Base:     {"encoder.block.0.layer.0.SelfAttention.k.weight": {768, 768}},
 		teUMT5Base:   {"encoder.block.0.layer.0.SelfAttention.k.weight": {768, 768}, "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight": {1}},
 		teByT5Small:  {"encoder.block.0.layer.0.SelfAttention.k.weight": {384, 1472}},
-		teGemma2_2B:  {"model.layers.0.post_feedforward_layernorm.weight": {1}},
+		TEGemma2_2B:  {"model.layers.0.post_feedforward_layernorm.weight": {1}},
 		teGemma3_4B:  {"model.layers.0.post_feedforward_layernorm.weight": {1}, "model.layers.0.self_attn.q_norm.weight": {1}},
 		teGemma3_12B: {"model.layers.0.post_feedforward_layernorm.weight": {1}, "model.layers.47.self_attn.q_norm.weight": {1}},
 		teQwen25_3B:  {"model.layers.0.self_attn.k_proj.bias": {256}},
@@ -208,7 +210,7 @@ func TestDetectTextEncoders(t *testing.T) {
 		teQwen3_4B:   {"model.layers.0.post_attention_layernorm.weight": {2560}, "model.layers.0.self_attn.q_norm.weight": {1}},
 		teQwen3_2B:   {"model.layers.0.post_attention_layernorm.weight": {2048}, "model.layers.0.self_attn.q_norm.weight": {1}},
 		teMistral3:   {"model.layers.0.post_attention_layernorm.weight": {5120}},
-		teLlama:      {"model.layers.0.post_attention_layernorm.weight": {4096}},
+		TELlama:      {"model.layers.0.post_attention_layernorm.weight": {4096}},
 	}
 	for want, kv := range cases {
 		if got := detectTEKind(shapes(kv)); got != want {
@@ -226,20 +228,20 @@ func TestTEModuleKeys(t *testing.T) {
 		"text_model.embeddings.position_ids": {1, 77}, "text_model.final_layer_norm.weight": {1},
 		"text_projection.weight": {1}, "vision_model.x": {1}, "visual_projection.weight": {1}, "logit_scale": {},
 	})
-	got := teModuleKeys(teClipL, sd)
-	if len(got) != 2 || !got.has("text_model.final_layer_norm.weight") || !got.has("text_projection.weight") {
-		t.Errorf("clip: %v", got.sortedKeys())
+	got := teModuleKeys(TEClipL, sd)
+	if len(got) != 2 || !got.Has("text_model.final_layer_norm.weight") || !got.Has("text_projection.weight") {
+		t.Errorf("clip: %v", got.SortedKeys())
 	}
 	sd = shapes(map[string][]int64{"shared.weight": {1}, "encoder.embed_tokens.weight": {1}, "encoder.block.0.x": {1}, "decoder.block.0.x": {1}, "lm_head.weight": {1}, "scaled_fp8": {0}})
-	got = teModuleKeys(teT5XXL, sd)
-	if fmt.Sprint(got.sortedKeys()) != "[encoder.block.0.x scaled_fp8 shared.weight]" {
-		t.Errorf("t5: %v", got.sortedKeys())
+	got = teModuleKeys(TET5XXL, sd)
+	if fmt.Sprint(got.SortedKeys()) != "[encoder.block.0.x scaled_fp8 shared.weight]" {
+		t.Errorf("t5: %v", got.SortedKeys())
 	}
 	sd = shapes(map[string][]int64{"model.layers.0.x": {1}, "lm_head.weight": {1}, "visual.blocks.0.x": {1}})
-	if got := teModuleKeys(teQwen25_7B, sd); len(got) != 2 || got.has("lm_head.weight") {
-		t.Errorf("qwen25_7b: %v", got.sortedKeys())
+	if got := teModuleKeys(teQwen25_7B, sd); len(got) != 2 || got.Has("lm_head.weight") {
+		t.Errorf("qwen25_7b: %v", got.SortedKeys())
 	}
 	if got := teModuleKeys(teQwen3_4B, sd); len(got) != 1 {
-		t.Errorf("qwen3_4b: %v", got.sortedKeys())
+		t.Errorf("qwen3_4b: %v", got.SortedKeys())
 	}
 }

@@ -1,10 +1,12 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // This file holds the byte-range algebra every key conversion is built on.
@@ -21,36 +23,37 @@ import (
 // So a converted tensor is described by its pieces, and planning never
 // touches tensor data.
 
-// piece is one run of bytes of an output tensor.
-type piece struct {
+// Piece is one run of bytes of an output tensor.
+type Piece struct {
 	Input     int   // index into the plan's inputs; -1: Data holds the bytes
 	Offset    int64 // absolute offset in the input file
 	Length    int64 // bytes this piece contributes
 	Transpose *Transpose
 	Data      []byte
-	Convert   *Convert // a quantized layer's part (Length is then the source's)
+	// Compute, when set, is the planner's transform of the piece's bytes
+	// (a quantized layer's part; opaque here): Length is then the bytes it
+	// reads and OutLength the bytes it writes.
+	Compute   any
+	OutLength int64
+}
+
+// Transpose describes a 2-D transpose of a source tensor (ComfyUI's
+// text_projection.weight -> text_projection).
+type Transpose struct {
+	Rows, Cols int64
+	ElemSize   int64
 }
 
 // tensorSource is a tensor under construction: its dtype and shape and the
 // pieces its bytes come from, in order.
-type tensorSource struct {
-	DType  DType
+type TensorSource struct {
+	DType  safetensors.DType
 	Shape  []int64
-	Pieces []piece
+	Pieces []Piece
 }
 
 // stateDict maps tensor names to their sources, like a torch state dict.
-type stateDict map[string]*tensorSource
-
-// dtypeSize is the element size in bytes of the dtypes tensors can be
-// rearranged in (sub-byte dtypes can only be copied whole).
-var dtypeSize = map[DType]int64{
-	"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
-	"F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1,
-	"I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-	"I32": 4, "U32": 4, "F32": 4,
-	"F64": 8, "I64": 8, "U64": 8, "C64": 8,
-}
+type StateDict map[string]*TensorSource
 
 // numElements is the product of shape.
 func numElements(shape []int64) int64 {
@@ -62,27 +65,26 @@ func numElements(shape []int64) int64 {
 }
 
 // sourceFromTensor is a whole tensor of input file index in, copied as is.
-func sourceFromTensor(in int, h *Header, t Tensor) *tensorSource {
-	return &tensorSource{
+func sourceFromTensor(in int, h *safetensors.Header, t safetensors.Tensor) *TensorSource {
+	return &TensorSource{
 		DType:  t.DType,
 		Shape:  slices.Clone(t.Shape),
-		Pieces: []piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
+		Pieces: []Piece{{Input: in, Offset: h.DataStart + t.Begin, Length: t.End - t.Begin}},
 	}
 }
 
 // inlineSource is a tensor ComfyUI creates itself (position_ids,
 // logit_scale, v_pred), with its bytes.
-func inlineSource(dtype DType, shape []int64, data []byte) *tensorSource {
-	return &tensorSource{DType: dtype, Shape: shape, Pieces: []piece{{Input: -1, Length: int64(len(data)), Data: data}}}
+func InlineSource(dtype safetensors.DType, shape []int64, data []byte) *TensorSource {
+	return &TensorSource{DType: dtype, Shape: shape, Pieces: []Piece{{Input: -1, Length: int64(len(data)), Data: data}}}
 }
 
 // size is the tensor's byte size.
-func (s *tensorSource) size() int64 {
+func (s *TensorSource) Size() int64 {
 	var n int64
 	for _, p := range s.Pieces {
-		if p.Convert != nil {
-			out, _ := p.Convert.outputBytes(p.Length)
-			n += out
+		if p.Compute != nil {
+			n += p.OutLength
 			continue
 		}
 		n += p.Length
@@ -91,9 +93,9 @@ func (s *tensorSource) size() int64 {
 }
 
 // rowBytes is the byte size of one dim-0 slice.
-func (s *tensorSource) rowBytes() (int64, error) {
-	es, ok := dtypeSize[s.DType]
-	if !ok {
+func (s *TensorSource) rowBytes() (int64, error) {
+	es := s.DType.ElemSize()
+	if es == 0 {
 		return 0, fmt.Errorf("cannot split a %s tensor", s.DType)
 	}
 	if len(s.Shape) == 0 {
@@ -104,7 +106,7 @@ func (s *tensorSource) rowBytes() (int64, error) {
 
 // narrowRows is torch.narrow(0, start, length): rows [start, start+length)
 // of the tensor, a byte sub-range of its pieces.
-func (s *tensorSource) narrowRows(start, length int64) (*tensorSource, error) {
+func (s *TensorSource) narrowRows(start, length int64) (*TensorSource, error) {
 	if len(s.Shape) == 0 {
 		return nil, fmt.Errorf("cannot split a scalar")
 	}
@@ -116,7 +118,7 @@ func (s *tensorSource) narrowRows(start, length int64) (*tensorSource, error) {
 		return nil, err
 	}
 	from, to := start*rb, (start+length)*rb
-	out := &tensorSource{DType: s.DType, Shape: append([]int64{length}, s.Shape[1:]...)}
+	out := &TensorSource{DType: s.DType, Shape: append([]int64{length}, s.Shape[1:]...)}
 	var pos int64
 	for _, p := range s.Pieces {
 		lo, hi := max(from, pos), min(to, pos+p.Length)
@@ -124,7 +126,7 @@ func (s *tensorSource) narrowRows(start, length int64) (*tensorSource, error) {
 			if p.Transpose != nil {
 				return nil, fmt.Errorf("cannot split a transposed tensor")
 			}
-			q := piece{Input: p.Input, Offset: p.Offset + (lo - pos), Length: hi - lo}
+			q := Piece{Input: p.Input, Offset: p.Offset + (lo - pos), Length: hi - lo}
 			if p.Input < 0 {
 				q.Data = p.Data[lo-pos : hi-pos]
 			}
@@ -136,7 +138,7 @@ func (s *tensorSource) narrowRows(start, length int64) (*tensorSource, error) {
 }
 
 // concatRows is torch.cat(parts, dim=0).
-func concatRows(parts ...*tensorSource) (*tensorSource, error) {
+func concatRows(parts ...*TensorSource) (*TensorSource, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("nothing to concatenate")
 	}
@@ -144,7 +146,7 @@ func concatRows(parts ...*tensorSource) (*tensorSource, error) {
 	if len(first.Shape) == 0 {
 		return nil, fmt.Errorf("cannot concatenate scalars")
 	}
-	out := &tensorSource{DType: first.DType, Shape: slices.Clone(first.Shape)}
+	out := &TensorSource{DType: first.DType, Shape: slices.Clone(first.Shape)}
 	out.Shape[0] = 0
 	for _, p := range parts {
 		if p.DType != first.DType || len(p.Shape) != len(first.Shape) || !slices.Equal(p.Shape[1:], first.Shape[1:]) {
@@ -159,15 +161,15 @@ func concatRows(parts ...*tensorSource) (*tensorSource, error) {
 // transposed is t.transpose(0, 1).contiguous() of a 2-D tensor. A tensor
 // that is itself a transpose turns back into a plain copy, so converting
 // open_clip -> HF -> open_clip gives the original bytes.
-func (s *tensorSource) transposed() (*tensorSource, error) {
+func (s *TensorSource) transposed() (*TensorSource, error) {
 	if len(s.Shape) != 2 {
 		return nil, fmt.Errorf("cannot transpose a %d-D tensor", len(s.Shape))
 	}
 	if len(s.Pieces) != 1 || s.Pieces[0].Input < 0 {
 		return nil, fmt.Errorf("can only transpose a tensor read from one input")
 	}
-	es, ok := dtypeSize[s.DType]
-	if !ok {
+	es := s.DType.ElemSize()
+	if es == 0 {
 		return nil, fmt.Errorf("cannot transpose a %s tensor", s.DType)
 	}
 	p := s.Pieces[0]
@@ -176,21 +178,21 @@ func (s *tensorSource) transposed() (*tensorSource, error) {
 	} else {
 		p.Transpose = &Transpose{Rows: s.Shape[0], Cols: s.Shape[1], ElemSize: es}
 	}
-	return &tensorSource{DType: s.DType, Shape: []int64{s.Shape[1], s.Shape[0]}, Pieces: []piece{p}}, nil
+	return &TensorSource{DType: s.DType, Shape: []int64{s.Shape[1], s.Shape[0]}, Pieces: []Piece{p}}, nil
 }
 
 // reshaped is the same bytes under a new shape with the same element count
 // (the VAE's [C,C] -> [C,C,1,1] attention weights).
-func (s *tensorSource) reshaped(shape []int64) (*tensorSource, error) {
+func (s *TensorSource) reshaped(shape []int64) (*TensorSource, error) {
 	if numElements(shape) != numElements(s.Shape) {
 		return nil, fmt.Errorf("cannot reshape %v into %v", s.Shape, shape)
 	}
-	return &tensorSource{DType: s.DType, Shape: shape, Pieces: s.Pieces}, nil
+	return &TensorSource{DType: s.DType, Shape: shape, Pieces: s.Pieces}, nil
 }
 
 // swapScaleShift is comfy.utils.swap_scale_shift: chunk dim 0 into
 // [shift, scale] halves and write cat([scale, shift]).
-func (s *tensorSource) swapScaleShift() (*tensorSource, error) {
+func (s *TensorSource) swapScaleShift() (*TensorSource, error) {
 	if len(s.Shape) == 0 || s.Shape[0]%2 != 0 {
 		return nil, fmt.Errorf("cannot swap the halves of a tensor of shape %v", s.Shape)
 	}
@@ -207,14 +209,14 @@ func (s *tensorSource) swapScaleShift() (*tensorSource, error) {
 }
 
 // sortedKeys returns the names of sd in ascending order.
-func (sd stateDict) sortedKeys() []string {
+func (sd StateDict) SortedKeys() []string {
 	return slices.Sorted(maps.Keys(sd))
 }
 
 // withPrefix returns the tensors whose names start with prefix, stripped of
 // it (comfy.utils.state_dict_prefix_replace(sd, {prefix: ""}, filter_keys=True)).
-func (sd stateDict) withPrefix(prefix string) stateDict {
-	out := stateDict{}
+func (sd StateDict) withPrefix(prefix string) StateDict {
+	out := StateDict{}
 	for k, v := range sd {
 		if strings.HasPrefix(k, prefix) {
 			out[k[len(prefix):]] = v
@@ -224,8 +226,8 @@ func (sd stateDict) withPrefix(prefix string) stateDict {
 }
 
 // addPrefix returns sd with prefix prepended to every name.
-func (sd stateDict) addPrefix(prefix string) stateDict {
-	out := make(stateDict, len(sd))
+func (sd StateDict) AddPrefix(prefix string) StateDict {
+	out := make(StateDict, len(sd))
 	for k, v := range sd {
 		out[prefix+k] = v
 	}
@@ -233,13 +235,13 @@ func (sd stateDict) addPrefix(prefix string) stateDict {
 }
 
 // has reports whether name is in sd.
-func (sd stateDict) has(name string) bool {
+func (sd StateDict) Has(name string) bool {
 	_, ok := sd[name]
 	return ok
 }
 
 // shape returns the shape of name, or nil when absent.
-func (sd stateDict) shape(name string) []int64 {
+func (sd StateDict) shape(name string) []int64 {
 	if t, ok := sd[name]; ok {
 		return t.Shape
 	}
@@ -248,7 +250,7 @@ func (sd stateDict) shape(name string) []int64 {
 
 // dim returns dimension i of name's shape, or -1 when the tensor is absent
 // or has fewer dimensions.
-func (sd stateDict) dim(name string, i int) int64 {
+func (sd StateDict) dim(name string, i int) int64 {
 	s := sd.shape(name)
 	if i < 0 {
 		i += len(s)
@@ -260,7 +262,7 @@ func (sd stateDict) dim(name string, i int) int64 {
 }
 
 // hasPrefix reports whether any name starts with prefix.
-func (sd stateDict) hasPrefix(prefix string) bool {
+func (sd StateDict) hasPrefix(prefix string) bool {
 	for k := range sd {
 		if strings.HasPrefix(k, prefix) {
 			return true
@@ -271,7 +273,7 @@ func (sd stateDict) hasPrefix(prefix string) bool {
 
 // countBlocks is comfy's count_blocks: the number of consecutive indices n
 // from 0 for which some name starts with fmt.Sprintf(format, n).
-func (sd stateDict) countBlocks(format string) int {
+func (sd StateDict) countBlocks(format string) int {
 	n := 0
 	for {
 		p := fmt.Sprintf(format, n)
@@ -283,10 +285,10 @@ func (sd stateDict) countBlocks(format string) int {
 }
 
 // bytes is the total data size of sd.
-func (sd stateDict) bytes() int64 {
+func (sd StateDict) Bytes() int64 {
 	var n int64
 	for _, t := range sd {
-		n += t.size()
+		n += t.Size()
 	}
 	return n
 }

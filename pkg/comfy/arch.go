@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 // Architectures are data: one entry per ComfyUI model class (the list
 // comfy/supported_models.py `models` at ComfyUI 0.8.0, in its matching
@@ -8,26 +8,26 @@ package checkpoint
 // modelFamilies) plus a golden test.
 
 // modelType is comfy.model_base.ModelType as far as saving cares.
-type modelType string
+type ModelType string
 
 const (
-	modelEPS     modelType = "eps"     // modelspec.predict_key "epsilon"
-	modelV       modelType = "v"       // predict_key "v", tensor v_pred
-	modelEDM     modelType = "edm"     // Playground 2.5 (edm_mean/edm_std)
-	modelVEDM    modelType = "v_edm"   // CosXL, SVD: edm_vpred.sigma_max/min
-	modelFlow    modelType = "flow"    // SD3, AuraFlow, Wan …: nothing written
-	modelFlux    modelType = "flux"    // Flux family: nothing written
-	modelOther   modelType = "other"   // Cascade, Audio, LTXV …: nothing written
-	modelUnknown modelType = "unknown" // not decided yet
+	ModelEPS     ModelType = "eps"     // modelspec.predict_key "epsilon"
+	ModelV       ModelType = "v"       // predict_key "v", tensor v_pred
+	ModelEDM     ModelType = "edm"     // Playground 2.5 (edm_mean/edm_std)
+	ModelVEDM    ModelType = "v_edm"   // CosXL, SVD: edm_vpred.sigma_max/min
+	modelFlow    ModelType = "flow"    // SD3, AuraFlow, Wan …: nothing written
+	modelFlux    ModelType = "flux"    // Flux family: nothing written
+	modelOther   ModelType = "other"   // Cascade, Audio, LTXV …: nothing written
+	modelUnknown ModelType = "unknown" // not decided yet
 )
 
 // predictionRule says how ComfyUI decides a class's model type.
-type predictionRule int
+type PredictionRule int
 
 const (
-	predictFixed   predictionRule = iota // the class's ModelType
-	predictMarkers                       // SDXL.model_type: v_pred/ztsnr/edm_* top-level keys (supported_models.py:200-218)
-	predictStd                           // SD20.model_type: std of one tensor > 0.09 → v (supported_models.py:97-103)
+	PredictFixed   PredictionRule = iota // the class's ModelType
+	PredictMarkers                       // SDXL.model_type: v_pred/ztsnr/edm_* top-level keys (supported_models.py:200-218)
+	PredictStd                           // SD20.model_type: std of one tensor > 0.09 → v (supported_models.py:97-103)
 )
 
 // clipSave is the class's process_clip_state_dict_for_saving.
@@ -42,7 +42,7 @@ const (
 )
 
 // encoderSpec is one text encoder a class's CLIP holds.
-type encoderSpec struct {
+type EncoderSpec struct {
 	Kind     string // detected encoder kind ("clip_l", "t5xxl" …)
 	Name     string // attribute name in ComfyUI's CLIP model; "" means Kind
 	Optional bool
@@ -52,7 +52,7 @@ type encoderSpec struct {
 	Tokenizer string
 }
 
-func (e encoderSpec) name() string {
+func (e EncoderSpec) Attr() string {
 	if e.Name != "" {
 		return e.Name
 	}
@@ -84,7 +84,7 @@ type Arch struct {
 
 	TEPrefix     string // text_encoder_key_prefix[0]
 	ClipSave     clipSave
-	Encoders     []encoderSpec
+	Encoders     []EncoderSpec
 	AnyEncoder   bool // the class's CLIP takes any non-empty subset of Encoders (SD3, HiDream)
 	NoTextEncode bool // clip_target is None on load (SVD, Hunyuan3D): a text encoder is not needed
 
@@ -92,14 +92,14 @@ type Arch struct {
 	VAEKinds  []string // VAE families the class decodes with; nil: not checked
 
 	ModelSpec  string // modelspec.architecture, "" when ComfyUI writes none
-	ModelType  modelType
-	Prediction predictionRule
+	ModelType  ModelType
+	Prediction PredictionRule
 }
 
 // Prefixes shared by many classes (comfy/supported_models_base.py:45-46
 // defaults and the common overrides).
 const (
-	prefixDiffusion   = "model.diffusion_model."
+	PrefixDiffusion   = "model.diffusion_model."
 	prefixModelModel  = "model.model."
 	prefixCondStage   = "cond_stage_model."
 	prefixTextEncs    = "text_encoders."
@@ -127,27 +127,27 @@ const (
 )
 
 var (
-	encClipL = encoderSpec{Kind: "clip_l"}
-	encClipG = encoderSpec{Kind: "clip_g"}
-	encT5XXL = encoderSpec{Kind: "t5xxl"}
+	encClipL = EncoderSpec{Kind: "clip_l"}
+	encClipG = EncoderSpec{Kind: "clip_g"}
+	encT5XXL = EncoderSpec{Kind: "t5xxl"}
 
-	sd15Encoders = []encoderSpec{encClipL}
-	sd20Encoders = []encoderSpec{{Kind: "clip_h"}}
-	sdxlEncoders = []encoderSpec{encClipL, encClipG}
-	fluxEncoders = []encoderSpec{encClipL, encT5XXL}
-	wanEncoders  = []encoderSpec{{Kind: "umt5xxl", Tokenizer: "spiece_model"}}
+	sd15Encoders = []EncoderSpec{encClipL}
+	sd20Encoders = []EncoderSpec{{Kind: "clip_h"}}
+	sdxlEncoders = []EncoderSpec{encClipL, encClipG}
+	fluxEncoders = []EncoderSpec{encClipL, encT5XXL}
+	wanEncoders  = []EncoderSpec{{Kind: "umt5xxl", Tokenizer: "spiece_model"}}
 	// HunyuanDiT's tokenizer state_dict names its blob mt5xl.spiece_model
 	// (comfy/text_encoders/hydit.py:51-52).
-	hyditEncoders = []encoderSpec{{Kind: "hydit_clip"}, {Kind: "mt5xl", Tokenizer: "mt5xl.spiece_model"}}
-	sd3Encoders   = []encoderSpec{
+	hyditEncoders = []EncoderSpec{{Kind: "hydit_clip"}, {Kind: "mt5xl", Tokenizer: "mt5xl.spiece_model"}}
+	sd3Encoders   = []EncoderSpec{
 		{Kind: "clip_l", Optional: true}, {Kind: "clip_g", Optional: true}, {Kind: "t5xxl", Optional: true},
 	}
 )
 
 // unet is the shorthand for the SD-family entries.
-func unetArch(class string, cfg map[string]any, te []encoderSpec, save clipSave, pred predictionRule, mt modelType) *Arch {
+func unetArch(class string, cfg map[string]any, te []EncoderSpec, save clipSave, pred PredictionRule, mt ModelType) *Arch {
 	a := &Arch{
-		Class: class, Family: familyUNet, Config: cfg, UnetPrefix: prefixDiffusion,
+		Class: class, Family: FamilyUNet, Config: cfg, UnetPrefix: PrefixDiffusion,
 		TEPrefix: prefixCondStage, ClipSave: save, Encoders: te,
 		VAEPrefix: prefixFirstStage, VAEKinds: []string{vaeKL4},
 		ModelType: mt, Prediction: pred,
@@ -156,9 +156,9 @@ func unetArch(class string, cfg map[string]any, te []encoderSpec, save clipSave,
 }
 
 // dit is the shorthand for the text_encoders./vae. families.
-func ditArch(class, family string, cfg map[string]any, te []encoderSpec, vae []string, mt modelType) *Arch {
+func ditArch(class, family string, cfg map[string]any, te []EncoderSpec, vae []string, mt ModelType) *Arch {
 	return &Arch{
-		Class: class, Family: family, Config: cfg, UnetPrefix: prefixDiffusion,
+		Class: class, Family: family, Config: cfg, UnetPrefix: PrefixDiffusion,
 		TEPrefix: prefixTextEncs, Encoders: te, VAEPrefix: prefixVAE, VAEKinds: vae, ModelType: mt,
 	}
 }
@@ -188,84 +188,84 @@ func merge(a map[string]any, b map[string]any) map[string]any {
 }
 
 // architectures is comfy.supported_models.models (0.8.0) in matching order.
-var architectures = []*Arch{
+var Architectures = []*Arch{
 	// LotusD.get_model builds model_base.Lotus(self, device) with
 	// BaseModel's default EPS, not SD20's epsilon/v test.
-	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, clipSaveSD20, predictFixed, modelEPS),
-	with(unetArch("Stable_Zero123", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSavePrefix, predictFixed, modelEPS), func(a *Arch) {
+	unetArch("LotusD", map[string]any{"model_channels": 320, "use_linear_in_transformer": true, "use_temporal_attention": false, "adm_in_channels": 4, "in_channels": 4}, sd20Encoders, clipSaveSD20, PredictFixed, ModelEPS),
+	with(unetArch("Stable_Zero123", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSavePrefix, PredictFixed, ModelEPS), func(a *Arch) {
 		a.RequiredKeys = []string{"cc_projection.weight", "cc_projection.bias"}
 		a.Encoders, a.NoTextEncode = nil, true
 	}),
-	unetArch("SD15_instructpix2pix", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSaveSD15, predictFixed, modelEPS),
-	unetArch("SD15", sd15Config, sd15Encoders, clipSaveSD15, predictFixed, modelEPS),
-	unetArch("SD20", sd20Config, sd20Encoders, clipSaveSD20, predictStd, modelEPS),
-	unetArch("SD21UnclipL", merge(sd20Config, map[string]any{"adm_in_channels": 1536}), sd20Encoders, clipSaveSD20, predictStd, modelEPS),
-	unetArch("SD21UnclipH", merge(sd20Config, map[string]any{"adm_in_channels": 2048}), sd20Encoders, clipSaveSD20, predictStd, modelEPS),
-	with(unetArch("SDXL_instructpix2pix", merge(sdxlConfig("0,0,2,2,10,10"), map[string]any{"in_channels": 8}), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) {
+	unetArch("SD15_instructpix2pix", merge(sd15Config, map[string]any{"in_channels": 8}), sd15Encoders, clipSaveSD15, PredictFixed, ModelEPS),
+	unetArch("SD15", sd15Config, sd15Encoders, clipSaveSD15, PredictFixed, ModelEPS),
+	unetArch("SD20", sd20Config, sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	unetArch("SD21UnclipL", merge(sd20Config, map[string]any{"adm_in_channels": 1536}), sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	unetArch("SD21UnclipH", merge(sd20Config, map[string]any{"adm_in_channels": 2048}), sd20Encoders, clipSaveSD20, PredictStd, ModelEPS),
+	with(unetArch("SDXL_instructpix2pix", merge(sdxlConfig("0,0,2,2,10,10"), map[string]any{"in_channels": 8}), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) {
 		a.ModelSpec = "stable-diffusion-xl-v1-edit"
 	}),
-	with(unetArch("SDXLRefiner", map[string]any{"model_channels": 384, "use_linear_in_transformer": true, "context_dim": 1280, "adm_in_channels": 2560, "transformer_depth": "0,0,4,4,4,4,0,0", "use_temporal_attention": false}, []encoderSpec{encClipG}, clipSaveRefiner, predictFixed, modelEPS), func(a *Arch) {
+	with(unetArch("SDXLRefiner", map[string]any{"model_channels": 384, "use_linear_in_transformer": true, "context_dim": 1280, "adm_in_channels": 2560, "transformer_depth": "0,0,4,4,4,4,0,0", "use_temporal_attention": false}, []EncoderSpec{encClipG}, clipSaveRefiner, PredictFixed, ModelEPS), func(a *Arch) {
 		a.ModelSpec = "stable-diffusion-xl-v1-refiner"
 	}),
-	with(unetArch("SDXL", sdxlConfig("0,0,2,2,10,10"), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("SSD1B", sdxlConfig("0,0,2,2,4,4"), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("KOALA_700M", sdxlConfig("0,2,5"), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("KOALA_1B", sdxlConfig("0,2,6"), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	with(unetArch("Segmind_Vega", sdxlConfig("0,0,1,1,2,2"), sdxlEncoders, clipSaveSDXL, predictMarkers, modelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
-	unetArch("SD_X4Upscaler", map[string]any{"context_dim": 1024, "model_channels": 256, "in_channels": 7, "use_linear_in_transformer": true, "adm_in_channels": none, "use_temporal_attention": false}, sd20Encoders, clipSaveSD20, predictFixed, modelV),
-	with(ditArch("Stable_Cascade_C", familyCascade, map[string]any{"stable_cascade_stage": "c"}, []encoderSpec{encClipG}, []string{vaeCascade}, modelOther), func(a *Arch) {
+	with(unetArch("SDXL", sdxlConfig("0,0,2,2,10,10"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("SSD1B", sdxlConfig("0,0,2,2,4,4"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("KOALA_700M", sdxlConfig("0,2,5"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("KOALA_1B", sdxlConfig("0,2,6"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	with(unetArch("Segmind_Vega", sdxlConfig("0,0,1,1,2,2"), sdxlEncoders, clipSaveSDXL, PredictMarkers, ModelEPS), func(a *Arch) { a.ModelSpec = modelspecSDXLBase }),
+	unetArch("SD_X4Upscaler", map[string]any{"context_dim": 1024, "model_channels": 256, "in_channels": 7, "use_linear_in_transformer": true, "adm_in_channels": none, "use_temporal_attention": false}, sd20Encoders, clipSaveSD20, PredictFixed, ModelV),
+	with(ditArch("Stable_Cascade_C", familyCascade, map[string]any{"stable_cascade_stage": "c"}, []EncoderSpec{encClipG}, []string{vaeCascade}, modelOther), func(a *Arch) {
 		a.TEPrefix = "text_encoder."
 	}),
-	with(ditArch("Stable_Cascade_B", familyCascade, map[string]any{"stable_cascade_stage": "b"}, []encoderSpec{{Kind: "clip_g", Optional: true}}, []string{vaeCascade}, modelOther), func(a *Arch) {
+	with(ditArch("Stable_Cascade_B", familyCascade, map[string]any{"stable_cascade_stage": "b"}, []EncoderSpec{{Kind: "clip_g", Optional: true}}, []string{vaeCascade}, modelOther), func(a *Arch) {
 		a.TEPrefix = "text_encoder."
 	}),
-	with(unetArch("SV3D_u", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 256, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, predictFixed, modelVEDM), func(a *Arch) {
+	with(unetArch("SV3D_u", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 256, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, PredictFixed, ModelVEDM), func(a *Arch) {
 		a.ModelSpec, a.NoTextEncode, a.VAEKinds = "stable-video-diffusion-img2vid-v1", true, nil
 		a.VAEPrefix = "conditioner.embedders.1.encoder."
 	}),
-	with(unetArch("SV3D_p", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 1280, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, predictFixed, modelVEDM), func(a *Arch) {
+	with(unetArch("SV3D_p", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 1280, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, PredictFixed, ModelVEDM), func(a *Arch) {
 		a.ModelSpec, a.NoTextEncode, a.VAEKinds = "stable-video-diffusion-img2vid-v1", true, nil
 		a.VAEPrefix = "conditioner.embedders.1.encoder."
 	}),
 	with(ditArch("SD3", familyMMDiT, map[string]any{"in_channels": 16}, sd3Encoders, []string{vaeKL16}, modelFlow), func(a *Arch) {
 		a.AnyEncoder, a.VAEPrefix, a.ModelSpec = true, prefixFirstStage, "stable-diffusion-v3-medium"
 	}),
-	with(ditArch("StableAudio", familyStableAudio, nil, []encoderSpec{{Kind: "t5base"}}, []string{vaeAudio}, modelOther), func(a *Arch) {
+	with(ditArch("StableAudio", familyStableAudio, nil, []EncoderSpec{{Kind: "t5base"}}, []string{vaeAudio}, modelOther), func(a *Arch) {
 		a.UnetPrefix, a.VAEPrefix = prefixModelModel, "pretransform.model."
 		a.ModelExtras = []string{"conditioner.conditioners.seconds_start.", "conditioner.conditioners.seconds_total."}
 	}),
-	ditArch("AuraFlow", familyAuraFlow, map[string]any{"cond_seq_dim": 2048}, []encoderSpec{{Kind: "pile_t5xl"}}, []string{vaeKL4}, modelFlow),
-	ditArch("PixArtAlpha", familyPixArt, map[string]any{"pixart_variant": "alpha"}, []encoderSpec{encT5XXL}, []string{vaeKL4}, modelEPS),
-	ditArch("PixArtSigma", familyPixArt, map[string]any{"pixart_variant": "sigma"}, []encoderSpec{encT5XXL}, []string{vaeKL4}, modelEPS),
-	ditArch("HunyuanDiT", familyHunyuanDiT, map[string]any{"image_model": "hydit"}, hyditEncoders, []string{vaeKL4}, modelV),
-	ditArch("HunyuanDiT1", familyHunyuanDiT, map[string]any{"image_model": "hydit1"}, hyditEncoders, []string{vaeKL4}, modelV),
+	ditArch("AuraFlow", familyAuraFlow, map[string]any{"cond_seq_dim": 2048}, []EncoderSpec{{Kind: "pile_t5xl"}}, []string{vaeKL4}, modelFlow),
+	ditArch("PixArtAlpha", familyPixArt, map[string]any{"pixart_variant": "alpha"}, []EncoderSpec{encT5XXL}, []string{vaeKL4}, ModelEPS),
+	ditArch("PixArtSigma", familyPixArt, map[string]any{"pixart_variant": "sigma"}, []EncoderSpec{encT5XXL}, []string{vaeKL4}, ModelEPS),
+	ditArch("HunyuanDiT", familyHunyuanDiT, map[string]any{"image_model": "hydit"}, hyditEncoders, []string{vaeKL4}, ModelV),
+	ditArch("HunyuanDiT1", familyHunyuanDiT, map[string]any{"image_model": "hydit1"}, hyditEncoders, []string{vaeKL4}, ModelV),
 	ditArch("FluxInpaint", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": true, "in_channels": 96}, fluxEncoders, []string{vaeKL16}, modelFlux),
 	ditArch("Flux", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": true}, fluxEncoders, []string{vaeKL16}, modelFlux),
 	ditArch("FluxSchnell", familyFlux, map[string]any{"image_model": "flux", "guidance_embed": false}, fluxEncoders, []string{vaeKL16}, modelFlow),
-	ditArch("GenmoMochi", familyMochi, nil, []encoderSpec{encT5XXL}, nil, modelFlow),
-	ditArch("LTXV", familyLTXV, map[string]any{"image_model": "ltxv"}, []encoderSpec{encT5XXL}, []string{vaeLTXV}, modelFlux),
-	ditArch("LTXAV", familyLTXV, map[string]any{"image_model": "ltxav"}, []encoderSpec{{Kind: "gemma3_12b", Tokenizer: "spiece_model"}}, []string{vaeLTXV}, modelFlux),
-	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
-	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
-	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
-	with(ditArch("HunyuanImage21Refiner", familyHunyuanVideo, map[string]any{"patch_size": "1,1,1", "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) {
+	ditArch("GenmoMochi", familyMochi, nil, []EncoderSpec{encT5XXL}, nil, modelFlow),
+	ditArch("LTXV", FamilyLTXV, map[string]any{"image_model": "ltxv"}, []EncoderSpec{encT5XXL}, []string{vaeLTXV}, modelFlux),
+	ditArch("LTXAV", FamilyLTXV, map[string]any{"image_model": "ltxav"}, []EncoderSpec{{Kind: "gemma3_12b", Tokenizer: "spiece_model"}}, []string{vaeLTXV}, modelFlux),
+	with(ditArch("HunyuanVideo15_SR_Distilled", familyHunyuanVideo, map[string]any{"in_channels": 98, "vision_in": true}, []EncoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideoSkyreelsI2V", familyHunyuanVideo, map[string]any{"in_channels": 32}, []EncoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideoI2V", familyHunyuanVideo, map[string]any{"in_channels": 33}, []EncoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanImage21Refiner", familyHunyuanVideo, map[string]any{"patch_size": "1,1,1", "vision_in": false}, []EncoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), func(a *Arch) {
 		hunyuanVideoSave(a)
 		a.VAEKinds = nil
 	}),
-	with(ditArch("HunyuanImage21", familyHunyuanVideo, map[string]any{"vec_in": false, "vision_in": false}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), hunyuanVideoSave),
-	with(ditArch("HunyuanVideo15", familyHunyuanVideo, map[string]any{"vision_in": true}, []encoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
-	with(ditArch("HunyuanVideo", familyHunyuanVideo, map[string]any{"vec_in": true}, []encoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
-	ditArch("CosmosT2V", familyCosmos1, map[string]any{"in_channels": 16}, []encoderSpec{encT5XXL}, []string{vaeCosmos}, modelEDM),
-	ditArch("CosmosI2V", familyCosmos1, map[string]any{"in_channels": 17}, []encoderSpec{encT5XXL}, []string{vaeCosmos}, modelEDM),
-	with(ditArch("CosmosT2IPredict2", familyCosmos2, map[string]any{"in_channels": 16}, []encoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
+	with(ditArch("HunyuanImage21", familyHunyuanVideo, map[string]any{"vec_in": false, "vision_in": false}, []EncoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeKL64}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideo15", familyHunyuanVideo, map[string]any{"vision_in": true}, []EncoderSpec{{Kind: "qwen25_7b"}, {Kind: "byt5_small", Optional: true}}, []string{vaeHunyuan15}, modelFlow), hunyuanVideoSave),
+	with(ditArch("HunyuanVideo", familyHunyuanVideo, map[string]any{"vec_in": true}, []EncoderSpec{encClipL, {Kind: "llama"}}, []string{vaeHunyuanVid}, modelFlow), hunyuanVideoSave),
+	ditArch("CosmosT2V", familyCosmos1, map[string]any{"in_channels": 16}, []EncoderSpec{encT5XXL}, []string{vaeCosmos}, ModelEDM),
+	ditArch("CosmosI2V", familyCosmos1, map[string]any{"in_channels": 17}, []EncoderSpec{encT5XXL}, []string{vaeCosmos}, ModelEDM),
+	with(ditArch("CosmosT2IPredict2", familyCosmos2, map[string]any{"in_channels": 16}, []EncoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
-	with(ditArch("CosmosI2VPredict2", familyCosmos2, map[string]any{"in_channels": 17}, []encoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
+	with(ditArch("CosmosI2VPredict2", familyCosmos2, map[string]any{"in_channels": 17}, []EncoderSpec{encT5XXL}, []string{vaeWan21}, modelFlow), func(a *Arch) {
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
-	ditArch("ZImage", familyLumina2, map[string]any{"dim": 3840}, []encoderSpec{{Kind: "qwen3_4b"}}, []string{vaeKL16}, modelFlow),
+	ditArch("ZImage", familyLumina2, map[string]any{"dim": 3840}, []EncoderSpec{{Kind: "qwen3_4b"}}, []string{vaeKL16}, modelFlow),
 	// Lumina2 takes Gemma 2 2B or, lumina2.te(model_type="gemma3_4b"), Gemma 3 4B.
-	with(ditArch("Lumina2", familyLumina2, map[string]any{"dim": 2304}, []encoderSpec{
+	with(ditArch("Lumina2", familyLumina2, map[string]any{"dim": 2304}, []EncoderSpec{
 		{Kind: "gemma2_2b", Optional: true, Tokenizer: "spiece_model"}, {Kind: "gemma3_4b", Optional: true, Tokenizer: "spiece_model"},
 	}, []string{vaeKL16}, modelFlow), func(a *Arch) { a.AnyEncoder = true }),
 	wanArch("WAN22_T2V", map[string]any{"model_type": "t2v", "out_dim": 48}, []string{vaeWan22}),
@@ -284,25 +284,25 @@ var architectures = []*Arch{
 	with(ditArch("Hunyuan3Dv2_1", familyHunyuan3D21, nil, nil, nil, modelFlow), func(a *Arch) {
 		a.UnetPrefix, a.NoTextEncode = "model.", true
 	}),
-	with(ditArch("HiDream", familyHiDream, nil, []encoderSpec{
+	with(ditArch("HiDream", familyHiDream, nil, []EncoderSpec{
 		{Kind: "clip_l", Optional: true}, {Kind: "clip_g", Optional: true}, {Kind: "t5xxl", Optional: true}, {Kind: "llama", Optional: true},
 	}, []string{vaeKL16}, modelFlow), func(a *Arch) { a.AnyEncoder = true }),
-	with(ditArch("Chroma", familyFlux, map[string]any{"image_model": "chroma"}, []encoderSpec{encT5XXL}, []string{vaeKL16}, modelFlux), func(a *Arch) {
+	with(ditArch("Chroma", familyFlux, map[string]any{"image_model": "chroma"}, []EncoderSpec{encT5XXL}, []string{vaeKL16}, modelFlux), func(a *Arch) {
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
-	with(ditArch("ChromaRadiance", familyFlux, map[string]any{"image_model": "chroma_radiance"}, []encoderSpec{encT5XXL}, nil, modelFlux), func(a *Arch) {
+	with(ditArch("ChromaRadiance", familyFlux, map[string]any{"image_model": "chroma_radiance"}, []EncoderSpec{encT5XXL}, nil, modelFlux), func(a *Arch) {
 		a.TEPrefix, a.VAEPrefix = prefixCondStage, prefixFirstStage
 	}),
-	ditArch("ACEStep", familyACE, nil, []encoderSpec{{Kind: "umt5base", Tokenizer: "spiece_model"}}, nil, modelFlow),
-	ditArch("Omnigen2", familyOmnigen2, nil, []encoderSpec{{Kind: "qwen25_3b"}}, []string{vaeKL16}, modelFlow),
-	ditArch("QwenImage", familyQwenImage, nil, []encoderSpec{{Kind: "qwen25_7b"}}, []string{vaeQwenImage}, modelFlow),
-	with(ditArch("Flux2", familyFlux, map[string]any{"image_model": "flux2"}, []encoderSpec{
+	ditArch("ACEStep", familyACE, nil, []EncoderSpec{{Kind: "umt5base", Tokenizer: "spiece_model"}}, nil, modelFlow),
+	ditArch("Omnigen2", familyOmnigen2, nil, []EncoderSpec{{Kind: "qwen25_3b"}}, []string{vaeKL16}, modelFlow),
+	ditArch("QwenImage", familyQwenImage, nil, []EncoderSpec{{Kind: "qwen25_7b"}}, []string{vaeQwenImage}, modelFlow),
+	with(ditArch("Flux2", familyFlux, map[string]any{"image_model": "flux2"}, []EncoderSpec{
 		{Kind: "mistral3_24b", Optional: true, Tokenizer: "tekken_model"}, {Kind: "qwen3_4b", Optional: true}, {Kind: "qwen3_8b", Optional: true},
 	}, []string{vaeKL32}, modelFlux), func(a *Arch) { a.AnyEncoder = true }),
-	ditArch("Kandinsky5Image", familyKandinsky5, map[string]any{"image": true}, []encoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeKL16}, modelFlow),
-	ditArch("Kandinsky5", familyKandinsky5, map[string]any{"image": false}, []encoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeHunyuanVid}, modelFlow),
+	ditArch("Kandinsky5Image", familyKandinsky5, map[string]any{"image": true}, []EncoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeKL16}, modelFlow),
+	ditArch("Kandinsky5", familyKandinsky5, map[string]any{"image": false}, []EncoderSpec{{Kind: "qwen25_7b"}, encClipL}, []string{vaeHunyuanVid}, modelFlow),
 	// models += [SVD_img2vid]: matched last.
-	with(unetArch("SVD_img2vid", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 768, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, predictFixed, modelVEDM), func(a *Arch) {
+	with(unetArch("SVD_img2vid", map[string]any{"model_channels": 320, "in_channels": 8, "use_linear_in_transformer": true, "transformer_depth": "1,1,1,1,1,1,0,0", "context_dim": 1024, "adm_in_channels": 768, "use_temporal_attention": true, "use_temporal_resblock": true}, nil, clipSavePrefix, PredictFixed, ModelVEDM), func(a *Arch) {
 		a.ModelSpec, a.NoTextEncode, a.VAEKinds = "stable-video-diffusion-img2vid-v1", true, []string{vaeSVD, vaeKL4}
 	}),
 }
@@ -338,16 +338,37 @@ func wanArch(class string, cfg map[string]any, vae []string) *Arch {
 // (supported_models.py SVD_img2vid sampling_settings), written as
 // edm_vpred.sigma_max/min because its model type is V_PREDICTION_EDM.
 const (
-	svdSigmaMax = 700.0
-	svdSigmaMin = 0.002
+	SVDSigmaMax = 700.0
+	SVDSigmaMin = 0.002
 )
 
 // archByClass returns the entry for a ComfyUI class name.
-func archByClass(class string) *Arch {
-	for _, a := range architectures {
+func ArchByClass(class string) *Arch {
+	for _, a := range Architectures {
 		if a.Class == class {
 			return a
 		}
 	}
 	return nil
+}
+
+// Encoder is the class's encoder of kind, if it takes one.
+func (a *Arch) Encoder(kind string) (EncoderSpec, bool) {
+	for _, s := range a.Encoders {
+		if s.Kind == kind {
+			return s, true
+		}
+	}
+	return EncoderSpec{}, false
+}
+
+// EncoderIndex is the position of kind in the class's Encoders
+// (len(Encoders) when it takes none of that kind).
+func (a *Arch) EncoderIndex(kind string) int {
+	for i, s := range a.Encoders {
+		if s.Kind == kind {
+			return i
+		}
+	}
+	return len(a.Encoders)
 }

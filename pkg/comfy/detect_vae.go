@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
@@ -12,9 +12,9 @@ import (
 // encoder.quant_conv move to the top level, Stable Cascade's effnet and
 // previewer files get their encoder./previewer. prefixes, training-only keys
 // are dropped. ok is false when no marker matches.
-func detectVAE(sd stateDict) (kind, layout string, out stateDict, ok bool, err error) {
+func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err error) {
 	layout = "ldm"
-	if sd.has(vaeDiffusersMarker) {
+	if sd.Has(vaeDiffusersMarker) {
 		sd, err = ldmVAEFromDiffusers(sd)
 		if err != nil {
 			return "", "", nil, false, err
@@ -23,22 +23,22 @@ func detectVAE(sd stateDict) (kind, layout string, out stateDict, ok bool, err e
 	}
 	sd = dropVAETrainingKeys(sd)
 	switch {
-	case sd.has("decoder.mid.block_1.mix_factor"):
+	case sd.Has("decoder.mid.block_1.mix_factor"):
 		return vaeSVD, layout, sd, true, nil
-	case sd.has("vquantizer.codebook.weight"):
+	case sd.Has("vquantizer.codebook.weight"):
 		return vaeCascade, layout, sd, true, nil
-	case sd.has("backbone.1.0.block.0.1.num_batches_tracked"):
-		return vaeCascade, layout, sd.addPrefix("encoder."), true, nil
-	case sd.has("blocks.11.num_batches_tracked"):
-		return vaeCascade, layout, sd.addPrefix("previewer."), true, nil
-	case sd.has("decoder.conv_in.weight"):
+	case sd.Has("backbone.1.0.block.0.1.num_batches_tracked"):
+		return vaeCascade, layout, sd.AddPrefix("encoder."), true, nil
+	case sd.Has("blocks.11.num_batches_tracked"):
+		return vaeCascade, layout, sd.AddPrefix("previewer."), true, nil
+	case sd.Has("decoder.conv_in.weight"):
 		s := sd.shape("decoder.conv_in.weight")
 		if len(s) < 2 {
 			return "", "", nil, false, fmt.Errorf("decoder.conv_in.weight has shape %v", s)
 		}
 		// Flux.2 keeps its quant convs inside encoder/decoder (comfy/sd.py:379-434).
 		for _, mv := range [][2]string{{"decoder.post_quant_conv.", "post_quant_conv."}, {"encoder.quant_conv.", "quant_conv."}} {
-			for _, k := range sd.sortedKeys() {
+			for _, k := range sd.SortedKeys() {
 				if strings.HasPrefix(k, mv[0]) {
 					sd[mv[1]+k[len(mv[0]):]] = sd[k]
 					delete(sd, k)
@@ -56,19 +56,19 @@ func detectVAE(sd stateDict) (kind, layout string, out stateDict, ok bool, err e
 			return vaeKL64, layout, sd, true, nil
 		}
 		return fmt.Sprintf("kl%d", s[1]), layout, sd, true, nil
-	case sd.has("decoder.layers.1.layers.0.beta"):
+	case sd.Has("decoder.layers.1.layers.0.beta"):
 		return vaeAudio, layout, sd, true, nil
-	case sd.has("decoder.up_blocks.0.res_blocks.0.conv1.conv.weight"):
+	case sd.Has("decoder.up_blocks.0.res_blocks.0.conv1.conv.weight"):
 		return vaeLTXV, layout, sd, true, nil
-	case sd.has("decoder.conv_in.conv.weight"):
+	case sd.Has("decoder.conv_in.conv.weight"):
 		if sd.dim("decoder.conv_in.conv.weight", 1) == 32 {
 			return vaeHunyuan15, layout, sd, true, nil
 		}
 		return vaeHunyuanVid, layout, sd, true, nil
-	case sd.has("decoder.unpatcher3d.wavelets"):
+	case sd.Has("decoder.unpatcher3d.wavelets"):
 		return vaeCosmos, layout, sd, true, nil
-	case sd.has("decoder.middle.0.residual.0.gamma"):
-		if sd.has("decoder.upsamples.0.upsamples.0.residual.2.weight") {
+	case sd.Has("decoder.middle.0.residual.0.gamma"):
+		if sd.Has("decoder.upsamples.0.upsamples.0.residual.2.weight") {
 			return vaeWan22, layout, sd, true, nil
 		}
 		return vaeWan21, layout, sd, true, nil
@@ -93,7 +93,7 @@ var vaeDisplay = map[string]string{
 	vaeCascade:    "Stable Cascade stage A/effnet/previewer",
 }
 
-func displayVAE(kind string) string {
+func DisplayVAE(kind string) string {
 	if d, ok := vaeDisplay[kind]; ok {
 		return d
 	}

@@ -1,4 +1,4 @@
-package checkpoint
+package safetensors
 
 import (
 	"encoding/binary"
@@ -715,7 +715,7 @@ func appendSerdeString(b []byte, s string) []byte {
 }
 
 // ReferenceOrder sorts tensors into the order the safetensors reference
-// writer (safetensors.torch.save_file, which ComfyUI's CheckpointSave calls)
+// writer (safetensors.torch.save_file, which most model tools save with)
 // lays them out in: by dtype descending in the Rust Dtype enum's order, then
 // by name ascending (byte order). The enum order is
 //
@@ -723,8 +723,8 @@ func appendSerdeString(b []byte, s string) []byte {
 //	F8_E4M3FNUZ < F8_E5M2FNUZ < I16 < U16 < F16 < BF16 < I32 < U32 < F32 <
 //	C64 < F64 < I64 < U64
 //
-// so, for example, an SDXL checkpoint holds the I64 position_ids first, then
-// the F32 tensors, then the F16 ones, each group by name. (The source calls
+// so, for example, a file of I64, F32 and F16 tensors holds the I64 ones
+// first, then the F32 tensors, then the F16 ones, each group by name. (The source calls
 // it "descending dtype alignment", but it is the enum order, not the size:
 // U64 > I64 > F64 > C64.) Unknown dtypes sort last. The sort is in place.
 func ReferenceOrder(tensors []Tensor) {

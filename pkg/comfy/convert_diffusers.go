@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
@@ -11,15 +11,15 @@ import (
 // convert_diffusers_mmdit (Flux, SD3), else a diffusers UNet. ok is false
 // when sd is neither. Keys the conversion maps nowhere are dropped, as in
 // ComfyUI.
-func nativeFromDiffusers(sd stateDict) (stateDict, bool, error) {
+func NativeFromDiffusers(sd StateDict) (StateDict, bool, error) {
 	switch {
-	case sd.has("x_embedder.weight"):
+	case sd.Has("x_embedder.weight"):
 		out, err := fluxFromDiffusers(sd)
 		return out, err == nil, err
-	case sd.has("transformer_blocks.0.attn.add_q_proj.weight") && sd.has("pos_embed.proj.weight"):
+	case sd.Has("transformer_blocks.0.attn.add_q_proj.weight") && sd.Has("pos_embed.proj.weight"):
 		out, err := mmditFromDiffusers(sd)
 		return out, err == nil, err
-	case sd.has("conv_in.weight") && sd.hasPrefix("down_blocks."):
+	case sd.Has("conv_in.weight") && sd.hasPrefix("down_blocks."):
 		out, err := unetFromDiffusers(sd)
 		return out, err == nil, err
 	}
@@ -48,14 +48,14 @@ func newDiffusersMap() *diffusersMap {
 // apply is the loop of convert_diffusers_mmdit: renamed tensors are moved;
 // narrowed pieces are assembled along dim 0 by offset and must tile their
 // target exactly.
-func (m *diffusersMap) apply(sd stateDict) (stateDict, error) {
-	out := stateDict{}
+func (m *diffusersMap) apply(sd StateDict) (StateDict, error) {
+	out := StateDict{}
 	type slice struct {
 		offset int64
-		src    *tensorSource
+		src    *TensorSource
 	}
 	pieces := map[string][]slice{}
-	for _, k := range sd.sortedKeys() {
+	for _, k := range sd.SortedKeys() {
 		v := sd[k]
 		if to, ok := m.rename[k]; ok {
 			out[to] = v
@@ -79,7 +79,7 @@ func (m *diffusersMap) apply(sd stateDict) (stateDict, error) {
 	for target, ps := range pieces {
 		sort.Slice(ps, func(i, j int) bool { return ps[i].offset < ps[j].offset })
 		var next int64
-		parts := make([]*tensorSource, 0, len(ps))
+		parts := make([]*TensorSource, 0, len(ps))
 		for _, p := range ps {
 			if p.offset != next {
 				return nil, fmt.Errorf("%s: rows [%d,%d) missing in the diffusers model", target, next, p.offset)
@@ -98,7 +98,7 @@ func (m *diffusersMap) apply(sd stateDict) (stateDict, error) {
 
 // fluxFromDiffusers is comfy.utils.flux_to_diffusers inverted, applied
 // with convert_diffusers_mmdit (model_detection.py:1013-1068, utils.py:573-677).
-func fluxFromDiffusers(sd stateDict) (stateDict, error) {
+func fluxFromDiffusers(sd StateDict) (StateDict, error) {
 	depth := sd.countBlocks("transformer_blocks.%d.")
 	single := sd.countBlocks("single_transformer_blocks.%d.")
 	h := sd.dim("x_embedder.bias", 0)
@@ -192,7 +192,7 @@ func fluxFromDiffusers(sd stateDict) (stateDict, error) {
 
 // mmditFromDiffusers is comfy.utils.mmdit_to_diffusers inverted (SD3/SD3.5
 // diffusers transformers, utils.py:388-469).
-func mmditFromDiffusers(sd stateDict) (stateDict, error) {
+func mmditFromDiffusers(sd StateDict) (StateDict, error) {
 	blocks := sd.countBlocks("transformer_blocks.%d.")
 	// convert_diffusers_mmdit: depth = pos_embed.proj.weight.shape[0] // 64,
 	// and each q/k/v projection fills depth*64 rows of its qkv tensor.
@@ -305,7 +305,7 @@ var (
 // diffusers configs; here it is read off the keys (resnets per level,
 // transformer depth per attention), which gives the same map for every
 // config ComfyUI knows.
-func unetFromDiffusers(sd stateDict) (stateDict, error) {
+func unetFromDiffusers(sd StateDict) (StateDict, error) {
 	levels := sd.countBlocks("down_blocks.%d.")
 	if levels == 0 {
 		return nil, fmt.Errorf("diffusers UNet without down_blocks")
@@ -385,7 +385,7 @@ func unetFromDiffusers(sd stateDict) (stateDict, error) {
 	for _, b := range unetMapBasic {
 		m[b[1]] = b[0]
 	}
-	out := stateDict{}
+	out := StateDict{}
 	for from, to := range m {
 		if v, ok := sd[from]; ok {
 			out[to] = v

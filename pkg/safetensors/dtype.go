@@ -1,4 +1,4 @@
-package checkpoint
+package safetensors
 
 import (
 	"fmt"
@@ -82,6 +82,16 @@ func (d DType) Known() bool {
 // Bits is the size of one element in bits (4 for F4, 6 for F6_*), or 0 for
 // an unknown dtype.
 func (d DType) Bits() int64 { return dtypeTable[d].bits }
+
+// ElemSize is the size in bytes of one element of d, or 0 for dtypes
+// narrower than a byte (F4, F6) and unknown ones: the dtypes whose tensors
+// can be split, transposed or converted element by element.
+func (d DType) ElemSize() int64 {
+	if b := dtypeTable[d].bits; b%8 == 0 {
+		return b / 8
+	}
+	return 0
+}
 
 // DTypes lists every known dtype in the reference enum's order.
 func DTypes() []DType {

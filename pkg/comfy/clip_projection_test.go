@@ -1,17 +1,19 @@
-package checkpoint
+package comfy
 
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // TestIdentityProjection: a CLIP text model without text_projection.weight
 // gets ComfyUI's torch.eye(hidden) in its own dtype; one with a projection,
 // or another encoder, gets nothing.
 func TestIdentityProjection(t *testing.T) {
-	sd := stateDict{"text_model.final_layer_norm.weight": &tensorSource{DType: DTypeF16, Shape: []int64{3}}}
-	eye := identityProjection(teClipL, sd)
-	if eye == nil || eye.DType != DTypeF16 || len(eye.Shape) != 2 || eye.Shape[0] != 3 || eye.Shape[1] != 3 {
+	sd := StateDict{"text_model.final_layer_norm.weight": &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3}}}
+	eye := IdentityProjection(TEClipL, sd)
+	if eye == nil || eye.DType != safetensors.DTypeF16 || len(eye.Shape) != 2 || eye.Shape[0] != 3 || eye.Shape[1] != 3 {
 		t.Fatalf("got %+v", eye)
 	}
 	data := eye.Pieces[0].Data
@@ -26,11 +28,11 @@ func TestIdentityProjection(t *testing.T) {
 			}
 		}
 	}
-	sd["text_projection.weight"] = &tensorSource{DType: DTypeF16, Shape: []int64{3, 3}}
-	if identityProjection(teClipL, sd) != nil {
+	sd["text_projection.weight"] = &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3, 3}}
+	if IdentityProjection(TEClipL, sd) != nil {
 		t.Error("a file's own projection was replaced")
 	}
-	if identityProjection(teT5XXL, stateDict{"text_model.final_layer_norm.weight": &tensorSource{DType: DTypeF16, Shape: []int64{3}}}) != nil {
+	if IdentityProjection(TET5XXL, StateDict{"text_model.final_layer_norm.weight": &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{3}}}) != nil {
 		t.Error("T5 got a CLIP projection")
 	}
 }

@@ -1,11 +1,14 @@
-package checkpoint
+package comfy
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Quantized layers, as ComfyUI stores them (comfy/utils.py
@@ -16,19 +19,19 @@ import (
 // <L>.scale_weight / <L>.scale_input. None of them means anything without
 // its weight, and a weight without them loads silently wrong, so they are
 // never dropped, converted or separated from their layer.
-var quantSuffixes = []string{
+var QuantSuffixes = []string{
 	".comfy_quant", ".weight_scale", ".weight_scale_2", ".input_scale", ".pre_quant_scale",
 	".scale_weight", ".scale_input",
 	".weight_s_rel", ".weight_s_channel", ".weight_codebook", ".weight_zeros",
 }
 
-// scaledFP8Sentinel is the legacy marker key (after the model's prefix).
-const scaledFP8Sentinel = "scaled_fp8"
+// ScaledFP8Sentinel is the legacy marker key (after the model's prefix).
+const ScaledFP8Sentinel = "scaled_fp8"
 
-// quantLayerOf returns the layer a quantization tensor belongs to ("" for
+// QuantLayerOf returns the layer a quantization tensor belongs to ("" for
 // other keys).
-func quantLayerOf(key string) string {
-	for _, s := range quantSuffixes {
+func QuantLayerOf(key string) string {
+	for _, s := range QuantSuffixes {
 		if l, ok := strings.CutSuffix(key, s); ok && l != "" {
 			return l
 		}
@@ -36,19 +39,19 @@ func quantLayerOf(key string) string {
 	return ""
 }
 
-// isQuantKey reports a quantization tensor: a scale, a marker or the
+// IsQuantKey reports a quantization tensor: a scale, a marker or the
 // legacy sentinel.
-func isQuantKey(key string) bool {
-	return quantLayerOf(key) != "" || key == scaledFP8Sentinel || strings.HasSuffix(key, "."+scaledFP8Sentinel)
+func IsQuantKey(key string) bool {
+	return QuantLayerOf(key) != "" || key == ScaledFP8Sentinel || strings.HasSuffix(key, "."+ScaledFP8Sentinel)
 }
 
-// sentinelPrefix is the model prefix a sentinel key marks ("" or
+// SentinelPrefix is the model prefix a sentinel key marks ("" or
 // "model.diffusion_model.").
-func sentinelPrefix(key string) (string, bool) {
-	if key == scaledFP8Sentinel {
+func SentinelPrefix(key string) (string, bool) {
+	if key == ScaledFP8Sentinel {
 		return "", true
 	}
-	p, ok := strings.CutSuffix(key, scaledFP8Sentinel)
+	p, ok := strings.CutSuffix(key, ScaledFP8Sentinel)
 	return p, ok && strings.HasSuffix(p, ".")
 }
 
@@ -56,18 +59,18 @@ func sentinelPrefix(key string) (string, bool) {
 // (and a sentinel when any tensor under its prefix is claimed), so they
 // stay with the weights they describe whatever the component detection
 // kept.
-func claimQuantKeys(all stateDict, claimed map[string]bool) {
+func claimQuantKeys(all StateDict, claimed map[string]bool) {
 	for k := range all {
 		if claimed[k] {
 			continue
 		}
-		if l := quantLayerOf(k); l != "" {
+		if l := QuantLayerOf(k); l != "" {
 			if claimed[l+".weight"] {
 				claimed[k] = true
 			}
 			continue
 		}
-		if p, ok := sentinelPrefix(k); ok {
+		if p, ok := SentinelPrefix(k); ok {
 			for c := range claimed {
 				if claimed[c] && strings.HasPrefix(c, p) && c != k {
 					claimed[k] = true
@@ -81,7 +84,7 @@ func claimQuantKeys(all stateDict, claimed map[string]bool) {
 // Quantization conventions as Inspect reports them.
 const (
 	QuantPerLayer = "comfy_quant"           // <layer>.comfy_quant U8 JSON tensors
-	QuantMetadata = quantizationMetadataKey // a _quantization_metadata metadata entry
+	QuantMetadata = QuantizationMetadataKey // a _quantization_metadata metadata entry
 	QuantLegacy   = "scaled_fp8"            // the legacy sentinel with scale_weight
 	QuantUnscaled = "unscaled"              // fp8 weights no scale describes (a plain cast)
 )
@@ -97,12 +100,15 @@ type QuantCount struct {
 const maxComfyQuantBytes = 4096
 
 // comfyQuantFormat reads one <layer>.comfy_quant tensor's JSON format.
-func comfyQuantFormat(in Input, h *Header, t Tensor) (map[string]any, error) {
+func comfyQuantFormat(in safetensors.Input, h *safetensors.Header, t safetensors.Tensor) (map[string]any, error) {
 	if t.Size() > maxComfyQuantBytes {
 		return nil, fmt.Errorf("%s: tensor %s: %d bytes is too large for a comfy_quant marker", in.Name, t.Name, t.Size())
 	}
 	raw := make([]byte, t.Size())
-	if err := readFullAt(in.R, raw, h.DataStart+t.Begin); err != nil {
+	if n, err := in.R.ReadAt(raw, h.DataStart+t.Begin); n < len(raw) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, fmt.Errorf("%s: tensor %s: %w", in.Name, t.Name, err)
 	}
 	var conf map[string]any
@@ -112,8 +118,8 @@ func comfyQuantFormat(in Input, h *Header, t Tensor) (map[string]any, error) {
 	return conf, nil
 }
 
-// quantSurvey is what a file holds of quantized layers.
-type quantSurvey struct {
+// QuantSurvey is what a file holds of quantized layers.
+type QuantSurvey struct {
 	// Layers maps each quantized layer (file names, no ".weight") to its
 	// format and convention.
 	Layers map[string]QuantCount
@@ -121,21 +127,21 @@ type quantSurvey struct {
 	Sentinels []string
 }
 
-// surveyQuant finds every quantized layer of a file: per-layer comfy_quant
+// SurveyQuant finds every quantized layer of a file: per-layer comfy_quant
 // markers (read: a few bytes each), the _quantization_metadata entry, the
 // legacy sentinel's scale_weight layers, and fp8 weights nothing scales.
-func surveyQuant(in Input, h *Header) (*quantSurvey, error) {
-	s := &quantSurvey{Layers: map[string]QuantCount{}}
-	names := map[string]Tensor{}
+func SurveyQuant(in safetensors.Input, h *safetensors.Header) (*QuantSurvey, error) {
+	s := &QuantSurvey{Layers: map[string]QuantCount{}}
+	names := map[string]safetensors.Tensor{}
 	for _, t := range h.Tensors {
 		names[t.Name] = t
 	}
-	if raw, ok := h.Metadata[quantizationMetadataKey]; ok {
+	if raw, ok := h.Metadata[QuantizationMetadataKey]; ok {
 		var q struct {
 			Layers map[string]map[string]any `json:"layers"`
 		}
 		if err := json.Unmarshal([]byte(raw), &q); err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", in.Name, quantizationMetadataKey, err)
+			return nil, fmt.Errorf("%s: metadata %s: %w", in.Name, QuantizationMetadataKey, err)
 		}
 		for l, conf := range q.Layers {
 			f, _ := conf["format"].(string)
@@ -152,9 +158,9 @@ func surveyQuant(in Input, h *Header) (*quantSurvey, error) {
 			s.Layers[l] = QuantCount{Format: f, Convention: QuantPerLayer}
 		}
 	}
-	_, hasMeta := h.Metadata[quantizationMetadataKey]
+	_, hasMeta := h.Metadata[QuantizationMetadataKey]
 	for _, t := range h.Tensors {
-		p, ok := sentinelPrefix(t.Name)
+		p, ok := SentinelPrefix(t.Name)
 		if !ok {
 			continue
 		}
@@ -168,14 +174,14 @@ func surveyQuant(in Input, h *Header) (*quantSurvey, error) {
 				continue
 			}
 			format := "float8_e4m3fn"
-			if w, ok := names[l+".weight"]; ok && w.DType == DTypeF8E5M2 {
+			if w, ok := names[l+".weight"]; ok && w.DType == safetensors.DTypeF8E5M2 {
 				format = "float8_e5m2"
 			}
 			conv := QuantLegacy
 			if hasMeta {
 				// The newest loader reads _quantization_metadata and skips the
 				// legacy path for the whole file: these layers load unscaled.
-				conv = QuantLegacy + " (ignored: the file also has " + quantizationMetadataKey + ")"
+				conv = QuantLegacy + " (ignored: the file also has " + QuantizationMetadataKey + ")"
 			}
 			s.Layers[l] = QuantCount{Format: format, Convention: conv}
 		}
@@ -183,7 +189,7 @@ func surveyQuant(in Input, h *Header) (*quantSurvey, error) {
 	slices.Sort(s.Sentinels)
 	for _, t := range h.Tensors {
 		l, ok := strings.CutSuffix(t.Name, ".weight")
-		if !ok || (t.DType != DTypeF8E4M3 && t.DType != DTypeF8E5M2) {
+		if !ok || (t.DType != safetensors.DTypeF8E4M3 && t.DType != safetensors.DTypeF8E5M2) {
 			continue
 		}
 		if _, ok := s.Layers[l]; ok {
@@ -197,8 +203,8 @@ func surveyQuant(in Input, h *Header) (*quantSurvey, error) {
 	return s, nil
 }
 
-// counts is the survey by format and convention, sorted.
-func (s *quantSurvey) counts() []QuantCount {
+// Counts is the survey by format and convention, sorted.
+func (s *QuantSurvey) Counts() []QuantCount {
 	m := map[[2]string]int{}
 	for _, c := range s.Layers {
 		m[[2]string{c.Format, c.Convention}]++
@@ -212,15 +218,15 @@ func (s *quantSurvey) counts() []QuantCount {
 	return out
 }
 
-// quantized reports whether layer (file name, no ".weight") is quantized:
+// Quantized reports whether layer (file name, no ".weight") is quantized:
 // scaled in any convention (an unscaled fp8 cast is not).
-func (s *quantSurvey) quantized(layer string) bool {
+func (s *QuantSurvey) Quantized(layer string) bool {
 	c, ok := s.Layers[layer]
 	return ok && c.Convention != QuantUnscaled
 }
 
-// any reports a file with scaled quantized layers.
-func (s *quantSurvey) any() bool {
+// Any reports a file with scaled quantized layers.
+func (s *QuantSurvey) Any() bool {
 	for _, c := range s.Layers {
 		if c.Convention != QuantUnscaled {
 			return true

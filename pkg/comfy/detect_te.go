@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"strings"
@@ -9,17 +9,17 @@ import (
 // detect_te_model (comfy/sd.py:1048-1096) tells apart, refined where one
 // TEModel type covers encoders that ComfyUI names differently.
 const (
-	teClipL       = "clip_l"
-	teClipG       = "clip_g"
-	teClipH       = "clip_h"
-	teT5XXL       = "t5xxl"
-	teUMT5XXL     = "umt5xxl"
-	tePileT5XL    = "pile_t5xl"
-	teMT5XL       = "mt5xl"
-	teT5Base      = "t5base"
+	TEClipL       = "clip_l"
+	TEClipG       = "clip_g"
+	TEClipH       = "clip_h"
+	TET5XXL       = "t5xxl"
+	TEUMT5XXL     = "umt5xxl"
+	TEPileT5XL    = "pile_t5xl"
+	TEMT5XL       = "mt5xl"
+	TET5Base      = "t5base"
 	teUMT5Base    = "umt5base"
 	teByT5Small   = "byt5_small"
-	teGemma2_2B   = "gemma2_2b"
+	TEGemma2_2B   = "gemma2_2b"
 	teGemma3_4B   = "gemma3_4b"
 	teGemma3_12B  = "gemma3_12b"
 	teQwen25_3B   = "qwen25_3b"
@@ -28,10 +28,10 @@ const (
 	teQwen3_4B    = "qwen3_4b"
 	teQwen3_8B    = "qwen3_8b"
 	teMistral3    = "mistral3_24b"
-	teLlama       = "llama"
+	TELlama       = "llama"
 	teJinaClip2   = "jina_clip_2"
-	teHyDiTClip   = "hydit_clip"
-	teFamilyCLIP  = "clip"
+	TEHyDiTClip   = "hydit_clip"
+	TEFamilyCLIP  = "clip"
 	teFamilyT5    = "t5"
 	teFamilyLLM   = "llm"
 	teFamilyOther = "other"
@@ -39,13 +39,13 @@ const (
 
 // teFamily groups kinds by network layout, which decides the keys
 // ComfyUI's module holds (§4.1).
-func teFamily(kind string) string {
+func TEFamily(kind string) string {
 	switch kind {
-	case teClipL, teClipG, teClipH:
-		return teFamilyCLIP
-	case teT5XXL, teUMT5XXL, tePileT5XL, teMT5XL, teT5Base, teUMT5Base, teByT5Small:
+	case TEClipL, TEClipG, TEClipH:
+		return TEFamilyCLIP
+	case TET5XXL, TEUMT5XXL, TEPileT5XL, TEMT5XL, TET5Base, teUMT5Base, teByT5Small:
 		return teFamilyT5
-	case teGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teMistral3, teLlama:
+	case TEGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teMistral3, TELlama:
 		return teFamilyLLM
 	}
 	return teFamilyOther
@@ -53,23 +53,23 @@ func teFamily(kind string) string {
 
 // knownTEKinds are the names accepted as "<name>.transformer." groups.
 var knownTEKinds = map[string]bool{
-	teClipL: true, teClipG: true, teClipH: true, teT5XXL: true, teUMT5XXL: true, tePileT5XL: true,
-	teMT5XL: true, teT5Base: true, teUMT5Base: true, teByT5Small: true, teGemma2_2B: true,
+	TEClipL: true, TEClipG: true, TEClipH: true, TET5XXL: true, TEUMT5XXL: true, TEPileT5XL: true,
+	TEMT5XL: true, TET5Base: true, teUMT5Base: true, teByT5Small: true, TEGemma2_2B: true,
 	teGemma3_4B: true, teGemma3_12B: true, teQwen25_3B: true, teQwen25_7B: true, teQwen3_2B: true,
-	teQwen3_4B: true, teQwen3_8B: true, teMistral3: true, teLlama: true, teJinaClip2: true, teHyDiTClip: true,
+	teQwen3_4B: true, teQwen3_8B: true, teMistral3: true, TELlama: true, teJinaClip2: true, TEHyDiTClip: true,
 }
 
 // teDisplay names a kind for messages.
 var teDisplay = map[string]string{
-	teClipL: "CLIP-L", teClipG: "CLIP-G", teClipH: "CLIP-H (OpenCLIP ViT-H)", teT5XXL: "T5-XXL",
-	teUMT5XXL: "UMT5-XXL", tePileT5XL: "Pile-T5-XL", teMT5XL: "mT5-XL", teT5Base: "T5-base",
-	teUMT5Base: "UMT5-base", teByT5Small: "ByT5-small", teGemma2_2B: "Gemma 2 2B", teGemma3_4B: "Gemma 3 4B",
+	TEClipL: "CLIP-L", TEClipG: "CLIP-G", TEClipH: "CLIP-H (OpenCLIP ViT-H)", TET5XXL: "T5-XXL",
+	TEUMT5XXL: "UMT5-XXL", TEPileT5XL: "Pile-T5-XL", TEMT5XL: "mT5-XL", TET5Base: "T5-base",
+	teUMT5Base: "UMT5-base", teByT5Small: "ByT5-small", TEGemma2_2B: "Gemma 2 2B", teGemma3_4B: "Gemma 3 4B",
 	teGemma3_12B: "Gemma 3 12B", teQwen25_3B: "Qwen2.5 3B", teQwen25_7B: "Qwen2.5-VL 7B",
 	teQwen3_2B: "Qwen3 2B", teQwen3_4B: "Qwen3 4B", teQwen3_8B: "Qwen3 8B", teMistral3: "Mistral 3 24B",
-	teLlama: "Llama 3 8B", teJinaClip2: "Jina CLIP v2", teHyDiTClip: "HunyuanDiT BERT CLIP",
+	TELlama: "Llama 3 8B", teJinaClip2: "Jina CLIP v2", TEHyDiTClip: "HunyuanDiT BERT CLIP",
 }
 
-func displayTE(kind string) string {
+func DisplayTE(kind string) string {
 	if d, ok := teDisplay[kind]; ok {
 		return d
 	}
@@ -83,51 +83,51 @@ var tokenizerBlobs = []string{"spiece_model", "tekken_model"}
 // detectTEKind is detect_te_model on the network keys of one encoder
 // (after the open_clip pre-conversion), refined into ComfyUI's encoder
 // names. "" means not a text encoder.
-func detectTEKind(sd stateDict) string {
+func detectTEKind(sd StateDict) string {
 	switch {
-	case sd.has("text_model.encoder.layers.30.mlp.fc1.weight"):
-		return teClipG
-	case sd.has("text_model.encoder.layers.22.mlp.fc1.weight"):
-		return teClipH
-	case sd.has("text_model.encoder.layers.0.mlp.fc1.weight"):
-		return teClipL
-	case sd.has("model.encoder.layers.0.mixer.Wqkv.weight"):
+	case sd.Has("text_model.encoder.layers.30.mlp.fc1.weight"):
+		return TEClipG
+	case sd.Has("text_model.encoder.layers.22.mlp.fc1.weight"):
+		return TEClipH
+	case sd.Has("text_model.encoder.layers.0.mlp.fc1.weight"):
+		return TEClipL
+	case sd.Has("model.encoder.layers.0.mixer.Wqkv.weight"):
 		return teJinaClip2
-	case sd.has("encoder.block.23.layer.1.DenseReluDense.wi_1.weight"):
-		umt5 := sd.has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight")
+	case sd.Has("encoder.block.23.layer.1.DenseReluDense.wi_1.weight"):
+		umt5 := sd.Has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight")
 		switch sd.dim("encoder.block.23.layer.1.DenseReluDense.wi_1.weight", -1) {
 		case 4096:
 			if umt5 {
-				return teUMT5XXL
+				return TEUMT5XXL
 			}
-			return teT5XXL
+			return TET5XXL
 		case 2048:
 			// T5_XL: AuraFlow's Pile-T5 (32k vocabulary) or HunyuanDiT's mT5 (250k).
 			if sd.dim("shared.weight", 0) > 200000 {
-				return teMT5XL
+				return TEMT5XL
 			}
-			return tePileT5XL
+			return TEPileT5XL
 		}
 		return ""
-	case sd.has("encoder.block.23.layer.1.DenseReluDense.wi.weight"):
-		return teT5XXL // T5_XXL_OLD (Cosmos 1)
-	case sd.has("encoder.block.0.layer.0.SelfAttention.k.weight"):
+	case sd.Has("encoder.block.23.layer.1.DenseReluDense.wi.weight"):
+		return TET5XXL // T5_XXL_OLD (Cosmos 1)
+	case sd.Has("encoder.block.0.layer.0.SelfAttention.k.weight"):
 		if sd.dim("encoder.block.0.layer.0.SelfAttention.k.weight", 0) == 384 {
 			return teByT5Small
 		}
-		if sd.has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight") {
+		if sd.Has("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight") {
 			return teUMT5Base
 		}
-		return teT5Base
-	case sd.has("model.layers.0.post_feedforward_layernorm.weight"):
+		return TET5Base
+	case sd.Has("model.layers.0.post_feedforward_layernorm.weight"):
 		switch {
-		case sd.has("model.layers.47.self_attn.q_norm.weight"):
+		case sd.Has("model.layers.47.self_attn.q_norm.weight"):
 			return teGemma3_12B
-		case sd.has("model.layers.0.self_attn.q_norm.weight"):
+		case sd.Has("model.layers.0.self_attn.q_norm.weight"):
 			return teGemma3_4B
 		}
-		return teGemma2_2B
-	case sd.has("model.layers.0.self_attn.k_proj.bias"):
+		return TEGemma2_2B
+	case sd.Has("model.layers.0.self_attn.k_proj.bias"):
 		switch sd.dim("model.layers.0.self_attn.k_proj.bias", 0) {
 		case 256:
 			return teQwen25_3B
@@ -135,9 +135,9 @@ func detectTEKind(sd stateDict) string {
 			return teQwen25_7B
 		}
 		return ""
-	case sd.has("model.layers.0.post_attention_layernorm.weight"):
+	case sd.Has("model.layers.0.post_attention_layernorm.weight"):
 		dim := sd.dim("model.layers.0.post_attention_layernorm.weight", 0)
-		qnorm := sd.has("model.layers.0.self_attn.q_norm.weight")
+		qnorm := sd.Has("model.layers.0.self_attn.q_norm.weight")
 		switch {
 		case qnorm && dim == 2560:
 			return teQwen3_4B
@@ -148,9 +148,9 @@ func detectTEKind(sd stateDict) string {
 		case dim == 5120:
 			return teMistral3
 		}
-		return teLlama
-	case sd.has("bert.embeddings.word_embeddings.weight"):
-		return teHyDiTClip
+		return TELlama
+	case sd.Has("bert.embeddings.word_embeddings.weight"):
+		return TEHyDiTClip
 	}
 	return ""
 }
@@ -161,8 +161,8 @@ func detectTEKind(sd stateDict) string {
 // encoder.embed_tokens.weight and the decoder, LLM lm_head.weight.
 // Quantization markers (scaled_fp8, *.scale_weight, *.comfy_quant) travel
 // with the layers they belong to.
-func teModuleKeys(kind string, sd stateDict) stateDict {
-	out := stateDict{}
+func teModuleKeys(kind string, sd StateDict) StateDict {
+	out := StateDict{}
 	for k, v := range sd {
 		if teModuleHas(kind, k) {
 			out[k] = v
@@ -175,8 +175,8 @@ func teModuleHas(kind, k string) bool {
 	if k == "scaled_fp8" {
 		return true
 	}
-	switch teFamily(kind) {
-	case teFamilyCLIP:
+	switch TEFamily(kind) {
+	case TEFamilyCLIP:
 		if k == "text_model.embeddings.position_ids" {
 			return false
 		}

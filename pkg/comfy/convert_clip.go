@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
@@ -45,13 +45,13 @@ func relabelTextenc(key string) string {
 // projections are concatenated along dim 0 into in_proj_weight/in_proj_bias;
 // transformer.text_projection.weight becomes text_projection, transposed.
 // Keys that do not start with prefix are dropped, as in ComfyUI.
-func openclipFromHF(sd stateDict, prefix string) (stateDict, error) {
-	out := stateDict{}
-	type qkv [3]*tensorSource
+func openclipFromHF(sd StateDict, prefix string) (StateDict, error) {
+	out := StateDict{}
+	type qkv [3]*TensorSource
 	weights := map[string]*qkv{}
 	biases := map[string]*qkv{}
 	slot := map[string]int{"q": 0, "k": 1, "v": 2}
-	for _, k := range sd.sortedKeys() {
+	for _, k := range sd.SortedKeys() {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
@@ -115,8 +115,8 @@ const openclipMaxLayers = 32
 // into three equal dim-0 chunks (q, k, v), and text_projection is
 // transposed into text_projection.weight. Keys it does not know stay as
 // they are.
-func hfFromOpenclip(sd stateDict, prefixFrom, prefixTo string) (stateDict, error) {
-	out := stateDict{}
+func hfFromOpenclip(sd StateDict, prefixFrom, prefixTo string) (StateDict, error) {
+	out := StateDict{}
 	for k, v := range sd {
 		out[k] = v
 	}

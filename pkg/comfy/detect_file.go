@@ -1,4 +1,4 @@
-package checkpoint
+package comfy
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 // Slots of a SaveRequest (and of Component.Slot).
@@ -31,31 +33,31 @@ const (
 // memory: a diffusion model in native names without prefix, a text encoder
 // as its network keys (what "<name>.transformer." precedes), a VAE in ldm
 // names without prefix.
-type part struct {
+type Part struct {
 	Slot   string
 	Kind   string // model: ComfyUI class; clip: encoder kind; vae: VAE family ("" unknown)
 	Layout string
 	Arch   *Arch // model only
 	Config unetConfig
-	SD     stateDict
+	SD     StateDict
 }
 
 // fileContents is everything found in one input.
-type fileContents struct {
+type FileContents struct {
 	Input    int // index into the plan's inputs
 	Name     string
-	Header   *Header
-	Model    *part
-	Encoders []*part // sorted by kind
-	VAE      *part
+	Header   *safetensors.Header
+	Model    *Part
+	Encoders []*Part // sorted by kind
+	VAE      *Part
 	// Tokenizers are tokenizer blobs by their key in CLIP.get_sd()
 	// ("spiece_model", "mt5xl.spiece_model").
-	Tokenizers stateDict
+	Tokenizers StateDict
 	// Markers are the top-level keys that carry the model type
 	// (v_pred, ztsnr, edm_mean, edm_std, edm_vpred.sigma_max/min).
-	Markers stateDict
+	Markers StateDict
 	// ModelExtras are the model wrapper's tensors of Model.Arch.ModelExtras.
-	ModelExtras stateDict
+	ModelExtras StateDict
 	// Unused are keys that belong to no component (reported, not written).
 	Unused []string
 	// Problem says why a component could not be read (e.g. an unsupported
@@ -65,8 +67,8 @@ type fileContents struct {
 	vaePrefix string
 }
 
-func (fc *fileContents) parts() []*part {
-	var out []*part
+func (fc *FileContents) Parts() []*Part {
+	var out []*Part
 	if fc.Model != nil {
 		out = append(out, fc.Model)
 	}
@@ -84,7 +86,7 @@ var markerKeys = []string{"v_pred", "ztsnr", "edm_mean", "edm_std", "edm_vpred.s
 // Checkpoint prefixes (§3.5). A file with keys under these is read as a
 // (possibly partial) checkpoint.
 var (
-	unetPrefixCandidates = []string{prefixDiffusion, prefixModelModel, "net."}                                              // unet_prefix_from_state_dict
+	unetPrefixCandidates = []string{PrefixDiffusion, prefixModelModel, "net."}                                              // unet_prefix_from_state_dict
 	vaePrefixes          = []string{prefixFirstStage, prefixVAE, "pretransform.model.", "conditioner.embedders.1.encoder."} // the last: SV3D
 	checkpointPrefixes   = append(append([]string{"cond_stage_model.", "conditioner.embedders.", prefixTextEncs, "text_encoder."}, unetPrefixCandidates...), vaePrefixes...)
 )
@@ -93,12 +95,12 @@ var (
 var namedEncoderGroup = regexp.MustCompile(`^(text_encoders\.|text_encoder\.|cond_stage_model\.|)([a-z0-9_]+)\.transformer\.`)
 
 // analyzeFile finds the components of one input from its header.
-func analyzeFile(index int, name string, h *Header) (*fileContents, error) {
-	all := stateDict{}
+func AnalyzeFile(index int, name string, h *safetensors.Header) (*FileContents, error) {
+	all := StateDict{}
 	for _, t := range h.Tensors {
 		all[t.Name] = sourceFromTensor(index, h, t)
 	}
-	fc := &fileContents{Input: index, Name: name, Header: h, Tokenizers: stateDict{}, Markers: stateDict{}, ModelExtras: stateDict{}}
+	fc := &FileContents{Input: index, Name: name, Header: h, Tokenizers: StateDict{}, Markers: StateDict{}, ModelExtras: StateDict{}}
 	claimed := map[string]bool{}
 	for _, k := range markerKeys {
 		if t, ok := all[k]; ok {
@@ -142,7 +144,7 @@ func analyzeFile(index int, name string, h *Header) (*fileContents, error) {
 	return fc, nil
 }
 
-func claim(claimed map[string]bool, prefix string, sd stateDict) {
+func claim(claimed map[string]bool, prefix string, sd StateDict) {
 	for k := range sd {
 		claimed[prefix+k] = true
 	}
@@ -150,7 +152,7 @@ func claim(claimed map[string]bool, prefix string, sd stateDict) {
 
 // unetPrefix is unet_prefix_from_state_dict (comfy/model_detection.py:797-813):
 // the candidate most keys start with if more than 5 do, else "model.".
-func unetPrefix(all stateDict) string {
+func unetPrefix(all StateDict) string {
 	counts := make([]int, len(unetPrefixCandidates))
 	for k := range all {
 		for i, c := range unetPrefixCandidates {
@@ -174,7 +176,7 @@ func unetPrefix(all stateDict) string {
 
 // analyzePrefixed splits a file whose keys carry class prefixes into its
 // parts, undoing each class's save transform (§6.3).
-func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) error {
+func (fc *FileContents) analyzePrefixed(all StateDict, claimed map[string]bool) error {
 	nparts := 0
 	// Diffusion model.
 	prefix := unetPrefix(all)
@@ -220,7 +222,7 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 			return fmt.Errorf("two VAEs (under %s and %s): %w", fc.vaePrefix, p, ErrDuplicateComponent)
 		}
 		fc.vaePrefix = p
-		fc.VAE = &part{Slot: SlotVAE, Kind: kind, Layout: LayoutCheckpoint, SD: conv}
+		fc.VAE = &Part{Slot: SlotVAE, Kind: kind, Layout: LayoutCheckpoint, SD: conv}
 		claim(claimed, p, sd)
 		nparts++
 	}
@@ -231,7 +233,7 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 	}
 	nparts += n
 	if nparts == 1 {
-		for _, p := range fc.parts() {
+		for _, p := range fc.Parts() {
 			if p.Layout == LayoutCheckpoint {
 				p.Layout = LayoutPrefixed
 			}
@@ -244,15 +246,15 @@ func (fc *fileContents) analyzePrefixed(all stateDict, claimed map[string]bool) 
 // native names or in a diffusers layout it converts. A nil part with a
 // problem means the file has a diffusion-model signature ComfyUI's classes
 // do not match.
-func modelPart(sd stateDict) (*part, string, error) {
+func modelPart(sd StateDict) (*Part, string, error) {
 	a, cfg, err := detectModel(sd)
 	if err == nil {
-		return &part{Slot: SlotModel, Kind: a.Class, Layout: LayoutBare, Arch: a, Config: cfg, SD: sd}, "", nil
+		return &Part{Slot: SlotModel, Kind: a.Class, Layout: LayoutBare, Arch: a, Config: cfg, SD: sd}, "", nil
 	}
 	if err != errNoSignature {
 		return nil, err.Error(), nil
 	}
-	conv, ok, cerr := nativeFromDiffusers(sd)
+	conv, ok, cerr := NativeFromDiffusers(sd)
 	if cerr != nil {
 		return nil, "", cerr
 	}
@@ -263,14 +265,14 @@ func modelPart(sd stateDict) (*part, string, error) {
 	if err != nil {
 		return nil, "diffusers model: " + err.Error(), nil
 	}
-	return &part{Slot: SlotModel, Kind: a.Class, Layout: LayoutDiffusers, Arch: a, Config: cfg, SD: conv}, "", nil
+	return &Part{Slot: SlotModel, Kind: a.Class, Layout: LayoutDiffusers, Arch: a, Config: cfg, SD: conv}, "", nil
 }
 
 // extractEncoders finds the text encoders of a prefixed file, undoing the
 // save transforms of §3 (the load-side rules of §6.3 step 8).
-func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) (int, error) {
+func (fc *FileContents) extractEncoders(all StateDict, claimed map[string]bool) (int, error) {
 	found := 0
-	add := func(kindHint, layout string, net stateDict, prefix string, raw stateDict) error {
+	add := func(kindHint, layout string, net StateDict, prefix string, raw StateDict) error {
 		kind := detectTEKind(net)
 		if kind == "" {
 			kind = kindHint
@@ -280,10 +282,10 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 		}
 		for _, e := range fc.Encoders {
 			if e.Kind == kind {
-				return fmt.Errorf("two %s text encoders: %w", displayTE(kind), ErrDuplicateComponent)
+				return fmt.Errorf("two %s text encoders: %w", DisplayTE(kind), ErrDuplicateComponent)
 			}
 		}
-		fc.Encoders = append(fc.Encoders, &part{Slot: SlotClip, Kind: kind, Layout: layout, SD: teModuleKeys(kind, net)})
+		fc.Encoders = append(fc.Encoders, &Part{Slot: SlotClip, Kind: kind, Layout: layout, SD: teModuleKeys(kind, net)})
 		claim(claimed, prefix, raw)
 		found++
 		return nil
@@ -291,7 +293,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 	// open_clip towers: SDXL clip_g, refiner clip_g / sgm SD2 clip_h, SD2 clip_h.
 	for _, p := range []string{"conditioner.embedders.1.model.", "conditioner.embedders.0.model.", "cond_stage_model.model."} {
 		raw := all.withPrefix(p)
-		if len(raw) == 0 || !raw.has("transformer.resblocks.0.ln_1.weight") {
+		if len(raw) == 0 || !raw.Has("transformer.resblocks.0.ln_1.weight") {
 			continue
 		}
 		net, err := hfFromOpenclip(raw, "", "")
@@ -308,7 +310,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 		if len(raw) == 0 {
 			continue
 		}
-		net := stateDict{}
+		net := StateDict{}
 		for k, v := range raw {
 			// SD15.process_clip_state_dict: old files lack "text_model.".
 			if !strings.HasPrefix(k, "text_model.") && !strings.HasPrefix(k, "text_projection") {
@@ -351,7 +353,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 	// text_encoders.mt5xl.spiece_model, or bare in a CLIPSave file).
 	for _, p := range []string{prefixTextEncs, "text_encoder.", "cond_stage_model.", ""} {
 		for _, b := range tokenizerBlobs {
-			for _, key := range []string{p + b, p + teMT5XL + "." + b} {
+			for _, key := range []string{p + b, p + TEMT5XL + "." + b} {
 				if t, ok := all[key]; ok && !claimed[key] {
 					fc.Tokenizers[key[len(p):]] = t
 					claimed[key] = true
@@ -365,7 +367,7 @@ func (fc *fileContents) extractEncoders(all stateDict, claimed map[string]bool) 
 // analyzeBare reads a file without class prefixes: one text encoder (HF or
 // open_clip), a CLIPSave file of "<name>.transformer." groups, a VAE, or a
 // diffusion model (bare or diffusers).
-func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) error {
+func (fc *FileContents) analyzeBare(all StateDict, claimed map[string]bool) error {
 	for _, b := range tokenizerBlobs {
 		if t, ok := all[b]; ok {
 			fc.Tokenizers[b] = t
@@ -375,15 +377,15 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 	// Text encoder: the two per-file pre-conversions of
 	// load_text_encoder_state_dicts (comfy/sd.py:1124-1129), then detect_te_model.
 	net, layout := all, LayoutHF
-	if all.has("transformer.resblocks.0.ln_1.weight") {
+	if all.Has("transformer.resblocks.0.ln_1.weight") {
 		conv, err := hfFromOpenclip(all, "", "")
 		if err != nil {
 			return err
 		}
 		net, layout = conv, LayoutOpenCLIP
-	} else if all.has("text_projection") {
+	} else if all.Has("text_projection") {
 		// Old CLIPSave output: text_projection stored transposed.
-		net = stateDict{}
+		net = StateDict{}
 		for k, v := range all {
 			net[k] = v
 		}
@@ -396,7 +398,7 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 	}
 	if kind := detectTEKind(net); kind != "" {
 		keep := teModuleKeys(kind, net)
-		fc.Encoders = append(fc.Encoders, &part{Slot: SlotClip, Kind: kind, Layout: layout, SD: keep})
+		fc.Encoders = append(fc.Encoders, &Part{Slot: SlotClip, Kind: kind, Layout: layout, SD: keep})
 		// Claim by source bytes: converted keys have other names.
 		claimSources(claimed, all, keep)
 		return nil
@@ -416,7 +418,7 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 		return err
 	}
 	if ok {
-		fc.VAE = &part{Slot: SlotVAE, Kind: kind, Layout: layout, SD: conv}
+		fc.VAE = &Part{Slot: SlotVAE, Kind: kind, Layout: layout, SD: conv}
 		claimSources(claimed, all, conv)
 		return nil
 	}
@@ -443,7 +445,7 @@ func (fc *fileContents) analyzeBare(all stateDict, claimed map[string]bool) erro
 }
 
 // claimSources marks the keys of all whose bytes are used by kept.
-func claimSources(claimed map[string]bool, all stateDict, kept stateDict) {
+func claimSources(claimed map[string]bool, all StateDict, kept StateDict) {
 	type span struct {
 		key        string
 		in         int
