@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/ckptpack/ckptpack/pkg/quant"
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
@@ -22,9 +21,9 @@ import (
 // layer computes: a pass over the source for the absolute maximum; for
 // fp8 and int8 that is all the scale needs, and the weight step streams a
 // second pass straight to the output. mxfp8 and nvfp4 block scales depend
-// on every block, so their first step also quantizes the weight into a
-// held buffer (one byte or half a byte per element: one layer, never the
-// model) that the weight step then writes.
+// on every block: their step is one more quantizing pass whose values are
+// dropped (holding the quantized weight until its step instead would hold
+// every layer's, since all scales come before all weights).
 
 // QuantLayer is one layer's quantization job, shared by its steps.
 type QuantLayer struct {
@@ -66,15 +65,23 @@ func (q *QuantPart) outputBytes(length int64) (int64, error) {
 	return 0, fmt.Errorf("%s has no part %q", l.Format, q.Suffix)
 }
 
-// quantState is a layer's job while the executor writes its parts.
+// quantState is a layer's job while the executor writes its parts: the
+// prepared tensor (its absmax and scale; a few words), kept from the first
+// part to the last. The reference order puts every layer's scales before
+// every weight, so states of many layers are alive at once: they must stay
+// this small.
 type quantState struct {
-	t      *quant.Tensor
-	held   []byte   // mxfp8/nvfp4: the quantized weight, when a scale step ran first
-	scales [][]byte // after quantizing the whole weight
-	parts  int      // parts still to write
+	t     *quant.Tensor
+	parts int // parts still to write
 }
 
-// quantize writes one part of a quantized layer.
+// quantize writes one part of a quantized layer. The first part of a layer
+// reads its source once for the absolute maximum. A tensor scale (fp8,
+// int8, nvfp4's weight_scale_2) then needs no more reading; block scales
+// (mxfp8, nvfp4) are a quantizing pass whose values are discarded; the
+// weight is a quantizing pass written straight to the output. So fp8 and
+// int8 read a weight twice, mxfp8 and nvfp4 three times, and nothing is
+// held but one layer's block scales while they are written.
 func (x *executor) quantize(s *Step) error {
 	qp := s.Convert.Quant
 	l := qp.Layer
@@ -103,50 +110,31 @@ func (x *executor) quantize(s *Step) error {
 			return fmt.Errorf("tensor %s: %w", s.Tensor, err)
 		}
 	}
-	blockScaled := l.Format == quant.MXFP8 || l.Format == quant.NVFP4
-	var out []byte
-	if qp.Suffix == "" {
-		if st.held != nil {
-			out = st.held
-		} else {
-			// Stream the second pass to the output, in place in the buffer.
-			if err := x.quantPass(s, func(chunk []byte) error {
-				return x.write(chunk[:st.t.Quantize(chunk, chunk)])
-			}); err != nil {
-				return err
-			}
-			if blockScaled {
-				sc, err := st.t.Scales()
-				if err != nil {
-					return err
-				}
-				st.scales = sc
-			}
+	switch {
+	case qp.Suffix == "":
+		// The weight: a quantizing pass, in place in the buffer, to the output.
+		w := st.t.Restart()
+		if err := x.quantPass(s, func(chunk []byte) error {
+			return x.write(chunk[:w.Quantize(chunk, chunk)])
+		}); err != nil {
+			return err
 		}
-	} else {
-		if st.scales == nil {
-			if blockScaled {
-				st.held = make([]byte, 0, st.t.WeightBytes())
-				if err := x.quantPass(s, func(chunk []byte) error {
-					st.held = append(st.held, chunk[:st.t.Quantize(chunk, chunk)]...)
-					return nil
-				}); err != nil {
-					return err
-				}
-				sc, err := st.t.Scales()
-				if err != nil {
-					return err
-				}
-				st.scales = sc
-			} else {
-				st.scales = [][]byte{quant.ScaleBytes(st.t.Scale())}
-			}
+	case l.Format == quant.MXFP8 || (l.Format == quant.NVFP4 && qp.Suffix == "_scale"):
+		// Block scales: a quantizing pass whose values are dropped.
+		w := st.t.Restart()
+		if err := x.quantPass(s, func(chunk []byte) error { w.Quantize(chunk, chunk); return nil }); err != nil {
+			return err
 		}
-		i := slices.IndexFunc(quant.Outputs(l.Format, l.Shape)[1:], func(o quant.Output) bool { return o.Suffix == qp.Suffix })
-		out = st.scales[i]
-	}
-	if out != nil {
-		if err := x.write(out); err != nil {
+		sc, err := w.Scales()
+		if err != nil {
+			return err
+		}
+		if err := x.write(sc[0]); err != nil {
+			return err
+		}
+	default:
+		// A tensor scale, known since the first pass.
+		if err := x.write(quant.ScaleBytes(st.t.Scale())); err != nil {
 			return err
 		}
 	}

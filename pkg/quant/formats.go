@@ -131,9 +131,6 @@ func NewTensor(f Format, src Source, shape []int64) (*Tensor, error) {
 	for _, d := range shape[1:] {
 		t.cols *= d
 	}
-	if f == MXFP8 || f == NVFP4 {
-		t.blocks = make([]byte, t.rows*t.cols/int64(t.block()))
-	}
 	return t, nil
 }
 
@@ -280,6 +277,11 @@ func (t *Tensor) Quantize(b, out []byte) int {
 		panic("quant: Quantize before Prepare")
 	}
 	n := len(b) / t.src.Size()
+	if (t.f == MXFP8 || t.f == NVFP4) && t.blocks == nil {
+		// Allocated by the pass that needs them, not by the prepared
+		// tensor a caller keeps between passes.
+		t.blocks = make([]byte, t.rows*t.cols/int64(t.block()))
+	}
 	switch t.f {
 	case FP8E4M3, FP8E5M2:
 		t.fp8(b, out, n)
@@ -503,4 +505,12 @@ func DequantizeFP8(in []byte, e5m2 bool, scale float32, to Source, out []byte) {
 			binary.LittleEndian.PutUint16(out[2*i:], F32ToBF16(v))
 		}
 	}
+}
+
+// Restart is a fresh quantizing pass over the same prepared tensor: the
+// scale is kept, the position and block scales start again.
+func (t *Tensor) Restart() *Tensor {
+	u := *t
+	u.pos, u.blocks = 0, nil
+	return &u
 }
