@@ -51,8 +51,8 @@ nvfp4) and a <layer>.comfy_quant marker, byte-exact with comfy_kitchen's
 reference quantizers. By default the Linear weights of the diffusion model
 quantize; its input/output projections and embeddings stay high precision
 (--exclude adds to them, --match picks the weights instead). Each weight is
-read twice (absmax, then the quantized write); mxfp8/nvfp4 hold one layer's
-quantized bytes. Scales, markers and the layers of an already quantized
+read twice (absmax, then the quantized write), three times for mxfp8/nvfp4
+(their block scales come first in the file); nothing is held. Scales, markers and the layers of an already quantized
 file are never converted; --dequantize (with --to fp16|bf16) writes its
 per-tensor fp8 layers back as weight × scale instead, refusing other formats.
 

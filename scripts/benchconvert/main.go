@@ -20,8 +20,8 @@
 //	                             attention to_k/to_v stay high precision by
 //	                             default: their packed shape would change
 //	                             detection)
-//	quantize_peak_rss_mib        peak RSS of the quantize runs (nvfp4 holds
-//	                             one layer's packed weight)
+//	quantize_peak_rss_mib        peak RSS of the quantize runs (flat: nothing
+//	                             is held between a layer's parts)
 //
 // Both sides write through the CLI's FileSink (fsync, link), outputs are
 // deleted before every run (untimed), and one untimed warm-up of each loads
