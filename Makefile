@@ -12,7 +12,7 @@ FIXTURES ?= $(CURDIR)/build/fixtures
 .PHONY: all deps npm chromium test bench serve dist comfyui-extension clean
 all: dist
 
-deps: npm chromium
+deps: npm chromium other-browsers
 
 npm: $(NPM_STAMP)
 $(NPM_STAMP): package.json package-lock.json
@@ -36,12 +36,12 @@ unzip-python3:
 
 include $(sort $(wildcard mk/*.mk))
 
-# Every test. The browser and ComfyUI suites run first and alone (they
-# generate the shared fixtures); then the Cloudflare Worker's suite (one
-# CPU-bound workerd process) runs beside the Go and worker suites (mostly
+# Every test. The browser (Chromium, then Firefox and WebKit) and ComfyUI
+# suites run first and alone (they generate the shared fixtures); then the
+# Cloudflare Worker's suite (one CPU-bound workerd process) runs beside the Go and worker suites (mostly
 # disk-bound), which keeps the whole run within CI's 30 minutes on 2 cores.
 test:
-	$(MAKE) test-browser test-comfyui
+	$(MAKE) test-browser test-browsers-other test-comfyui
 	$(MAKE) -j2 --output-sync=recurse test-edge test-go-then-worker
 
 .PHONY: test-go-then-worker
@@ -49,7 +49,7 @@ test-go-then-worker:
 	$(MAKE) -j1 test-go test-worker
 
 # TEST_TARGETS (from mk/*.mk) must all be reached by `test` above.
-TESTS_RUN := test-browser test-comfyui test-edge test-go test-worker
+TESTS_RUN := test-browser test-browsers-other test-comfyui test-edge test-go test-worker
 $(if $(filter-out $(TESTS_RUN),$(TEST_TARGETS)),$(error test targets not run by `make test`: $(filter-out $(TESTS_RUN),$(TEST_TARGETS))))
 bench: $(BENCH_TARGETS)
 

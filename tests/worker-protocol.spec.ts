@@ -68,6 +68,8 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
   const ready = await page.evaluate(() => (window as any).harness.unsolicited.find((m: any) => m.type === 'ready'));
   expect(ready.version).toBeTruthy();
   expect(ready.wasmMemoryBytes).toBeGreaterThan(0);
+  // Chromium: BYOB Blob streams, and OPFS sync access handles in the worker.
+  expect(ready.io).toEqual({ reads: 'byob', opfs: true, syncAccessHandle: true });
 
   const copy = (reader: string, sha256 = true) => page.evaluate(async ({ reader, sha256 }) => {
     const h = (window as any).harness;

@@ -30,6 +30,40 @@ self.ckptpackIO = (() => {
   // of one, a full one is followed by more of the same run.
   const RANGE_PIECE = 64 << 20;
 
+  // How this browser lets the worker read a File range, found by trying it,
+  // never by the browser's name. Chromium and Firefox give Blob streams a
+  // BYOB reader (one reused staging buffer: flat renderer memory, and the
+  // bytes of a copy go to the sync access handle without entering wasm
+  // memory). WebKit's Blob streams are not byte streams: getReader({mode:
+  // 'byob'}) throws a TypeError there. Without BYOB, ranges are read with
+  // FileReaderSync (every dedicated worker has it), or, where even that is
+  // missing, with blob.slice().arrayBuffer(); both allocate one ArrayBuffer
+  // per read, which the engine's reads keep to at most 16 MiB (copies) or
+  // its buffer size.
+  let byobReads = null;
+  const hasBYOB = () => {
+    if (byobReads === null) {
+      try {
+        const reader = new Blob([new Uint8Array(1)]).stream().getReader({ mode: 'byob' });
+        reader.cancel().catch(() => {});
+        byobReads = true;
+      } catch {
+        byobReads = false;
+      }
+    }
+    return byobReads;
+  };
+  const hasFRS = () => typeof FileReaderSync === 'function';
+  // file[start, end) as a Uint8Array, without a stream.
+  const readRange = async (file, start, end) => {
+    const blob = file.slice(start, end);
+    if (hasFRS()) {
+      if (!frs) frs = new FileReaderSync();
+      return new Uint8Array(frs.readAsArrayBuffer(blob));
+    }
+    return new Uint8Array(await blob.arrayBuffer());
+  };
+
   const openStream = (file, start) => ({
     pos: start, reader: file.slice(start).stream().getReader({ mode: 'byob' }), staging: null, busy: false, cached: true,
   });
@@ -110,9 +144,29 @@ self.ckptpackIO = (() => {
       return ab.byteLength;
     },
 
-    // BYOB read of file[start, end) into wasm memory at ptr. Returns the
-    // number of bytes copied (fewer only if the File ended).
-    async readByob(file, start, end, ptr) {
+    // What this worker can do, by feature checks (the engine's ready
+    // message carries it): reads is 'byob', 'sync' (FileReaderSync) or
+    // 'arrayBuffer' (see hasBYOB); syncAccessHandle is whether OPFS files
+    // can be written here (FileSystemSyncAccessHandle, workers only), which
+    // the browser-storage sink needs.
+    capabilities() {
+      const FH = self.FileSystemFileHandle;
+      return {
+        reads: hasBYOB() ? 'byob' : hasFRS() ? 'sync' : 'arrayBuffer',
+        opfs: typeof self.navigator?.storage?.getDirectory === 'function',
+        syncAccessHandle: typeof FH === 'function' && typeof FH.prototype.createSyncAccessHandle === 'function',
+      };
+    },
+
+    // Streamed read of file[start, end) into wasm memory at ptr: through the
+    // BYOB stream where Blob streams have one, else one readRange. Returns
+    // the number of bytes copied (fewer only if the File ended).
+    async readStreamed(file, start, end, ptr) {
+      if (!hasBYOB()) {
+        const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
+        view(ptr, bytes.byteLength).set(bytes);
+        return bytes.byteLength;
+      }
       const want = end - start;
       const s = streamAt(file, start, want);
       const { got } = await pump(file, s, want, (piece, at) => {
@@ -129,6 +183,17 @@ self.ckptpackIO = (() => {
     // short write: disk or quota full). Read errors reject.
     async copyToHandle(file, start, end, handle, at) {
       const want = end - start;
+      if (!hasBYOB()) {
+        // No BYOB stream: 16 MiB reads, each written as it arrives.
+        let copied = 0;
+        while (copied < want) {
+          const n = Math.min(want - copied, COPY_STAGING);
+          const r = await self.ckptpackIO.gatherToHandle(file, start + copied, start + copied + n, handle, at + copied, [0, n]);
+          copied += r.copied;
+          if (r.eof || r.full) return { copied, eof: r.eof, full: r.full };
+        }
+        return { copied, eof: false, full: false };
+      }
       const open = streams.get(file);
       if (want < RANGE_PIECE && !(open && !open.busy && open.pos === start)) {
         // A whole run away from where the open stream stands (SDXL has 261

@@ -122,11 +122,18 @@ async function main() {
 
   // The entry: the only .js file, so the only module ComfyUI imports.
   await fs.copyFile(args.entry, path.join(staging, 'web', 'ckptpack.js'));
-  const extraLib = path.join(args.package, 'src', 'extensions', 'ckptpack', LIB);
-  if (existsSync(extraLib)) {
-    for (const rel of await listFiles(extraLib)) {
+  // The extension's own lib/: its static files from the source tree (not the
+  // TypeScript), its compiled modules (.mjs, e.g. comfy-host.mjs) from next
+  // to the compiled entry.
+  const extraLibs = [
+    { dir: path.join(args.package, 'src', 'extensions', 'ckptpack', LIB), keep: (rel) => !/\.(m?ts)$/.test(rel) },
+    { dir: path.join(path.dirname(args.entry), LIB), keep: (rel) => rel.endsWith('.mjs') },
+  ];
+  for (const { dir, keep } of extraLibs) {
+    if (!existsSync(dir)) continue;
+    for (const rel of (await listFiles(dir)).filter(keep)) {
       await fs.mkdir(path.dirname(path.join(staging, 'web', LIB, rel)), { recursive: true });
-      await fs.copyFile(path.join(extraLib, rel), path.join(staging, 'web', LIB, rel));
+      await fs.copyFile(path.join(dir, rel), path.join(staging, 'web', LIB, rel));
     }
   }
 

@@ -19,7 +19,9 @@ const (
 	ReadSync ReadMode = iota
 	// ReadBYOB reads file.slice(a, b).stream() with a BYOB reader into one
 	// staging buffer reused across reads (renderer memory stays flat). Each
-	// read is awaited, which also yields to the event loop.
+	// read is awaited, which also yields to the event loop. Where Blob
+	// streams have no BYOB reader (WebKit), web/worker-io.js's readStreamed
+	// falls back to one FileReaderSync read per call, still awaited.
 	ReadBYOB
 )
 
@@ -98,7 +100,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		// Offsets cross as JS numbers (float64): exact up to 2^53 bytes.
 		var got js.Value
 		if f.Mode == ReadBYOB {
-			got, err = AwaitCall(h, "readByob", f.Value, start, start+n, Addr(dst))
+			got, err = AwaitCall(h, "readStreamed", f.Value, start, start+n, Addr(dst))
 		} else {
 			got, err = Call(h, "readSync", f.Value, start, start+n, Addr(dst))
 		}

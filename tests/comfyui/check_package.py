@@ -11,8 +11,12 @@ read it:
 - importing it maps .mjs to a JavaScript type and .wasm to application/wasm
   in Python's mimetypes table, which aiohttp's static route uses;
 - under WEB_DIRECTORY, ComfyUI's glob("**/*.js") finds only the entry module;
-- pyproject.toml has the registry's required fields
-  (https://docs.comfy.org/registry/specifications).
+- pyproject.toml has the registry's required fields and well-formed
+  recommended ones (https://docs.comfy.org/registry/specifications): the
+  Icon is a file of this repository within 800 x 400, requires-comfyui a
+  version specifier, includes lists web/;
+- the package's modules import nothing from the frontend but its stable
+  shims, scripts/app.js and scripts/api.js.
 Exits 1 with one line per problem.
 """
 
@@ -79,7 +83,7 @@ def main(folder):
                        for f in glob.glob(os.path.join(glob.escape(web_dir), "**/*.js"), recursive=True))
         if found != ["ckptpack.js"]:
             problems.append(f"{web_dir}: ComfyUI would import {found}, expected only ['ckptpack.js']")
-        for required in ["lib/app/saver.mjs", "lib/worker.mjs", "lib/wasm_exec.mjs", "lib/ckptpack.wasm", "lib/style.css"]:
+        for required in ["lib/comfy-host.mjs", "lib/app/saver.mjs", "lib/worker.mjs", "lib/wasm_exec.mjs", "lib/ckptpack.wasm", "lib/style.css"]:
             if not os.path.isfile(os.path.join(web_dir, required)):
                 problems.append(f"{web_dir}: {required} is missing")
 
@@ -121,6 +125,88 @@ def main(folder):
     for field in ("PublisherId", "DisplayName", "Icon"):
         if not comfy.get(field):
             problems.append(f"{pyproject}: tool.comfy.{field} is missing")
+    problems += check_registry_fields(pyproject, project, comfy)
+    problems += check_frontend_imports(web_dir) if web_dir and os.path.isdir(web_dir) else []
+    return problems
+
+
+# The repository root, for files the registry fetches from it (the Icon URL).
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ICON_TYPES = (".svg", ".png", ".jpg", ".jpeg", ".gif")
+# PEP 440 version specifiers, comma separated: ">=0.3.64", ">=1.0,<2".
+SPECIFIER = re.compile(r"\s*(~=|===?|!=|<=|>=|<|>)\s*\d+(\.\d+)*(\.\*)?\s*")
+
+
+def check_registry_fields(pyproject, project, comfy):
+    """The registry's recommended fields, beyond the required ones."""
+    problems = []
+    publisher = comfy.get("PublisherId", "")
+    if publisher and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", publisher):
+        problems.append(f"{pyproject}: tool.comfy.PublisherId {publisher!r} must be lower-case letters, digits and hyphens")
+    icon = comfy.get("Icon", "")
+    if icon:
+        if not icon.startswith("https://") or not icon.lower().endswith(ICON_TYPES):
+            problems.append(f"{pyproject}: tool.comfy.Icon must be an https URL of an SVG, PNG, JPG or GIF file")
+        match = re.match(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/[^/]+/(.+)$", icon)
+        if match and not os.path.isfile(os.path.join(REPO, match.group(1))):
+            problems.append(f"{pyproject}: tool.comfy.Icon points at {match.group(1)}, which is not in the repository")
+        elif match and match.group(1).endswith(".svg"):
+            problems += check_svg_size(os.path.join(REPO, match.group(1)))
+    requires = comfy.get("requires-comfyui")
+    if requires is not None and not all(SPECIFIER.fullmatch(part) for part in str(requires).split(",")):
+        problems.append(f"{pyproject}: tool.comfy.requires-comfyui {requires!r} is not a version specifier")
+    if "web" not in comfy.get("includes", []):
+        problems.append(f"{pyproject}: tool.comfy.includes must list \"web\" (its build outputs are not in git)")
+    for key in ("Documentation", "Bug Tracker"):
+        if not project.get("urls", {}).get(key, "").startswith("https://"):
+            problems.append(f"{pyproject}: project.urls.{key!r} is missing")
+    if not any(c.startswith("Operating System ::") for c in project.get("classifiers", [])):
+        problems.append(f"{pyproject}: project.classifiers names no operating system")
+    if project.get("dependencies") != []:
+        problems.append(f"{pyproject}: project.dependencies must be empty: the package runs in the browser only")
+    return problems
+
+
+def check_svg_size(path):
+    """The registry shows icons up to 800 x 400 px."""
+    text = open(path, encoding="utf-8").read()
+    box = re.search(r'viewBox="\s*[-\d.]+[\s,]+[-\d.]+[\s,]+([\d.]+)[\s,]+([\d.]+)\s*"', text)
+    if not box:
+        return [f"{path}: the icon has no viewBox"]
+    width, height = float(box.group(1)), float(box.group(2))
+    return [] if width <= 800 and height <= 400 else [f"{path}: the icon is {width:g} x {height:g}, over 800 x 400"]
+
+
+# import/export ... from "x", import("x"): the specifiers of a module.
+IMPORT = re.compile(r"""(?:\bimport\s*\(\s*|\bfrom\s*|\bimport\s+)(['"])([^'"]+)\1""")
+FRONTEND_MODULES = {"scripts/app.js", "scripts/api.js"}
+
+
+def check_frontend_imports(web_dir):
+    """Modules outside the package may only be the frontend's stable shims.
+
+    ComfyUI serves the package at /extensions/<name>/, so a relative import
+    climbing out of web/ lands in the frontend; only /scripts/app.js and
+    /scripts/api.js are its public modules."""
+    problems = []
+    for directory, _, files in os.walk(web_dir):
+        for name in files:
+            if not name.endswith((".js", ".mjs")):
+                continue
+            path = os.path.join(directory, name)
+            # The URL path of the module inside the served tree /extensions/<name>/.
+            url_dir = "extensions/pkg/" + os.path.relpath(directory, web_dir).replace(os.sep, "/")
+            for match in IMPORT.finditer(open(path, encoding="utf-8").read()):
+                spec = match.group(2)
+                if not spec.startswith((".", "/")):
+                    if not spec.startswith(("http:", "https:", "data:", "blob:")):
+                        problems.append(f"{path}: imports bare specifier {spec!r}")
+                    continue
+                target = os.path.normpath(spec.lstrip("/") if spec.startswith("/") else os.path.join(url_dir, spec)).replace(os.sep, "/")
+                if target.startswith("extensions/pkg/") or target == "extensions/pkg":
+                    continue
+                if target not in FRONTEND_MODULES:
+                    problems.append(f"{path}: imports {spec!r} ({target}) from the frontend; only scripts/app.js and scripts/api.js are stable")
     return problems
 
 

@@ -21,3 +21,9 @@ export const badSetting: ComfyExtension = { name: 'x', settings: [{ id: 'Comfy.D
 app.graphToPrompt().output
 // @ts-expect-error registerExtension takes an extension object with a name
 app.registerExtension({ setup() {} })
+// @ts-expect-error toast severities are a closed set
+manager.toast.add({ severity: 'fatal', summary: 'x' })
+// @ts-expect-error node menu items need their content
+export const badNodeMenu: ComfyExtension = { name: 'x', getNodeMenuItems: () => [{ callback() {} }] }
+// @ts-expect-error afterConfigureGraph gets the missing node types, not the graph JSON
+export const badAfterConfigure: ComfyExtension = { name: 'x', afterConfigureGraph: (graph: { nodes: unknown[] }) => void graph }

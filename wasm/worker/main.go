@@ -94,8 +94,19 @@ func main() {
 		return nil
 	})
 	js.Global().Set("onmessage", onMessage)
-	post(map[string]any{"type": "ready", "version": buildVersion(), "wasmMemoryBytes": jsio.MemoryBytes()}, nil)
+	post(map[string]any{"type": "ready", "version": buildVersion(), "wasmMemoryBytes": jsio.MemoryBytes(), "io": ioCapabilities()}, nil)
 	select {}
+}
+
+// ioCapabilities is what web/worker-io.js found this browser's worker can
+// do (its reads path, whether OPFS files can be written here), for the page
+// to choose sinks by; null with helpers that do not say.
+func ioCapabilities() js.Value {
+	h, err := jsio.Helpers()
+	if err != nil || h.Get("capabilities").Type() != js.TypeFunction {
+		return js.Null()
+	}
+	return h.Call("capabilities")
 }
 
 func idKey(id js.Value) string { return js.Global().Call("String", id).String() }

@@ -259,7 +259,15 @@ export function mountSaver(container, options = {}) {
     throw error;
   });
   ready.catch(() => {});
-  probeSinks().then((probed) => {
+  // Browser storage is written from the worker through sync access
+  // handles: a browser whose worker has none (its ready message says,
+  // web/worker-io.js capabilities) cannot use it, whatever the page sees.
+  const workerWritesOPFS = ready.then((info) => info.io?.syncAccessHandle !== false, () => true);
+  Promise.all([probeSinks(), workerWritesOPFS]).then(([probed, writable]) => {
+    if (probed.opfs && !writable) {
+      probed.opfs = false;
+      probed.storageNote = 'This browser cannot write to its private file storage from a worker.';
+    }
     Object.assign(caps, probed);
     applyCapabilities();
     render();
@@ -962,10 +970,13 @@ export function mountSaver(container, options = {}) {
     };
     try {
       if (sink === 'opfs' && typeof navigator.storage?.persist === 'function') {
-        // Ask once, from the click: persistent storage is not evicted under
-        // pressure. Chromium decides without a prompt.
-        const persisted = await navigator.storage.persisted?.();
-        if (!persisted) await navigator.storage.persist().catch(() => false);
+        // Ask from the click (persistent storage is not evicted under
+        // pressure), but never wait for the answer: Chromium decides
+        // without a prompt, Firefox shows a permission prompt whose promise
+        // settles only when the user answers it. The save needs no answer.
+        Promise.resolve(navigator.storage.persisted?.())
+          .then((persisted) => persisted || navigator.storage.persist())
+          .catch(() => false);
       }
       setSaveStatus('planning', 'Planning the checkpoint…');
       clearTimeout(planTimer);
@@ -1074,6 +1085,11 @@ export function mountSaver(container, options = {}) {
       listed = await engine.request('list', {});
     } catch (error) {
       ui.storage.textContent = `Could not list browser storage: ${error.message}`;
+      return;
+    }
+    // The sinks' probe may have found the storage unusable meanwhile.
+    if (!caps.opfs) {
+      refreshSaved();
       return;
     }
     const files = [...listed.files].sort((a, b) => a.path.localeCompare(b.path));

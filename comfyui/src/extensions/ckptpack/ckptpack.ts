@@ -3,18 +3,14 @@
 // by the ckptpack WebAssembly worker, with the live workflow embedded the way
 // ComfyUI's CheckpointSave node embeds it.
 //
-// This module only adapts ComfyUI to the site's saver UI: it registers the tab,
-// a command, a menu entry and settings, and hands mountSaver() the defaults and
-// a metadata provider. The UI and the engine are the site's own files, shipped
-// in lib/ next to this module and loaded relative to import.meta.url (ComfyUI
-// serves this package at /extensions/<folder name>/, whatever the folder is
-// called).
-import { app } from '../../scripts/app.js'
-import type { ComfyExtension, ExtensionManager } from '@comfyorg/comfyui-frontend-types'
-
-type ComfyCommand = NonNullable<ComfyExtension['commands']>[number]
-type SettingParams = NonNullable<ComfyExtension['settings']>[number]
-type SidebarTab = Parameters<ExtensionManager['registerSidebarTab']>[0]
+// This module adapts the site's saver UI to ComfyUI: it describes the tab,
+// commands, a node-menu entry and settings, and hands mountSaver() the
+// defaults and a metadata provider. Every call into ComfyUI goes through
+// lib/comfy-host.mjs (the only module importing the frontend). The UI and
+// the engine are the site's own files, shipped in lib/ next to this module
+// and loaded relative to import.meta.url (ComfyUI serves this package at
+// /extensions/<folder name>/, whatever the folder is called).
+import { host, type HostSetting, type WorkflowSnapshot } from './lib/comfy-host.mjs'
 
 // --- The saver UI's module API (web/app/saver.js of the site) --------------
 
@@ -97,9 +93,8 @@ const EXTENSION_NAME = 'ckptpack.SaveCheckpoint'
 const TAB_ID = 'ckptpack-save-checkpoint'
 const TAB_TITLE = 'Save Checkpoint'
 const OPEN_COMMAND_ID = 'ckptpack.OpenSaveCheckpoint'
-// sidebarTabStore.registerSidebarTab registers this toggle command for every
-// tab (ComfyUI_frontend src/stores/workspace/sidebarTabStore.ts).
-const TOGGLE_TAB_COMMAND_ID = `Workspace.ToggleSidebarTab.${TAB_ID}`
+const SAVE_WORKFLOW_MODELS_COMMAND_ID = 'ckptpack.SaveWorkflowModels'
+const SAVE_WORKFLOW_MODELS_LABEL = "Save this workflow's models as one checkpoint"
 
 const SETTING_FILENAME_PREFIX = 'ckptpack.FilenamePrefix'
 const SETTING_EMBED_WORKFLOW = 'ckptpack.EmbedWorkflow'
@@ -211,12 +206,10 @@ export function pythonNumberText(n: number): string {
 }
 
 /** The current graph and its API prompt, as a queued run would send them. */
-async function snapshotWorkflow(): Promise<{ workflow: unknown; prompt: unknown }> {
-  // app.queuePrompt sends graphToPrompt()'s workflow as
-  // extra_data.extra_pnginfo.workflow and its output as the prompt
-  // (src/scripts/api.ts queuePrompt); CheckpointSave receives exactly those.
-  const { workflow, output } = await app.graphToPrompt()
-  return { workflow, prompt: output }
+async function snapshotWorkflow(): Promise<WorkflowSnapshot> {
+  const snapshot = await host.snapshot()
+  renderWorkflowModels(workflowModels(snapshot.prompt))
+  return snapshot
 }
 
 async function currentCheckpointMetadata(): Promise<CheckpointMetadata> {
@@ -229,23 +222,8 @@ async function currentCheckpointMetadata(): Promise<CheckpointMetadata> {
 
 // --- Settings -------------------------------------------------------------
 
-// The frontend's Settings type lists only the core settings, but the setting
-// store accepts any id an extension registers (settingStore.addSetting).
-type SettingId = SettingParams['id']
-const settingId = (id: string) => id as SettingId
-
 function readSetting<T>(id: string, fallback: T, valid: (v: unknown) => v is T): T {
-  let value: unknown
-  try {
-    const manager = app.extensionManager
-    // extensionManager.setting is the current API; frontends before it only
-    // had the (now deprecated) settings dialog's getSettingValue.
-    value = manager?.setting
-      ? manager.setting.get<T>(id)
-      : app.ui?.settings?.getSettingValue(settingId(id))
-  } catch {
-    value = undefined
-  }
+  const value = host.getSetting(id)
   return valid(value) ? value : fallback
 }
 
@@ -278,9 +256,9 @@ function applySetting(changed: Partial<SaverDefaults>): void {
 
 const SETTINGS_CATEGORY = 'Save Checkpoint'
 
-const settings: SettingParams[] = [
+const settings: HostSetting[] = [
   {
-    id: settingId(SETTING_FILENAME_PREFIX),
+    id: SETTING_FILENAME_PREFIX,
     category: [SETTINGS_CATEGORY, 'Defaults', 'Filename prefix'],
     name: 'Default filename prefix',
     tooltip: 'Like the Save Checkpoint node: "checkpoints/ComfyUI" saves checkpoints/ComfyUI_00001_.safetensors.',
@@ -291,7 +269,7 @@ const settings: SettingParams[] = [
     },
   },
   {
-    id: settingId(SETTING_EMBED_WORKFLOW),
+    id: SETTING_EMBED_WORKFLOW,
     category: [SETTINGS_CATEGORY, 'Defaults', 'Embed workflow'],
     name: 'Embed the workflow and prompt in saved checkpoints',
     tooltip:
@@ -303,7 +281,7 @@ const settings: SettingParams[] = [
     },
   },
   {
-    id: settingId(SETTING_SINK),
+    id: SETTING_SINK,
     category: [SETTINGS_CATEGORY, 'Defaults', 'Save to'],
     name: 'Save checkpoints to',
     type: 'combo',
@@ -358,6 +336,12 @@ function ensurePanel(doc: Document): HTMLElement {
   sizeNote.className = 'ckptpack-comfy-metadata-size'
   sizeNote.setAttribute('role', 'status')
   sizeNote.dataset.role = 'metadata-size'
+  // The files the open workflow loads, matched against the picked ones.
+  workflowSection = doc.createElement('section')
+  workflowSection.className = 'ckptpack-comfy-workflow'
+  workflowSection.dataset.role = 'workflow-models'
+  workflowSection.setAttribute('aria-label', "This workflow's models")
+  workflowSection.hidden = true
   const saverHost = doc.createElement('div')
   saverHost.className = 'ckptpack-comfy-saver'
   // Below the saver: the ModelSpec editor, then the Tools panel (extract a
@@ -367,7 +351,7 @@ function ensurePanel(doc: Document): HTMLElement {
   editorHost.className = 'ckptpack-comfy-metadata-editor'
   const toolsHost = doc.createElement('div')
   toolsHost.className = 'ckptpack-comfy-tools'
-  panel.append(intro, sizeNote, saverHost, editorHost, toolsHost)
+  panel.append(intro, workflowSection, sizeNote, saverHost, editorHost, toolsHost)
 
   // The saver links its own stylesheet (lib/style.css).
   loadStylesheet(doc, packageURL('./lib/ckptpack-comfy.css'))
@@ -387,17 +371,23 @@ function ensurePanel(doc: Document): HTMLElement {
     alert.setAttribute('role', 'alert')
     alert.textContent = `The checkpoint saver could not load from ${packageURL('./lib/')}: ${message}`
     saverHost.replaceChildren(alert)
+    host.toast('error', 'Save Checkpoint could not load', message, 0)
     console.error('[ckptpack]', err)
   })
   return panel
 }
 
-async function mountInto(host: HTMLElement, editorHost: HTMLElement, toolsHost: HTMLElement): Promise<void> {
+async function mountInto(saverHost: HTMLElement, editorHost: HTMLElement, toolsHost: HTMLElement): Promise<void> {
   const saver = (await import(packageURL('./lib/app/saver.mjs'))) as SaverModule
   let editor: MetadataEditorHandle | null = null
-  const handle = saver.mountSaver(host, {
+  const handle = saver.mountSaver(saverHost, {
     extraOptions: async () => (editor ? editor.saveOptions() : {}),
-    onSaved: (done) => editor?.noteSaved(done),
+    onSaved: (done) => {
+      editor?.noteSaved(done)
+      const name = typeof done.path === 'string' && done.path ? done.path : String(done.name ?? 'the checkpoint')
+      const where = done.sink === 'file' ? 'written to the file you chose' : done.sink === 'opfs' ? 'in browser storage; its download has started' : 'its download has started'
+      host.toast('success', 'Checkpoint saved', `${name}: ${where}.`)
+    },
     baseURL: packageURL('./lib/'),
     defaults: currentDefaults(),
     metadataProvider: currentCheckpointMetadata,
@@ -408,6 +398,8 @@ async function mountInto(host: HTMLElement, editorHost: HTMLElement, toolsHost: 
     },
   })
   saverHandle = handle
+  watchPickedFiles(handle.element)
+  renderWorkflowModels(currentModels)
   // The ModelSpec editor (title, thumbnail, hash …) for this save or for an
   // existing file, on the saver's worker.
   const editorModule = (await import(packageURL('./lib/app/metadata-editor.mjs'))) as MetadataEditorModule
@@ -536,58 +528,189 @@ function scheduleMetadataRefresh(): void {
   refreshTimer = setTimeout(() => void refreshMetadataSize(), 500)
 }
 
-const sidebarTab: SidebarTab = {
-  id: TAB_ID,
-  title: TAB_TITLE,
-  icon: 'pi pi-save',
-  tooltip: 'Save Checkpoint: build an all-in-one checkpoint in the browser, with this workflow embedded',
-  label: 'Checkpoint',
-  type: 'custom',
-  render(container: HTMLElement) {
-    container.append(ensurePanel(container.ownerDocument))
-    void refreshMetadataSize()
-  },
-  destroy() {
-    panel?.remove()
-  },
+// --- The workflow's model files ------------------------------------------
+
+/** Which saver slot a loader's file goes into. */
+export type Slot = 'model' | 'clip' | 'vae'
+
+/** A model file the workflow loads: the loader node, its widget and the file name. */
+export interface WorkflowModel {
+  nodeId: string
+  nodeType: string
+  input: string
+  file: string
+  /** null: a whole checkpoint (CheckpointLoaderSimple), already all in one. */
+  slot: Slot | null
 }
+
+/** Loader nodes and the inputs (widgets) naming their files, as nodes.py defines them. */
+export const LOADER_INPUTS: Readonly<Record<string, { slot: Slot | null; inputs: readonly string[] }>> = {
+  CheckpointLoaderSimple: { slot: null, inputs: ['ckpt_name'] },
+  UNETLoader: { slot: 'model', inputs: ['unet_name'] },
+  CLIPLoader: { slot: 'clip', inputs: ['clip_name'] },
+  DualCLIPLoader: { slot: 'clip', inputs: ['clip_name1', 'clip_name2'] },
+  TripleCLIPLoader: { slot: 'clip', inputs: ['clip_name1', 'clip_name2', 'clip_name3'] },
+  VAELoader: { slot: 'vae', inputs: ['vae_name'] },
+}
+
+/**
+ * The files the workflow's loader nodes load, read from its API prompt: what a
+ * queued run would load (muted and bypassed nodes are not in it, subgraphs
+ * are flattened into it), in node order, each file once.
+ */
+export function workflowModels(prompt: WorkflowSnapshot['prompt']): WorkflowModel[] {
+  const found: WorkflowModel[] = []
+  const ids = Object.keys(prompt ?? {}).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+  for (const nodeId of ids) {
+    const node = prompt[nodeId]
+    const loader = node?.class_type ? LOADER_INPUTS[node.class_type] : undefined
+    if (!loader || !node?.class_type) continue
+    for (const input of loader.inputs) {
+      const file = node.inputs?.[input]
+      // A linked input is [nodeId, slot], not a file name.
+      if (typeof file !== 'string' || file === '') continue
+      if (found.some((m) => m.file === file && m.slot === loader.slot)) continue
+      found.push({ nodeId, nodeType: node.class_type, input, file, slot: loader.slot })
+    }
+  }
+  return found
+}
+
+/** A model folder path as the workflow names it ("sub/clip_l.safetensors") to the picked file's name. */
+const baseName = (name: string) => name.split(/[\\/]/).pop() ?? name
+
+const SLOT_TITLES: Record<Slot, string> = { model: 'Diffusion model', clip: 'Text encoders', vae: 'VAE' }
+
+let workflowSection: HTMLElement | null = null
+let currentModels: WorkflowModel[] = []
+
+/** The names picked in a saver slot (the saver lists each as .ckpt-file-name). */
+function pickedNames(slot: Slot): string[] {
+  const section = saverHandle?.element.querySelector(`[data-slot="${slot}"] [data-role="files"]`)
+  return section ? [...section.querySelectorAll('.ckpt-file-name')].map((el) => el.textContent ?? '') : []
+}
+
+function renderWorkflowModels(models: WorkflowModel[]): void {
+  currentModels = models
+  if (!workflowSection) return
+  const doc = workflowSection.ownerDocument
+  const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string) => {
+    const node = doc.createElement(tag)
+    if (text !== undefined) node.textContent = text
+    return node
+  }
+  workflowSection.hidden = models.length === 0
+  const summary = el('p')
+  summary.dataset.role = 'workflow-uses'
+  summary.textContent = `This workflow uses ${models.map((m) => baseName(m.file)).join(', ')}.`
+  const list = el('ul')
+  list.className = 'ckptpack-comfy-workflow-slots'
+  for (const model of models) {
+    const item = el('li')
+    item.dataset.model = model.file
+    item.dataset.slot = model.slot ?? 'checkpoint'
+    if (model.slot === null) {
+      item.dataset.state = 'checkpoint'
+      item.textContent = `${baseName(model.file)} is already an all-in-one checkpoint (${model.nodeType}).`
+    } else {
+      const picked = pickedNames(model.slot)
+      const matched = picked.includes(baseName(model.file))
+      item.dataset.state = matched ? 'picked' : picked.length ? 'other' : 'missing'
+      const state = matched ? 'picked' : picked.length ? `picked: ${picked.join(', ')} (not this file)` : 'not picked yet'
+      item.textContent = `${SLOT_TITLES[model.slot]}: ${baseName(model.file)} — ${state}`
+    }
+    list.append(item)
+  }
+  workflowSection.replaceChildren(summary, list)
+  // Name the saver's slots after the files this workflow loads.
+  for (const slot of ['model', 'clip', 'vae'] as const) {
+    const section = saverHandle?.element.querySelector(`[data-slot="${slot}"]`)
+    if (!section) continue
+    let hint = section.querySelector<HTMLElement>('.ckptpack-comfy-slot-hint')
+    const files = models.filter((m) => m.slot === slot).map((m) => baseName(m.file))
+    if (!files.length) {
+      hint?.remove()
+      continue
+    }
+    if (!hint) {
+      hint = el('p')
+      hint.className = 'ckptpack-comfy-slot-hint'
+      hint.dataset.role = 'slot-hint'
+      section.querySelector('.ckpt-slot-title')?.after(hint)
+    }
+    hint.textContent = `This workflow: ${files.join(', ')}`
+  }
+}
+
+/** Re-renders the matches when the saver's picked files change. */
+function watchPickedFiles(saverElement: Element): void {
+  const slots = saverElement.querySelectorAll('[data-slot] [data-role="files"]')
+  const observer = new MutationObserver(() => renderWorkflowModels(currentModels))
+  for (const files of slots) observer.observe(files, { childList: true, subtree: true, characterData: true })
+}
+
+// --- Tab, commands, registration -------------------------------------------
 
 function openTab(): void {
-  if (panel?.isConnected) {
-    panel.scrollIntoView({ block: 'nearest' })
+  host.openSidebarTab(TAB_ID, panel?.isConnected ?? false)
+  panel?.scrollIntoView({ block: 'nearest' })
+}
+
+/** Opens the tab at the workflow's model list, its slots named (the command and node-menu entry). */
+async function saveWorkflowModels(): Promise<void> {
+  openTab()
+  const { prompt } = await snapshotWorkflow()
+  const models = workflowModels(prompt).filter((m) => m.slot !== null)
+  if (!models.length) {
+    host.toast('info', SAVE_WORKFLOW_MODELS_LABEL, 'This workflow loads no separate diffusion model, text encoder or VAE file (UNETLoader, CLIPLoader, DualCLIPLoader, TripleCLIPLoader, VAELoader): pick the files in the tab.')
     return
   }
-  app.extensionManager.command.execute(TOGGLE_TAB_COMMAND_ID)
+  await mounting
+  workflowSection?.scrollIntoView({ block: 'nearest' })
 }
 
-const openCommand: ComfyCommand = {
-  id: OPEN_COMMAND_ID,
-  label: 'Save Checkpoint (in the browser)…',
-  menubarLabel: 'Save Checkpoint…',
-  icon: 'pi pi-save',
-  tooltip: 'Open the Save Checkpoint sidebar tab',
-  function: openTab,
+function onGraphChanged(): void {
+  scheduleMetadataRefresh()
 }
 
-const extension: ComfyExtension = {
+host.register({
   name: EXTENSION_NAME,
-  commands: [openCommand],
-  menuCommands: [{ path: ['Extensions', 'ckptpack'], commands: [OPEN_COMMAND_ID] }],
   settings,
-  setup() {
-    const manager = app.extensionManager
-    if (typeof manager?.registerSidebarTab !== 'function') {
-      console.error(
-        '[ckptpack] This ComfyUI frontend has no sidebar tab API (extensionManager.registerSidebarTab, frontend 1.3 or newer); the Save Checkpoint tab is not available.',
-      )
-      return
-    }
-    manager.registerSidebarTab(sidebarTab)
-    app.api?.addEventListener('graphChanged', scheduleMetadataRefresh)
+  commands: [
+    {
+      id: OPEN_COMMAND_ID,
+      label: 'Save Checkpoint (in the browser)…',
+      menubarLabel: 'Save Checkpoint…',
+      icon: 'pi pi-save',
+      tooltip: 'Open the Save Checkpoint sidebar tab',
+      run: openTab,
+    },
+    {
+      id: SAVE_WORKFLOW_MODELS_COMMAND_ID,
+      label: `${SAVE_WORKFLOW_MODELS_LABEL}…`,
+      icon: 'pi pi-save',
+      tooltip: 'Open the Save Checkpoint tab with the files this workflow loads named in its slots',
+      run: () => void saveWorkflowModels(),
+    },
+  ],
+  menuPath: ['Extensions', 'ckptpack'],
+  sidebarTab: {
+    id: TAB_ID,
+    title: TAB_TITLE,
+    icon: 'pi pi-save',
+    tooltip: 'Save Checkpoint: build an all-in-one checkpoint in the browser, with this workflow embedded',
+    label: 'Checkpoint',
+    render(container: HTMLElement) {
+      container.append(ensurePanel(container.ownerDocument))
+      void refreshMetadataSize()
+    },
+    hide() {
+      panel?.remove()
+    },
   },
-}
-
-app.registerExtension(extension)
+  nodeMenu: [{ nodeTypes: Object.keys(LOADER_INPUTS), label: SAVE_WORKFLOW_MODELS_LABEL, run: () => void saveWorkflowModels() }],
+  onGraphChanged,
+})
 
 /** For tests and the console: settles once the saver has mounted and its engine has started (or failed to). */
 export async function saverSettled(): Promise<void> {
