@@ -73,6 +73,17 @@ type Requirements struct {
 	VAEDetail    string               `json:"vae_detail"`
 	ModelSpec    string               `json:"modelspec_architecture,omitempty"`
 	NoTextEncode bool                 `json:"no_text_encoder,omitempty"`
+	// NoTextEncodeWhy says in plain words why (when NoTextEncode).
+	NoTextEncodeWhy string `json:"no_text_encoder_why,omitempty"`
+	// NoVAE: a pixel-space model; it takes no VAE file (the checkpoint gets
+	// ComfyUI's pixel-space marker instead).
+	NoVAE bool `json:"no_vae,omitempty"`
+	// Title is the model in plain words ("FLUX.1 Fill", "Z-Image pixel-space").
+	Title string `json:"title,omitempty"`
+	// VAENote and TextEncoderNote are what a host shows on a slot the model
+	// does not need ("This model has no VAE: …"); "" when needed.
+	VAENote         string `json:"vae_note,omitempty"`
+	TextEncoderNote string `json:"text_encoder_note,omitempty"`
 }
 
 // EncoderRequirement is one text encoder a class takes.
@@ -160,7 +171,7 @@ func Inspect(in Input) (*Report, error) {
 				r.Missing = append(r.Missing, SlotClip)
 			}
 		}
-		if fc.VAE == nil {
+		if fc.VAE == nil && !a.PixelSpace {
 			r.Missing = append(r.Missing, SlotVAE)
 		}
 	} else if len(fc.Encoders) > 0 || fc.VAE != nil {
@@ -189,7 +200,7 @@ func describePart(p *comfy.Part) Component {
 	case SlotVAE:
 		c.Detail = comfy.DisplayVAE(p.Kind)
 		for _, a := range comfy.Architectures {
-			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) {
+			if p.Kind != "" && slices.Contains(a.VAEKinds, p.Kind) || p.Kind == comfy.VAEPixelSpace && a.PixelSpace {
 				c.Architectures = append(c.Architectures, a.Class)
 			}
 		}
@@ -223,7 +234,18 @@ func requirementsOf(a *comfy.Arch) *Requirements {
 	r := &Requirements{
 		AnyEncoder: a.AnyEncoder, VAEKinds: a.VAEKinds,
 		VAEDetail: describeVAEKinds(a), ModelSpec: a.ModelSpec, NoTextEncode: a.NoTextEncode,
+		NoTextEncodeWhy: a.NoTextEncodeWhy, NoVAE: a.PixelSpace, Title: a.Title(),
 		Encoders: []EncoderRequirement{},
+	}
+	if a.PixelSpace {
+		r.VAENote = "This model has no VAE: " + a.Title() + " works on pixels, so none is needed."
+	}
+	if a.NoTextEncode {
+		r.TextEncoderNote = "This model takes no text encoder"
+		if a.NoTextEncodeWhy != "" {
+			r.TextEncoderNote += ": " + a.NoTextEncodeWhy
+		}
+		r.TextEncoderNote += ", so none is needed."
 	}
 	if !a.NoTextEncode {
 		for _, s := range a.Encoders {
@@ -283,7 +305,7 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 	switch slot {
 	case SlotClip:
 		if a.NoTextEncode {
-			return slotErrorf(slot, f.File, "%s has no text encoder, but %s holds %s: %w", a.Class, f.File, holds, ErrArchMismatch)
+			return slotErrorf(slot, f.File, "%s takes no text encoder%s, but %s holds %s: %w", a.Class, a.NoTextEncodeNote(), f.File, holds, ErrArchMismatch)
 		}
 		usable := 0
 		for _, c := range offered {
@@ -300,6 +322,9 @@ func CheckSlot(f *Report, slot string, model *Report) error {
 		}
 	case SlotVAE:
 		k := offered[0].Kind
+		if a.PixelSpace && k != comfy.VAEPixelSpace {
+			return slotErrorf(slot, f.File, "%s works on pixels and has no VAE, but %s holds %s: %w", a.Class, f.File, holds, ErrArchMismatch)
+		}
 		if a.VAEKinds != nil && k != "" && !slices.Contains(a.VAEKinds, k) {
 			return slotErrorf(slot, f.File, "%s holds a %s; %s needs a %s: %w", f.File, comfy.DisplayVAE(k), a.Class, describeVAEKinds(a), ErrArchMismatch)
 		}

@@ -168,10 +168,11 @@ func (b *planBuilder) build() (*Plan, error) {
 
 	// state_dict_for_saving: unet, then clip, then vae; then extra_keys.
 	out := comfy.StateDict{}
-	for k, v := range model.SD {
-		for _, r := range arch.UnetRenames {
-			k = strings.ReplaceAll(k, r[0], r[1])
-		}
+	unet, err := comfy.UnetForSaving(arch, model.SD)
+	if err != nil {
+		return nil, slotErrorf(SlotModel, b.model.Name, "%s: %w", b.model.Name, err)
+	}
+	for k, v := range unet {
 		out[arch.UnetPrefix+k] = v
 	}
 	for k, v := range b.model.ModelExtras {
@@ -180,20 +181,31 @@ func (b *planBuilder) build() (*Plan, error) {
 	if len(encoders) > 0 {
 		clipSD := comfy.StateDict{}
 		for _, e := range encoders {
-			name := e.spec.Attr()
-			for k, v := range e.part.SD {
-				clipSD[name+".transformer."+k] = v
+			// Where the CLIP model holds this encoder (comfy.EncoderLayout).
+			transformer, logitScale := e.spec.Attr()+".transformer.", e.spec.Attr()+".logit_scale"
+			switch e.spec.Layout {
+			case comfy.EncSDClip:
+				transformer, logitScale = "transformer.", "logit_scale"
+			case comfy.EncModule:
+				transformer, logitScale = "", ""
 			}
-			clipSD[name+".logit_scale"] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			for k, v := range e.part.SD {
+				clipSD[transformer+k] = v
+			}
+			if logitScale != "" {
+				clipSD[logitScale] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(logitScaleInit))
+			}
 			if eye := comfy.IdentityProjection(e.spec.Kind, e.part.SD); eye != nil {
-				clipSD[name+".transformer.text_projection.weight"] = eye
+				clipSD[transformer+"text_projection.weight"] = eye
 			}
 			if e.spec.Tokenizer != "" {
 				blob, err := tokenizerBlob(e)
 				if err != nil {
 					return nil, err
 				}
-				clipSD[e.spec.Tokenizer] = blob
+				if blob != nil {
+					clipSD[e.spec.Tokenizer] = blob
+				}
 			}
 		}
 		saved, err := comfy.ClipForSaving(arch, clipSD)
@@ -211,8 +223,13 @@ func (b *planBuilder) build() (*Plan, error) {
 			out[k] = v
 		}
 	}
-	for k, v := range vae.SD {
-		out[arch.VAEPrefix+k] = v
+	if arch.PixelSpace {
+		// PixelspaceConversionVAE's one parameter, torch.tensor(1.0).
+		out[arch.VAEPrefix+comfy.PixelSpaceVAEKey] = comfy.InlineSource(safetensors.DTypeF32, []int64{}, f32Bytes(1))
+	} else {
+		for k, v := range vae.SD {
+			out[arch.VAEPrefix+k] = v
+		}
 	}
 	for k, v := range b.extraKeys(arch, mt, zsnr) {
 		out[k] = v
@@ -223,6 +240,7 @@ func (b *planBuilder) build() (*Plan, error) {
 		return nil, err
 	}
 	files := append([]*comfy.FileContents{b.model, vaeFile}, b.clips...)
+	files = slices.DeleteFunc(files, func(fc *comfy.FileContents) bool { return fc == nil })
 	if q, ok, err := comfy.QuantizationMetadata(files, out); err != nil {
 		return nil, err
 	} else if ok {
@@ -271,7 +289,7 @@ func (b *planBuilder) resolveEncoders(arch *comfy.Arch) ([]encoderUse, error) {
 		sources, fromModel = []*comfy.FileContents{b.model}, true
 	}
 	if arch.NoTextEncode && !fromModel {
-		return nil, slotErrorf(SlotClip, sources[0].Name, "%s has no text encoder, but %s was given: %w", arch.Class, sources[0].Name, ErrArchMismatch)
+		return nil, slotErrorf(SlotClip, sources[0].Name, "%s takes no text encoder%s, but %s was given: %w", arch.Class, arch.NoTextEncodeNote(), sources[0].Name, ErrArchMismatch)
 	}
 	if arch.NoTextEncode {
 		return nil, nil
@@ -328,6 +346,13 @@ func (b *planBuilder) resolveEncoders(arch *comfy.Arch) ([]encoderUse, error) {
 			missing = append(missing, comfy.DisplayTE(s.Kind)+" ("+s.Kind+")")
 		}
 	}
+	if len(arch.OneOf) > 0 && !slices.ContainsFunc(arch.OneOf, func(k string) bool { _, ok := found[k]; return ok }) {
+		var names []string
+		for _, k := range arch.OneOf {
+			names = append(names, comfy.DisplayTE(k)+" ("+k+")")
+		}
+		missing = append(missing, strings.Join(names, " or "))
+	}
 	if len(missing) > 0 {
 		return nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
 			arch.Class, describeEncoders(arch), strings.Join(missing, " or "), ErrMissingComponent)
@@ -352,6 +377,9 @@ func tokenizerBlob(u encoderUse) (*comfy.TensorSource, error) {
 	}
 	if t, ok := u.file.Tokenizers[key[strings.LastIndex(key, ".")+1:]]; ok {
 		return t, nil
+	}
+	if u.spec.TokenizerOptional {
+		return nil, nil
 	}
 	return nil, slotErrorf(SlotClip, u.file.Name, "the %s text encoder needs its tokenizer %s, which %s does not carry: %w",
 		comfy.DisplayTE(u.spec.Kind), key, u.file.Name, ErrMissingComponent)
@@ -382,6 +410,15 @@ func describeEncoders(a *comfy.Arch) string {
 // none is given, and checks its family.
 func (b *planBuilder) resolveVAE(arch *comfy.Arch) (*comfy.Part, *comfy.FileContents, error) {
 	fc := b.vae
+	if arch.PixelSpace {
+		// No VAE file: the checkpoint gets ComfyUI's pixel-space marker. A
+		// VAE input is accepted only if it is that marker itself.
+		if fc != nil && (fc.VAE == nil || fc.VAE.Kind != comfy.VAEPixelSpace) {
+			return nil, nil, slotErrorf(SlotVAE, fc.Name, "%s works on pixels and has no VAE, but %s holds %s: %w",
+				arch.Class, fc.Name, describeContents(fc), ErrArchMismatch)
+		}
+		return &comfy.Part{Slot: SlotVAE, Kind: comfy.VAEPixelSpace, SD: comfy.StateDict{}}, b.model, nil
+	}
 	if fc == nil {
 		if b.model.VAE == nil {
 			return nil, nil, slotErrorf(SlotVAE, "", "no VAE given and %s has none; %s needs a %s: %w",
@@ -401,6 +438,9 @@ func (b *planBuilder) resolveVAE(arch *comfy.Arch) (*comfy.Part, *comfy.FileCont
 }
 
 func describeVAEKinds(a *comfy.Arch) string {
+	if a.PixelSpace {
+		return "no VAE (it works on pixels)"
+	}
 	if len(a.VAEKinds) == 0 {
 		return "VAE"
 	}
@@ -611,13 +651,16 @@ func (b *planBuilder) metadata(arch *comfy.Arch, mt comfy.ModelType, vaeFile *co
 	case comfy.ModelV:
 		meta["modelspec.predict_key"] = "v"
 	}
-	// LTXV reads its transformer/VAE configuration from the source file's
-	// "config" metadata (model_detection.py:313-314); ComfyUI does not
-	// re-write it, which this tool does so the checkpoint loads the same.
-	if arch.Family == comfy.FamilyLTXV {
+	// Metadata the class's detection (and LTXV's VAE) reads from the file:
+	// ComfyUI does not re-write it; this tool does so the checkpoint loads
+	// as the same variant.
+	for _, key := range arch.KeepMetadata {
 		for _, fc := range []*comfy.FileContents{b.model, vaeFile} {
-			if c, ok := fc.Header.Metadata["config"]; ok {
-				meta["config"] = c
+			if fc == nil {
+				continue
+			}
+			if c, ok := fc.Header.Metadata[key]; ok {
+				meta[key] = c
 				break
 			}
 		}

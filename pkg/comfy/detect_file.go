@@ -190,7 +190,7 @@ func (fc *FileContents) analyzePrefixed(all StateDict, claimed map[string]bool) 
 				}
 			}
 		}
-		if m, problem, err := modelPart(sd); err != nil {
+		if m, problem, err := modelPart(sd, fc.Header.Metadata); err != nil {
 			return err
 		} else if m != nil {
 			if m.Layout == LayoutBare {
@@ -246,8 +246,8 @@ func (fc *FileContents) analyzePrefixed(all StateDict, claimed map[string]bool) 
 // native names or in a diffusers layout it converts. A nil part with a
 // problem means the file has a diffusion-model signature ComfyUI's classes
 // do not match.
-func modelPart(sd StateDict) (*Part, string, error) {
-	a, cfg, err := detectModel(sd)
+func modelPart(sd StateDict, meta map[string]string) (*Part, string, error) {
+	a, cfg, err := detectModel(sd, meta)
 	if err == nil {
 		return &Part{Slot: SlotModel, Kind: a.Class, Layout: LayoutBare, Arch: a, Config: cfg, SD: sd}, "", nil
 	}
@@ -261,7 +261,7 @@ func modelPart(sd StateDict) (*Part, string, error) {
 	if !ok {
 		return nil, "", nil
 	}
-	a, cfg, err = detectModel(conv)
+	a, cfg, err = detectModel(conv, meta)
 	if err != nil {
 		return nil, "diffusers model: " + err.Error(), nil
 	}
@@ -320,6 +320,15 @@ func (fc *FileContents) extractEncoders(all StateDict, claimed map[string]bool) 
 		}
 		if err := add("", LayoutCheckpoint, net, p, raw); err != nil {
 			return found, err
+		}
+	}
+	// CogVideoX's CLIP is one SDClipModel: text_encoders.transformer.*.
+	if raw := all.withPrefix("text_encoders.transformer."); len(raw) > 0 {
+		if err := add("", LayoutCheckpoint, raw, "text_encoders.transformer.", raw); err != nil {
+			return found, err
+		}
+		if _, ok := all["text_encoders.logit_scale"]; ok {
+			claimed["text_encoders.logit_scale"] = true
 		}
 	}
 	// Named groups: text_encoders.<name>.transformer. (and text_encoder.,
@@ -396,6 +405,11 @@ func (fc *FileContents) analyzeBare(all StateDict, claimed map[string]bool) erro
 		delete(net, "text_projection")
 		net["text_projection.weight"] = t
 	}
+	// A diffusion model with a language model inside (HiDream-O1's
+	// Qwen3-VL) is a diffusion model, not a text encoder.
+	if family, _, _, _ := detectUnetConfig(all, fc.Header.Metadata); family != "" {
+		net = nil
+	}
 	if kind := detectTEKind(net); kind != "" {
 		keep := teModuleKeys(kind, net)
 		fc.Encoders = append(fc.Encoders, &Part{Slot: SlotClip, Kind: kind, Layout: layout, SD: keep})
@@ -428,7 +442,7 @@ func (fc *FileContents) analyzeBare(all StateDict, claimed map[string]bool) erro
 	if p := unetPrefix(all); len(all.withPrefix(p)) > 0 {
 		sd, prefix = all.withPrefix(p), p
 	}
-	m, problem, err := modelPart(sd)
+	m, problem, err := modelPart(sd, fc.Header.Metadata)
 	if err != nil {
 		return err
 	}

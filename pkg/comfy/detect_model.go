@@ -1,8 +1,10 @@
 package comfy
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -10,31 +12,55 @@ import (
 )
 
 // Diffusion-model families: the signature tests of detect_unet_config
-// (comfy/model_detection.py:37-771), in ComfyUI's order. Each yields a
-// config whose items the Arch entries match against.
+// (comfy/model_detection.py at a9fc7512), in ComfyUI's order. Each yields a
+// config whose items the Arch entries match against (BASE.matches).
 const (
-	familyMMDiT        = "mmdit"
-	familyCascade      = "stable_cascade"
-	familyStableAudio  = "stable_audio"
-	familyAuraFlow     = "auraflow"
-	familyHunyuanDiT   = "hunyuan_dit"
-	familyHunyuanVideo = "hunyuan_video"
-	familyFlux         = "flux"
-	familyMochi        = "mochi"
-	FamilyLTXV         = "ltxv"
-	familyACE          = "ace"
-	familyPixArt       = "pixart"
-	familyCosmos1      = "cosmos"
-	familyLumina2      = "lumina2"
-	familyWan          = "wan"
-	familyHunyuan3D    = "hunyuan3d"
-	familyHunyuan3D21  = "hunyuan3d2_1"
-	familyHiDream      = "hidream"
-	familyCosmos2      = "cosmos_predict2"
-	familyOmnigen2     = "omnigen2"
-	familyQwenImage    = "qwen_image"
-	familyKandinsky5   = "kandinsky5"
-	FamilyUNet         = "unet"
+	familyMiniMaxMusic3  = "minimax_music3"
+	familyMMDiT          = "mmdit"
+	familyCascade        = "stable_cascade"
+	familyTrellis2       = "trellis2"
+	familyStableAudio    = "stable_audio"
+	familyAuraFlow       = "auraflow"
+	familyHunyuanDiT     = "hunyuan_dit"
+	familyHunyuanVideo   = "hunyuan_video"
+	familyFlux           = "flux"
+	familyMochi          = "mochi"
+	familyMiniMaxH3      = "minimax_h3"
+	FamilyLTXV           = "ltxv"
+	familyACE            = "ace"
+	familyPixArt         = "pixart"
+	familyCosmos1        = "cosmos"
+	familyPiD            = "pid"
+	familyPixelDiT       = "pixeldit"
+	familyLumina2        = "lumina2"
+	familyCogVideoX      = "cogvideox"
+	familySeedVR2        = "seedvr2"
+	familyWan            = "wan"
+	familyHunyuan3D      = "hunyuan3d"
+	familyHunyuan3D21    = "hunyuan3d2_1"
+	familyTripoSplat     = "triposplat"
+	familyHiDreamO1      = "hidream_o1"
+	familySenseNova      = "sensenova_u15"
+	familyHiDream        = "hidream"
+	familyCosmos2        = "cosmos_predict2"
+	familyBoogu          = "boogu"
+	familyOmnigen2       = "omnigen2"
+	familyLens           = "lens"
+	familyMageFlow       = "mage_flow"
+	familyQwenImage      = "qwen_image"
+	familyIdeogram4      = "ideogram4"
+	familyKrea2          = "krea2"
+	familyKandinsky5     = "kandinsky5"
+	familyACE15          = "ace1.5"
+	familyRTDETR         = "rt_detr_v4"
+	familyDepthAnything3 = "depth_anything3"
+	familyErnie          = "ernie"
+	familySAM3           = "sam3"
+	familyJoyImage       = "joyimage"
+	FamilyUNet           = "unet"
+	// familyYuE2 has no row in modelFamilies: detect_unet_config (a9fc7512)
+	// has no YuE2 signature.
+	familyYuE2 = "yue2"
 )
 
 // unetConfig is the detected configuration: the family plus the items the
@@ -42,11 +68,12 @@ const (
 // comma-joined strings).
 type unetConfig map[string]any
 
-// modelFamily is one row of ComfyUI's signature table.
+// modelFamily is one row of ComfyUI's signature table. Derive returns nil
+// (and no error) where detect_unet_config returns None.
 type modelFamily struct {
 	Name      string
 	Signature func(sd StateDict) bool
-	Derive    func(sd StateDict) unetConfig
+	Derive    func(sd StateDict, meta map[string]string) (unetConfig, error)
 }
 
 func hasAll(keys ...string) func(sd StateDict) bool {
@@ -60,20 +87,38 @@ func hasAll(keys ...string) func(sd StateDict) bool {
 	}
 }
 
-func noConfig(sd StateDict) unetConfig { return unetConfig{} }
+// fixed is a Derive returning a constant config.
+func fixed(cfg unetConfig) func(StateDict, map[string]string) (unetConfig, error) {
+	return func(StateDict, map[string]string) (unetConfig, error) { return maps.Clone(cfg), nil }
+}
 
-// normSuffix accepts the BFL ".scale" names and the ".weight" names newer
-// ComfyUI writes for the same RMSNorm parameters (Appendix B).
+// derive wraps a Derive that cannot fail.
+func derive(f func(sd StateDict) unetConfig) func(StateDict, map[string]string) (unetConfig, error) {
+	return func(sd StateDict, _ map[string]string) (unetConfig, error) { return f(sd), nil }
+}
+
+// hasNorm is any_suffix_in(…, ["weight", "scale"]): the BFL ".scale" names
+// and the ".weight" names newer ComfyUI writes for the same RMSNorm
+// parameters.
 func hasNorm(sd StateDict, base string) bool {
 	return sd.Has(base+".scale") || sd.Has(base+".weight")
 }
 
+// optDim is a dimension or None when the key is absent.
+func optDim(sd StateDict, key string, i int) any {
+	if !sd.Has(key) {
+		return nil
+	}
+	return int(sd.dim(key, i))
+}
+
 // modelFamilies is the signature table of detect_unet_config, in order.
 var modelFamilies = []modelFamily{
-	{familyMMDiT, hasAll("joint_blocks.0.context_block.attn.qkv.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"in_channels": int(sd.dim("x_embedder.proj.weight", 1)), "depth": int(sd.dim("x_embedder.proj.weight", 0) / 64)}
-	}},
-	{familyCascade, hasAll("clf.1.weight"), func(sd StateDict) unetConfig {
+	{familyMiniMaxMusic3, hasAll("cond_layer_logits", "latent_conditioners.0.weight", "diffusion_transformer.transformer.layers.0.self_attn.to_qkv.weight"), fixed(unetConfig{"audio_model": "minimax_music3"})},
+	{familyMMDiT, hasAll("joint_blocks.0.context_block.attn.qkv.weight"), derive(func(sd StateDict) unetConfig {
+		return unetConfig{"in_channels": int(sd.dim("x_embedder.proj.weight", 1)), "depth": int(sd.dim("x_embedder.proj.weight", 0) / 64), "pos_embed_scaling_factor": nil}
+	})},
+	{familyCascade, hasAll("clf.1.weight"), derive(func(sd StateDict) unetConfig {
 		switch {
 		case sd.Has("clip_txt_mapper.weight"):
 			return unetConfig{"stable_cascade_stage": "c"}
@@ -81,131 +126,373 @@ var modelFamilies = []modelFamily{
 			return unetConfig{"stable_cascade_stage": "b"}
 		}
 		return unetConfig{}
+	})},
+	{familyTrellis2, func(sd StateDict) bool {
+		return sd.Has("img2shape.t_embedder.mlp.0.weight") || sd.Has("shape2txt.t_embedder.mlp.0.weight")
+	}, func(sd StateDict, meta map[string]string) (unetConfig, error) {
+		res := 64
+		if meta["is_512"] != "" {
+			res = 32
+		}
+		return unetConfig{"image_model": "trellis2", "resolution": res}, nil
 	}},
-	{familyStableAudio, hasAll("transformer.rotary_pos_emb.inv_freq"), noConfig},
-	{familyAuraFlow, hasAll("double_layers.0.attn.w1q.weight"), func(sd StateDict) unetConfig {
+	{familyStableAudio, hasAll("transformer.rotary_pos_emb.inv_freq"), derive(func(sd StateDict) unetConfig {
+		cfg := unetConfig{"audio_model": "dit1.0"}
+		if sd.Has("transformer.global_cond_embedder.0.weight") {
+			cfg["global_cond_shared_embed"] = true
+		}
+		return cfg
+	})},
+	{familyAuraFlow, hasAll("double_layers.0.attn.w1q.weight"), derive(func(sd StateDict) unetConfig {
 		return unetConfig{"cond_seq_dim": int(sd.dim("cond_seq_linear.weight", 1))}
-	}},
-	{familyHunyuanDiT, hasAll("mlp_t5.0.weight"), func(sd StateDict) unetConfig {
+	})},
+	{familyHunyuanDiT, hasAll("mlp_t5.0.weight"), derive(func(sd StateDict) unetConfig {
 		if sd.dim("extra_embedder.0.weight", 1) == 3968 {
 			return unetConfig{"image_model": "hydit1"}
 		}
 		return unetConfig{"image_model": "hydit"}
-	}},
-	{familyHunyuanVideo, hasAll("txt_in.individual_token_refiner.blocks.0.norm1.weight"), func(sd StateDict) unetConfig {
+	})},
+	{familyHunyuanVideo, hasAll("txt_in.individual_token_refiner.blocks.0.norm1.weight"), derive(func(sd StateDict) unetConfig {
 		s := sd.shape("img_in.proj.weight")
 		patch := ""
 		if len(s) > 2 {
 			patch = joinInts(s[2:])
 		}
-		return unetConfig{
-			"in_channels": int(sd.dim("img_in.proj.weight", 1)),
-			"patch_size":  patch,
-			"vec_in":      sd.Has("vector_in.in_layer.weight"),
-			"vision_in":   sd.Has("vision_in.proj.0.weight"),
+		var vec any
+		if sd.hasPrefix("vector_in.") {
+			vec = 768
 		}
-	}},
+		return unetConfig{
+			"image_model":   "hunyuan_video",
+			"in_channels":   int(sd.dim("img_in.proj.weight", 1)),
+			"patch_size":    patch,
+			"vec_in_dim":    vec,
+			"vision_in_dim": optDim(sd, "vision_in.proj.0.weight", 0),
+		}
+	})},
 	{familyFlux, func(sd StateDict) bool {
 		return hasNorm(sd, "double_blocks.0.img_attn.norm.key_norm") &&
 			(sd.Has("img_in.weight") || hasNorm(sd, "distilled_guidance_layer.norms.0"))
-	}, func(sd StateDict) unetConfig {
-		patch := int64(2)
-		model := "flux"
-		switch {
-		case sd.Has("double_stream_modulation_img.lin.weight"):
-			model, patch = "flux2", 1
-		case sd.hasPrefix("distilled_guidance_layer."):
-			model = "chroma"
-			if sd.hasPrefix("nerf_blocks.0.norm.") {
-				model = "chroma_radiance"
-			}
-		}
-		cfg := unetConfig{"image_model": model, "guidance_embed": sd.Has("guidance_in.in_layer.weight")}
-		if in := sd.dim("img_in.weight", 1); in > 0 {
-			cfg["in_channels"] = int(in / (patch * patch))
-		}
-		return cfg
-	}},
-	{familyMochi, hasAll("t5_yproj.weight"), noConfig},
+	}, deriveFlux},
+	{familyMochi, hasAll("t5_yproj.weight"), fixed(unetConfig{"image_model": "mochi_preview"})},
 	// PixArt in diffusers layout: detect_unet_config returns None and the
-	// diffusers conversion takes over (model_detection.py:302).
+	// diffusers conversion takes over.
 	{"", hasAll("adaln_single.emb.timestep_embedder.linear_1.bias", "pos_embed.proj.bias"), nil},
-	{FamilyLTXV, hasAll("adaln_single.emb.timestep_embedder.linear_1.bias"), func(sd StateDict) unetConfig {
+	{familyMiniMaxH3, hasAll("video_patch_proj.weight", "audio_patch_proj.weight"), withMetadataConfig(fixed(unetConfig{"image_model": "minimax_h3"}))},
+	{FamilyLTXV, hasAll("adaln_single.emb.timestep_embedder.linear_1.bias"), withMetadataConfig(derive(func(sd StateDict) unetConfig {
 		if sd.Has("audio_adaln_single.linear.weight") {
 			return unetConfig{"image_model": "ltxav"}
 		}
 		return unetConfig{"image_model": "ltxv"}
-	}},
-	{familyACE, hasAll("genre_embedder.weight"), noConfig},
-	{familyPixArt, hasAll("t_block.1.weight"), func(sd StateDict) unetConfig {
+	}))},
+	{familyACE, hasAll("genre_embedder.weight"), fixed(unetConfig{"audio_model": "ace"})},
+	{familyPixArt, hasAll("t_block.1.weight"), derive(func(sd StateDict) unetConfig {
 		if sd.Has("ar_embedder.mlp.0.weight") {
-			return unetConfig{"pixart_variant": "alpha"}
+			return unetConfig{"image_model": "pixart_alpha"}
 		}
-		return unetConfig{"pixart_variant": "sigma"}
-	}},
-	{familyCosmos1, hasAll("blocks.block0.blocks.0.block.attn.to_q.0.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
-	}},
-	{familyLumina2, hasAll("cap_embedder.1.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"dim": int(sd.dim("cap_embedder.1.weight", 0))}
-	}},
-	{familyWan, hasAll("head.modulation"), func(sd StateDict) unetConfig {
-		cfg := unetConfig{
-			"out_dim": int(sd.dim("head.head.weight", 0) / 4),
-			"in_dim":  int(sd.dim("patch_embedding.weight", 1)),
-		}
-		switch {
-		case sd.Has("vace_patch_embedding.weight"):
-			cfg["model_type"] = "vace"
-		case sd.Has("control_adapter.conv.weight"):
-			if sd.Has("img_emb.proj.0.bias") {
-				cfg["model_type"] = "camera"
-			} else {
-				cfg["model_type"] = "camera_2.2"
+		return unetConfig{"image_model": "pixart_sigma"}
+	})},
+	{familyCosmos1, hasAll("blocks.block0.blocks.0.block.attn.to_q.0.weight"), derive(func(sd StateDict) unetConfig {
+		return unetConfig{"image_model": "cosmos", "in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
+	})},
+	// PiD before PixelDiT; a PiD v1.5 head over a latent ComfyUI has no
+	// variant for is an error there (ValueError).
+	{familyPiD, hasAll("lq_proj.latent_proj.0.weight"), func(sd StateDict, _ map[string]string) (unetConfig, error) {
+		if sd.Has("lq_proj.pit_head.weight") {
+			if in := sd.dim("lq_proj.latent_proj.0.weight", 1); in != 16 && in != 32 {
+				return nil, fmt.Errorf("a PiD v1.5 diffusion model whose latent projection takes %d channels, which ComfyUI does not support (16 or 32)", in)
 			}
-		case sd.hasPrefix("casual_audio_encoder."):
-			cfg["model_type"] = "s2v"
-		case sd.hasPrefix("audio_proj."):
-			cfg["model_type"] = "humo"
-		case sd.hasPrefix("face_adapter."):
-			cfg["model_type"] = "animate"
-		case sd.Has("img_emb.proj.0.bias"):
-			cfg["model_type"] = "i2v"
-		default:
-			cfg["model_type"] = "t2v"
+		}
+		return unetConfig{"image_model": "pid"}, nil
+	}},
+	{familyPixelDiT, hasAll("core.pixel_embedder.proj.weight"), fixed(unetConfig{"image_model": "pixeldit_t2i"})},
+	{familyLumina2, hasAll("cap_embedder.1.weight", "noise_refiner.0.attention.k_norm.weight"), derive(func(sd StateDict) unetConfig {
+		dim := int(sd.dim("cap_embedder.1.weight", 0))
+		cfg := unetConfig{"image_model": "lumina2", "dim": dim}
+		if dim == 3840 && sd.Has("dec_net.cond_embed.weight") {
+			cfg["image_model"] = "zimage_pixel"
 		}
 		return cfg
-	}},
-	{familyHunyuan3D, hasAll("latent_in.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"image_model": "hunyuan3d2"}
-	}},
-	{familyHunyuan3D21, hasAll("t_embedder.mlp.2.weight"), noConfig},
-	{familyHiDream, hasAll("caption_projection.0.linear.weight"), noConfig},
-	{familyCosmos2, hasAll("blocks.0.mlp.layer1.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
-	}},
-	{familyOmnigen2, hasAll("time_caption_embed.timestep_embedder.linear_1.bias"), noConfig},
-	{familyQwenImage, hasAll("txt_norm.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"in_channels": int(sd.dim("img_in.weight", 1))}
-	}},
-	{familyKandinsky5, hasAll("visual_transformer_blocks.0.cross_attention.key_norm.weight"), func(sd StateDict) unetConfig {
-		return unetConfig{"image": sd.dim("visual_embeddings.in_layer.bias", 0) == 2560}
-	}},
-	{FamilyUNet, hasAll("input_blocks.0.0.weight"), deriveUNetConfig},
+	})},
+	{familyCogVideoX, hasAll("blocks.0.norm1.linear.weight"), derive(func(sd StateDict) unetConfig {
+		cfg := unetConfig{"image_model": "cogvideox", "num_attention_heads": int(sd.dim("blocks.0.norm1.linear.weight", 0) / 6 / 64)}
+		switch s := sd.shape("patch_embed.proj.weight"); len(s) {
+		case 4: // Conv2d: CogVideoX 1.0
+			cfg["in_channels"] = int(s[1])
+		case 2: // Linear over 2×2×2 patches: CogVideoX 1.5
+			cfg["in_channels"] = int(s[1] / 8)
+		}
+		return cfg
+	})},
+	{familySeedVR2, func(sd StateDict) bool {
+		return (sd.Has("blocks.35.mlp.vid.proj_out.weight") && sd.dim("blocks.35.mlp.vid.proj_out.weight", 0) == 3072) ||
+			sd.Has("blocks.35.mlp.all.proj_in_gate.weight") || sd.Has("blocks.31.mlp.all.proj_in_gate.weight")
+	}, fixed(unetConfig{"image_model": "seedvr2"})},
+	{familyWan, hasAll("head.modulation"), withMetadataConfig(derive(deriveWan))},
+	{familyHunyuan3D, hasAll("latent_in.weight"), derive(func(sd StateDict) unetConfig {
+		return unetConfig{"image_model": "hunyuan3d2", "depth": sd.countBlocks("double_blocks.%d.")}
+	})},
+	{familyHunyuan3D21, hasAll("t_embedder.mlp.2.weight", "blocks.0.attn1.k_norm.weight"), fixed(unetConfig{"image_model": "hunyuan3d2_1"})},
+	{familyTripoSplat, hasAll("cam_out_layer.weight", "repo_layers.0.final_map.weight"), fixed(unetConfig{"image_model": "triposplat"})},
+	{familyHiDreamO1, hasAll("t_embedder1.mlp.0.weight", "x_embedder.proj1.weight"), fixed(unetConfig{"image_model": "hidream_o1"})},
+	{familySenseNova, func(sd StateDict) bool {
+		v, q := "fm_modules.vision_model_mot_gen.embeddings.patch_embedding.weight", "language_model.model.layers.0.self_attn.q_proj_mot_gen.weight"
+		return sd.Has(v) && sd.Has(q) && sd.dim(v, 0) == 1024 && sd.dim(q, 0) == 4096
+	}, fixed(unetConfig{"image_model": "sensenova_u15"})},
+	{familyHiDream, hasAll("caption_projection.0.linear.weight"), fixed(unetConfig{"image_model": "hidream"})},
+	{familyCosmos2, hasAll("blocks.0.mlp.layer1.weight"), derive(func(sd StateDict) unetConfig {
+		model := "cosmos_predict2"
+		if sd.Has("llm_adapter.blocks.0.cross_attn.q_proj.weight") {
+			model = "anima"
+		}
+		return unetConfig{"image_model": model, "in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
+	})},
+	{familyBoogu, hasAll("double_stream_layers.0.img_instruct_attn.processor.img_to_q.weight"), fixed(unetConfig{"image_model": "boogu"})},
+	{familyOmnigen2, hasAll("time_caption_embed.timestep_embedder.linear_1.bias"), fixed(unetConfig{"image_model": "omnigen2"})},
+	{familyLens, hasAll("transformer_blocks.0.attn.norm_added_q.weight", "transformer_blocks.0.img_mlp.w1.weight"), fixed(unetConfig{"image_model": "lens"})},
+	// Mage-Flow's txt_norm/proj_out are 2560/128 wide (Qwen-Image's 3584/64).
+	{familyMageFlow, func(sd StateDict) bool {
+		return sd.Has("txt_norm.weight") && sd.Has("proj_out.weight") && sd.dim("txt_norm.weight", 0) == 2560 && sd.dim("proj_out.weight", 0) == 128
+	}, fixed(unetConfig{"image_model": "mage_flow"})},
+	{familyQwenImage, hasAll("txt_norm.weight"), derive(func(sd StateDict) unetConfig {
+		return unetConfig{"image_model": "qwen_image", "in_channels": int(sd.dim("img_in.weight", 1))}
+	})},
+	{familyIdeogram4, hasAll("embed_image_indicator.weight"), fixed(unetConfig{"image_model": "ideogram4"})},
+	{familyKrea2, hasAll("txtfusion.projector.weight"), fixed(unetConfig{"image_model": "krea2"})},
+	{familyKandinsky5, hasAll("visual_transformer_blocks.0.cross_attention.key_norm.weight"), derive(func(sd StateDict) unetConfig {
+		return unetConfig{
+			"image_model":      "kandinsky5",
+			"model_dim":        int(sd.dim("visual_embeddings.in_layer.bias", 0)),
+			"visual_embed_dim": int(sd.dim("visual_embeddings.in_layer.weight", 1)),
+		}
+	})},
+	{familyACE15, hasAll("encoder.lyric_encoder.layers.0.input_layernorm.weight"), fixed(unetConfig{"audio_model": "ace1.5"})},
+	{familyRTDETR, hasAll("encoder.pan_blocks.1.cv4.conv.weight"), fixed(unetConfig{"image_model": "RT_DETR_v4"})},
+	// Depth Anything 3 with an embedding width of none of ViT-S/B/L/G:
+	// detect_unet_config returns None.
+	{familyDepthAnything3, hasAll("backbone.embeddings.patch_embeddings.projection.weight"), derive(func(sd StateDict) unetConfig {
+		switch sd.dim("backbone.embeddings.patch_embeddings.projection.weight", 0) {
+		case 384, 768, 1024, 1536:
+			return unetConfig{"image_model": "DepthAnything3"}
+		}
+		return nil
+	})},
+	{familyErnie, hasAll("layers.0.mlp.linear_fc2.weight"), fixed(unetConfig{"image_model": "ernie"})},
+	// SAM 3 without its decoder query embedding falls through, as in ComfyUI.
+	{familySAM3, hasAll("detector.backbone.vision_backbone.trunk.blocks.0.attn.qkv.weight", "detector.transformer.decoder.query_embed.weight"), derive(func(sd StateDict) unetConfig {
+		if sd.Has("detector.backbone.vision_backbone.propagation_convs.0.conv_1x1.weight") {
+			return unetConfig{"image_model": "SAM31"}
+		}
+		return unetConfig{"image_model": "SAM3"}
+	})},
+	{familyJoyImage, func(sd StateDict) bool {
+		return sd.Has("double_blocks.0.attn.img_attn_qkv.weight") && sd.Has("double_blocks.0.attn.img_attn_q_norm.weight") &&
+			sd.Has("condition_embedder.time_embedder.linear_1.weight") && len(sd.shape("img_in.weight")) == 5
+	}, fixed(unetConfig{"image_model": "joyimage"})},
+	{FamilyUNet, hasAll("input_blocks.0.0.weight"), derive(deriveUNetConfig)},
+}
+
+// deriveFlux is the Flux/Chroma/Flux.2 branch, with is_nvfp4_layer: an
+// NVFP4 layer stores two values a byte, so its packed width is doubled
+// before the channel counts are derived.
+func deriveFlux(sd StateDict, meta map[string]string) (unetConfig, error) {
+	nvfp4 := func(layer string) (bool, error) { return isNVFP4Layer(meta, layer) }
+	width := func(key, layer string) (int64, error) {
+		w := sd.dim(key, 1)
+		packed, err := nvfp4(layer)
+		if err != nil {
+			return 0, err
+		}
+		if packed {
+			w *= 2
+		}
+		return w, nil
+	}
+	model, patch := "flux", int64(2)
+	if sd.Has("double_stream_modulation_img.lin.weight") {
+		model, patch = "flux2", 1
+	}
+	cfg := unetConfig{"in_channels": 16, "context_in_dim": 4096}
+	if sd.Has("img_in.weight") {
+		w, err := width("img_in.weight", "img_in")
+		if err != nil {
+			return nil, err
+		}
+		cfg["in_channels"] = int(w / (patch * patch))
+	}
+	if sd.Has("txt_in.weight") {
+		w, err := width("txt_in.weight", "txt_in")
+		if err != nil {
+			return nil, err
+		}
+		cfg["context_in_dim"] = int(w)
+	}
+	cfg["vec_in_dim"] = nil
+	if sd.Has("vector_in.in_layer.weight") {
+		w, err := width("vector_in.in_layer.weight", "vector_in.in_layer")
+		if err != nil {
+			return nil, err
+		}
+		cfg["vec_in_dim"] = int(w)
+	}
+	if hasNorm(sd, "distilled_guidance_layer.0.norms.0") || hasNorm(sd, "distilled_guidance_layer.norms.0") {
+		cfg["image_model"], cfg["in_channels"] = "chroma", 64
+		if hasNorm(sd, "nerf_blocks.0.norm") {
+			cfg["image_model"], cfg["in_channels"] = "chroma_radiance", 3
+		}
+		return cfg, nil
+	}
+	cfg["image_model"] = model
+	cfg["guidance_embed"] = sd.Has("guidance_in.in_layer.weight")
+	yak := sd.Has("double_blocks.0.img_mlp.gate_proj.weight")
+	txtNorm := hasNorm(sd, "txt_norm")
+	if (yak && txtNorm) || (cfg["context_in_dim"] == 3584 && cfg["vec_in_dim"] == nil) {
+		cfg["txt_ids_dims"] = "1,2" // Ovis, LongCat-Image
+	}
+	return cfg, nil
+}
+
+// isNVFP4Layer is model_detection.is_nvfp4_layer: whether
+// _quantization_metadata stores layer as packed NVFP4. Malformed metadata is
+// an error, as there, rather than wrong dimensions.
+func isNVFP4Layer(meta map[string]string, layer string) (bool, error) {
+	qm, ok := meta[QuantizationMetadataKey]
+	if !ok {
+		return false, nil
+	}
+	var parsed map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(qm), &parsed); err != nil {
+		return false, fmt.Errorf("invalid %s metadata: %w", QuantizationMetadataKey, err)
+	}
+	var layers map[string]json.RawMessage
+	if err := json.Unmarshal(parsed["layers"], &layers); err != nil || layers == nil {
+		return false, fmt.Errorf("invalid %s metadata: expected an object with a \"layers\" object", QuantizationMetadataKey)
+	}
+	// Layer names carry the prefix the file stores the model under.
+	var raw json.RawMessage
+	for _, p := range append([]string{""}, unetPrefixCandidates...) {
+		if r, ok := layers[p+layer]; ok {
+			raw = r
+			break
+		}
+	}
+	if raw == nil {
+		return false, nil
+	}
+	var conf map[string]any
+	if err := json.Unmarshal(raw, &conf); err != nil || conf == nil {
+		return false, fmt.Errorf("invalid %s metadata: layer %q is not an object", QuantizationMetadataKey, layer)
+	}
+	format, ok := conf["format"].(string)
+	if !ok {
+		return false, fmt.Errorf("invalid %s metadata: layer %q has no format", QuantizationMetadataKey, layer)
+	}
+	return format == "nvfp4", nil
+}
+
+func deriveWan(sd StateDict) unetConfig {
+	cfg := unetConfig{
+		"image_model": "wan2.1",
+		"dim":         int(sd.dim("head.modulation", -1)),
+		"out_dim":     int(sd.dim("head.head.weight", 0) / 4),
+		"in_dim":      int(sd.dim("patch_embedding.weight", 1)),
+	}
+	switch {
+	case sd.Has("vace_patch_embedding.weight"):
+		cfg["model_type"] = "vace"
+	case sd.Has("control_adapter.conv.weight"):
+		if sd.Has("img_emb.proj.0.bias") {
+			cfg["model_type"] = "camera"
+		} else {
+			cfg["model_type"] = "camera_2.2"
+		}
+	case sd.Has("casual_audio_encoder.encoder.final_linear.weight"):
+		cfg["model_type"] = "s2v"
+	case sd.Has("audio_proj.audio_proj_glob_1.layer.bias"):
+		cfg["model_type"] = "humo"
+	case sd.Has("face_adapter.fuser_blocks.0.k_norm.weight"):
+		cfg["model_type"] = "animate"
+	case sd.Has("patch_embedding_mask.weight"):
+		cfg["model_type"] = "scail2"
+	case sd.Has("patch_embedding_pose.weight"):
+		cfg["model_type"] = "scail"
+	case sd.Has("patch_embedding_global.weight"):
+		cfg["model_type"] = "wandancer"
+	case sd.Has("img_emb.proj.0.bias"):
+		cfg["model_type"] = "i2v"
+	default:
+		cfg["model_type"] = "t2v"
+	}
+	return cfg
+}
+
+// withMetadataConfig merges the "transformer" object of the file's
+// "config" metadata over the derived config, as model_detection does for
+// Wan, MiniMax-H3 and LTXV (dit_config.update(...)).
+func withMetadataConfig(f func(StateDict, map[string]string) (unetConfig, error)) func(StateDict, map[string]string) (unetConfig, error) {
+	return func(sd StateDict, meta map[string]string) (unetConfig, error) {
+		cfg, err := f(sd, meta)
+		if err != nil || cfg == nil {
+			return cfg, err
+		}
+		raw, ok := meta["config"]
+		if !ok {
+			return cfg, nil
+		}
+		var c struct {
+			Transformer map[string]any `json:"transformer"`
+		}
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&c); err != nil {
+			return nil, fmt.Errorf("the \"config\" metadata is not valid JSON: %w", err)
+		}
+		for k, v := range c.Transformer {
+			cfg[k] = configValue(v)
+		}
+		return cfg, nil
+	}
+}
+
+// configValue turns a JSON value into the representation unetConfig uses.
+func configValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := x.Float64()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int(f)
+		}
+		return f
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(configValue(e))
+		}
+		return strings.Join(parts, ",")
+	}
+	return v
 }
 
 // detectUnetConfig runs the signature table over sd (keys relative to the
-// diffusion prefix). ok is false when no family matches.
-func detectUnetConfig(sd StateDict) (family string, cfg unetConfig, ok bool) {
+// diffusion prefix). ok is false when no family matches or the family's
+// branch returns None.
+func detectUnetConfig(sd StateDict, meta map[string]string) (family string, cfg unetConfig, ok bool, err error) {
 	for _, f := range modelFamilies {
 		if f.Signature(sd) {
-			if f.Name == "" {
-				return "", nil, false
+			if f.Derive == nil {
+				return "", nil, false, nil
 			}
-			return f.Name, f.Derive(sd), true
+			cfg, err := f.Derive(sd, meta)
+			if err != nil {
+				return f.Name, nil, false, err
+			}
+			return f.Name, cfg, cfg != nil, nil
 		}
 	}
-	return "", nil, false
+	return "", nil, false, nil
 }
 
 // matchArch is model_config_from_unet_config: the first class of the
@@ -242,16 +529,26 @@ func configMatches(cfg unetConfig, want map[string]any) bool {
 	return true
 }
 
+// errNotDiffusion is what detecting a class of ComfyUI's table that is no
+// diffusion model (SAM 3, RT-DETR, Depth Anything 3) says.
+var errNotDiffusion = fmt.Errorf("not a diffusion model ComfyUI can save as a checkpoint")
+
 // detectModel detects the class of a diffusion model in native ComfyUI
-// names (no prefix).
-func detectModel(sd StateDict) (*Arch, unetConfig, error) {
-	family, cfg, ok := detectUnetConfig(sd)
+// names (no prefix); meta is the file's __metadata__.
+func detectModel(sd StateDict, meta map[string]string) (*Arch, unetConfig, error) {
+	family, cfg, ok, err := detectUnetConfig(sd, meta)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !ok {
 		return nil, nil, errNoSignature
 	}
 	a := matchArch(sd, family, cfg)
 	if a == nil {
 		return nil, cfg, fmt.Errorf("a %s diffusion model with an unsupported configuration %s", family, describeConfig(cfg))
+	}
+	if a.NotDiffusion != "" {
+		return nil, cfg, fmt.Errorf("%s (ComfyUI class %s), %w", a.NotDiffusion, a.Class, errNotDiffusion)
 	}
 	return a, cfg, nil
 }

@@ -27,17 +27,28 @@ const (
 	teQwen3_2B    = "qwen3_2b"
 	teQwen3_4B    = "qwen3_4b"
 	teQwen3_8B    = "qwen3_8b"
+	teQwen3_06B   = "qwen3_06b"
+	teQwen3VL4B   = "qwen3vl_4b"
+	teQwen3VL8B   = "qwen3vl_8b"
+	teQwen3VL32B  = "qwen3vl_32b"
 	teMistral3    = "mistral3_24b"
+	teMinistral3  = "ministral3_3b"
+	teT5Gemma     = "t5gemma"
+	teGPTOSS      = "gpt_oss"
+	teYuE2        = "yue2_lm"
+	teMiniMaxM3   = "minimax_music3_te"
 	TELlama       = "llama"
 	teJinaClip2   = "jina_clip_2"
 	TEHyDiTClip   = "hydit_clip"
 	TEFamilyCLIP  = "clip"
 	teFamilyT5    = "t5"
 	teFamilyLLM   = "llm"
+	teFamilyVL    = "qwen3vl" // Qwen3-VL: language model plus vision tower
+	teFamilyWhole = "whole"   // kept as the file holds it (GPT-OSS, YuE2, MiniMax Music 3, T5-Gemma)
 	teFamilyOther = "other"
 )
 
-// teFamily groups kinds by network layout, which decides the keys
+// TEFamily groups kinds by network layout, which decides the keys
 // ComfyUI's module holds (§4.1).
 func TEFamily(kind string) string {
 	switch kind {
@@ -45,8 +56,12 @@ func TEFamily(kind string) string {
 		return TEFamilyCLIP
 	case TET5XXL, TEUMT5XXL, TEPileT5XL, TEMT5XL, TET5Base, teUMT5Base, teByT5Small:
 		return teFamilyT5
-	case TEGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teMistral3, TELlama:
+	case TEGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teQwen3_06B, teMistral3, teMinistral3, TELlama:
 		return teFamilyLLM
+	case teQwen3VL4B, teQwen3VL8B, teQwen3VL32B:
+		return teFamilyVL
+	case teGPTOSS, teYuE2, teMiniMaxM3, teT5Gemma:
+		return teFamilyWhole
 	}
 	return teFamilyOther
 }
@@ -57,6 +72,8 @@ var knownTEKinds = map[string]bool{
 	TEMT5XL: true, TET5Base: true, teUMT5Base: true, teByT5Small: true, TEGemma2_2B: true,
 	teGemma3_4B: true, teGemma3_12B: true, teQwen25_3B: true, teQwen25_7B: true, teQwen3_2B: true,
 	teQwen3_4B: true, teQwen3_8B: true, teMistral3: true, TELlama: true, teJinaClip2: true, TEHyDiTClip: true,
+	teQwen3_06B: true, teQwen3VL4B: true, teQwen3VL8B: true, teQwen3VL32B: true, teMinistral3: true, teT5Gemma: true,
+	teGPTOSS: true, "qwen3vl": true, // JoyImage's name for its Qwen3-VL 8B
 }
 
 // teDisplay names a kind for messages.
@@ -67,6 +84,9 @@ var teDisplay = map[string]string{
 	teGemma3_12B: "Gemma 3 12B", teQwen25_3B: "Qwen2.5 3B", teQwen25_7B: "Qwen2.5-VL 7B",
 	teQwen3_2B: "Qwen3 2B", teQwen3_4B: "Qwen3 4B", teQwen3_8B: "Qwen3 8B", teMistral3: "Mistral 3 24B",
 	TELlama: "Llama 3 8B", teJinaClip2: "Jina CLIP v2", TEHyDiTClip: "HunyuanDiT BERT CLIP",
+	teQwen3_06B: "Qwen3 0.6B", teQwen3VL4B: "Qwen3-VL 4B", teQwen3VL8B: "Qwen3-VL 8B", teQwen3VL32B: "Qwen3-VL 32B (MiniMax-H3, 50 layers)",
+	teMinistral3: "Ministral 3 3B", teT5Gemma: "T5-Gemma", teGPTOSS: "GPT-OSS 20B", teYuE2: "YuE2 language model",
+	teMiniMaxM3: "MiniMax Music 3 text encoder",
 }
 
 func DisplayTE(kind string) string {
@@ -78,7 +98,7 @@ func DisplayTE(kind string) string {
 
 // tokenizerBlobs are the tokenizer state_dict entries text-encoder files
 // carry (§4.1): serialized SentencePiece/tekken models stored as U8 tensors.
-var tokenizerBlobs = []string{"spiece_model", "tekken_model"}
+var tokenizerBlobs = []string{"spiece_model", "tekken_model", "tokenizer_json", "yue2_tokenizer_json"}
 
 // detectTEKind is detect_te_model on the network keys of one encoder
 // (after the open_clip pre-conversion), refined into ComfyUI's encoder
@@ -119,6 +139,8 @@ func detectTEKind(sd StateDict) string {
 			return teUMT5Base
 		}
 		return TET5Base
+	case sd.Has("model.encoder.layers.0.pre_self_attn_layernorm.weight"):
+		return teT5Gemma
 	case sd.Has("model.layers.0.post_feedforward_layernorm.weight"):
 		switch {
 		case sd.Has("model.layers.47.self_attn.q_norm.weight"):
@@ -127,6 +149,11 @@ func detectTEKind(sd StateDict) string {
 			return teGemma3_4B
 		}
 		return TEGemma2_2B
+	// Before the Qwen2.5 k_proj.bias test: GPT-OSS's is 512 wide too.
+	case sd.Has("layers.0.self_attn.sinks") && sd.Has("layers.0.mlp.experts.gate_up_proj.weight"):
+		return teGPTOSS
+	case sd.Has("model.audio_decoder.projection.weight"):
+		return teMiniMaxM3 // CLIPType.MINIMAX's merged text encoder (comfy/sd.py)
 	case sd.Has("model.layers.0.self_attn.k_proj.bias"):
 		switch sd.dim("model.layers.0.self_attn.k_proj.bias", 0) {
 		case 256:
@@ -135,6 +162,23 @@ func detectTEKind(sd StateDict) string {
 			return teQwen25_7B
 		}
 		return ""
+	// Qwen3-VL in Hugging Face layout (DeepStack mergers are unique to it).
+	case sd.Has("model.visual.deepstack_merger_list.0.norm.weight"):
+		if sd.dim("model.visual.merger.linear_fc2.weight", 0) == 2560 {
+			return teQwen3VL4B
+		}
+		return teQwen3VL8B
+	// Qwen3-VL in ComfyUI's layout (visual.*, model.layers.*): MiniMax-H3's
+	// 50-layer 32B, else 4B/8B by width, where detect_te_model would say
+	// Qwen3 4B/8B (the CLIP names them qwen3vl_*).
+	case sd.Has("visual.deepstack_merger_list.0.norm.weight"):
+		if sd.Has("model.layers.49.self_attn.q_proj.weight") {
+			return teQwen3VL32B
+		}
+		if sd.dim("model.layers.0.post_attention_layernorm.weight", 0) == 2560 {
+			return teQwen3VL4B
+		}
+		return teQwen3VL8B
 	case sd.Has("model.layers.0.post_attention_layernorm.weight"):
 		dim := sd.dim("model.layers.0.post_attention_layernorm.weight", 0)
 		qnorm := sd.Has("model.layers.0.self_attn.q_norm.weight")
@@ -145,8 +189,12 @@ func detectTEKind(sd StateDict) string {
 			return teQwen3_2B
 		case qnorm && dim == 4096:
 			return teQwen3_8B
+		case qnorm && dim == 1024:
+			return teQwen3_06B
 		case dim == 5120:
 			return teMistral3
+		case dim == 3072:
+			return teMinistral3
 		}
 		return TELlama
 	case sd.Has("bert.embeddings.word_embeddings.weight"):
@@ -162,6 +210,10 @@ func detectTEKind(sd StateDict) string {
 // Quantization markers (scaled_fp8, *.scale_weight, *.comfy_quant) travel
 // with the layers they belong to.
 func teModuleKeys(kind string, sd StateDict) StateDict {
+	if TEFamily(kind) == teFamilyVL && sd.Has("model.visual.deepstack_merger_list.0.norm.weight") {
+		// load_text_encoder_state_dicts' Qwen3-VL renames (comfy/sd.py).
+		sd = prefixReplace(prefixReplace(prefixReplace(sd, "model.language_model.", "model."), "model.visual.", "visual."), "lm_head.", "model.lm_head.")
+	}
 	out := StateDict{}
 	for k, v := range sd {
 		if teModuleHas(kind, k) {
@@ -191,6 +243,10 @@ func teModuleHas(kind, k string) bool {
 			return kind == teQwen25_7B // Qwen2.5-VL keeps its vision tower (§3.5 QwenImage)
 		}
 		return strings.HasPrefix(k, "model.")
+	case teFamilyVL:
+		return strings.HasPrefix(k, "model.") || strings.HasPrefix(k, "visual.")
+	case teFamilyWhole:
+		return k != "lm_head.weight" || kind == teYuE2 // YuE2TEModel samples with its lm_head
 	}
 	return k != "logit_scale" && !strings.HasSuffix(k, ".logit_scale")
 }

@@ -2,6 +2,7 @@ package comfy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
@@ -100,8 +101,8 @@ func TestDetectArchitectures(t *testing.T) {
 		{"HunyuanVideoI2V", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {3072, 33, 1, 2, 2}, "vector_in.in_layer.weight": {1}})},
 		{"HunyuanVideoSkyreelsI2V", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {3072, 32, 1, 2, 2}, "vector_in.in_layer.weight": {1}})},
 		{"HunyuanImage21", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {3072, 64, 1, 1}})},
-		{"HunyuanVideo15", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {2048, 65, 1, 1, 1}, "vision_in.proj.0.weight": {1}})},
-		{"HunyuanVideo15_SR_Distilled", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {2048, 98, 1, 1, 1}, "vision_in.proj.0.weight": {1}})},
+		{"HunyuanVideo15", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {2048, 65, 1, 1, 1}, "vision_in.proj.0.weight": {1152, 1152}})},
+		{"HunyuanVideo15_SR_Distilled", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {2048, 98, 1, 1, 1}, "vision_in.proj.0.weight": {1152, 1152}})},
 		{"HunyuanImage21Refiner", shapes(map[string][]int64{"txt_in.individual_token_refiner.blocks.0.norm1.weight": {1}, "img_in.proj.weight": {3072, 128, 1, 1, 1}})},
 		{"Flux", shapes(map[string][]int64{"double_blocks.0.img_attn.norm.key_norm.scale": {128}, "img_in.weight": {3072, 64}, "guidance_in.in_layer.weight": {1}})},
 		{"Flux", shapes(map[string][]int64{"double_blocks.0.img_attn.norm.key_norm.weight": {128}, "img_in.weight": {3072, 64}, "guidance_in.in_layer.weight": {1}})},
@@ -118,31 +119,34 @@ func TestDetectArchitectures(t *testing.T) {
 		{"PixArtSigma", shapes(map[string][]int64{"t_block.1.weight": {1}})},
 		{"CosmosT2V", shapes(map[string][]int64{"blocks.block0.blocks.0.block.attn.to_q.0.weight": {1}, "x_embedder.proj.1.weight": {4096, 68}})},
 		{"CosmosI2V", shapes(map[string][]int64{"blocks.block0.blocks.0.block.attn.to_q.0.weight": {1}, "x_embedder.proj.1.weight": {4096, 72}})},
-		{"Lumina2", shapes(map[string][]int64{"cap_embedder.1.weight": {2304, 2304}})},
-		{"ZImage", shapes(map[string][]int64{"cap_embedder.1.weight": {3840, 2560}})},
+		{"Lumina2", shapes(map[string][]int64{"cap_embedder.1.weight": {2304, 2304}, "noise_refiner.0.attention.k_norm.weight": {96}})},
+		{"ZImage", shapes(map[string][]int64{"cap_embedder.1.weight": {3840, 2560}, "noise_refiner.0.attention.k_norm.weight": {128}})},
+		{"ZImagePixelSpace", shapes(map[string][]int64{"cap_embedder.1.weight": {3840, 2560}, "noise_refiner.0.attention.k_norm.weight": {128}, "dec_net.cond_embed.weight": {64, 3840}, "x_embedder.weight": {3840, 3072}})},
 		{"WAN21_T2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}})},
 		{"WAN21_I2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 36, 1, 2, 2}, "img_emb.proj.0.bias": {1}})},
 		{"WAN21_FunControl2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 48, 1, 2, 2}, "img_emb.proj.0.bias": {1}})},
 		{"WAN22_T2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {192, 3072}, "patch_embedding.weight": {3072, 48, 1, 2, 2}})},
 		{"WAN21_Vace", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}, "vace_patch_embedding.weight": {1}})},
-		{"WAN21_Camera", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 36, 1, 2, 2}, "control_adapter.conv.weight": {1}, "img_emb.proj.0.bias": {1}})},
+		{"WAN21_Camera", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 32, 1, 2, 2}, "control_adapter.conv.weight": {1}, "img_emb.proj.0.bias": {1}})},
 		{"WAN22_Camera", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 36, 1, 2, 2}, "control_adapter.conv.weight": {1}})},
-		{"WAN22_S2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}, "casual_audio_encoder.x.weight": {1}})},
-		{"WAN21_HuMo", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}, "audio_proj.x.weight": {1}})},
-		{"WAN22_Animate", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 36, 1, 2, 2}, "face_adapter.x.weight": {1}, "img_emb.proj.0.bias": {1}})},
-		{"Hunyuan3Dv2", shapes(map[string][]int64{"latent_in.weight": {1}})},
-		{"Hunyuan3Dv2_1", shapes(map[string][]int64{"t_embedder.mlp.2.weight": {1}})},
+		{"WAN22_S2V", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}, "casual_audio_encoder.encoder.final_linear.weight": {1}})},
+		{"WAN21_HuMo", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 16, 1, 2, 2}, "audio_proj.audio_proj_glob_1.layer.bias": {1}})},
+		{"WAN22_Animate", shapes(map[string][]int64{"head.modulation": {1}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, 36, 1, 2, 2}, "face_adapter.fuser_blocks.0.k_norm.weight": {1}, "img_emb.proj.0.bias": {1}})},
+		{"Hunyuan3Dv2", shapes(map[string][]int64{"latent_in.weight": {1}, "double_blocks.0.x.weight": {1}})},
+		{"Hunyuan3Dv2mini", wanBlocks(shapes(map[string][]int64{"latent_in.weight": {1}}), "double_blocks.%d.x.weight", 8)},
+		{"Hunyuan3Dv2_1", shapes(map[string][]int64{"t_embedder.mlp.2.weight": {1}, "blocks.0.attn1.k_norm.weight": {1}})},
 		{"HiDream", shapes(map[string][]int64{"caption_projection.0.linear.weight": {1}})},
 		{"CosmosT2IPredict2", shapes(map[string][]int64{"blocks.0.mlp.layer1.weight": {1}, "x_embedder.proj.1.weight": {2048, 68}})},
 		{"CosmosI2VPredict2", shapes(map[string][]int64{"blocks.0.mlp.layer1.weight": {1}, "x_embedder.proj.1.weight": {2048, 72}})},
 		{"Omnigen2", shapes(map[string][]int64{"time_caption_embed.timestep_embedder.linear_1.bias": {1}})},
 		{"QwenImage", shapes(map[string][]int64{"txt_norm.weight": {1}, "img_in.weight": {3072, 64}})},
-		{"Kandinsky5Image", shapes(map[string][]int64{"visual_transformer_blocks.0.cross_attention.key_norm.weight": {1}, "visual_embeddings.in_layer.bias": {2560}})},
+		{"Kandinsky5Image", shapes(map[string][]int64{"visual_transformer_blocks.0.cross_attention.key_norm.weight": {1}, "visual_embeddings.in_layer.bias": {2560}, "visual_embeddings.in_layer.weight": {2560, 64}})},
 		{"Kandinsky5", shapes(map[string][]int64{"visual_transformer_blocks.0.cross_attention.key_norm.weight": {1}, "visual_embeddings.in_layer.bias": {1792}})},
 	}
+	cases = append(cases, newerClassCases...)
 	seen := map[string]bool{}
 	for _, c := range cases {
-		a, cfg, err := detectModel(c.sd)
+		a, cfg, err := detectModel(c.sd, nil)
 		if err != nil {
 			t.Errorf("%s: %v", c.want, err)
 			continue
@@ -154,9 +158,12 @@ func TestDetectArchitectures(t *testing.T) {
 	}
 	// Every class in the table is detectable from some key set, except
 	// Stable_Zero123 (its required cc_projection keys sit outside the
-	// diffusion model: ComfyUI's own re-load finds SD15_instructpix2pix).
+	// diffusion model: ComfyUI's own re-load finds SD15_instructpix2pix),
+	// YuE2 (detect_unet_config has no signature for it) and the classes
+	// that are no diffusion model (TestNotDiffusion).
 	for _, a := range Architectures {
-		if !seen[a.Class] && a.Class != "Stable_Zero123" {
+		byMetadata := a.Class == "WAN21_CausalAR_T2V" || a.Class == "WAN_Animate2" || a.Class == "WAN21_FlowRVS" // TestWanMetadataConfig
+		if !seen[a.Class] && a.Class != "Stable_Zero123" && a.Class != "YuE2" && a.NotDiffusion == "" && !byMetadata {
 			t.Errorf("no detection case for %s", a.Class)
 		}
 	}
@@ -166,11 +173,11 @@ func TestDetectArchitectures(t *testing.T) {
 		"pixart diffusers": shapes(map[string][]int64{"adaln_single.emb.timestep_embedder.linear_1.bias": {1}, "pos_embed.proj.bias": {1}}),
 		"nothing":          shapes(map[string][]int64{"foo.weight": {1}}),
 	} {
-		if _, _, err := detectModel(sd); err != errNoSignature {
+		if _, _, err := detectModel(sd, nil); err != errNoSignature {
 			t.Errorf("%s: %v, want no signature", name, err)
 		}
 	}
-	if _, _, err := detectModel(synthUNet(320, 4, 512, 0, true, false, sd4)); err == nil || err == errNoSignature {
+	if _, _, err := detectModel(synthUNet(320, 4, 512, 0, true, false, sd4), nil); err == nil || err == errNoSignature {
 		t.Errorf("a UNet with context 512 matches no class, got %v", err)
 	}
 }
@@ -211,6 +218,20 @@ func TestDetectTextEncoders(t *testing.T) {
 		teQwen3_2B:   {"model.layers.0.post_attention_layernorm.weight": {2048}, "model.layers.0.self_attn.q_norm.weight": {1}},
 		teMistral3:   {"model.layers.0.post_attention_layernorm.weight": {5120}},
 		TELlama:      {"model.layers.0.post_attention_layernorm.weight": {4096}},
+		teQwen3_8B:   {"model.layers.0.post_attention_layernorm.weight": {4096}, "model.layers.0.self_attn.q_norm.weight": {1}},
+		teQwen3_06B:  {"model.layers.0.post_attention_layernorm.weight": {1024}, "model.layers.0.self_attn.q_norm.weight": {1}},
+		teMinistral3: {"model.layers.0.post_attention_layernorm.weight": {3072}},
+		teT5Gemma:    {"model.encoder.layers.0.pre_self_attn_layernorm.weight": {768}},
+		teGPTOSS:     {"layers.0.self_attn.sinks": {64}, "layers.0.mlp.experts.gate_up_proj.weight": {1}, "layers.0.self_attn.k_proj.bias": {512}},
+		teMiniMaxM3:  {"model.audio_decoder.projection.weight": {1}, "model.layers.0.post_attention_layernorm.weight": {2048}},
+		// Qwen3-VL in Hugging Face layout, then in ComfyUI's.
+		teQwen3VL4B:  {"model.visual.deepstack_merger_list.0.norm.weight": {1}, "model.visual.merger.linear_fc2.weight": {2560, 4608}},
+		teQwen3VL8B:  {"model.visual.deepstack_merger_list.0.norm.weight": {1}, "model.visual.merger.linear_fc2.weight": {4096, 4608}},
+		teQwen3VL32B: {"visual.deepstack_merger_list.0.norm.weight": {1}, "model.layers.49.self_attn.q_proj.weight": {1}},
+	}
+	comfyVL := shapes(map[string][]int64{"visual.deepstack_merger_list.0.norm.weight": {1}, "model.layers.0.post_attention_layernorm.weight": {2560}, "model.layers.0.self_attn.q_norm.weight": {1}})
+	if got := detectTEKind(comfyVL); got != teQwen3VL4B {
+		t.Errorf("ComfyUI-layout Qwen3-VL 4B detected as %q", got)
 	}
 	for want, kv := range cases {
 		if got := detectTEKind(shapes(kv)); got != want {
@@ -243,5 +264,136 @@ func TestTEModuleKeys(t *testing.T) {
 	}
 	if got := teModuleKeys(teQwen3_4B, sd); len(got) != 1 {
 		t.Errorf("qwen3_4b: %v", got.SortedKeys())
+	}
+}
+
+// wanBlocks adds n numbered keys (format with one %d) to sd.
+func wanBlocks(sd StateDict, format string, n int) StateDict {
+	for i := 0; i < n; i++ {
+		sd[fmt.Sprintf(format, i)] = &TensorSource{DType: safetensors.DTypeF16, Shape: []int64{1}}
+	}
+	return sd
+}
+
+// wanKeys is a Wan 2.1 14B diffusion model's signature keys plus extra.
+func wanKeys(in int64, extra ...string) StateDict {
+	kv := map[string][]int64{"head.modulation": {1, 2, 5120}, "head.head.weight": {64, 5120}, "patch_embedding.weight": {5120, in, 1, 2, 2}}
+	for _, k := range extra {
+		kv[k] = []int64{1}
+	}
+	return shapes(kv)
+}
+
+// newerClassCases are the classes of ComfyUI after 0.8.0, each from the
+// keys (and shapes) its branch of detect_unet_config tests.
+var newerClassCases = []struct {
+	want string
+	sd   StateDict
+}{
+	{"StableAudio3", shapes(map[string][]int64{"transformer.rotary_pos_emb.inv_freq": {32}, "transformer.global_cond_embedder.0.weight": {1024, 768}})},
+	{"LongCatImage", shapes(map[string][]int64{"double_blocks.0.img_attn.norm.key_norm.scale": {128}, "img_in.weight": {3072, 64}, "txt_in.weight": {3072, 3584}})},
+	{"MiniMaxH3", shapes(map[string][]int64{"video_patch_proj.weight": {3072, 96}, "audio_patch_proj.weight": {3072, 32}})},
+	{"PiD", shapes(map[string][]int64{"lq_proj.latent_proj.0.weight": {1152, 16, 3, 3}, "lq_proj.pit_head.weight": {1}})},
+	{"PixelDiTT2I", shapes(map[string][]int64{"core.pixel_embedder.proj.weight": {16, 3}})},
+	{"WAN21_SCAIL2", wanKeys(36, "patch_embedding_mask.weight", "patch_embedding_pose.weight")},
+	{"WAN21_SCAIL", wanKeys(36, "patch_embedding_pose.weight")},
+	{"WAN22_WanDancer", wanKeys(36, "patch_embedding_global.weight")},
+	{"TripoSplat", shapes(map[string][]int64{"cam_out_layer.weight": {1}, "repo_layers.0.final_map.weight": {1}})},
+	{"HiDreamO1", shapes(map[string][]int64{"t_embedder1.mlp.0.weight": {1}, "x_embedder.proj1.weight": {1}})},
+	{"SenseNovaU15", shapes(map[string][]int64{"fm_modules.vision_model_mot_gen.embeddings.patch_embedding.weight": {1024, 3, 16, 16}, "language_model.model.layers.0.self_attn.q_proj_mot_gen.weight": {4096, 4096}})},
+	{"SeedVR2", shapes(map[string][]int64{"blocks.31.mlp.all.proj_in_gate.weight": {1}, "positive_conditioning": {58, 5120}, "negative_conditioning": {64, 5120}})},
+	{"SeedVR2", shapes(map[string][]int64{"blocks.35.mlp.vid.proj_out.weight": {3072, 12288}, "positive_conditioning": {58, 5120}, "negative_conditioning": {64, 5120}})},
+	{"ACEStep15", shapes(map[string][]int64{"encoder.lyric_encoder.layers.0.input_layernorm.weight": {2048}})},
+	{"MiniMaxMusic3", shapes(map[string][]int64{"cond_layer_logits": {1}, "latent_conditioners.0.weight": {1}, "diffusion_transformer.transformer.layers.0.self_attn.to_qkv.weight": {1}})},
+	{"Boogu", shapes(map[string][]int64{"double_stream_layers.0.img_instruct_attn.processor.img_to_q.weight": {1}, "time_caption_embed.timestep_embedder.linear_1.bias": {1}})},
+	{"MageFlow", shapes(map[string][]int64{"txt_norm.weight": {2560}, "proj_out.weight": {128, 3072}, "img_in.weight": {3072, 128}})},
+	{"Lens", shapes(map[string][]int64{"transformer_blocks.0.attn.norm_added_q.weight": {64}, "transformer_blocks.0.img_mlp.w1.weight": {1}, "txt_norm.weight": {2880}, "img_in.weight": {2560, 128}})},
+	{"JoyImage", shapes(map[string][]int64{"double_blocks.0.attn.img_attn_qkv.weight": {1}, "double_blocks.0.attn.img_attn_q_norm.weight": {128}, "condition_embedder.time_embedder.linear_1.weight": {1}, "img_in.weight": {3072, 16, 1, 2, 2}})},
+	{"Ideogram4", shapes(map[string][]int64{"embed_image_indicator.weight": {1}, "input_proj.weight": {4608, 128}})},
+	{"Krea2", shapes(map[string][]int64{"txtfusion.projector.weight": {1}})},
+	{"Anima", shapes(map[string][]int64{"blocks.0.mlp.layer1.weight": {1}, "x_embedder.proj.1.weight": {2048, 68}, "llm_adapter.blocks.0.cross_attn.q_proj.weight": {1}})},
+	{"ErnieImage", shapes(map[string][]int64{"layers.0.mlp.linear_fc2.weight": {1}})},
+	{"CogVideoX_T2V", shapes(map[string][]int64{"blocks.0.norm1.linear.weight": {11520, 512}, "patch_embed.proj.weight": {1920, 16, 2, 2}})},
+	{"CogVideoX_I2V", shapes(map[string][]int64{"blocks.0.norm1.linear.weight": {18432, 512}, "patch_embed.proj.weight": {3072, 32, 2, 2}})},
+	{"CogVideoX_Inpaint", shapes(map[string][]int64{"blocks.0.norm1.linear.weight": {18432, 512}, "patch_embed.proj.weight": {3072, 384}})},
+	{"Trellis2", shapes(map[string][]int64{"img2shape.t_embedder.mlp.0.weight": {1}})},
+}
+
+// TestWanMetadataConfig: Wan variants without a signature key of their own
+// are named by the file's "config" metadata, merged as model_detection does.
+func TestWanMetadataConfig(t *testing.T) {
+	for want, config := range map[string]string{
+		"WAN21_CausalAR_T2V": `{"transformer": {"causal_ar": true}}`,
+		"WAN_Animate2":       `{"transformer": {"model_type": "animate2"}}`,
+		"WAN21_FlowRVS":      `{"transformer": {"model_type": "flow_rvs", "num_layers": 40}}`,
+		"WAN21_T2V":          `{"vae": {}}`,
+	} {
+		a, cfg, err := detectModel(wanKeys(16), map[string]string{"config": config})
+		if err != nil || a.Class != want {
+			t.Errorf("%s: got %v %v (%s)", config, a, err, describeConfig(cfg))
+		}
+	}
+	if _, _, err := detectModel(wanKeys(16), map[string]string{"config": "{not json"}); err == nil {
+		t.Error("broken config metadata accepted")
+	}
+}
+
+// TestNotDiffusion: the classes of ComfyUI's table that are no diffusion
+// model are named and refused, never taken for another class.
+func TestNotDiffusion(t *testing.T) {
+	for name, sd := range map[string]StateDict{
+		"SAM 3":            shapes(map[string][]int64{"detector.backbone.vision_backbone.trunk.blocks.0.attn.qkv.weight": {1}, "detector.transformer.decoder.query_embed.weight": {1}}),
+		"SAM 3.1":          shapes(map[string][]int64{"detector.backbone.vision_backbone.trunk.blocks.0.attn.qkv.weight": {1}, "detector.transformer.decoder.query_embed.weight": {1}, "detector.backbone.vision_backbone.propagation_convs.0.conv_1x1.weight": {1}}),
+		"RT-DETR v4":       shapes(map[string][]int64{"encoder.pan_blocks.1.cv4.conv.weight": {256}}),
+		"Depth Anything 3": shapes(map[string][]int64{"backbone.embeddings.patch_embeddings.projection.weight": {1024, 3, 14, 14}}),
+	} {
+		_, _, err := detectModel(sd, nil)
+		if err == nil || !strings.Contains(err.Error(), name+",") || !strings.Contains(err.Error(), "not a diffusion model ComfyUI can save as a checkpoint") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Depth Anything 3 of an unknown width: None, as in ComfyUI.
+	if _, _, err := detectModel(shapes(map[string][]int64{"backbone.embeddings.patch_embeddings.projection.weight": {999, 3, 14, 14}}), nil); err != errNoSignature {
+		t.Errorf("unknown DA3 width: %v", err)
+	}
+}
+
+// TestFluxNVFP4: an NVFP4 img_in stores half its width; detection doubles
+// it as is_nvfp4_layer does, so a packed FLUX.1 Fill is FluxInpaint.
+func TestFluxNVFP4(t *testing.T) {
+	fill := func() StateDict {
+		return shapes(map[string][]int64{"double_blocks.0.img_attn.norm.key_norm.scale": {128}, "img_in.weight": {3072, 192}, "guidance_in.in_layer.weight": {1}})
+	}
+	for prefix, want := range map[string]string{"": "FluxInpaint", "model.diffusion_model.": "FluxInpaint", "other.": "Flux"} {
+		meta := map[string]string{QuantizationMetadataKey: `{"format_version": "1.0", "layers": {"` + prefix + `img_in": {"format": "nvfp4"}}}`}
+		a, _, err := detectModel(fill(), meta)
+		if err != nil || a.Class != want {
+			t.Errorf("prefix %q: %v %v, want %s", prefix, a, err, want)
+		}
+	}
+	if a, _, _ := detectModel(fill(), nil); a == nil || a.Class != "Flux" {
+		t.Errorf("unquantized 192-wide img_in: %v", a)
+	}
+	for _, bad := range []string{`{`, `{"layers": 3}`, `{"layers": {"img_in": null}}`, `{"layers": {"img_in": {"format": 1}}}`} {
+		if _, _, err := detectModel(fill(), map[string]string{QuantizationMetadataKey: bad}); err == nil || !strings.Contains(err.Error(), QuantizationMetadataKey) {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+// TestArchitectureTable: one entry per class of ComfyUI's models list.
+func TestArchitectureTable(t *testing.T) {
+	if len(Architectures) != 103 {
+		t.Errorf("%d classes, want 103", len(Architectures))
+	}
+	seen := map[string]bool{}
+	for _, a := range Architectures {
+		if seen[a.Class] {
+			t.Errorf("%s twice", a.Class)
+		}
+		seen[a.Class] = true
+		if archTitles[a.Class] == "" {
+			t.Errorf("%s has no title", a.Class)
+		}
 	}
 }

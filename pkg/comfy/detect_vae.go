@@ -14,7 +14,9 @@ import (
 // are dropped. ok is false when no marker matches.
 func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err error) {
 	layout = "ldm"
-	if sd.Has(vaeDiffusersMarker) {
+	// SeedVR2's VAE has diffusers-like names ComfyUI does not convert.
+	seedvr2 := sd.Has("decoder.up_blocks.2.upsamplers.0.upscale_conv.weight")
+	if sd.Has(vaeDiffusersMarker) && !seedvr2 {
 		sd, err = ldmVAEFromDiffusers(sd)
 		if err != nil {
 			return "", "", nil, false, err
@@ -23,6 +25,10 @@ func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err e
 	}
 	sd = dropVAETrainingKeys(sd)
 	switch {
+	case sd.Has(PixelSpaceVAEKey):
+		return VAEPixelSpace, layout, sd, true, nil
+	case sd.Has("dec_in_proj.weight") && sd.Has("decoder.model.0.weight_g"):
+		return vaeMiniMaxM3, layout, sd, true, nil
 	case sd.Has("decoder.mid.block_1.mix_factor"):
 		return vaeSVD, layout, sd, true, nil
 	case sd.Has("vquantizer.codebook.weight"):
@@ -31,6 +37,27 @@ func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err e
 		return vaeCascade, layout, sd.AddPrefix("encoder."), true, nil
 	case sd.Has("blocks.11.num_batches_tracked"):
 		return vaeCascade, layout, sd.AddPrefix("previewer."), true, nil
+	case sd.Has("shape_dec.blocks.1.16.to_subdiv.weight"):
+		return vaeTrellis2S, layout, sd, true, nil
+	case sd.Has("txt_dec.blocks.3.4.conv2.weight"):
+		return vaeTrellis2T, layout, sd, true, nil
+	case seedvr2:
+		return vaeSeedVR2, layout, sd, true, nil
+	case sd.Has("student.dconv_encoder.proj_out.weight"):
+		// comfy.sd.VAE renames Mage-VAE's parts and drops the Flux.2 anchor
+		// encoder it carries; get_sd() returns the result.
+		out := StateDict{}
+		for k, v := range prefixReplace(prefixReplace(sd, "student.dconv_encoder.", "dconv_encoder."), "pipeline.", "decoder_model.") {
+			if strings.HasPrefix(k, "decoder_model.y_embedder.encoder.") || strings.HasPrefix(k, "decoder_model.y_embedder.bottleneck.") {
+				continue
+			}
+			out[k] = v
+		}
+		return vaeMage, layout, out, true, nil
+	case sd.Has("dconv_encoder.proj_out.weight") && sd.hasPrefix("decoder_model."):
+		return vaeMage, layout, sd, true, nil
+	case sd.Has("decoder.conv_in_x_t.weight"):
+		return vaeLTXV, layout, sd, true, nil // LTX 2.4 diffusion decoder
 	case sd.Has("decoder.conv_in.weight"):
 		s := sd.shape("decoder.conv_in.weight")
 		if len(s) < 2 {
@@ -61,8 +88,11 @@ func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err e
 	case sd.Has("decoder.up_blocks.0.res_blocks.0.conv1.conv.weight"):
 		return vaeLTXV, layout, sd, true, nil
 	case sd.Has("decoder.conv_in.conv.weight"):
-		if sd.dim("decoder.conv_in.conv.weight", 1) == 32 {
+		switch {
+		case sd.dim("decoder.conv_in.conv.weight", 1) == 32:
 			return vaeHunyuan15, layout, sd, true, nil
+		case sd.Has("decoder.mid_block.resnets.0.norm1.norm_layer.weight"):
+			return vaeCogVideoX, layout, sd, true, nil
 		}
 		return vaeHunyuanVid, layout, sd, true, nil
 	case sd.Has("decoder.unpatcher3d.wavelets"):
@@ -72,6 +102,18 @@ func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err e
 			return vaeWan22, layout, sd, true, nil
 		}
 		return vaeWan21, layout, sd, true, nil
+	case sd.Has("geo_decoder.cross_attn_decoder.ln_1.bias"):
+		return vaeHunyuan3D, layout, sd, true, nil
+	case sd.Has("vocoder.backbone.channel_layers.0.0.bias"):
+		return vaeACE, layout, sd, true, nil
+	case sd.Has("decoder.layers.3.transformers.0.pre_norm.alpha"):
+		return vaeAudio3, layout, sd, true, nil
+	case sd.Has("decoder.transformer_blocks.0.scale1") && sd.Has("encoder.down.5.block.0.conv1.weight"):
+		return vaeMiniMaxH3V, layout, sd, true, nil
+	case sd.Has("pre_block.attn.zero_k_bias"):
+		return vaeMiniMaxH3A, layout, sd, true, nil
+	case sd.Has("gs.base_offset_scale") && sd.Has("octree.out_proj.weight"):
+		return vaeTripoSplat, layout, sd, true, nil
 	}
 	return "", "", nil, false, nil
 }
@@ -91,6 +133,19 @@ var vaeDisplay = map[string]string{
 	vaeAudio:      "Stable Audio VAE",
 	vaeSVD:        "SVD temporal VAE",
 	vaeCascade:    "Stable Cascade stage A/effnet/previewer",
+	VAEPixelSpace: "pixel-space pass-through (no VAE)",
+	vaeAudio3:     "Stable Audio 3 VAE",
+	vaeACE:        "ACE-Step audio VAE",
+	vaeCogVideoX:  "CogVideoX VAE",
+	vaeSeedVR2:    "SeedVR2 VAE",
+	vaeMage:       "Mage VAE (Mage-Flow)",
+	vaeMiniMaxH3V: "MiniMax-H3 video VAE",
+	vaeMiniMaxH3A: "MiniMax-H3 audio VAE",
+	vaeMiniMaxM3:  "MiniMax Music 3 DAV decoder",
+	vaeTripoSplat: "TripoSplat Gaussian decoder",
+	vaeTrellis2S:  "Trellis 2 shape VAE",
+	vaeTrellis2T:  "Trellis 2 texture VAE",
+	vaeHunyuan3D:  "Hunyuan3D shape VAE",
 }
 
 func DisplayVAE(kind string) string {

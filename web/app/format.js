@@ -167,9 +167,14 @@ const ARCHITECTURE_NAMES = {
   Kandinsky5Image: 'Kandinsky 5 image',
 };
 
-/** The published name of a ComfyUI model class ("SDXL" -> "Stable Diffusion XL"); unknown classes as given. */
-export function architectureName(architectureClass) {
-  return ARCHITECTURE_NAMES[architectureClass] ?? String(architectureClass || 'unknown');
+/**
+ * The published name of a ComfyUI model class ("SDXL" -> "Stable Diffusion XL"). Classes
+ * not listed here take the engine's own plain name (an Inspect report's requires.title),
+ * else the class as given.
+ */
+export function architectureName(architectureClass, engineTitle) {
+  const title = typeof engineTitle === 'string' && engineTitle ? engineTitle : null; // not a map() index
+  return ARCHITECTURE_NAMES[architectureClass] ?? title ?? String(architectureClass || 'unknown');
 }
 
 // VAE families the engine reports (pkg/comfy/detect_vae.go), said by
@@ -206,8 +211,8 @@ export function precisionWords(dtypes) {
 }
 
 /** What a component is, in plain words: "Stable Diffusion XL diffusion model", "CLIP-L text encoder". */
-export function componentName(component, architecture) {
-  if (component.slot === 'model') return `${architectureName(component.kind || architecture)} diffusion model`;
+export function componentName(component, architecture, engineTitle) {
+  if (component.slot === 'model') return `${architectureName(component.kind || architecture, engineTitle)} diffusion model`;
   if (component.slot === 'clip') return component.detail || `${component.kind || 'unknown'} text encoder`;
   if (component.slot === 'vae') return VAE_NAMES[component.kind] ?? component.detail ?? 'VAE';
   return String(component.detail || component.kind || component.slot);
@@ -218,7 +223,7 @@ export function componentName(component, architecture) {
  * size. "Stable Diffusion XL diffusion model, 16-bit, 5.14 GB".
  */
 export function plainSummary(component, report) {
-  const parts = [componentName(component, report?.architecture)];
+  const parts = [componentName(component, report?.architecture, report?.requires?.title)];
   const precision = precisionWords(report?.dtypes);
   if (precision) parts.push(precision);
   parts.push(formatBytes(component.bytes));

@@ -377,10 +377,11 @@ export function mountSaver(container, options = {}) {
     const { section, files, dropText } = ui.slots[slot];
     const entries = slots[slot];
     const problems = entries.map((e) => `${e.status}:${entryProblem(slot, e)}`);
+    const note = slotNote(slot);
     const last = drawnSlots.get(slot);
-    if (last && last.entries.length === entries.length && last.entries.every((e, i) => e === entries[i])
+    if (last && last.note === note && last.entries.length === entries.length && last.entries.every((e, i) => e === entries[i])
       && last.problems.every((p, i) => p === problems[i])) return;
-    drawnSlots.set(slot, { entries: [...entries], problems });
+    drawnSlots.set(slot, { entries: [...entries], problems, note });
     // Keep open Details (and open metadata lists) open across re-renders.
     const open = new Set([...files.querySelectorAll('.ckpt-file-details[open]')].map((d) => d.closest('li').dataset.key));
     files.replaceChildren();
@@ -394,10 +395,12 @@ export function mountSaver(container, options = {}) {
     section.classList.toggle('ckpt-slot-bad', slots[slot].some((e) => entryProblem(slot, e)));
     section.classList.toggle('ckpt-slot-filled', filled);
     const noun = slot === 'clip' ? 'text encoders' : slotNoun(slot);
-    dropText.firstChild.textContent = !filled
+    section.classList.toggle('ckpt-slot-unneeded', !filled && note !== '');
+    dropText.firstChild.textContent = !filled && note ? `${note} ` : !filled
       ? `Drop the ${noun} here, or `
       : slot === 'clip' ? 'Drop another text encoder here, or ' : `Drop another ${noun} here to replace it, or `;
     dropText.lastChild.textContent = slot === 'clip' ? 'choose files' : 'choose a file';
+    dropText.lastChild.hidden = !filled && note !== '';
   }
 
   /**
@@ -454,7 +457,7 @@ export function mountSaver(container, options = {}) {
 
   /** The line above Save: what Save will write, and under which name. */
   function planText(plan, sink) {
-    const what = `${architectureName(plan.architecture)} checkpoint, ${formatBytes(plan.bytes)}`;
+    const what = `${architectureName(plan.architecture, modelRequires()?.title)} checkpoint, ${formatBytes(plan.bytes)}`;
     const folder = folderOf(plan.path);
     // A download has a name and no folder: <a download> (and the download
     // manager) drop everything up to the last "/".
@@ -503,7 +506,7 @@ export function mountSaver(container, options = {}) {
     if (reading) return `Reading ${reading}…`;
     const inspecting = SLOTS.flatMap((slot) => slots[slot]).find((e) => e.status === 'inspecting');
     if (inspecting) return `Reading ${inspecting.file.name}…`;
-    const missing = SLOTS.filter((slot) => slots[slot].length === 0);
+    const missing = SLOTS.filter((slot) => slots[slot].length === 0 && slotNote(slot) === '');
     if (missing.length === SLOTS.length) {
       return 'Add a diffusion model, text encoders and a VAE: drop the files anywhere here, or choose them above.';
     }
@@ -748,15 +751,32 @@ export function mountSaver(container, options = {}) {
   }
 
   // ---- planning ----------------------------------------------------------------
+  /** What the model file's report says the model needs (pkg/checkpoint Requirements), or null. */
+  function modelRequires() {
+    const entry = slots.model[0];
+    return entry?.status === 'ok' ? entry.report?.requires ?? null : null;
+  }
+
+  /**
+   * The engine's sentence for a slot the model does not need ("This model has no VAE: …"
+   * for a pixel-space model), '' when the slot is needed.
+   */
+  function slotNote(slot) {
+    const requires = modelRequires();
+    if (slot === 'vae') return requires?.vae_note ?? '';
+    if (slot === 'clip') return requires?.text_encoder_note ?? '';
+    return '';
+  }
+
   function complete() {
-    return SLOTS.every((slot) => slots[slot].length > 0 && slots[slot].every((e) => e.status === 'ok'));
+    return SLOTS.every((slot) => (slots[slot].length > 0 || slotNote(slot) !== '') && slots[slot].every((e) => e.status === 'ok'));
   }
 
   function requestFiles() {
     return {
       model: slots.model[0].file,
       clip: slots.clip.map((e) => e.file),
-      vae: slots.vae[0].file,
+      vae: slots.vae[0]?.file,
     };
   }
 
@@ -1008,7 +1028,7 @@ export function mountSaver(container, options = {}) {
       record.path = done.path ?? '';
       record.seconds = (performance.now() - clickedAt) / 1000;
       record.engineSeconds = done.seconds ?? NaN;
-      const what = `${architectureName(done.architecture || plan.architecture)} checkpoint, ${formatBytes(done.bytes)}`;
+      const what = `${architectureName(done.architecture || plan.architecture, modelRequires()?.title)} checkpoint, ${formatBytes(done.bytes)}`;
       const took = formatDuration(record.seconds);
       if (done.sink === 'opfs') {
         startDownload(doc, await opfsFile(done.path), done.name, objectURLs);
