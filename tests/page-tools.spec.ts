@@ -177,3 +177,61 @@ test('an operation that does not apply is refused, naming the file; nothing is w
   });
   expect(stored).toEqual([]);
 });
+
+// Two Linear layers of weight-like F32 values and a bias: small enough to
+// quantize in a moment, shaped for every format's blocks.
+async function writeLayers(file: string): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const tensors: [string, number[]][] = [
+    ['blocks.0.attn.qkv.bias', [96]],
+    ['blocks.0.attn.qkv.weight', [96, 64]],
+    ['blocks.0.mlp.fc1.weight', [128, 64]],
+  ];
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, shape] of tensors) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const data = new Float32Array(offset / 4);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.05;
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  await writeFile(file, Buffer.concat([len, Buffer.from(json), Buffer.from(data.buffer)]));
+}
+
+test('nvfp4 quantization: layers planned, saved, and the same bytes as the CLI', async ({ app }) => {
+  const { page } = app;
+  const t = tools(page);
+  const src = path.join(SCRATCH, 'layers.safetensors');
+  await writeLayers(src);
+  await openTools(page);
+  await t.file.setInputFiles(src);
+  await t.operation.selectOption({ label: 'Convert precision' });
+  await t.target.selectOption('nvfp4');
+  await expect(t.alert).toContainText('no diffusion model');
+  await t.all.check();
+  await expect(t.alert).toBeEmpty();
+  await expect(t.plan).toContainText('Quantizes 2 layers to nvfp4');
+  await expect(t.plan).toContainText('Will write layers-nvfp4.safetensors');
+  await expect(t.sink(/Direct download/)).toBeDisabled();
+  await t.sink(/Browser storage/).check();
+  const downloadEvent = page.waitForEvent('download');
+  await t.run.click();
+  const download = await downloadEvent;
+  expect(download.suggestedFilename()).toBe('layers-nvfp4.safetensors');
+  const file = await download.path();
+  const header = await readHeader(file);
+  expect(header.tensors['blocks.0.attn.qkv.weight'].dtype).toBe('U8');
+  expect(header.tensors['blocks.0.attn.qkv.weight_scale'].dtype).toBe('F8_E4M3');
+  expect(header.tensors['blocks.0.attn.qkv.weight_scale_2'].dtype).toBe('F32');
+  expect(header.tensors['blocks.0.attn.qkv.comfy_quant'].dtype).toBe('U8');
+
+  const cliOut = path.join(SCRATCH, 'cli-nvfp4');
+  await rm(cliOut, { recursive: true, force: true });
+  await run('go', ['run', './cmd/ckptpack', 'convert', '--to', 'nvfp4', '--all', src, '--output-dir', cliOut], { cwd: REPO });
+  expect(await sha256(file)).toBe(await sha256(path.join(cliOut, 'layers-nvfp4.safetensors')));
+});

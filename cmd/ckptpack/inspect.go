@@ -92,6 +92,13 @@ func printReport(e *env, r *checkpoint.Report) {
 		fmt.Fprintf(w, "missing:\tnothing\n")
 	}
 	fmt.Fprintf(w, "dtypes:\t%s\n", dtypeCensus(r.DTypes))
+	for i, q := range r.Quantization {
+		label := ""
+		if i == 0 {
+			label = "quantization:"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d layers\t(%s)\n", label, q.Format, q.Layers, q.Convention)
+	}
 	if r.Unused > 0 {
 		more := ""
 		if r.Unused > len(r.UnusedSample) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/safetensors"
 	"github.com/ckptpack/ckptpack/pkg/streamwriter"
 )
 
@@ -31,7 +32,7 @@ VAESave nodes write it, named as they name it in the output folder:
 options:
 `
 
-const convertUsage = `usage: ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2] FILE... [options]
+const convertUsage = `usage: ckptpack convert [--to fp16|bf16|fp8|fp8_e5m2|fp8_scaled|fp8_e5m2_scaled|int8|mxfp8|nvfp4] FILE... [options]
 
 Writes each FILE's tensors in another precision as <name>-<to>.safetensors
 beside it (or in --output-dir), converting while streaming. By default only
@@ -39,8 +40,21 @@ the diffusion model converts (in a file of one component, a VAE or text
 encoders, that component): fp16/bf16 convert its F32 tensors, fp8 its
 Linear/Conv weights (biases, norms and embeddings keep their precision);
 --all converts every component. fp8 saturates: torch's
-x.clamp(-max, max).to(float8). Without --to, the tensors are written
+x.clamp(-max, max).to(float8), a plain cast with no scale (what ComfyUI
+saves from an fp8 weight dtype). Without --to, the tensors are written
 unchanged as <name>.safetensors.
+
+fp8_scaled (float8_e4m3fn), fp8_e5m2_scaled, int8 (int8_tensorwise), mxfp8
+and nvfp4 quantize instead, the way ComfyUI's quantized models store layers:
+<layer>.weight in the format, <layer>.weight_scale (and weight_scale_2 for
+nvfp4) and a <layer>.comfy_quant marker, byte-exact with comfy_kitchen's
+reference quantizers. By default the Linear weights of the diffusion model
+quantize; its input/output projections and embeddings stay high precision
+(--exclude adds to them, --match picks the weights instead). Each weight is
+read twice (absmax, then the quantized write), three times for mxfp8/nvfp4
+(their block scales come first in the file); nothing is held. Scales, markers and the layers of an already quantized
+file are never converted; --dequantize (with --to fp16|bf16) writes its
+per-tensor fp8 layers back as weight × scale instead, refusing other formats.
 
 options:
 `
@@ -277,16 +291,24 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 	fl.Usage = func() { fmt.Fprint(e.stderr, convertUsage); fl.PrintDefaults() }
 	var c opCommon
 	c.register(fl, "", "write outputs into this `folder` instead of beside each input")
-	to := fl.String("to", "", "target precision: fp16, bf16, fp8 (float8_e4m3fn) or fp8_e5m2; empty: unchanged")
+	to := fl.String("to", "", "target precision: fp16, bf16, fp8 (float8_e4m3fn) or fp8_e5m2; or a quantization format: fp8_scaled, fp8_e5m2_scaled, int8, mxfp8, nvfp4; empty: unchanged")
 	all := fl.Bool("all", false, "convert every component (text encoders, VAE), not only the diffusion model")
 	match := fl.String("match", "", "convert exactly the tensors whose name matches this Go `regexp`")
+	exclude := fl.String("exclude", "", "quantization: keep the weights whose name matches this Go `regexp` in high precision")
+	dequantize := fl.Bool("dequantize", false, "with --to fp16|bf16: write per-tensor fp8 quantized layers back as weight × scale (other formats are refused); without it they stay as they are")
 	files, err := parseInterspersed(fl, args)
 	if err != nil {
 		return err
 	}
-	target, err := checkpoint.PrecisionTarget(*to)
-	if err != nil {
-		return usageError(e.stderr, "convert: --to: %v", err)
+	format, quantize := checkpoint.QuantTarget(*to)
+	var target safetensors.DType
+	if !quantize {
+		if target, err = checkpoint.PrecisionTarget(*to); err != nil {
+			return usageError(e.stderr, "convert: --to: %v (or fp8_scaled, fp8_e5m2_scaled, int8, mxfp8, nvfp4)", err)
+		}
+		if *exclude != "" {
+			return usageError(e.stderr, "convert: --exclude applies to a quantization format (--to fp8_scaled, int8, mxfp8, nvfp4)")
+		}
 	}
 	if len(files) == 0 {
 		return usageError(e.stderr, "convert: no FILE given")
@@ -299,7 +321,7 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return runBatch(ctx, e, &c, files, func(in checkpoint.Input, res *opResult) ([]plannedFile, error) {
-		p, rep, err := checkpoint.PlanConvert(checkpoint.ConvertRequest{Input: in, To: target, All: *all, Match: *match})
+		p, rep, err := checkpoint.PlanConvert(checkpoint.ConvertRequest{Input: in, To: target, All: *all, Match: *match, Quantize: format, Exclude: *exclude, Dequantize: *dequantize})
 		if err != nil {
 			return nil, err
 		}
@@ -308,8 +330,15 @@ func cmdConvert(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return nil, err
 		}
-		if !c.asJSON && rep.Rule != "" {
+		switch {
+		case c.asJSON:
+		case quantize:
+			fmt.Fprintf(e.stdout, "%s: %d layers to %s (%s), %d eligible weights kept high precision\n", in.Name, rep.Converted, format, rep.Rule, rep.HighPrecision)
+		case rep.Rule != "":
 			fmt.Fprintf(e.stdout, "%s: %d tensors to %s (%s), %d kept\n", in.Name, rep.Converted, target, rep.Rule, rep.Kept)
+			if rep.Dequantized > 0 {
+				fmt.Fprintf(e.stdout, "%s: %d quantized layers dequantized to %s (weight × scale)\n", in.Name, rep.Dequantized, target)
+			}
 		}
 		return []plannedFile{{path: path, plan: p}}, nil
 	})

@@ -85,6 +85,8 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	// read over HTTP keep the larger default for fewer requests.
 	bufferMiB := fl.Int("buffer-mib", 1, "copy buffer size in MiB (memory use is about this)")
 	noFastCopy := fl.Bool("no-fast-copy", false, "always copy through the buffer, never with the kernel's file-to-file copy")
+	quantize := fl.String("quantize", "", "quantize the diffusion model's Linear weights while saving: fp8_scaled, fp8_e5m2_scaled, int8, mxfp8 or nvfp4 (as convert --to)")
+	quantizeExclude := fl.String("quantize-exclude", "", "with --quantize: keep the weights whose name matches this Go `regexp` in high precision")
 	pos, err := parseInterspersed(fl, args)
 	if err != nil {
 		return err
@@ -134,6 +136,15 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	req.HashSHA256 = *dataHash
+	if *quantize != "" {
+		f, ok := checkpoint.QuantTarget(*quantize)
+		if !ok {
+			return usageError(e.stderr, "save: --quantize %q: want fp8_scaled, fp8_e5m2_scaled, int8, mxfp8 or nvfp4", *quantize)
+		}
+		req.Quantize, req.QuantizeExclude = f, *quantizeExclude
+	} else if *quantizeExclude != "" {
+		return usageError(e.stderr, "save: --quantize-exclude needs --quantize")
+	}
 
 	// Inputs: opened read-only and closed when done; never written.
 	op := &opener{}
@@ -189,6 +200,9 @@ func cmdSave(ctx context.Context, e *env, args []string) error {
 	plan, err := checkpoint.PlanCheckpoint(req)
 	if err != nil {
 		return err
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintln(e.stderr, "ckptpack: note: "+n)
 	}
 
 	if *dryRun {

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/quant"
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
@@ -67,6 +68,13 @@ type SaveRequest struct {
 	// data is written (see Plan.HashSlot).
 	ModelSpec  ModelSpec
 	HashSHA256 bool
+
+	// Quantize, when set, writes the diffusion model's Linear weights in a
+	// ComfyUI quantization format while assembling, by the rule of
+	// ConvertRequest.Quantize (QuantizeExclude keeps more weights high
+	// precision).
+	Quantize        quant.Format
+	QuantizeExclude string
 }
 
 // Step is one contiguous piece of the output after the header. Exactly one
@@ -107,4 +115,8 @@ type Plan struct {
 	// there before finishing; the sink must be a
 	// streamwriter.HeaderPatcher.
 	HashSlot int64
+
+	// Notes tell the user what the plan changed beyond copying (a
+	// quantization convention rewritten so ComfyUI loads it right).
+	Notes []string
 }

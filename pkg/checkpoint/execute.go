@@ -192,6 +192,7 @@ type executor struct {
 	progress func(Progress)
 	done     int64
 	tensor   string
+	quant    map[*QuantLayer]*quantState // quantized layers being written
 }
 
 func (x *executor) run() error {

@@ -42,6 +42,10 @@ type Report struct {
 	UnusedKeys []string `json:"unused_keys,omitempty"`
 	// EMATensors counts model_ema.* tensors (ldm EMA weights and counters).
 	EMATensors int `json:"ema_tensors,omitempty"`
+	// Quantization names each quantization format of the file's layers,
+	// the convention it is stored in and its layer count (empty for a file
+	// without quantized or fp8 layers).
+	Quantization []comfy.QuantCount `json:"quantization,omitempty"`
 	// Problem says why nothing (or not everything) was recognised.
 	Problem string `json:"problem,omitempty"`
 }
@@ -116,6 +120,13 @@ func Inspect(in Input) (*Report, error) {
 	}
 	if w, ok := h.Metadata["workflow"]; ok && w != "" {
 		r.HasWorkflow = true
+	}
+	// A broken quantization marker is reported, not fatal: inspect is how
+	// a user finds out what is wrong with a file.
+	if qs, err := comfy.SurveyQuant(in, h); err != nil {
+		r.Problem = strings.TrimPrefix(strings.TrimSpace(r.Problem+"; "+err.Error()), "; ")
+	} else if c := qs.Counts(); len(c) > 0 {
+		r.Quantization = c
 	}
 	for _, t := range h.Tensors {
 		r.DTypes[t.DType]++

@@ -16,14 +16,16 @@ import (
 // another package (its tests included). The module's internal/ helpers
 // (JSON, fixtures) are open to every layer, but what they import is checked
 // the same way; a dependency on anything else of the module (a layer above,
-// a host) fails TestLayers.
+// a host) fails TestLayers. pkg/quant (the quantized formats' arithmetic)
+// is a leaf beside safetensors that only checkpoint's executor uses.
 var layerRules = []struct {
 	pkg string
 	may []string
 }{
 	{"pkg/safetensors", nil},
+	{"pkg/quant", nil},
 	{"pkg/comfy", []string{"pkg/safetensors"}},
-	{"pkg/checkpoint", []string{"pkg/comfy", "pkg/safetensors", "pkg/streamwriter"}},
+	{"pkg/checkpoint", []string{"pkg/comfy", "pkg/safetensors", "pkg/streamwriter", "pkg/quant"}},
 }
 
 const modulePath = "github.com/ckptpack/ckptpack"

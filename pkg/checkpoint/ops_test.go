@@ -219,7 +219,7 @@ func TestExecuteConvertChunks(t *testing.T) {
 	want = want[:convertF32ToF16(want)]
 	in := Input{Name: "src", R: bytes.NewReader(src), Size: int64(len(src))}
 	for _, buf := range []int{16, 20, 4000, 1 << 20} {
-		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{safetensors.DTypeF32, safetensors.DTypeF16}}}, Size: int64(len(want))}
+		p := &Plan{Inputs: []Input{in}, Steps: []Step{{Tensor: "t", Input: 0, Length: int64(len(src)), Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}}}, Size: int64(len(want))}
 		var sink streamwriter.MemorySink
 		if err := Execute(context.Background(), p, &sink, ExecuteOptions{BufferSize: buf}); err != nil {
 			t.Fatal(err)
@@ -236,9 +236,9 @@ func TestValidatePlanConvert(t *testing.T) {
 		step Step
 		want string
 	}{
-		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{safetensors.DTypeF32, safetensors.DTypeF16}}, "whole number"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{safetensors.DTypeI64, safetensors.DTypeF8E4M3}}, "no conversion"},
-		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{safetensors.DTypeF32, safetensors.DTypeF16}, Transpose: &Transpose{Rows: 1, Cols: 2, ElemSize: 4}}, "both"},
+		{Step{Tensor: "a", Input: 0, Length: 6, Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}}, "whole number"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: safetensors.DTypeI64, To: safetensors.DTypeF8E4M3}}, "no conversion"},
+		{Step{Tensor: "a", Input: 0, Length: 8, Convert: &Convert{From: safetensors.DTypeF32, To: safetensors.DTypeF16}, Transpose: &Transpose{Rows: 1, Cols: 2, ElemSize: 4}}, "both"},
 	} {
 		p := &Plan{Inputs: []Input{in}, Steps: []Step{c.step}, Size: 4}
 		err := validatePlan(p)

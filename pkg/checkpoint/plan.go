@@ -248,7 +248,27 @@ func (b *planBuilder) build() (*Plan, error) {
 			meta[comfy.QuantizationMetadataKey] = q
 		}
 	}
+	q, note, err := unifyLegacyQuant(out, meta[comfy.QuantizationMetadataKey], b.inputs)
+	if err != nil {
+		return nil, err
+	}
+	if q != "" {
+		meta[comfy.QuantizationMetadataKey] = q
+	}
+	qrep, err := quantizeSaved(b, arch, out)
+	if err != nil {
+		return nil, err
+	}
 	p, err := layoutPlan(arch, out, meta, b.inputs)
+	if p != nil && note != "" {
+		p.Notes = append(p.Notes, note)
+	}
+	if p != nil && qrep != "" {
+		if err := checkQuantDetection(Input{Name: b.model.Name}, b.model, p); err != nil {
+			return nil, err
+		}
+		p.Notes = append(p.Notes, qrep)
+	}
 	return withHashSlot(p, err, "output", meta, b.req.HashSHA256)
 }
 
@@ -707,7 +727,8 @@ func layoutPlan(arch *comfy.Arch, out comfy.StateDict, meta map[string]string, i
 			if pc.Length == 0 {
 				continue
 			}
-			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data})
+			c, _ := pc.Compute.(*Convert) // set by quantizeSaved
+			p.Steps = append(p.Steps, Step{Tensor: t.Name, Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Transpose: pc.Transpose, Data: pc.Data, Convert: c})
 		}
 	}
 	return p, nil

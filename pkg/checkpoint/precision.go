@@ -33,6 +33,12 @@ import (
 //     value (F16 and BF16 widen to F32 exactly first, as c10 does).
 type Convert struct {
 	From, To safetensors.DType
+	// Quant, when set, makes the step one part of a quantized layer
+	// (quantize.go): From is the source weight's dtype, To the part's.
+	Quant *QuantPart
+	// Dequant, when set, widens fp8 weights (From F8_E4M3/F8_E5M2) to To
+	// multiplied by their per-tensor scale (quantize.go).
+	Dequant *Dequant
 }
 
 // conversionKey names a supported (From, To) pair.
@@ -65,6 +71,15 @@ func CanConvert(from, to safetensors.DType) bool {
 // conversion over a whole number of source elements. It returns the output
 // byte count.
 func (c *Convert) outputBytes(length int64) (int64, error) {
+	if c.Quant != nil {
+		return c.Quant.outputBytes(length)
+	}
+	if c.Dequant != nil {
+		if _, ok := quantSources[c.To]; !ok || (c.From != safetensors.DTypeF8E4M3 && c.From != safetensors.DTypeF8E5M2) {
+			return 0, fmt.Errorf("no dequantization from %s to %s", c.From, c.To)
+		}
+		return length * c.To.ElemSize(), nil
+	}
 	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
@@ -79,6 +94,12 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 // into the buffer, converted in place and written.
 func (x *executor) convert(s *Step) error {
 	c := s.Convert
+	if c.Quant != nil {
+		return x.quantize(s)
+	}
+	if c.Dequant != nil {
+		return x.dequantize(s)
+	}
 	fn := converters[conversionKey{c.From, c.To}]
 	es := c.From.ElemSize()
 	chunkMax := int64(len(x.buf)) / es * es

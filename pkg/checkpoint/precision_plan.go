@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ckptpack/ckptpack/pkg/comfy"
+	"github.com/ckptpack/ckptpack/pkg/quant"
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
@@ -35,7 +36,7 @@ func PrecisionTarget(name string) (safetensors.DType, error) {
 // ConvertRequest asks for a file's tensors in another precision.
 type ConvertRequest struct {
 	Input Input
-	To    safetensors.DType // DTypeF16, DTypeBF16, DTypeF8E4M3, DTypeF8E5M2; "" copies every tensor unchanged
+	To    safetensors.DType // safetensors.DTypeF16, safetensors.DTypeBF16, safetensors.DTypeF8E4M3, safetensors.DTypeF8E5M2; "" copies every tensor unchanged
 
 	// Scope. By default only the diffusion model's tensors convert (a file
 	// with none is refused: say All). All widens it to every component
@@ -45,6 +46,18 @@ type ConvertRequest struct {
 	// (a Go regexp), whatever the scope; one that cannot be converted is then
 	// an error rather than skipped.
 	Match string
+
+	// Quantize, instead of To, writes the selected Linear weights in a
+	// ComfyUI quantization format (quantize_plan.go); Exclude (a Go regexp)
+	// keeps matching weights in high precision.
+	Quantize quant.Format
+	Exclude  string
+
+	// Dequantize, with To fp16 or bf16, writes the in-scope quantized
+	// layers back in To: weight × scale as ComfyUI dequantizes them (only
+	// per-tensor fp8 layers; other formats are refused), their scales and
+	// markers dropped.
+	Dequantize bool
 }
 
 // ConvertReport says what a conversion does, before it is written.
@@ -56,6 +69,15 @@ type ConvertReport struct {
 	InputBytes   int64        `json:"input_bytes"`
 	OutputBytes  int64        `json:"output_bytes"`
 	Rule         string       `json:"rule"` // which tensors convert, in words
+	// QuantizedKept counts the tensors of quantized layers (their weights,
+	// scales and markers) written unchanged: converting any of them would
+	// separate a weight from its scale.
+	QuantizedKept int `json:"quantized_kept,omitempty"`
+	Dequantized   int `json:"dequantized,omitempty"` // layers written back in high precision
+	// Format is the quantization format written (Converted counts its
+	// layers); HighPrecision counts the eligible weights the rule keeps.
+	Format        string `json:"format,omitempty"`
+	HighPrecision int    `json:"high_precision,omitempty"`
 }
 
 // fp8 rule: ComfyUI's fp8 checkpoints (and its fp8 weight dtypes, which
@@ -100,8 +122,35 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		}
 	}
 	tensors := copiedTensors(h)
+	meta := h.Metadata
 	rep := &ConvertReport{InputCensus: Census(h.Tensors), InputBytes: in.Size}
 	architecture := ""
+	if req.Quantize != "" {
+		if req.To != "" {
+			return nil, nil, fmt.Errorf("convert: a precision (%s) and a quantization format (%s) at once", req.To, req.Quantize)
+		}
+		fc, err := comfy.AnalyzeFile(0, in.Name, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fc.Model != nil {
+			architecture = fc.Model.Arch.Class
+		}
+		if err := planQuantize(req, in, h, fc, tensors, rep); err != nil {
+			return nil, nil, err
+		}
+		p, err := layoutRewrite(architecture, tensors, meta, []Input{in})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", in.Name, err)
+		}
+		if err := checkQuantDetection(in, fc, p); err != nil {
+			return nil, nil, err
+		}
+		rep.Kept = len(h.Tensors) - rep.Converted
+		rep.OutputCensus = Census(p.Tensors)
+		rep.OutputBytes = p.Size
+		return p, rep, nil
+	}
 	if req.To != "" {
 		fc, err := comfy.AnalyzeFile(0, in.Name, h)
 		if err != nil {
@@ -111,6 +160,17 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			architecture = fc.Model.Arch.Class
 		}
 		slots := tensorSlots(fc)
+		qs, err := comfy.SurveyQuant(in, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		protected := func(name string) bool {
+			if comfy.IsQuantKey(name) {
+				return true
+			}
+			l, ok := strings.CutSuffix(name, ".weight")
+			return ok && qs.Quantized(l)
+		}
 		// The default scope: the diffusion model of a file that has one,
 		// else the one component a file holds (a VAE, or its text
 		// encoders), which is what converting that file means.
@@ -142,8 +202,27 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 		default:
 			rep.Rule = "F32 tensors of " + scopeName
 		}
+		if req.Dequantize {
+			if req.To != safetensors.DTypeF16 && req.To != safetensors.DTypeBF16 {
+				return nil, nil, fmt.Errorf("convert: --dequantize writes fp16 or bf16, not %s", req.To)
+			}
+			if meta, err = planDequantize(req, in, h, qs, slots, scope, match, tensors, rep); err != nil {
+				return nil, nil, err
+			}
+		}
 		for _, t := range h.Tensors {
 			v := tensors[t.Name]
+			if v == nil || v.Convert != nil {
+				continue // dequantized, or a scale gone with it
+			}
+			if protected(t.Name) {
+				if match != nil && match.MatchString(t.Name) {
+					return nil, nil, fmt.Errorf("%s: tensor %s belongs to a quantized layer (%s): converting it would separate the weight from its scale, which ComfyUI would then load wrong; leave it out of --match: %w",
+						in.Name, t.Name, describeQuant(qs, t.Name), ErrCannotConvert)
+				}
+				rep.QuantizedKept++
+				continue
+			}
 			if match != nil {
 				if !match.MatchString(t.Name) || t.DType == req.To {
 					continue
@@ -172,6 +251,9 @@ func PlanConvert(req ConvertRequest) (*Plan, *ConvertReport, error) {
 			rep.Converted++
 		}
 	}
+	if rep.QuantizedKept > 0 {
+		rep.Rule += fmt.Sprintf("; %d tensors of quantized layers (weights, scales, markers) stay as they are", rep.QuantizedKept)
+	}
 	rep.Kept = len(h.Tensors) - rep.Converted
 	p, err := layoutRewrite(architecture, tensors, h.Metadata, []Input{in})
 	if err != nil {
@@ -191,4 +273,19 @@ func convertibleFrom(d safetensors.DType) string {
 		}
 	}
 	return strings.Join(from, ", ")
+}
+
+// describeQuant names the quantization of the layer a tensor belongs to.
+func describeQuant(qs *comfy.QuantSurvey, name string) string {
+	l := comfy.QuantLayerOf(name)
+	if l == "" {
+		l = strings.TrimSuffix(name, ".weight")
+	}
+	if c, ok := qs.Layers[l]; ok {
+		return c.Format + ", " + c.Convention
+	}
+	if _, ok := comfy.SentinelPrefix(name); ok {
+		return "the legacy scaled_fp8 sentinel"
+	}
+	return "a quantization tensor"
 }

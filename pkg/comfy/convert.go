@@ -30,6 +30,11 @@ type Piece struct {
 	Length    int64 // bytes this piece contributes
 	Transpose *Transpose
 	Data      []byte
+	// Compute, when set, is the planner's transform of the piece's bytes
+	// (a quantized layer's part; opaque here): Length is then the bytes it
+	// reads and OutLength the bytes it writes.
+	Compute   any
+	OutLength int64
 }
 
 // Transpose describes a 2-D transpose of a source tensor (ComfyUI's
@@ -78,6 +83,10 @@ func InlineSource(dtype safetensors.DType, shape []int64, data []byte) *TensorSo
 func (s *TensorSource) Size() int64 {
 	var n int64
 	for _, p := range s.Pieces {
+		if p.Compute != nil {
+			n += p.OutLength
+			continue
+		}
 		n += p.Length
 	}
 	return n

@@ -133,6 +133,7 @@ func AnalyzeFile(index int, name string, h *safetensors.Header) (*FileContents, 
 			}
 		}
 	}
+	claimQuantKeys(all, claimed)
 	for k := range all {
 		if !claimed[k] {
 			fc.Unused = append(fc.Unused, k)
@@ -479,6 +480,23 @@ func claimSources(claimed map[string]bool, all StateDict, kept StateDict) {
 	for _, t := range kept {
 		for _, p := range t.Pieces {
 			if p.Input < 0 {
+				continue
+			}
+			// A tensor read whole is the span of exactly its bytes; a
+			// zero-length tensor (the scaled_fp8 sentinel) shares its offset
+			// with the next tensor, so containment alone could pick either.
+			exact := false
+			j := sort.Search(len(spans), func(i int) bool {
+				s := spans[i]
+				return s.in > p.Input || (s.in == p.Input && s.begin >= p.Offset)
+			})
+			for ; j < len(spans) && spans[j].in == p.Input && spans[j].begin == p.Offset; j++ {
+				if spans[j].end == p.Offset+p.Length {
+					claimed[spans[j].key] = true
+					exact = true
+				}
+			}
+			if exact {
 				continue
 			}
 			// The last span starting at or before p.Offset holds it.

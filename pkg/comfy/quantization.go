@@ -74,6 +74,16 @@ func QuantizationMetadata(files []*FileContents, out StateDict) (string, bool, e
 	if !found {
 		return "", false, nil
 	}
+	s, err := EncodeQuantMetadata(version, layers)
+	if err != nil {
+		return "", false, err
+	}
+	return s, true, nil
+}
+
+// EncodeQuantMetadata writes a _quantization_metadata value the way
+// Python's json.dumps does, layers sorted.
+func EncodeQuantMetadata(version string, layers map[string]json.RawMessage) (string, error) {
 	names := slices.Sorted(maps.Keys(layers))
 	var b strings.Builder
 	b.WriteString(`{"format_version":`)
@@ -92,7 +102,7 @@ func QuantizationMetadata(files []*FileContents, out StateDict) (string, bool, e
 	b.WriteString("}}")
 	s, err := pyjson.Dumps(b.String())
 	if err != nil {
-		return "", false, fmt.Errorf("metadata %s: %w", QuantizationMetadataKey, err)
+		return "", fmt.Errorf("metadata %s: %w", QuantizationMetadataKey, err)
 	}
-	return s, true, nil
+	return s, nil
 }

@@ -12,6 +12,16 @@
 //	convert_fp16_mb_per_s        input MB read per second by the fp16 runs
 //	convert_peak_rss_mib         peak RSS of the fp16 runs (flat: about the
 //	                             1 MiB buffer plus the Go runtime)
+//	quantize_fp8_scaled_mb_per_s input MB per second of `convert --to
+//	                             fp8_scaled` of the same file (every
+//	                             quantized weight is read twice)
+//	quantize_fp8_scaled_vs_copy_ratio  its median wall time ÷ the plain copy's
+//	quantize_nvfp4_mb_per_s      the same for `--to nvfp4` (SD1.5's cross-
+//	                             attention to_k/to_v stay high precision by
+//	                             default: their packed shape would change
+//	                             detection)
+//	quantize_peak_rss_mib        peak RSS of the quantize runs (flat: nothing
+//	                             is held between a layer's parts)
 //
 // Both sides write through the CLI's FileSink (fsync, link), outputs are
 // deleted before every run (untimed), and one untimed warm-up of each loads
@@ -34,13 +44,23 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/internal/fixture"
+	"github.com/ckptpack/ckptpack/pkg/quant"
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
 func main() {
 	runs := flag.Int("runs", 3, "timed runs of each command")
 	work := flag.String("work", "build/bench", "scratch folder (on the disk to measure)")
+	writeModel := flag.String("write-model", "", "only write the weight-like sd15 diffusion model to this `file` (if absent) and exit (the worker bench's input)")
+	dtype := flag.String("dtype", "F32", "with -write-model: F32 or F16")
 	flag.Parse()
+	if *writeModel != "" {
+		if err := makeModel(*writeModel, safetensors.DType(*dtype)); err != nil {
+			fmt.Fprintln(os.Stderr, "benchconvert:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*runs, *work); err != nil {
 		fmt.Fprintln(os.Stderr, "benchconvert:", err)
 		os.Exit(1)
@@ -58,7 +78,7 @@ func run(runs int, work string) error {
 		return fmt.Errorf("building ckptpack: %w", err)
 	}
 	in := filepath.Join(work, "unet_f32.safetensors")
-	if err := makeF32Model(in); err != nil {
+	if err := makeModel(in, safetensors.DTypeF32); err != nil {
 		return err
 	}
 	fi, err := os.Stat(in)
@@ -105,13 +125,40 @@ func run(runs int, work string) error {
 	fmt.Printf("convert_fp16_vs_copy_cpu_ratio: %.2f (%.2f s vs %.2f s CPU)\n", cc.Seconds()/pc.Seconds(), cc.Seconds(), pc.Seconds())
 	fmt.Printf("convert_fp16_mb_per_s: %.0f\n", float64(fi.Size())/1e6/c.Seconds())
 	fmt.Printf("convert_peak_rss_mib: %.1f\n", float64(rss)/(1<<20))
+
+	fp8 := []string{bin, "convert", "--to", "fp8_scaled", in, "--output-dir", outDir}
+	nvfp4 := []string{bin, "convert", "--to", "nvfp4", in, "--output-dir", outDir}
+	times := map[string][]measurement{}
+	for i := 0; i < runs; i++ {
+		for name, argv := range map[string][]string{"fp8_scaled": fp8, "copy": plain, "nvfp4": nvfp4} {
+			clean()
+			m, err := measure(argv)
+			if err != nil {
+				return err
+			}
+			times[name] = append(times[name], m)
+		}
+	}
+	clean()
+	q, qp, qn := median(times["fp8_scaled"]), median(times["copy"]), median(times["nvfp4"])
+	rss = 0
+	for _, m := range append(times["fp8_scaled"], times["nvfp4"]...) {
+		rss = max(rss, m.maxRSS)
+	}
+	fmt.Printf("quantize_fp8_scaled_mb_per_s: %.0f (%.2f s, %.2f s CPU)\n", float64(fi.Size())/1e6/q.Seconds(), q.Seconds(), medianOf(times["fp8_scaled"], cpu).Seconds())
+	fmt.Printf("quantize_fp8_scaled_vs_copy_ratio: %.2f (%.2f s vs %.2f s)\n", q.Seconds()/qp.Seconds(), q.Seconds(), qp.Seconds())
+	fmt.Printf("quantize_nvfp4_mb_per_s: %.0f (%.2f s, %.2f s CPU)\n", float64(fi.Size())/1e6/qn.Seconds(), qn.Seconds(), medianOf(times["nvfp4"], cpu).Seconds())
+	fmt.Printf("quantize_peak_rss_mib: %.1f\n", float64(rss)/(1<<20))
 	return nil
 }
 
-// makeF32Model writes the sd15 diffusion model's keys and shapes in F32
-// (3.4 GB) with weight-like values (a fixed-seed generator; about N(0, 0.05)),
-// once.
-func makeF32Model(path string) error {
+// makeModel writes the sd15 diffusion model's keys and shapes in dtype
+// (F32: 3.4 GB, F16: 1.7 GB) with weight-like values (a fixed-seed
+// generator; about N(0, 0.05)), once.
+func makeModel(path string, dtype safetensors.DType) error {
+	if dtype != safetensors.DTypeF32 && dtype != safetensors.DTypeF16 {
+		return fmt.Errorf("-dtype %s: want F32 or F16", dtype)
+	}
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
@@ -125,7 +172,7 @@ func makeF32Model(path string) error {
 	}
 	ts := make([]safetensors.Tensor, len(m.Tensors))
 	for i, e := range m.Tensors {
-		ts[i] = safetensors.Tensor{Name: e.Key, DType: safetensors.DTypeF32, Shape: e.Shape}
+		ts[i] = safetensors.Tensor{Name: e.Key, DType: dtype, Shape: e.Shape}
 	}
 	safetensors.ReferenceOrder(ts)
 	size, err := safetensors.AssignOffsets(ts)
@@ -145,14 +192,20 @@ func makeF32Model(path string) error {
 	w.Write(h)
 	var x uint64 = 0x9E3779B97F4A7C15
 	var b [4]byte
-	for n := int64(0); n < size; n += 4 {
+	es := dtype.ElemSize()
+	for n := int64(0); n < size; n += es {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
 		// Sum of two uniforms: a cheap bell shape around 0.
 		u := float64(x>>40)/(1<<24) + float64(x&0xFFFFFF)/(1<<24) - 1
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(float32(u*0.05)))
-		w.Write(b[:])
+		v := float32(u * 0.05)
+		if es == 2 {
+			binary.LittleEndian.PutUint16(b[:], quant.F32ToF16(v))
+		} else {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+		}
+		w.Write(b[:es])
 	}
 	if err := w.Flush(); err != nil {
 		return err

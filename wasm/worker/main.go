@@ -431,6 +431,7 @@ func (p *planned) summary() map[string]any {
 		"fits":         job.Fits(p.plan.Size, p.quota.Usage, p.quota.Quota),
 		"blobInline":   job.InlineBytes(p.plan),
 		"blobOK":       job.BlobFits(p.plan),
+		"computed":     computed(p.plan),
 	}
 }
 

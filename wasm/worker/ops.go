@@ -31,10 +31,11 @@ type opOptions struct {
 	ExtraPNGInfo    string `json:"extraPnginfo"`
 	DisableMetadata bool   `json:"disableMetadata"`
 	Prediction      string `json:"prediction"`
-	To              string `json:"to"` // convert: fp16 | bf16 | fp8 | fp8_e5m2 | "" (unchanged)
+	To              string `json:"to"` // convert: fp16 | bf16 | fp8 | fp8_e5m2 | fp8_scaled | fp8_e5m2_scaled | int8 | mxfp8 | nvfp4 | "" (unchanged)
 	All             bool   `json:"all"`
 	Match           string `json:"match"`
-	EMA             string `json:"ema"` // prune: drop | promote | keep
+	Exclude         string `json:"exclude"` // convert to a quantization format: weights kept high precision
+	EMA             string `json:"ema"`     // prune: drop | promote | keep
 	KeepUnused      bool   `json:"keepUnused"`
 	FixPositionIDs  bool   `json:"fixPositionIds"`
 	PositionIDsI64  bool   `json:"positionIdsI64"`
@@ -125,11 +126,13 @@ func (w *worker) opPrepare(ctx context.Context, data js.Value) (*opPlanned, *fai
 			p.outputs = append(p.outputs, opOutput{plan: x.Plan, subfolder: out.Subfolder, name: out.Name, component: x.Component, encoder: x.Encoder})
 		}
 	case "convert":
-		to, err := checkpoint.PrecisionTarget(p.opts.To)
-		if err != nil {
+		req := checkpoint.ConvertRequest{Input: in, All: p.opts.All, Match: p.opts.Match, Exclude: p.opts.Exclude}
+		if format, ok := checkpoint.QuantTarget(p.opts.To); ok {
+			req.Quantize = format
+		} else if req.To, err = checkpoint.PrecisionTarget(p.opts.To); err != nil {
 			return fail(err)
 		}
-		plan, rep, err := checkpoint.PlanConvert(checkpoint.ConvertRequest{Input: in, To: to, All: p.opts.All, Match: p.opts.Match})
+		plan, rep, err := checkpoint.PlanConvert(req)
 		if err != nil {
 			return fail(err)
 		}

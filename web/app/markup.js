@@ -41,6 +41,13 @@ export const SAVER_MARKUP = `
           <option value="eps">Epsilon</option>
           <option value="v">V-prediction</option>
         </select></label>
+      <label class="ckpt-field">Quantize the diffusion model<select data-role="quantize">
+          <option value="">No (copy its weights as they are)</option>
+          <option value="fp8_scaled">fp8 scaled (float8_e4m3fn + weight_scale)</option>
+          <option value="int8">int8 tensorwise</option>
+          <option value="mxfp8">mxfp8 (E8M0 block scales)</option>
+          <option value="nvfp4">nvfp4 (packed E2M1, F8_E4M3 block scales)</option>
+        </select></label>
       <fieldset class="ckpt-sinks">
         <legend>Save to</legend>
         <label class="ckpt-sink" data-role="sink-file" hidden><input type="radio" name="sink" value="file" data-role="sink"><span>Save to a file on disk <small class="ckpt-sink-note">asks where, then writes straight into that file</small></span></label>

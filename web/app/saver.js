@@ -118,6 +118,7 @@ export function mountSaver(container, options = {}) {
     prefix: $('prefix'),
     predictionField: $('prediction-field'),
     prediction: $('prediction'),
+    quantize: $('quantize'),
     sinkFile: $('sink-file'),
     sinks: [...root.querySelectorAll('[data-role="sink"]')],
     sinkWhy: $('sink-why'),
@@ -445,6 +446,10 @@ export function mountSaver(container, options = {}) {
 
   function sinkProblem(plan, sink) {
     if (!plan) return '';
+    if (sink === 'blob' && plan.blobOK === false && plan.computed) {
+      return `${plan.fileName} is quantized while saving: its weights are computed, which a direct download (slices of your files) cannot carry; `
+        + `choose ${caps.canPickFile ? '"Save to a file on disk" or ' : ''}browser storage.`;
+    }
     if (sink === 'blob' && plan.blobOK === false) {
       return `${plan.fileName} needs ${formatBytes(plan.blobInline)} of computed data, too much for a direct download; `
         + `choose ${caps.canPickFile ? '"Save to a file on disk" or ' : ''}browser storage.`;
@@ -943,6 +948,7 @@ export function mountSaver(container, options = {}) {
       disableMetadata: ui.disableMetadata.checked,
       metadata,
       prediction: ui.prediction.value,
+      ...(ui.quantize?.value ? { quantize: ui.quantize.value } : {}),
       sha256: false,
       takenNames: [...takenNames],
       ...(await options.extraOptions?.()), // e.g. the metadata editor's {modelspec, hash}
@@ -1295,7 +1301,7 @@ export function mountSaver(container, options = {}) {
 
   listen(ui.form, 'submit', onSave);
   listen(ui.cancel, 'click', onCancel);
-  for (const control of [ui.prefix, ui.prediction, ui.disableMetadata, ui.title, ui.prompt, ui.workflow]) {
+  for (const control of [ui.prefix, ui.prediction, ui.quantize, ui.disableMetadata, ui.title, ui.prompt, ui.workflow].filter(Boolean)) {
     listen(control, 'change', optionsChanged);
   }
   // The plan line follows the prefix as it is typed (schedulePlan waits for a pause).

@@ -30,8 +30,14 @@ const TARGETS = [
   ['bf16', 'bf16 (BF16)'],
   ['fp8', 'fp8 e4m3fn (F8_E4M3), saturating'],
   ['fp8_e5m2', 'fp8 e5m2 (F8_E5M2), saturating'],
+  ['fp8_scaled', 'quantize: fp8 scaled (float8_e4m3fn + weight_scale)'],
+  ['fp8_e5m2_scaled', 'quantize: fp8 e5m2 scaled (float8_e5m2 + weight_scale)'],
+  ['int8', 'quantize: int8 tensorwise (I8 + weight_scale)'],
+  ['mxfp8', 'quantize: mxfp8 (F8_E4M3 + E8M0 block scales of 32)'],
+  ['nvfp4', 'quantize: nvfp4 (packed E2M1 + F8_E4M3 block scales of 16)'],
   ['', 'unchanged (rewrite as .safetensors)'],
 ];
+const QUANT_TARGETS = new Set(['fp8_scaled', 'fp8_e5m2_scaled', 'int8', 'mxfp8', 'nvfp4']);
 
 function el(doc, tag, props = {}, children = []) {
   const node = doc.createElement(tag);
@@ -122,6 +128,9 @@ export function mountTools(container, options = {}) {
     const op = el(doc, 'select', {}, OPERATIONS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
     const target = el(doc, 'select', {}, TARGETS.map(([v, t]) => el(doc, 'option', { value: v, text: t })));
     const all = el(doc, 'input', { type: 'checkbox' });
+    const exclude = el(doc, 'input', { type: 'text', placeholder: 'e.g. single_blocks\\.3[0-7]\\.', spellcheck: false });
+    const excludeField = labelled(doc, 'Keep in high precision (regexp of weight names, besides the input/output projections and embeddings)', exclude);
+    excludeField.hidden = true;
     const ema = el(doc, 'select', {}, [
       el(doc, 'option', { value: 'drop', text: 'Drop EMA weights (model_ema.*)' }),
       el(doc, 'option', { value: 'promote', text: 'Use the EMA weights instead of the live ones' }),
@@ -133,7 +142,11 @@ export function mountTools(container, options = {}) {
     const convertBox = el(doc, 'div', { hidden: true }, [
       labelled(doc, 'Target precision', target),
       el(doc, 'label', { className: 'ckpt-check' }, [all, 'Convert every component (text encoders and VAE too), not only the diffusion model']),
+      excludeField,
     ]);
+    target.addEventListener('change', () => {
+      excludeField.hidden = !QUANT_TARGETS.has(target.value);
+    });
     const pruneBox = el(doc, 'div', { hidden: true }, [
       labelled(doc, 'EMA weights', ema),
       el(doc, 'label', { className: 'ckpt-check' }, [keepUnused, 'Keep tensors no ComfyUI model reads']),
@@ -210,6 +223,7 @@ export function mountTools(container, options = {}) {
       } else if (value === 'convert') {
         options.to = target.value;
         options.all = all.checked;
+        if (QUANT_TARGETS.has(target.value) && exclude.value.trim() !== '') options.exclude = exclude.value.trim();
       } else {
         options.ema = ema.value;
         options.keepUnused = keepUnused.checked;
@@ -224,7 +238,11 @@ export function mountTools(container, options = {}) {
     const renderPlan = (p) => {
       const lines = [];
       if (p.inputCensus) lines.push(el(doc, 'p', { text: `Input ${p.input}: ${formatBytes(p.inputBytes)}, ${formatCensus(p.inputCensus)}` }));
-      if (p.convert) lines.push(el(doc, 'p', { text: `Converts ${p.convert.converted} tensors (${p.convert.rule}); ${p.convert.kept} kept as they are.` }));
+      if (p.convert?.format) {
+        lines.push(el(doc, 'p', { text: `Quantizes ${p.convert.converted} layers to ${p.convert.format} (${p.convert.rule}); ${p.convert.high_precision ?? 0} eligible weights stay high precision.` }));
+      } else if (p.convert) {
+        lines.push(el(doc, 'p', { text: `Converts ${p.convert.converted} tensors (${p.convert.rule}); ${p.convert.kept} kept as they are.` }));
+      }
       if (p.prune) {
         lines.push(el(doc, 'p', { text: `Drops ${p.prune.dropped_ema} EMA tensors, promotes ${p.prune.promoted_ema}, drops ${p.prune.dropped_unused} of ${p.prune.unused.length} unused keys.` }));
         for (const pid of p.prune.position_ids ?? []) {

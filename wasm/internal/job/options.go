@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+	"github.com/ckptpack/ckptpack/pkg/quant"
 )
 
 // Options are the page's save options (PROTOCOL.md "options"). Field names
@@ -50,6 +51,12 @@ type Options struct {
 	// entries, so the next save's counter moves on as it does after an OPFS
 	// save.
 	TakenNames []string `json:"takenNames"`
+	// Quantize writes the diffusion model's Linear weights in a ComfyUI
+	// quantization format while saving (fp8_scaled, fp8_e5m2_scaled, int8,
+	// mxfp8, nvfp4); QuantizeExclude (a Go regexp) keeps more weights high
+	// precision.
+	Quantize        string `json:"quantize"`
+	QuantizeExclude string `json:"quantizeExclude"`
 }
 
 // MaxBufferMiB bounds BufferMiB: the Go heap in the browser tops out near
@@ -97,6 +104,13 @@ func ParseOptions(text string) (Options, error) {
 	default:
 		return o, fmt.Errorf("options: fileWriter %q is not one of \"\", writable", o.FileWriter)
 	}
+	if o.Quantize != "" {
+		if _, ok := checkpoint.QuantTarget(o.Quantize); !ok {
+			return o, fmt.Errorf("options: quantize %q is not one of fp8_scaled, fp8_e5m2_scaled, int8, mxfp8, nvfp4", o.Quantize)
+		}
+	} else if o.QuantizeExclude != "" {
+		return o, fmt.Errorf("options: quantizeExclude needs quantize")
+	}
 	if o.Hash && o.SHA256 {
 		// The header is rewritten after the data, so a whole-file hash
 		// taken while writing would be of the placeholder.
@@ -120,7 +134,15 @@ func (o Options) Request(model checkpoint.Input, clip []checkpoint.Input, vae ch
 		Metadata:        o.Metadata,
 		ModelSpec:       o.ModelSpec,
 		HashSHA256:      o.Hash,
+		Quantize:        quantFormat(o.Quantize),
+		QuantizeExclude: o.QuantizeExclude,
 	}
+}
+
+// quantFormat is the format a validated quantize option names ("" none).
+func quantFormat(name string) quant.Format {
+	f, _ := checkpoint.QuantTarget(name)
+	return f
 }
 
 // ResolveOutput applies CheckpointSave's naming (folder_paths

@@ -48,8 +48,17 @@ func InlineBytes(p *checkpoint.Plan) int64 {
 	return n
 }
 
-// BlobFits reports whether p can be handed off as a blob.
-func BlobFits(p *checkpoint.Plan) bool { return InlineBytes(p) <= MaxBlobInlineBytes }
+// BlobFits reports whether p can be handed off as a blob: its computed
+// bytes fit in memory, and it converts or quantizes nothing (those bytes
+// are computed over whole tensors, which slices of the input cannot carry).
+func BlobFits(p *checkpoint.Plan) bool {
+	for _, s := range p.Steps {
+		if s.Convert != nil {
+			return false
+		}
+	}
+	return InlineBytes(p) <= MaxBlobInlineBytes
+}
 
 // BuildParts turns p into blob parts. fileIndex maps a plan input to the
 // page's file number (-1 if it is none of them). Transposed steps are
