@@ -75,3 +75,33 @@ for (const size of SIZES) {
     await screenshot(page, testInfo, `clip-replaced-${size.width}`);
   });
 }
+
+for (const size of SIZES) {
+  test(`${size.width}×${size.height}: one set of Title/Author/Description, and the plan names the metadata that goes in`, async ({ page }, testInfo) => {
+    await page.setViewportSize(size);
+    const u = ui(page);
+    await openSaver(page);
+    await u.model.setInputFiles(fixtureFile('sd15', 'unet'));
+    await u.clip.setInputFiles(fixtureFile('sd15', 'clip_l'));
+    await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
+    await expectSlotOK(page, 'vae');
+    const planMetadata = page.locator('[data-role="plan-metadata"]');
+    // ComfyUI writes no ModelSpec for SD1.5: no title until one is given.
+    await expect(planMetadata).toHaveText(/^Metadata: /);
+    await expect(planMetadata).not.toContainText('title');
+    // The saver's Metadata section has no title fields of its own: the
+    // editor's are the only ones.
+    await page.locator('[data-role="metadata"] > summary').click();
+    const editor = page.locator('[data-ckpt-metadata-editor]');
+    await editor.locator('summary').first().click();
+    for (const role of ['title', 'author', 'description']) {
+      await expect(page.locator(`[data-ckpt-saver] [data-role="${role}"]`)).toBeHidden();
+    }
+    await expect(editor.getByLabel('Title', { exact: true })).toBeVisible();
+    await editor.getByLabel('Title', { exact: true }).fill('My SD 1.5 mix');
+    await editor.getByLabel('Author', { exact: true }).fill('Jane');
+    await editor.getByLabel('Author', { exact: true }).press('Tab');
+    await expect(planMetadata).toContainText('Metadata: title “My SD 1.5 mix”, author');
+    await screenshot(page, testInfo, `plan-metadata-${size.width}`);
+  });
+}

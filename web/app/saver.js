@@ -71,6 +71,10 @@ const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a
  *   (PROTOCOL.md "options"), e.g. the metadata editor's {modelspec, hash};
  *   they are part of every plan, so Save stays off while they are invalid.
  *   Call the returned optionsChanged() when they change.
+ * @param {boolean} [options.modelspecFields] show the saver's own Title,
+ *   Author and Description fields (default: only without extraOptions; a
+ *   host with the ModelSpec editor gives its fields through extraOptions,
+ *   so the page shows one set).
  * @param {(done: object) => void} [options.onSaved] called with each
  *   successful save's done reply.
  * @param {'classic'|'module'} [options.workerType]
@@ -181,6 +185,13 @@ export function mountSaver(container, options = {}) {
   if (defaults.filenamePrefix) ui.prefix.value = defaults.filenamePrefix;
   if (defaults.embedWorkflow === false) ui.disableMetadata.checked = true;
   ui.metadataFields.hidden = !showMetadataFields;
+  // One set of Title/Author/Description: the ModelSpec editor's, when the
+  // host has one (it passes extraOptions).
+  const modelspecFields = options.modelspecFields ?? !options.extraOptions;
+  for (const field of [ui.title, ui.author, ui.description]) field.closest('label').hidden = !modelspecFields;
+  // What metadata the planned header carries, under the plan line.
+  const planMetadata = el('p', { class: 'ckpt-plan ckpt-plan-metadata', 'data-role': 'plan-metadata' });
+  ui.plan.after(planMetadata);
   if (options.metadataProvider) {
     // The provided prompt and workflow are embedded unless this is ticked:
     // keep the switch in view, not inside the collapsed Metadata section.
@@ -478,9 +489,28 @@ export function mountSaver(container, options = {}) {
     return `Will write ${plan.path || plan.fileName}: ${what}, into browser storage, then download it.${noFolder}`;
   }
 
+  /** Which metadata the planned header carries, in words: "Metadata: title “ComfyUI 1”, author, thumbnail, prompt and workflow." */
+  function metadataText(meta) {
+    const named = [];
+    const title = meta['modelspec.title'];
+    if (title) named.push(`title “${clipText(title, 80)}”`);
+    const fields = [['modelspec.author', 'author'], ['modelspec.description', 'description'], ['modelspec.thumbnail', 'thumbnail'],
+      ['modelspec.license', 'license'], ['modelspec.tags', 'tags'], ['modelspec.trigger_phrase', 'trigger phrase'],
+      ['modelspec.hash_sha256', 'SHA-256 hash'], ['prompt', 'prompt'], ['workflow', 'workflow']];
+    for (const [key, words] of fields) if (meta[key]) named.push(words);
+    const known = new Set(['modelspec.title', ...fields.map(([key]) => key)]);
+    const others = Object.keys(meta).filter((key) => !known.has(key)).length;
+    if (others) named.push(`${others} other ${others === 1 ? 'key' : 'keys'}`);
+    if (named.length === 0) return 'Metadata: none.';
+    const list = named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)}` : named[0];
+    return `Metadata: ${list}.`;
+  }
+
   function renderPlan() {
     const sink = selectedSink();
     ui.plan.textContent = lastPlan ? planText(lastPlan, sink) : '';
+    planMetadata.textContent = lastPlan ? metadataText(lastPlan.metadata ?? {}) : '';
+    planMetadata.hidden = !lastPlan;
     const meta = lastPlan?.metadata ?? {};
     ui.predictionField.hidden = !predictionSelectable && ui.prediction.value === 'auto';
     ui.title.placeholder = meta['modelspec.title'] ? `${meta['modelspec.title']} (as ComfyUI names it)` : '';
