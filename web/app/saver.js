@@ -499,8 +499,10 @@ export function mountSaver(container, options = {}) {
       ['modelspec.hash_sha256', 'SHA-256 hash'], ['prompt', 'prompt'], ['workflow', 'workflow']];
     for (const [key, words] of fields) if (meta[key]) named.push(words);
     const known = new Set(['modelspec.title', ...fields.map(([key]) => key)]);
-    const others = Object.keys(meta).filter((key) => !known.has(key)).length;
-    if (others) named.push(`${others} other ${others === 1 ? 'key' : 'keys'}`);
+    // The rest (format, modelspec.architecture …) by name while few.
+    const others = Object.keys(meta).filter((key) => !known.has(key)).sort();
+    if (others.length > 0 && others.length <= 3) named.push(...others);
+    else if (others.length > 3) named.push(`${others.length} other keys`);
     if (named.length === 0) return 'Metadata: none.';
     const list = named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)}` : named[0];
     return `Metadata: ${list}.`;
