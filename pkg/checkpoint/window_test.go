@@ -68,7 +68,6 @@ func TestWindowOutsideTheOutput(t *testing.T) {
 	}
 }
 
-
 // windowTestPlan is a small SDXL plan with every kind of step.
 func windowTestPlan(t *testing.T, rng *rand.Rand) *Plan {
 	t.Helper()
