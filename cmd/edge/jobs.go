@@ -98,6 +98,7 @@ type jobRecord struct {
 	Parts           int               `json:"parts"`
 	PartsPerMessage int               `json:"parts_per_message"`
 	HeaderSHA256    string            `json:"header_sha256"`
+	InputETags      map[string]string `json:"input_etags"` // object key → etag when planned
 	Architecture    string            `json:"architecture"`
 	// HashFrom is where the hash lane starts: 0 (the object's SHA-256) or,
 	// with DataHash (modelspec.hash_sha256), the end of the header.
@@ -153,6 +154,7 @@ type jobAnswer struct {
 	ID           string   `json:"id"`
 	Status       string   `json:"status"`
 	Key          string   `json:"key"`
+	UploadID     string   `json:"upload_id"`
 	Bytes        int64    `json:"bytes"`
 	Architecture string   `json:"architecture"`
 	Parts        int      `json:"parts"`
@@ -168,7 +170,7 @@ type jobAnswer struct {
 
 func (j *jobs) answer(v *jobView) *jobAnswer {
 	r, st := &v.Record, &v.State
-	a := &jobAnswer{ID: r.ID, Status: st.Status, Key: r.Key, Bytes: r.Size, Architecture: r.Architecture,
+	a := &jobAnswer{ID: r.ID, Status: st.Status, Key: r.Key, UploadID: r.UploadID, Bytes: r.Size, Architecture: r.Architecture,
 		Parts: r.Parts, PartSize: r.PartSize, PartsDone: st.PartsDone, BytesDone: st.BytesDone,
 		HashedBytes: st.HashOffset - r.HashFrom, Error: st.Error}
 	if st.Status == "done" {
@@ -275,6 +277,9 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	}
 	if plan.HashSlot != 0 {
 		rec.DataHash, rec.HashFrom = true, int64(len(plan.Header))
+	}
+	if rec.InputETags, err = inputETags(store, inputs); err != nil {
+		return nil, err
 	}
 	upload, err := store.CreateMultipartUpload(key, partSize)
 	if err != nil {
@@ -414,6 +419,18 @@ func (j *jobs) work(ctx context.Context, m *jobMessage) error {
 	return j.completeIfDone(v, st)
 }
 
+func inputETags(store objectStore, inputs map[string]checkpoint.Input) (map[string]string, error) {
+	etags := make(map[string]string, len(inputs))
+	for key := range inputs {
+		etag, err := store.ETag(key)
+		if err != nil {
+			return nil, err
+		}
+		etags[key] = etag
+	}
+	return etags, nil
+}
+
 // plan re-plans the job from its request and checks that it is the plan
 // the job started with: same size, same header bytes.
 func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
@@ -421,6 +438,15 @@ func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
 	inputs, err := openInputs(j.store, append([]string{req.Model, req.VAE}, req.Clip...))
 	if err != nil {
 		return nil, err
+	}
+	etags, err := inputETags(j.store, inputs)
+	if err != nil {
+		return nil, err
+	}
+	for key, etag := range etags {
+		if etag != rec.InputETags[key] {
+			return nil, permanentError{fmt.Errorf("%s: input %s was written since the job was planned (etag %s, was %s); start a new job", rec.Key, key, etag, rec.InputETags[key])}
+		}
 	}
 	save, err := req.saveRequest(inputs, rec.Title)
 	if err != nil {
@@ -432,7 +458,7 @@ func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
 	}
 	sum := sha256.Sum256(plan.Header)
 	if plan.Size != rec.Size || hex.EncodeToString(sum[:]) != rec.HeaderSHA256 {
-		return nil, permanentError{fmt.Errorf("%s: the inputs changed since the job was planned (now %d bytes, was %d)", rec.Key, plan.Size, rec.Size)}
+		return nil, permanentError{fmt.Errorf("%s: the plan changed since the job was planned (now %d bytes, was %d)", rec.Key, plan.Size, rec.Size)}
 	}
 	return plan, nil
 }

@@ -49,6 +49,16 @@ func (s *memStore) Head(key string) (int64, error) {
 	return int64(len(b)), nil
 }
 
+func (s *memStore) ETag(key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.objects[key]
+	if !ok {
+		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+}
+
 func (s *memStore) ReadRange(key string, p []byte, off int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -92,6 +92,17 @@ func (s *r2Store) Head(key string) (int64, error) {
 	return int64(obj.Get("size").Float()), nil
 }
 
+func (s *r2Store) ETag(key string) (string, error) {
+	obj, err := call(s.bucket, "head", key)
+	if err != nil {
+		return "", &storeError{Op: "head", Key: key, Err: err}
+	}
+	if obj.IsNull() {
+		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return obj.Get("etag").String(), nil
+}
+
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
 	if err := s.fetch(s.slot, key, off, len(p)); err != nil {
 		return err

@@ -12,6 +12,9 @@ import (
 type objectStore interface {
 	// Head returns the size of key, or an error wrapping errObjectNotFound.
 	Head(key string) (int64, error)
+	// ETag returns key's etag, which changes whenever the object is
+	// written (jobs check that their inputs stay the same).
+	ETag(key string) (string, error)
 	// ReadRange fills p with the bytes of key starting at off. The range
 	// must lie inside the object.
 	ReadRange(key string, p []byte, off int64) error
@@ -127,6 +130,15 @@ func (s countingStore) Head(key string) (int64, error) {
 		return 0, s.calls.fail(err)
 	}
 	return n, err
+}
+
+func (s countingStore) ETag(key string) (string, error) {
+	s.calls.Heads++
+	etag, err := s.objectStore.ETag(key)
+	if err != nil && !errors.Is(err, errObjectNotFound) {
+		return "", s.calls.fail(err)
+	}
+	return etag, err
 }
 
 func (s countingStore) ReadRange(key string, p []byte, off int64) error {
