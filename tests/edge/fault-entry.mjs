@@ -15,7 +15,8 @@
 // invocations from then on, rejects once (kill false), or the invocation
 // dies right there (kill true: the call never returns and the batch fails
 // as when the runtime ends an invocation; with op "uploadPart" the part is
-// uploaded first). GET /__test/queue-stats → {invocations, faults}.
+// uploaded first), or (hold true, op "get") waits for POST /__test/release.
+// GET /__test/queue-stats → {invocations, faults}.
 // TEST_HOOK (a service binding, if present) hears "start" and "end"
 // around each queue invocation.
 import worker from "../../build/edge/entry.mjs";
@@ -52,10 +53,12 @@ function faultyBucket(bucket, failOp, failAfter, uploads) {
         abort: () => upload.abort(),
       };
     },
+    resumeMultipartUpload: (key, uploadId) => bucket.resumeMultipartUpload(key, uploadId),
   };
 }
 
 let queueFaults = [];
+const held = []; // resolvers of gets held by a {hold: true} fault
 const queueCalls = {};
 let invocations = 0;
 
@@ -94,7 +97,8 @@ function queueBucket(bucket, kill) {
     list: (opts) => bucket.list(opts),
     get: async (key, opts) => {
       const f = due("get");
-      if (f !== undefined) await fire(f);
+      if (f?.hold) await new Promise((resolve) => held.push(resolve));
+      else if (f !== undefined) await fire(f);
       return bucket.get(key, opts);
     },
     createMultipartUpload: async (key, opts) => wrapUpload(await bucket.createMultipartUpload(key, opts)),
@@ -108,6 +112,10 @@ export default {
     if (url.pathname === "/__test/queue-faults") {
       queueFaults = await request.json();
       for (const k of Object.keys(queueCalls)) delete queueCalls[k];
+      return Response.json({});
+    }
+    if (url.pathname === "/__test/release") {
+      for (const resolve of held.splice(0)) resolve();
       return Response.json({});
     }
     if (url.pathname === "/__test/queue-stats") {
