@@ -11,7 +11,7 @@ import (
 // window cuts through: such a step cannot start mid-way, so its whole output
 // is computed in memory and the window keeps its slice. Transposes in
 // checkpoints are text projections (a few MiB).
-const maxMaterialized = 64 << 20
+const maxMaterialized = 16 << 20
 
 // Window returns a plan whose output is bytes [lo, hi) of p's output, so
 // that a piece of a large output (one multipart part, or one invocation's

@@ -18,7 +18,7 @@
 // uploaded first), or (hold true, op "get") waits for POST /__test/release.
 // GET /__test/queue-stats → {invocations, faults}.
 // TEST_HOOK (a service binding, if present) hears "start" and "end"
-// around each queue invocation.
+// (with ?kind= the message's kind) around each queue invocation.
 import worker from "../../build/edge/entry.mjs";
 export { CkptpackJob, CkptpackCounter } from "../../build/edge/entry.mjs";
 
@@ -134,7 +134,8 @@ export default {
 
   async queue(batch, env, ctx) {
     invocations++;
-    await env.TEST_HOOK?.fetch("http://hook/start");
+    const kind = JSON.parse(batch.messages[0]?.body ?? "{}").kind ?? "";
+    await env.TEST_HOOK?.fetch(`http://hook/start?kind=${kind}`);
     try {
       let kill;
       const killed = new Promise((_, reject) => {
@@ -143,7 +144,7 @@ export default {
       const wrappedEnv = { ...env, BUCKET: queueBucket(env.BUCKET, kill) };
       return await Promise.race([worker.queue(batch, wrappedEnv, ctx), killed]);
     } finally {
-      await env.TEST_HOOK?.fetch("http://hook/end");
+      await env.TEST_HOOK?.fetch(`http://hook/end?kind=${kind}`);
     }
   },
 };

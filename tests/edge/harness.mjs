@@ -29,8 +29,8 @@ const jobQueueConsumer = { maxBatchSize: 1, maxBatchTimeout: 0, maxRetries: 5, r
  * on request and counts its queue invocations, and `bare`, deployed
  * without entry.mjs. Each of the first two has its own job queue and
  * Durable Objects. hook, if given, is a Node function that `faulty` calls
- * with "start" and "end" around every queue invocation (the bench samples
- * workerd's CPU there). Returns {mf, bucket, edge, faulty, bare}; the
+ * with ("start" | "end", message kind) around every queue invocation (the
+ * bench samples workerd's CPU there). Returns {mf, bucket, edge, faulty, bare}; the
  * Workers have fetch().
  */
 export async function startWorkers({ hook } = {}) {
@@ -67,7 +67,9 @@ export async function startWorkers({ hook } = {}) {
         modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
         ...common,
         ...jobsOf("parts-faulty"),
-        serviceBindings: hook ? { TEST_HOOK: async (req) => new Response(String(await hook(new URL(req.url).pathname.slice(1)))) } : {},
+        serviceBindings: hook
+          ? { TEST_HOOK: async (req) => { const u = new URL(req.url); return new Response(String(await hook(u.pathname.slice(1), u.searchParams.get("kind")))); } }
+          : {},
       },
       // Deployed the wrong way: syumai's worker.mjs as the entry, without
       // entry.mjs's R2 helpers.
