@@ -221,10 +221,23 @@ export async function allKeys(bucket, prefix = "") {
   return keys;
 }
 
-/** Polls GET /v1/jobs/{id} until the job is no longer running; returns the last answer. */
+/**
+ * Polls GET /v1/jobs/{id} until the job is no longer running; returns the
+ * last answer. A poll whose connection fails (once seen in the full suite
+ * on a saturated machine: Miniflare's Node-side fetch gave "fetch failed")
+ * is repeated, at most 3 times in a row: it only reads the job's state.
+ */
 export async function waitForJob(worker, id, { pollMs = 500 } = {}) {
-  for (;;) {
-    const res = await call(worker, "GET", `/v1/jobs/${id}`);
+  for (let failed = 0; ; ) {
+    let res;
+    try {
+      res = await call(worker, "GET", `/v1/jobs/${id}`);
+      failed = 0;
+    } catch (e) {
+      if (!/fetch failed/.test(String(e?.message)) || ++failed > 3) throw e;
+      console.log(`GET /v1/jobs/${id}: ${e.message}; polling again`);
+      continue;
+    }
     if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${JSON.stringify(res.json)}`);
     if (res.json.status !== "running" && res.json.status !== "completing") return res.json;
     await new Promise((r) => setTimeout(r, pollMs));
