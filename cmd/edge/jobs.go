@@ -243,7 +243,7 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := checkpoint.OutputName{Subfolder: subfolder, Counter: counter, Name: checkpoint.CheckpointFileName(filename, counter), Title: fmt.Sprintf("%s %d", filename, counter)}
+	name := checkpoint.OutputNameAt(subfolder, filename, counter)
 	key := name.Path()
 
 	save, err := req.saveRequest(inputs, name.Title)
