@@ -11,9 +11,9 @@ build-edge: $(EDGE_BUILD)/app.wasm
 # workers-assets-gen empties its output directory, then writes worker.mjs,
 # runtime.mjs and wasm_exec.js (its copy, patched to pass the Worker's env).
 # Our entry.mjs (wrangler's main) loads r2io.mjs, then that worker.mjs.
-$(EDGE_BUILD)/app.wasm: $(EDGE_SOURCES) cmd/edge/entry.mjs cmd/edge/r2io.mjs
+$(EDGE_BUILD)/app.wasm: $(EDGE_SOURCES) cmd/edge/entry.mjs cmd/edge/r2io.mjs cmd/edge/jobs.mjs
 	$(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o $(EDGE_BUILD)
-	cp cmd/edge/entry.mjs cmd/edge/r2io.mjs $(EDGE_BUILD)/
+	cp cmd/edge/entry.mjs cmd/edge/r2io.mjs cmd/edge/jobs.mjs $(EDGE_BUILD)/
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@.tmp ./cmd/edge
 	mv $@.tmp $@
 

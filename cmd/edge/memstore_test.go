@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -15,9 +16,10 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	objects map[string][]byte
-	uploads map[int]*memUpload // in progress
+	uploads map[int]*memUpload // in progress, by upload ID
 
 	nextUpload int
+	etagSeq    int // etags differ between uploads of the same bytes, as R2's do
 	// failGetAfter / failPartAfter make the n+1st get / uploadPart fail
 	// (0: never).
 	failGetAfter, failPartAfter int
@@ -45,6 +47,16 @@ func (s *memStore) Head(key string) (int64, error) {
 		return 0, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
 	}
 	return int64(len(b)), nil
+}
+
+func (s *memStore) ETag(key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.objects[key]
+	if !ok {
+		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
 }
 
 func (s *memStore) ReadRange(key string, p []byte, off int64) error {
@@ -93,12 +105,66 @@ func (s *memStore) CreateMultipartUpload(key string, partSize int) (multipartUpl
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextUpload++
-	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}, sum: sha256.New(), pending: make([]byte, partSize)}
+	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}, etags: map[int]string{}, sum: sha256.New(), pending: make([]byte, partSize)}
 	s.uploads[u.id] = u
 	if s.staging {
 		return stagingUpload{u, &memCarry{}}, nil
 	}
 	return u, nil
+}
+
+func (s *memStore) upload(key, uploadID string) (*memUpload, error) {
+	id, _ := strconv.Atoi(uploadID)
+	u, ok := s.uploads[id]
+	if !ok || u.key != key {
+		return nil, &storeError{Op: "resumeMultipartUpload", Key: key, Err: errors.New("no such upload")}
+	}
+	return u, nil
+}
+
+func (s *memStore) ResumeMultipartUpload(key, uploadID string, partSize int) (multipartUpload, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	orig, err := s.upload(key, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	// Another invocation's handle on the same upload: the parts are shared,
+	// the pending buffer is its own.
+	u := &memUpload{store: s, id: orig.id, key: key, parts: orig.parts, etags: orig.etags, sum: sha256.New(), pending: make([]byte, partSize)}
+	if s.staging {
+		return stagingUpload{u, &memCarry{}}, nil
+	}
+	return u, nil
+}
+
+func (s *memStore) CompleteMultipartUpload(key, uploadID string, parts []uploadedPart) error {
+	s.mu.Lock()
+	u, err := s.upload(key, uploadID)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(parts) != len(u.parts) {
+		return &storeError{Op: "complete", Key: key, Err: fmt.Errorf("%d parts listed, %d uploaded", len(parts), len(u.parts))}
+	}
+	for i, p := range parts {
+		if p.N != i+1 || u.etags[p.N] != p.ETag {
+			return &storeError{Op: "complete", Key: key, Err: fmt.Errorf("part %d: listed as number %d etag %q, uploaded with etag %q", i+1, p.N, p.ETag, u.etags[i+1])}
+		}
+	}
+	return u.Complete()
+}
+
+func (s *memStore) AbortMultipartUpload(key, uploadID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.upload(key, uploadID)
+	if err != nil {
+		return err
+	}
+	delete(s.uploads, u.id)
+	return nil
 }
 
 func (s *memStore) inProgress() int {
@@ -112,7 +178,8 @@ type memUpload struct {
 	id    int
 	key   string
 	parts map[int][]byte
-	sum   hash.Hash // of parts in upload order, as r2Upload hashes
+	etags map[int]string // of each part's last upload
+	sum   hash.Hash      // of parts in upload order, as r2Upload hashes
 
 	pending []byte // the part being staged
 }
@@ -172,8 +239,18 @@ func (u *memUpload) UploadPart(n, size int) error {
 		return &storeError{Op: "uploadPart", Key: u.key, Err: fmt.Errorf("part number %d", n)}
 	}
 	u.parts[n] = append([]byte(nil), part...)
+	s.etagSeq++
+	u.etags[n] = fmt.Sprintf("%x-%d", sha256.Sum256(part), s.etagSeq)
 	u.sum.Write(part)
 	return nil
+}
+
+func (u *memUpload) UploadID() string { return strconv.Itoa(u.id) }
+
+func (u *memUpload) ETag(n int) string {
+	u.store.mu.Lock()
+	defer u.store.mu.Unlock()
+	return u.etags[n]
 }
 
 // Complete enforces R2's rules: parts 1..n, all but the last the same size

@@ -47,6 +47,11 @@ type multipartSink struct {
 	state    sinkState
 	failed   error // the failure that ended the sink
 
+	// partsOnly: the sink writes some parts of a job's upload (newPartSink);
+	// onPart hears of each part uploaded.
+	partsOnly bool
+	onPart    func(n, size int) error
+
 	// first holds part 1 in Go until Finish when the header is to be
 	// patched (holdFirstPart): parts may be uploaded in any order, so
 	// the part with the header goes last, after PatchAt. nil otherwise.
@@ -90,6 +95,15 @@ func newMultipartSink(store objectStore, key string, partSize int) (*multipartSi
 		return nil, err
 	}
 	return &multipartSink{store: store, key: key, upload: u, partSize: partSize, next: 1}, nil
+}
+
+// newPartSink writes parts first, first+1 … of upload (an assembly job's,
+// resumed) and nothing else: Finish uploads the pending part, however
+// short, and does not complete the upload; Abort leaves the upload alone
+// (the job retries the parts, and re-uploading a part replaces it).
+// onPart is called after each part is uploaded.
+func newPartSink(key string, upload multipartUpload, partSize, first int, onPart func(n, size int) error) *multipartSink {
+	return &multipartSink{key: key, upload: upload, partSize: partSize, next: first, partsOnly: true, onPart: onPart}
 }
 
 func (s *multipartSink) usable() error {
@@ -213,6 +227,11 @@ func (s *multipartSink) flush() error {
 	if err := s.upload.UploadPart(s.next, s.fill); err != nil {
 		return err
 	}
+	if s.onPart != nil {
+		if err := s.onPart(s.next, s.fill); err != nil {
+			return err
+		}
+	}
 	s.bytes += int64(s.fill)
 	s.next++
 	s.fill = 0
@@ -224,6 +243,16 @@ func (s *multipartSink) flush() error {
 func (s *multipartSink) Finish() error {
 	if err := s.usable(); err != nil {
 		return err
+	}
+	if s.partsOnly {
+		if s.fill > 0 {
+			if err := s.flush(); err != nil {
+				s.failed = err
+				return err
+			}
+		}
+		s.state = sinkFinished
+		return nil
 	}
 	if s.first != nil {
 		if err := s.uploadHeldPart(); err != nil {
@@ -265,6 +294,9 @@ func (s *multipartSink) Abort() error {
 		return errSinkClosed
 	}
 	s.state = sinkAborted
+	if s.partsOnly {
+		return nil
+	}
 	return s.upload.Abort()
 }
 

@@ -92,6 +92,17 @@ func (s *r2Store) Head(key string) (int64, error) {
 	return int64(obj.Get("size").Float()), nil
 }
 
+func (s *r2Store) ETag(key string) (string, error) {
+	obj, err := call(s.bucket, "head", key)
+	if err != nil {
+		return "", &storeError{Op: "head", Key: key, Err: err}
+	}
+	if obj.IsNull() {
+		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+	}
+	return obj.Get("etag").String(), nil
+}
+
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
 	if err := s.fetch(s.slot, key, off, len(p)); err != nil {
 		return err
@@ -149,8 +160,8 @@ func (s *r2Store) CreateMultipartUpload(key string, partSize int) (multipartUplo
 	if err != nil {
 		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
 	}
-	up := &r2Upload{store: s, key: key, upload: u, parts: jsArray.New(), part: jsUint8Array.New(partSize)}
-	up.carry.slot = jsR2.Call("newSlot")
+	up := newR2Upload(s, key, u, partSize)
+	up.hashes = true
 	if jsDigestStream.Truthy() {
 		up.digest = jsDigestStream.New("SHA-256")
 		up.digestWriter = up.digest.Call("getWriter")
@@ -158,6 +169,60 @@ func (s *r2Store) CreateMultipartUpload(key string, partSize int) (multipartUplo
 		up.goSum = sha256.New() // not workerd: hash in Go
 	}
 	return up, nil
+}
+
+func newR2Upload(s *r2Store, key string, u js.Value, partSize int) *r2Upload {
+	up := &r2Upload{store: s, key: key, upload: u, parts: jsArray.New(), part: jsUint8Array.New(partSize), etags: map[int]string{}}
+	up.carry.slot = jsR2.Call("newSlot")
+	return up
+}
+
+// resume is bucket.resumeMultipartUpload, which returns the upload object
+// itself (no promise), with a JS throw turned into an error.
+func (s *r2Store) resume(key, uploadID string) (u js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &storeError{Op: "resumeMultipartUpload", Key: key, Err: fmt.Errorf("%v", r)}
+		}
+	}()
+	return s.bucket.Call("resumeMultipartUpload", key, uploadID), nil
+}
+
+func (s *r2Store) ResumeMultipartUpload(key, uploadID string, partSize int) (multipartUpload, error) {
+	u, err := s.resume(key, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	return newR2Upload(s, key, u, partSize), nil
+}
+
+func (s *r2Store) CompleteMultipartUpload(key, uploadID string, parts []uploadedPart) error {
+	u, err := s.resume(key, uploadID)
+	if err != nil {
+		return err
+	}
+	list := jsArray.New()
+	for _, p := range parts {
+		o := jsObject.New()
+		o.Set("partNumber", p.N)
+		o.Set("etag", p.ETag)
+		list.Call("push", o)
+	}
+	if _, err := call(u, "complete", list); err != nil {
+		return &storeError{Op: "complete", Key: key, Err: err}
+	}
+	return nil
+}
+
+func (s *r2Store) AbortMultipartUpload(key, uploadID string) error {
+	u, err := s.resume(key, uploadID)
+	if err != nil {
+		return err
+	}
+	if _, err := call(u, "abort"); err != nil {
+		return &storeError{Op: "abort", Key: key, Err: err}
+	}
+	return nil
 }
 
 // r2Upload is an R2MultipartUpload with its pending part in one reused JS
@@ -169,6 +234,9 @@ type r2Upload struct {
 	parts  js.Value // R2UploadedPart objects for complete()
 	part   js.Value // Uint8Array of the part size: the pending part
 
+	etags map[int]string
+
+	hashes               bool      // SHA256 is wanted (not for a resumed upload)
 	digest, digestWriter js.Value  // crypto.DigestStream and its writer
 	goSum                hash.Hash // used instead where there is no DigestStream
 
@@ -205,17 +273,22 @@ func (u *r2Upload) UploadPart(n, size int) error {
 	if size < u.part.Length() {
 		view = u.part.Call("subarray", 0, size)
 	}
-	if u.goSum != nil {
+	switch {
+	case !u.hashes:
+	case u.goSum != nil:
 		b := make([]byte, size)
 		js.CopyBytesToGo(b, view)
 		u.goSum.Write(b)
-	} else if _, err := call(u.digestWriter, "write", view); err != nil {
-		return fmt.Errorf("%s: hashing part %d: %w", u.key, n, err)
+	default:
+		if _, err := call(u.digestWriter, "write", view); err != nil {
+			return fmt.Errorf("%s: hashing part %d: %w", u.key, n, err)
+		}
 	}
 	res, err := call(u.upload, "uploadPart", n, view)
 	if err != nil {
 		return &storeError{Op: fmt.Sprintf("uploadPart %d", n), Key: u.key, Err: err}
 	}
+	u.etags[n] = res.Get("etag").String()
 	if n == 1 {
 		// Part 1 comes last when it holds a patched header
 		// (multipartSink.holdFirstPart); complete() takes the parts in order.
@@ -240,7 +313,14 @@ func (u *r2Upload) Abort() error {
 	return nil
 }
 
+func (u *r2Upload) UploadID() string { return u.upload.Get("uploadId").String() }
+
+func (u *r2Upload) ETag(n int) string { return u.etags[n] }
+
 func (u *r2Upload) SHA256() ([]byte, error) {
+	if !u.hashes {
+		return nil, fmt.Errorf("%s: a resumed upload has no digest", u.key)
+	}
 	if u.goSum != nil {
 		return u.goSum.Sum(nil), nil
 	}

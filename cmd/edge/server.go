@@ -34,6 +34,7 @@ const (
 // requests into checkpoint.SaveRequests over R2 objects and R2 objects into
 // engine inputs and outputs.
 type server struct {
+	jobs  *jobs // nil: the Worker has no job bindings
 	store objectStore
 	token string           // the bearer token; empty refuses every request
 	now   func() time.Time // for ResolvePrefix's %year% … substitution
@@ -41,6 +42,12 @@ type server struct {
 
 func newServer(store objectStore, token string) *server {
 	return &server{store: store, token: token, now: time.Now}
+}
+
+// withJobs enables /v1/jobs over backend.
+func (s *server) withJobs(backend jobBackend) *server {
+	s.jobs = &jobs{store: s.store, backend: backend, now: s.now}
+	return s
 }
 
 // apiError is an error answer: {"error": message, "key": object key}.
@@ -71,6 +78,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status = http.StatusCreated
 		body, err = s.assemble(r.Context(), store, r)
+	case r.URL.Path == "/v1/jobs" || strings.HasPrefix(r.URL.Path, "/v1/jobs/"):
+		status, body, err = s.serveJobs(store, w, r)
 	case r.URL.Path == "/v1/inspect":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
@@ -87,6 +96,35 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, status, body)
+}
+
+// serveJobs answers POST /v1/jobs, GET and DELETE /v1/jobs/{id}.
+func (s *server) serveJobs(store objectStore, w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if s.jobs == nil {
+		return 0, nil, &apiError{Status: http.StatusNotImplemented, Message: "this Worker has no JOBS, COUNTERS and PARTS bindings (see cmd/edge/wrangler.toml), so it cannot run jobs"}
+	}
+	if r.URL.Path == "/v1/jobs" {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			return 0, nil, &apiError{Status: http.StatusMethodNotAllowed, Message: "use POST " + r.URL.Path}
+		}
+		a, err := s.jobs.create(store, r)
+		return http.StatusAccepted, a, err
+	}
+	id, err := jobID(r.URL.Path)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch r.Method {
+	case http.MethodGet:
+		a, err := s.jobs.status(id)
+		return http.StatusOK, a, err
+	case http.MethodDelete:
+		a, err := s.jobs.cancel(store, id)
+		return http.StatusOK, a, err
+	}
+	w.Header().Set("Allow", "GET, DELETE")
+	return 0, nil, &apiError{Status: http.StatusMethodNotAllowed, Message: "use GET or DELETE " + r.URL.Path}
 }
 
 // authorized checks "Authorization: Bearer <token>" in constant time and
@@ -146,28 +184,36 @@ func decodeCheckpointRequest(r io.Reader) (*checkpointRequest, error) {
 	if dec.More() {
 		return nil, badRequest("request body: more than one JSON value")
 	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// validate checks the fields and fills in the default filename_prefix.
+func (req *checkpointRequest) validate() error {
 	switch {
 	case req.Model == "":
-		return nil, badRequest(`request body: "model" (an object key) is required`)
+		return badRequest(`request body: "model" (an object key) is required`)
 	case len(req.Clip) == 0:
-		return nil, badRequest(`request body: "clip" (a list of object keys) is required`)
+		return badRequest(`request body: "clip" (a list of object keys) is required`)
 	case req.VAE == "":
-		return nil, badRequest(`request body: "vae" (an object key) is required`)
+		return badRequest(`request body: "vae" (an object key) is required`)
 	}
 	for i, k := range req.Clip {
 		if k == "" {
-			return nil, badRequest(`request body: "clip"[%d] is empty`, i)
+			return badRequest(`request body: "clip"[%d] is empty`, i)
 		}
 	}
 	switch checkpoint.Prediction(req.Prediction) {
 	case "", checkpoint.PredictionAuto, checkpoint.PredictionEps, checkpoint.PredictionV:
 	default:
-		return nil, badRequest(`request body: "prediction" must be "auto", "eps" or "v", not %q`, req.Prediction)
+		return badRequest(`request body: "prediction" must be "auto", "eps" or "v", not %q`, req.Prediction)
 	}
 	if req.FilenamePrefix == "" {
 		req.FilenamePrefix = checkpoint.DefaultFilenamePrefix
 	}
-	return &req, nil
+	return nil
 }
 
 // isJSONNull reports whether raw is absent or the JSON null.
@@ -223,35 +269,10 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	next := checkpoint.NextOutputName(subfolder, filename, entries)
 	key := next.Path()
 
-	save := checkpoint.SaveRequest{
-		Model:           inputs[req.Model],
-		VAE:             inputs[req.VAE],
-		Prediction:      checkpoint.Prediction(req.Prediction),
-		Title:           next.Title,
-		DisableMetadata: req.DisableMetadata,
-		Metadata:        req.Metadata,
-		ModelSpec:       req.ModelSpec,
-		HashSHA256:      req.Hash,
+	save, err := req.saveRequest(inputs, next.Title)
+	if err != nil {
+		return nil, err
 	}
-	if save.Prediction == "" {
-		save.Prediction = checkpoint.PredictionAuto
-	}
-	for _, k := range req.Clip {
-		save.Clip = append(save.Clip, inputs[k])
-	}
-	if !isJSONNull(req.Prompt) {
-		save.Prompt = string(req.Prompt)
-	}
-	if !isJSONNull(req.Workflow) {
-		// The web UI sends extra_pnginfo = {"workflow": …}; CheckpointSave
-		// writes each of its keys as a metadata entry.
-		extra, err := json.Marshal(map[string]json.RawMessage{"workflow": req.Workflow})
-		if err != nil {
-			return nil, badRequest("request body: workflow: %v", err)
-		}
-		save.ExtraPNGInfo = string(extra)
-	}
-
 	plan, err := checkpoint.PlanCheckpoint(save)
 	if err != nil {
 		return nil, err
@@ -284,6 +305,41 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 		resp.SHA256 = hex.EncodeToString(sum)
 	}
 	return resp, nil
+}
+
+// saveRequest is the engine's request for req over the opened inputs, with
+// the title of the output's counter.
+func (req *checkpointRequest) saveRequest(inputs map[string]checkpoint.Input, title string) (checkpoint.SaveRequest, error) {
+	save := checkpoint.SaveRequest{
+		Model:           inputs[req.Model],
+		VAE:             inputs[req.VAE],
+		Prediction:      checkpoint.Prediction(req.Prediction),
+		Title:           title,
+		DisableMetadata: req.DisableMetadata,
+		Metadata:        req.Metadata,
+		ModelSpec:       req.ModelSpec,
+		HashSHA256:      req.Hash,
+	}
+	if save.Prediction == "" {
+		save.Prediction = checkpoint.PredictionAuto
+	}
+	for _, k := range req.Clip {
+		save.Clip = append(save.Clip, inputs[k])
+	}
+	if !isJSONNull(req.Prompt) {
+		save.Prompt = string(req.Prompt)
+	}
+	if !isJSONNull(req.Workflow) {
+		// The web UI sends extra_pnginfo = {"workflow": …}; CheckpointSave
+		// writes each of its keys as a metadata entry.
+		extra, err := json.Marshal(map[string]json.RawMessage{"workflow": req.Workflow})
+		if err != nil {
+			return save, badRequest("request body: workflow: %v", err)
+		}
+		save.ExtraPNGInfo = string(extra)
+	}
+
+	return save, nil
 }
 
 // folderEntries lists the names in subfolder ("" for the bucket's root)

@@ -12,6 +12,9 @@ import (
 type objectStore interface {
 	// Head returns the size of key, or an error wrapping errObjectNotFound.
 	Head(key string) (int64, error)
+	// ETag returns key's etag, which changes whenever the object is
+	// written (jobs check that their inputs stay the same).
+	ETag(key string) (string, error)
 	// ReadRange fills p with the bytes of key starting at off. The range
 	// must lie inside the object.
 	ReadRange(key string, p []byte, off int64) error
@@ -23,6 +26,20 @@ type objectStore interface {
 	// (all but the last) have partSize bytes; nothing is visible under key
 	// until Complete.
 	CreateMultipartUpload(key string, partSize int) (multipartUpload, error)
+	// ResumeMultipartUpload continues upload uploadID to key, started by
+	// another invocation (an assembly job's), to upload more parts of
+	// partSize. The resumed upload does not hash (SHA256 fails).
+	ResumeMultipartUpload(key, uploadID string, partSize int) (multipartUpload, error)
+	// CompleteMultipartUpload assembles the parts listed, in order, into
+	// the object; AbortMultipartUpload discards the upload.
+	CompleteMultipartUpload(key, uploadID string, parts []uploadedPart) error
+	AbortMultipartUpload(key, uploadID string) error
+}
+
+// uploadedPart names one uploaded part for CompleteMultipartUpload.
+type uploadedPart struct {
+	N    int    `json:"partNumber"`
+	ETag string `json:"etag"`
 }
 
 // multipartUpload is one in-progress R2 multipart upload. It owns the buffer
@@ -38,6 +55,11 @@ type multipartUpload interface {
 	Complete() error
 	// Abort discards the upload and every part uploaded so far.
 	Abort() error
+	// UploadID names the upload for ResumeMultipartUpload.
+	UploadID() string
+	// ETag is the etag of part n as this upload last uploaded it ("" if
+	// it did not).
+	ETag(n int) string
 	// SHA256 is the digest of all parts uploaded, in order; valid after
 	// the last UploadPart. The upload hashes because it holds each part
 	// where hashing is cheapest: on Cloudflare crypto.DigestStream hashes
@@ -110,6 +132,15 @@ func (s countingStore) Head(key string) (int64, error) {
 	return n, err
 }
 
+func (s countingStore) ETag(key string) (string, error) {
+	s.calls.Heads++
+	etag, err := s.objectStore.ETag(key)
+	if err != nil && !errors.Is(err, errObjectNotFound) {
+		return "", s.calls.fail(err)
+	}
+	return etag, err
+}
+
 func (s countingStore) ReadRange(key string, p []byte, off int64) error {
 	s.calls.Gets++
 	if err := s.objectStore.ReadRange(key, p, off); err != nil {
@@ -129,6 +160,17 @@ func (s countingStore) List(prefix string) ([]string, []string, error) {
 
 func (s countingStore) CreateMultipartUpload(key string, partSize int) (multipartUpload, error) {
 	u, err := s.objectStore.CreateMultipartUpload(key, partSize)
+	if err != nil {
+		return nil, s.calls.fail(err)
+	}
+	if st, ok := u.(objectStager); ok {
+		return countingStager{countingUpload{u, s.calls}, st}, nil
+	}
+	return countingUpload{u, s.calls}, nil
+}
+
+func (s countingStore) ResumeMultipartUpload(key, uploadID string, partSize int) (multipartUpload, error) {
+	u, err := s.objectStore.ResumeMultipartUpload(key, uploadID, partSize)
 	if err != nil {
 		return nil, s.calls.fail(err)
 	}

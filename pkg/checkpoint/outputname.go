@@ -37,6 +37,12 @@ func NextOutputName(subfolder, filename string, entries []string) OutputName {
 	return comfy.NextOutputName(subfolder, filename, entries)
 }
 
+// OutputNameAt is the output name with a given counter, for hosts that
+// reserve counters themselves (see comfy.OutputNameAt).
+func OutputNameAt(subfolder, filename string, counter int) OutputName {
+	return comfy.OutputNameAt(subfolder, filename, counter)
+}
+
 // Errors of ResolvePrefix.
 var (
 	ErrPrefixEscapes    = comfy.ErrPrefixEscapes    // the prefix leads outside the output folder

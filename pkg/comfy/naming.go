@@ -225,7 +225,12 @@ func (o OutputName) Path() string { return joinSub(o.Subfolder, o.Name) }
 // NextCounter), f"{filename}_{counter:05}_.safetensors", and the title
 // "{} {}".format(filename, counter).
 func NextOutputName(subfolder, filename string, entries []string) OutputName {
-	counter := NextCounter(filename, entries)
+	return OutputNameAt(subfolder, filename, NextCounter(filename, entries))
+}
+
+// OutputNameAt is the name and title CheckpointSave gives the checkpoint
+// with the given counter, for a host that reserves counters itself.
+func OutputNameAt(subfolder, filename string, counter int) OutputName {
 	return OutputName{
 		Subfolder: subfolder,
 		Counter:   counter,

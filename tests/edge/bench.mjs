@@ -22,9 +22,28 @@
 //   edge_workerd_rss_growth_mib / edge_js_copy_workerd_rss_growth_mib
 //                              growth of workerd's resident memory over the
 //                              request (the simulator's share is in both)
+//
+// Then the same bytes as a job (POST /v1/jobs, default split: 8 MiB parts,
+// 256 MiB per invocation) on the test entry, which reports each queue
+// invocation's start and end: workerd's CPU and the wall time are sampled
+// there (Miniflare's queue runs one batch at a time, so each sample is one
+// invocation's, simulator and Durable Object included).
+//   edge_job_invocations               queue invocations the job took
+//   edge_job_max_cpu_s_per_invocation  the largest
+//   edge_job_part_cpu_s / edge_job_hash_cpu_s
+//                                      summed over the part invocations and
+//                                      over the hash lane's
+//   edge_job_cpu_vs_one_request        all of the job's CPU ÷ the one request's
+//   edge_one_request_wall_s / edge_job_wall_s_serial
+//                                      measured, POST to done
+//   edge_job_wall_s_parallel           P = 8 consumers, modelled from the
+//                                      measured invocation times: the part
+//                                      invocations spread over P (longest
+//                                      first), beside the hash lane, which
+//                                      is sequential
 import { Miniflare } from "miniflare";
 import path from "node:path";
-import { call, fixturesDir, goSys, processCPUSeconds, seedFile, startWorkers, workerdPid, workerdRSS } from "./harness.mjs";
+import { call, fixturesDir, goSys, processCPUSeconds, seedFile, startWorkers, waitForJob, workerdPid, workerdRSS } from "./harness.mjs";
 
 const MiB = 1 << 20;
 
@@ -68,14 +87,26 @@ const jsCopyWorker = `export default { async fetch(request, env) {
 } }`;
 
 const sd15 = path.join(fixturesDir, "sd15");
-const w = await startWorkers();
+const P = 8;
+let pid;
+const invocations = []; // {kind, cpu, wall}
+let open = null;
+const hook = (what, kind) => {
+  if (what === "start") open = { kind, cpu: processCPUSeconds(pid), t: performance.now() };
+  else {
+    invocations.push({ kind, cpu: processCPUSeconds(pid) - open.cpu, wall: (performance.now() - open.t) / 1000 });
+    open = null;
+  }
+  return "";
+};
+const w = await startWorkers({ hook });
 try {
   const keys = {};
   for (const c of ["unet", "clip_l", "vae"]) {
     keys[c] = `models/${c}.safetensors`;
     await seedFile(w.bucket, keys[c], path.join(sd15, `${c}.safetensors`));
   }
-  const pid = workerdPid();
+  pid = workerdPid();
   const rss0 = workerdRSS(pid);
   const cpu0 = processCPUSeconds(pid);
   const node0 = process.cpuUsage();
@@ -96,6 +127,37 @@ try {
   console.log(`edge_mb_per_cpu_s: ${(mb / cpu).toFixed(1)}`);
   console.log(`edge_peak_sys_mib: ${(goSys(res.headers) / MiB).toFixed(1)}`);
   console.log(`edge_workerd_rss_growth_mib: ${(rssGrowth / MiB).toFixed(0)}`);
+  console.log(`edge_one_request_wall_s: ${wall.toFixed(1)}`);
+
+  const jcpu0 = processCPUSeconds(pid);
+  const jt0 = performance.now();
+  const job = await call(w.faulty, "POST", "/v1/jobs", {
+    body: { model: keys.unet, clip: [keys.clip_l], vae: keys.vae, filename_prefix: "bench-job/ComfyUI" },
+  });
+  if (job.status !== 202) throw new Error(`job: ${job.status} ${JSON.stringify(job.json)}`);
+  const postWall = (performance.now() - jt0) / 1000;
+  const done = await waitForJob(w.faulty, job.json.id, { pollMs: 250 });
+  const jobWall = (performance.now() - jt0) / 1000;
+  const jobCPU = processCPUSeconds(pid) - jcpu0;
+  if (done.status !== "done" || done.sha256 !== res.json.sha256) {
+    throw new Error(`job ended ${done.status}, sha256 ${done.sha256} (one request: ${res.json.sha256}): ${JSON.stringify(done)}`);
+  }
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const parts = invocations.filter((i) => i.kind !== "hash");
+  const lane = invocations.filter((i) => i.kind === "hash");
+  // Longest-first onto P consumers; the hash lane runs beside them.
+  const load = new Array(P).fill(0);
+  for (const i of [...parts].sort((a, b) => b.wall - a.wall)) load[load.indexOf(Math.min(...load))] += i.wall;
+  const parallel = postWall + Math.max(Math.max(...load), sum(lane.map((i) => i.wall)));
+  console.log(`job: ${done.parts} parts of ${done.part_size} bytes; ${parts.length} part and ${lane.length} hash invocations; POST ${postWall.toFixed(2)} s; workerd CPU ${jobCPU.toFixed(1)} s (one request ${cpu.toFixed(1)} s)`);
+  console.log(`per invocation (kind cpu_s wall_s): ${invocations.map((i) => `${i.kind} ${i.cpu.toFixed(1)} ${i.wall.toFixed(1)}`).join(", ")}`);
+  console.log(`edge_job_invocations: ${invocations.length}`);
+  console.log(`edge_job_max_cpu_s_per_invocation: ${Math.max(...invocations.map((i) => i.cpu)).toFixed(2)}`);
+  console.log(`edge_job_part_cpu_s: ${sum(parts.map((i) => i.cpu)).toFixed(1)}`);
+  console.log(`edge_job_hash_cpu_s: ${sum(lane.map((i) => i.cpu)).toFixed(1)}`);
+  console.log(`edge_job_cpu_vs_one_request: ${(jobCPU / cpu).toFixed(2)}`);
+  console.log(`edge_job_wall_s_serial: ${jobWall.toFixed(1)}`);
+  console.log(`edge_job_wall_s_parallel: ${parallel.toFixed(1)}`);
 } finally {
   await w.mf.dispose();
 }
@@ -108,7 +170,7 @@ try {
     keys.push(`models/${c}.safetensors`);
     await seedFile(bucket, keys.at(-1), path.join(sd15, `${c}.safetensors`));
   }
-  const pid = workerdPid();
+  pid = workerdPid();
   const rss0 = workerdRSS(pid);
   const cpu0 = processCPUSeconds(pid);
   const res = await js.dispatchFetch(`http://bench.test/?keys=${keys.join(",")}`);

@@ -5,8 +5,9 @@
 //
 // Miniflare's R2 simulator moves 20-30 MB/s, so every GB here costs about a
 // minute: the suite seeds the three components once (2.3 GB) and makes two
-// full assemblies. The second takes the first's output as its full
-// checkpoint, which is also what GET /v1/inspect reports on.
+// full assemblies: one request, whose output GET /v1/inspect reports on,
+// and a job (POST /v1/jobs) with modelspec and hash. tests/edge/jobs.test.mjs has the jobs' recovery
+// cases, on small components.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -26,6 +27,7 @@ import {
   startWorkers,
   workerdRSS,
   verifyFixture,
+  waitForJob,
 } from "./harness.mjs";
 
 /** Resident memory of the workerd process (the Worker and the R2 simulator), bytes. */
@@ -128,31 +130,38 @@ describe("POST /v1/checkpoints", () => {
     assembledKey = res.json.key;
   });
 
-  test("bakes a VAE into a full checkpoint with modelspec and hash: part 1 is uploaded last with modelspec.hash_sha256 patched in", { timeout: ASSEMBLY_TIMEOUT }, async () => {
-    const full = assembled();
-    const res = await call(w.edge, "POST", "/v1/checkpoints", {
+  test("a job assembles the components with modelspec and hash over ≥ 10 invocations: part 1 is made last with modelspec.hash_sha256 patched in", { timeout: ASSEMBLY_TIMEOUT }, async () => {
+    // The job runs on the test entry, which counts queue invocations. 200
+    // MiB per invocation: 11 part invocations, 11 of the hash lane, and
+    // part 1 after it. (It does not depend on the assembly above.)
+    const before = (await call(w.faulty, "GET", "/__test/queue-stats")).json.invocations;
+    const res = await call(w.faulty, "POST", "/v1/jobs", {
       body: {
-        model: full, clip: [full], vae: seeded.vae, filename_prefix: "baked/sd15-vae", disable_metadata: true,
-        modelspec: { title: "Edge title", tags: "a, b" }, hash: true,
+        model: seeded.unet, clip: [seeded.clip], vae: seeded.vae, filename_prefix: "baked/sd15-vae", disable_metadata: true,
+        modelspec: { title: "Edge title", tags: "a, b" }, hash: true, invocation_bytes: 200 * MiB,
       },
     });
-    assert.equal(res.status, 201, JSON.stringify(res.json));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
     assert.equal(res.json.key, "baked/sd15-vae_00001_.safetensors");
     assert.equal(res.json.architecture, "SD15");
-    assert.match(res.json.hash_sha256, /^0x[0-9a-f]{64}$/);
-    assert.equal(res.json.sha256, undefined, "no whole-object digest when part 1 goes last");
-    assert.ok(goSys(res.headers) <= maxGoSys, `Go Sys ${goSys(res.headers)} bytes`);
+    const job = await waitForJob(w.faulty, res.json.id, { pollMs: 2000 });
+    assert.equal(job.status, "done", JSON.stringify(job));
+    const invocations = (await call(w.faulty, "GET", "/__test/queue-stats")).json.invocations - before;
+    assert.ok(invocations >= 10, `${invocations} invocations`);
+    assert.equal(job.parts_done, job.parts);
+    assert.match(job.hash_sha256, /^0x[0-9a-f]{64}$/);
+    assert.equal(job.sha256, undefined, "no whole-object digest when part 1 goes last");
     const file = path.join(outDir, "baked.safetensors");
     try {
-      const { size } = await downloadObject(w.bucket, res.json.key, file);
-      assert.equal(size, res.json.bytes);
+      const { size } = await downloadObject(w.bucket, job.key, file);
+      assert.equal(size, job.bytes);
       const meta = readHeader(file).__metadata__;
       assert.equal(meta.prompt, undefined, "disable_metadata leaves out prompt");
       assert.equal(meta.workflow, undefined, "disable_metadata leaves out workflow");
       assert.equal(meta["modelspec.title"], "Edge title");
       assert.equal(meta["modelspec.tags"], "a,b");
       assert.equal(meta["modelspec.sai_model_spec"], "1.0.1");
-      assert.equal(meta["modelspec.hash_sha256"], res.json.hash_sha256);
+      assert.equal(meta["modelspec.hash_sha256"], job.hash_sha256);
       // Independent SHA-256 of the data section (after the 8 + N header).
       const fd = fs.openSync(file, "r");
       const len = Buffer.alloc(8);
@@ -161,13 +170,13 @@ describe("POST /v1/checkpoints", () => {
       const dataStart = 8 + Number(len.readBigUInt64LE(0));
       const hash = createHash("sha256");
       for await (const chunk of fs.createReadStream(file, { start: dataStart })) hash.update(chunk);
-      assert.equal(`0x${hash.digest("hex")}`, res.json.hash_sha256);
+      assert.equal(`0x${hash.digest("hex")}`, job.hash_sha256);
       const v = verifyFixture("sd15", file);
       assert.ok(v.ok, `fixtures verify failed:\n${v.output}`);
       assert.match(v.output, /^\d+ passed, 0 failed$/m);
     } finally {
       fs.rmSync(file, { force: true });
-      await w.bucket.delete(res.json.key);
+      await w.bucket.delete(job.key);
     }
   });
 
@@ -310,5 +319,17 @@ describe("cmd/edge/wrangler.toml", () => {
     const goMain = fs.readFileSync(path.join(repoRoot, "cmd/edge/main_js.go"), "utf8");
     assert.match(goMain, /bucketBinding\s*=\s*"BUCKET"/);
     assert.match(goMain, /tokenSecret\s*=\s*"CKPTPACK_TOKEN"/);
+    // Jobs: the Durable Object classes entry.mjs exports, the queue the
+    // Go code sends to and consumes, its retries as jobs.go counts them.
+    assert.match(toml, /name = "JOBS"\nclass_name = "CkptpackJob"/);
+    assert.match(toml, /name = "COUNTERS"\nclass_name = "CkptpackCounter"/);
+    assert.match(toml, /binding = "PARTS"\nqueue = "ckptpack-parts"/);
+    assert.match(goMain, /jobsBinding\s*=\s*"JOBS"/);
+    assert.match(goMain, /countersBinding\s*=\s*"COUNTERS"/);
+    assert.match(goMain, /queueBinding\s*=\s*"PARTS"/);
+    const retries = Number(toml.match(/\[\[queues\.consumers\]\][^[]*max_retries = (\d+)/)?.[1]);
+    const attempts = Number(fs.readFileSync(path.join(repoRoot, "cmd/edge/jobs.go"), "utf8").match(/jobMaxAttempts\s*=\s*(\d+)/)?.[1]);
+    assert.equal(retries + 1, attempts, "wrangler.toml's max_retries + 1 = jobMaxAttempts");
+    assert.match(fs.readFileSync(path.resolve(repoRoot, "cmd/edge", main), "utf8"), /export \{ CkptpackJob, CkptpackCounter \} from "\.\/jobs\.mjs";/);
   });
 });

@@ -17,15 +17,24 @@ export const auth = { authorization: `Bearer ${token}` };
 const buildDir = path.join(repoRoot, "build/edge");
 const PIECE = 64 << 20; // seeding and download piece: bounded Node memory
 
+// Job queue consumers as wrangler.toml configures them: one message per
+// invocation, 5 retries (jobMaxAttempts in cmd/edge/jobs.go is 6); no retry
+// delay here, so recovery tests do not wait.
+const jobQueueConsumer = { maxBatchSize: 1, maxBatchTimeout: 0, maxRetries: 5, retryDelay: 0 };
+
 /**
  * Starts Miniflare with three Workers over one in-memory R2 bucket:
  * `edge`, the production entry (build/edge/entry.mjs), and `faulty`, the
  * same Worker behind tests/edge/fault-entry.mjs, which can break R2 calls
- * on request, and `bare`, deployed without entry.mjs. Returns
- * {mf, bucket, edge, faulty, bare}; the Workers have fetch().
+ * on request and counts its queue invocations, and `bare`, deployed
+ * without entry.mjs. Each of the first two has its own job queue and
+ * Durable Objects. hook, if given, is a Node function that `faulty` calls
+ * with ("start" | "end", message kind) around every queue invocation (the
+ * bench samples workerd's CPU there). Returns {mf, bucket, edge, faulty, bare}; the
+ * Workers have fetch().
  */
-export async function startWorkers() {
-  for (const f of ["entry.mjs", "r2io.mjs", "worker.mjs", "runtime.mjs", "wasm_exec.js", "app.wasm"]) {
+export async function startWorkers({ hook } = {}) {
+  for (const f of ["entry.mjs", "r2io.mjs", "jobs.mjs", "worker.mjs", "runtime.mjs", "wasm_exec.js", "app.wasm"]) {
     if (!fs.existsSync(path.join(buildDir, f))) {
       throw new Error(`build/edge/${f} is missing: run make build-edge`);
     }
@@ -33,6 +42,7 @@ export async function startWorkers() {
   const built = [
     { type: "ESModule", path: path.join(buildDir, "entry.mjs") },
     { type: "ESModule", path: path.join(buildDir, "r2io.mjs") },
+    { type: "ESModule", path: path.join(buildDir, "jobs.mjs") },
     { type: "ESModule", path: path.join(buildDir, "worker.mjs") },
     { type: "ESModule", path: path.join(buildDir, "runtime.mjs") },
     { type: "ESModule", path: path.join(buildDir, "wasm_exec.js") },
@@ -44,17 +54,26 @@ export async function startWorkers() {
     r2Buckets: { BUCKET: "ckptpack-test" },
     bindings: { CKPTPACK_TOKEN: token },
   };
+  const jobsOf = (queue) => ({
+    durableObjects: { JOBS: "CkptpackJob", COUNTERS: "CkptpackCounter" },
+    queueProducers: { PARTS: queue },
+    queueConsumers: { [queue]: jobQueueConsumer },
+  });
   const mf = new Miniflare({
     workers: [
-      { name: "edge", modules: built, ...common },
+      { name: "edge", modules: built, ...common, ...jobsOf("parts-edge") },
       {
         name: "faulty",
         modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
         ...common,
+        ...jobsOf("parts-faulty"),
+        serviceBindings: hook
+          ? { TEST_HOOK: async (req) => { const u = new URL(req.url); return new Response(String(await hook(u.pathname.slice(1), u.searchParams.get("kind")))); } }
+          : {},
       },
       // Deployed the wrong way: syumai's worker.mjs as the entry, without
       // entry.mjs's R2 helpers.
-      { name: "bare", modules: built.filter((m) => !/(entry|r2io)\.mjs$/.test(m.path)), ...common },
+      { name: "bare", modules: built.filter((m) => !/(entry|r2io|jobs)\.mjs$/.test(m.path)), ...common },
     ],
   });
   await mf.ready;
@@ -200,4 +219,89 @@ export async function allKeys(bucket, prefix = "") {
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
   return keys;
+}
+
+/**
+ * Polls GET /v1/jobs/{id} until the job is no longer running; returns the
+ * last answer. A poll whose connection fails (once seen in the full suite
+ * on a saturated machine: Miniflare's Node-side fetch gave "fetch failed")
+ * is repeated, at most 3 times in a row: it only reads the job's state.
+ */
+export async function waitForJob(worker, id, { pollMs = 500 } = {}) {
+  for (let failed = 0; ; ) {
+    let res;
+    try {
+      res = await call(worker, "GET", `/v1/jobs/${id}`);
+      failed = 0;
+    } catch (e) {
+      if (!/fetch failed/.test(String(e?.message)) || ++failed > 3) throw e;
+      console.log(`GET /v1/jobs/${id}: ${e.message}; polling again`);
+      continue;
+    }
+    if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${JSON.stringify(res.json)}`);
+    if (res.json.status !== "running" && res.json.status !== "completing") return res.json;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+const dtypeBytes = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1, I8: 1, BOOL: 1 };
+
+/**
+ * Writes small sd15 components into dir (unet, clip_l, vae .safetensors)
+ * from the real fixtures' headers: every tensor of two or more dimensions
+ * gets a leading dimension of 1, except the first ones in name order, kept
+ * whole until about fullBytes are kept; data are pseudo-random. The keys,
+ * dtypes and the shapes architecture detection reads stay real. Returns
+ * {unet, clip_l, vae} paths.
+ */
+export function writeSmallSD15(dir, fullBytes = 24 << 20) {
+  fs.mkdirSync(dir, { recursive: true });
+  const out = {};
+  let kept = 0;
+  for (const c of ["unet", "clip_l", "vae"]) {
+    const src = readHeader(path.join(fixturesDir, "sd15", `${c}.safetensors`));
+    const names = Object.keys(src).filter((k) => k !== "__metadata__").sort();
+    const header = {};
+    if (src.__metadata__) header.__metadata__ = src.__metadata__;
+    let off = 0;
+    for (const name of names) {
+      const t = src[name];
+      let shape = t.shape;
+      const whole = shape.reduce((a, b) => a * b, 1) * dtypeBytes[t.dtype];
+      if (shape.length >= 2 && name !== "input_blocks.0.0.weight") {
+        if (kept + whole <= fullBytes) kept += whole;
+        else shape = [1, ...shape.slice(1)];
+      }
+      const n = shape.reduce((a, b) => a * b, 1) * dtypeBytes[t.dtype];
+      header[name] = { dtype: t.dtype, shape, data_offsets: [off, off + n] };
+      off += n;
+    }
+    let json = Buffer.from(JSON.stringify(header));
+    const pad = (8 - (json.length % 8)) % 8;
+    json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    const file = path.join(dir, `${c}.safetensors`);
+    const fd = fs.openSync(file, "w");
+    try {
+      fs.writeSync(fd, len);
+      fs.writeSync(fd, json);
+      // Deterministic bytes (xorshift), so a failure reproduces.
+      let x = 0x9e3779b9 ^ c.length;
+      const chunk = Buffer.alloc(1 << 20);
+      for (let done = 0; done < off; ) {
+        const m = Math.min(chunk.length, off - done);
+        for (let i = 0; i < m; i += 4) {
+          x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+          chunk.writeInt32LE(x | 0, i);
+        }
+        fs.writeSync(fd, chunk, 0, m);
+        done += m;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    out[c] = file;
+  }
+  return out;
 }

@@ -1,0 +1,641 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ckptpack/ckptpack/pkg/checkpoint"
+)
+
+// Assembly jobs: one checkpoint written by many invocations.
+//
+// POST /v1/jobs plans the output, reserves its counter, starts the multipart
+// upload and records the job in its Durable Object (jobs.mjs); the work goes
+// out as queue messages. A "parts" message makes a run of consecutive
+// multipart parts: part n is bytes [(n-1)·partSize, n·partSize) of the
+// planned output, produced from a checkpoint.Window of the plan, so any
+// invocation can make any part. The "hash" messages form a lane that walks
+// the output in order, one invocation's budget at a time, carrying the
+// SHA-256 state (encoding.BinaryMarshaler) in the job's object. With "hash"
+// the lane covers the data only and part 1 (the header, with
+// modelspec.hash_sha256 patched in) is made last, by a "first" message. The
+// invocation that records the last piece of work completes the upload.
+//
+// Every message can be delivered more than once (a retry after a failure, or
+// after an invocation was killed): a part already recorded is skipped, a
+// part uploaded again replaces the earlier upload (the object records the
+// etag of the last one, and complete() lists exactly one etag per part),
+// and a hash step is recorded only if the lane is still where the message
+// started (compare-and-set on the offset).
+
+// jobBackend is the job's durable state and its queue: on Cloudflare a
+// Durable Object per job (jobs.mjs) and a Queue (jobs_js.go).
+type jobBackend interface {
+	// ReserveCounter returns a counter for prefix ("<subfolder>/<filename>")
+	// that no other job got: at least floor, and above every earlier one.
+	ReserveCounter(prefix string, floor int) (int, error)
+	Create(rec *jobRecord) error
+	// View returns the job, or an error wrapping errJobNotFound.
+	View(id string) (*jobView, error)
+	PartDone(id string, n int, etag string, size int64) (*jobState, error)
+	// HashStep moves the hash lane from from to to with the hash state
+	// there (and the final digest at the end); ok is false when the lane
+	// is no longer at from (a duplicate message).
+	HashStep(id string, from, to int64, state []byte, sum string) (st *jobState, ok bool, err error)
+	// Claim moves a job whose work is all done to "completing"; true for
+	// the one caller that did.
+	Claim(id string) (bool, error)
+	Finish(id string) error
+	// Fail ends a running or completing job with msg; true when this call
+	// ended it (the caller then aborts the upload).
+	Fail(id, msg string) (bool, error)
+	// Cancel ends a running job; true when this call ended it.
+	Cancel(id string) (*jobState, bool, error)
+	Send(msgs []jobMessage) error
+}
+
+var errJobNotFound = errors.New("no such job")
+
+// Job limits. Queue consumers are retried this many times in all
+// (wrangler.toml's max_retries + 1); after the last failure the job fails.
+const (
+	jobMaxAttempts         = 6
+	defaultInvocationBytes = 256 << 20
+	queueSendBatch         = 100 // Queue.sendBatch takes at most 100 messages
+)
+
+// jobRequest is the body of POST /v1/jobs: a checkpoint request and the
+// job's work split.
+type jobRequest struct {
+	checkpointRequest
+	// PartSize is the multipart part size in bytes (default: as for
+	// /v1/checkpoints); InvocationBytes is how much output one invocation
+	// makes or hashes at most, a whole number of parts.
+	PartSize        int   `json:"part_size"`
+	InvocationBytes int64 `json:"invocation_bytes"`
+}
+
+// jobRecord is what a job is, fixed when it is created.
+type jobRecord struct {
+	ID              string            `json:"id"`
+	Request         checkpointRequest `json:"request"`
+	Key             string            `json:"key"`
+	Title           string            `json:"title"`
+	UploadID        string            `json:"upload_id"`
+	Size            int64             `json:"size"`
+	PartSize        int               `json:"part_size"`
+	Parts           int               `json:"parts"`
+	PartsPerMessage int               `json:"parts_per_message"`
+	HeaderSHA256    string            `json:"header_sha256"`
+	InputETags      map[string]string `json:"input_etags"` // object key → etag when planned
+	Architecture    string            `json:"architecture"`
+	// HashFrom is where the hash lane starts: 0 (the object's SHA-256) or,
+	// with DataHash (modelspec.hash_sha256), the end of the header.
+	HashFrom int64 `json:"hash_from"`
+	DataHash bool  `json:"data_hash"`
+}
+
+func (r *jobRecord) invocationBytes() int64 { return int64(r.PartsPerMessage) * int64(r.PartSize) }
+
+// part returns the output byte range of part n.
+func (r *jobRecord) part(n int) (lo, hi int64) {
+	lo = int64(n-1) * int64(r.PartSize)
+	return lo, min(lo+int64(r.PartSize), r.Size)
+}
+
+// jobState is what a job's object keeps changing.
+type jobState struct {
+	Status     string `json:"status"` // running, completing, done, failed, cancelled
+	PartsDone  int    `json:"parts_done"`
+	BytesDone  int64  `json:"bytes_done"`
+	HashOffset int64  `json:"hash_offset"`
+	HashState  []byte `json:"hash_state"`
+	SHA256     string `json:"sha256"`
+	HashSHA256 string `json:"hash_sha256"`
+	Error      string `json:"error"`
+	Created    int64  `json:"created"` // Unix milliseconds
+	Updated    int64  `json:"updated"`
+}
+
+type jobView struct {
+	Record jobRecord      `json:"record"`
+	State  jobState       `json:"state"`
+	Parts  map[int]string `json:"parts"` // part number → etag
+}
+
+// jobMessage is one queue message.
+type jobMessage struct {
+	Job         string `json:"job"`
+	Kind        string `json:"kind"` // "parts", "hash", "first"
+	First, Last int    `json:",omitempty"`
+	Offset      int64  `json:"offset,omitempty"`
+}
+
+// jobs serves the job endpoints and consumes the job queue.
+type jobs struct {
+	store   objectStore
+	backend jobBackend
+	now     func() time.Time
+}
+
+// jobAnswer is the JSON of a job for its endpoints.
+type jobAnswer struct {
+	ID           string   `json:"id"`
+	Status       string   `json:"status"`
+	Key          string   `json:"key"`
+	UploadID     string   `json:"upload_id"`
+	Bytes        int64    `json:"bytes"`
+	Architecture string   `json:"architecture"`
+	Parts        int      `json:"parts"`
+	PartSize     int      `json:"part_size"`
+	PartsDone    int      `json:"parts_done"`
+	BytesDone    int64    `json:"bytes_done"`
+	HashedBytes  int64    `json:"hashed_bytes"`
+	ETASeconds   *float64 `json:"eta_s,omitempty"`
+	SHA256       string   `json:"sha256,omitempty"`
+	HashSHA256   string   `json:"hash_sha256,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
+func (j *jobs) answer(v *jobView) *jobAnswer {
+	r, st := &v.Record, &v.State
+	a := &jobAnswer{ID: r.ID, Status: st.Status, Key: r.Key, UploadID: r.UploadID, Bytes: r.Size, Architecture: r.Architecture,
+		Parts: r.Parts, PartSize: r.PartSize, PartsDone: st.PartsDone, BytesDone: st.BytesDone,
+		HashedBytes: st.HashOffset - r.HashFrom, Error: st.Error}
+	if st.Status == "done" {
+		a.SHA256, a.HashSHA256 = st.SHA256, st.HashSHA256
+	}
+	// ETA from the pace so far: the work is the parts' bytes and the hash
+	// lane's, which run side by side, so the slower of the two decides.
+	if st.Status == "running" {
+		elapsed := float64(j.now().UnixMilli()-st.Created) / 1000
+		partsFrac := float64(st.BytesDone) / float64(r.Size)
+		hashFrac := float64(a.HashedBytes) / float64(max(r.Size-r.HashFrom, 1))
+		if f := min(partsFrac, hashFrac); f > 0 && elapsed > 0 {
+			eta := elapsed/f - elapsed
+			a.ETASeconds = &eta
+		}
+	}
+	return a
+}
+
+func decodeJobRequest(r io.Reader) (*jobRequest, error) {
+	dec := json.NewDecoder(io.LimitReader(r, maxRequestBody))
+	dec.DisallowUnknownFields()
+	var req jobRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, badRequest("request body: %v", err)
+	}
+	if dec.More() {
+		return nil, badRequest("request body: more than one JSON value")
+	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if req.PartSize != 0 && (req.PartSize < minPartSize || req.PartSize%(1<<20) != 0) {
+		return nil, badRequest(`request body: "part_size" must be a whole number of MiB, at least 5 MiB (R2's minimum), not %d`, req.PartSize)
+	}
+	if req.InvocationBytes < 0 {
+		return nil, badRequest(`request body: "invocation_bytes" must be positive, not %d`, req.InvocationBytes)
+	}
+	return &req, nil
+}
+
+func newJobID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// create handles POST /v1/jobs.
+func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
+	req, err := decodeJobRequest(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := openInputs(store, append([]string{req.Model, req.VAE}, req.Clip...))
+	if err != nil {
+		return nil, err
+	}
+	subfolder, filename, err := checkpoint.ResolvePrefix(req.FilenamePrefix, j.now())
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("filename_prefix %q: %v", req.FilenamePrefix, err)}
+	}
+	entries, err := folderEntries(store, subfolder, filename)
+	if err != nil {
+		return nil, err
+	}
+	next := checkpoint.NextOutputName(subfolder, filename, entries)
+	// Jobs run for minutes, so two of them to one prefix would both see
+	// the same listing: the counter is reserved in a Durable Object.
+	counter, err := j.backend.ReserveCounter(strings.TrimSuffix(next.Path(), next.Name)+filename, next.Counter)
+	if err != nil {
+		return nil, err
+	}
+	name := checkpoint.OutputNameAt(subfolder, filename, counter)
+	key := name.Path()
+
+	save, err := req.saveRequest(inputs, name.Title)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := checkpoint.PlanCheckpoint(save)
+	if err != nil {
+		return nil, err
+	}
+	partSize := req.PartSize
+	if partSize == 0 {
+		partSize = partSizeFor(plan.Size)
+	}
+	parts := int((plan.Size + int64(partSize) - 1) / int64(partSize))
+	if parts > maxParts {
+		return nil, badRequest(`%s: %d bytes in parts of %d bytes are %d parts, more than R2's %d; use a larger "part_size"`, key, plan.Size, partSize, parts, maxParts)
+	}
+	if plan.HashSlot != 0 && int64(len(plan.Header)) > int64(partSize) {
+		return nil, &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%s: a %d-byte header is larger than one upload part (%d bytes), so modelspec.hash_sha256 cannot be patched into it; shorten the metadata or leave out \"hash\"", key, len(plan.Header), partSize)}
+	}
+	if req.InvocationBytes == 0 {
+		req.InvocationBytes = defaultInvocationBytes
+	}
+	perMessage := max(1, int(req.InvocationBytes/int64(partSize)))
+	headerSum := sha256.Sum256(plan.Header)
+	rec := &jobRecord{
+		ID: newJobID(), Request: req.checkpointRequest, Key: key, Title: name.Title, Size: plan.Size,
+		PartSize: partSize, Parts: parts, PartsPerMessage: perMessage,
+		HeaderSHA256: hex.EncodeToString(headerSum[:]), Architecture: plan.Architecture,
+	}
+	if plan.HashSlot != 0 {
+		rec.DataHash, rec.HashFrom = true, int64(len(plan.Header))
+	}
+	if rec.InputETags, err = inputETags(store, inputs); err != nil {
+		return nil, err
+	}
+	upload, err := store.CreateMultipartUpload(key, partSize)
+	if err != nil {
+		return nil, err
+	}
+	rec.UploadID = upload.UploadID()
+	if err := j.backend.Create(rec); err != nil {
+		return nil, errors.Join(err, store.AbortMultipartUpload(key, rec.UploadID))
+	}
+	msgs := []jobMessage{{Job: rec.ID, Kind: "hash", Offset: rec.HashFrom}}
+	first := 1
+	if rec.DataHash {
+		first = 2 // part 1 waits for the data hash
+	}
+	for n := first; n <= parts; n += perMessage {
+		msgs = append(msgs, jobMessage{Job: rec.ID, Kind: "parts", First: n, Last: min(n+perMessage-1, parts)})
+	}
+	if err := j.backend.Send(msgs); err != nil {
+		err = fmt.Errorf("job %s: queueing its work: %w", rec.ID, err)
+		if ended, ferr := j.backend.Fail(rec.ID, err.Error()); ferr == nil && ended {
+			err = errors.Join(err, store.AbortMultipartUpload(key, rec.UploadID))
+		}
+		return nil, err
+	}
+	v := &jobView{Record: *rec, State: jobState{Status: "running", HashOffset: rec.HashFrom, Created: j.now().UnixMilli()}}
+	return j.answer(v), nil
+}
+
+// jobID is the {id} of /v1/jobs/{id}.
+func jobID(path string) (string, error) {
+	id := strings.TrimPrefix(path, "/v1/jobs/")
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("no job %q (job ids are 32 hex digits)", id)}
+	}
+	return id, nil
+}
+
+func (j *jobs) view(id string) (*jobView, error) {
+	v, err := j.backend.View(id)
+	if errors.Is(err, errJobNotFound) {
+		return nil, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("no job %q", id)}
+	}
+	return v, err
+}
+
+// status handles GET /v1/jobs/{id}.
+func (j *jobs) status(id string) (*jobAnswer, error) {
+	v, err := j.view(id)
+	if err != nil {
+		return nil, err
+	}
+	return j.answer(v), nil
+}
+
+// cancel handles DELETE /v1/jobs/{id}: the job ends and its upload is
+// aborted, so no object appears and no upload stays open. Parts still
+// being made find the job cancelled (or their upload gone) and stop.
+func (j *jobs) cancel(store objectStore, id string) (*jobAnswer, error) {
+	v, err := j.view(id)
+	if err != nil {
+		return nil, err
+	}
+	st, ended, err := j.backend.Cancel(id)
+	if err != nil {
+		return nil, err
+	}
+	v.State = *st
+	if !ended {
+		return nil, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("job %s is %s, not running: nothing to cancel", id, st.Status), Key: v.Record.Key}
+	}
+	if err := store.AbortMultipartUpload(v.Record.Key, v.Record.UploadID); err != nil {
+		return nil, err
+	}
+	return j.answer(v), nil
+}
+
+// errJobOver: the job is no longer running; its messages are dropped.
+var errJobOver = errors.New("the job is no longer running")
+
+// permanentError is a failure a retry cannot fix (inputs changed since the
+// job was planned): the job fails at once.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// consume handles one queue message; attempts is its delivery count. A nil
+// error acks it; retry says whether a failure should be retried.
+func (j *jobs) consume(ctx context.Context, body string, attempts int) (retry bool, err error) {
+	var m jobMessage
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return false, fmt.Errorf("queue message %q: %w", body, err)
+	}
+	err = j.work(ctx, &m)
+	switch {
+	case err == nil, errors.Is(err, errJobOver):
+		return false, nil
+	case errors.Is(err, errJobNotFound):
+		return false, err
+	}
+	var perm permanentError
+	if errors.As(err, &perm) || attempts >= jobMaxAttempts {
+		msg := fmt.Sprintf("%s message for parts %d–%d / offset %d failed (attempt %d): %v", m.Kind, m.First, m.Last, m.Offset, attempts, err)
+		if ended, ferr := j.backend.Fail(m.Job, msg); ferr != nil {
+			return true, errors.Join(err, ferr)
+		} else if ended {
+			if v, verr := j.backend.View(m.Job); verr == nil {
+				err = errors.Join(err, j.store.AbortMultipartUpload(v.Record.Key, v.Record.UploadID))
+			}
+		}
+		return false, err
+	}
+	return true, err
+}
+
+func (j *jobs) work(ctx context.Context, m *jobMessage) error {
+	v, err := j.backend.View(m.Job)
+	if err != nil {
+		return err
+	}
+	if v.State.Status != "running" {
+		return errJobOver
+	}
+	var st *jobState
+	switch m.Kind {
+	case "parts":
+		st, err = j.makeParts(ctx, v, m.First, m.Last)
+	case "first":
+		st, err = j.makeParts(ctx, v, 1, 1)
+	case "hash":
+		st, err = j.hashStep(ctx, v, m.Offset)
+	default:
+		return permanentError{fmt.Errorf("queue message of unknown kind %q", m.Kind)}
+	}
+	if err != nil {
+		return err
+	}
+	return j.completeIfDone(v, st)
+}
+
+func inputETags(store objectStore, inputs map[string]checkpoint.Input) (map[string]string, error) {
+	etags := make(map[string]string, len(inputs))
+	for key := range inputs {
+		etag, err := store.ETag(key)
+		if err != nil {
+			return nil, err
+		}
+		etags[key] = etag
+	}
+	return etags, nil
+}
+
+// plan re-plans the job from its request and checks that it is the plan
+// the job started with: same size, same header bytes.
+func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
+	req := rec.Request
+	inputs, err := openInputs(j.store, append([]string{req.Model, req.VAE}, req.Clip...))
+	if err != nil {
+		return nil, err
+	}
+	etags, err := inputETags(j.store, inputs)
+	if err != nil {
+		return nil, err
+	}
+	for key, etag := range etags {
+		if etag != rec.InputETags[key] {
+			return nil, permanentError{fmt.Errorf("%s: input %s was written since the job was planned (etag %s, was %s); start a new job", rec.Key, key, etag, rec.InputETags[key])}
+		}
+	}
+	save, err := req.saveRequest(inputs, rec.Title)
+	if err != nil {
+		return nil, permanentError{err}
+	}
+	plan, err := checkpoint.PlanCheckpoint(save)
+	if err != nil {
+		return nil, permanentError{err}
+	}
+	sum := sha256.Sum256(plan.Header)
+	if plan.Size != rec.Size || hex.EncodeToString(sum[:]) != rec.HeaderSHA256 {
+		return nil, permanentError{fmt.Errorf("%s: the plan changed since the job was planned (now %d bytes, was %d)", rec.Key, plan.Size, rec.Size)}
+	}
+	return plan, nil
+}
+
+// makeParts makes the parts first…last that are not recorded yet, each
+// run of missing parts from one window of the plan, recording every part
+// as soon as it is uploaded.
+func (j *jobs) makeParts(ctx context.Context, v *jobView, first, last int) (*jobState, error) {
+	rec := &v.Record
+	st := &v.State
+	plan, err := j.plan(rec)
+	if err != nil {
+		return nil, err
+	}
+	if first == 1 && rec.DataHash {
+		// Part 1 holds the header: patch the data hash the lane computed.
+		if v.State.HashSHA256 == "" {
+			return nil, fmt.Errorf("%s: part 1 is due before the data hash is known", rec.Key)
+		}
+		header := append([]byte(nil), plan.Header...)
+		copy(header[plan.HashSlot:], v.State.HashSHA256)
+		plan.Header = header
+	}
+	var upload multipartUpload
+	for n := first; n <= last; {
+		if _, done := v.Parts[n]; done {
+			n++
+			continue
+		}
+		end := n
+		for end < last {
+			if _, done := v.Parts[end+1]; done {
+				break
+			}
+			end++
+		}
+		if upload == nil {
+			if upload, err = j.store.ResumeMultipartUpload(rec.Key, rec.UploadID, rec.PartSize); err != nil {
+				return nil, err
+			}
+		}
+		lo, _ := rec.part(n)
+		_, hi := rec.part(end)
+		win, err := checkpoint.Window(ctx, plan, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		sink := newPartSink(rec.Key, upload, rec.PartSize, n, func(p, size int) error {
+			s, err := j.backend.PartDone(rec.ID, p, upload.ETag(p), int64(size))
+			if err != nil {
+				return err
+			}
+			if st = s; s.Status != "running" {
+				return errJobOver
+			}
+			return nil
+		})
+		if err := checkpoint.Execute(ctx, win, sink, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
+			return nil, err
+		}
+		n = end + 1
+	}
+	return st, nil
+}
+
+// hashStep advances the hash lane from offset by one invocation's budget.
+func (j *jobs) hashStep(ctx context.Context, v *jobView, offset int64) (*jobState, error) {
+	rec := &v.Record
+	end := min(offset+rec.invocationBytes(), rec.Size)
+	if v.State.HashOffset != offset {
+		// A repeated message: the step was recorded. Its follow-up may
+		// not have been sent (the invocation ended in between): send it
+		// again; a duplicate of that one is dropped the same way.
+		if v.State.HashOffset == end {
+			return &v.State, j.sendAfterHash(rec, end)
+		}
+		return &v.State, nil
+	}
+	h := sha256.New()
+	if len(v.State.HashState) > 0 {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(v.State.HashState); err != nil {
+			return nil, permanentError{fmt.Errorf("job %s: stored hash state: %w", rec.ID, err)}
+		}
+	}
+	plan, err := j.plan(rec)
+	if err != nil {
+		return nil, err
+	}
+	win, err := checkpoint.Window(ctx, plan, offset, end)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkpoint.Execute(ctx, win, &hashSink{h: h}, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
+		return nil, err
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	sum := ""
+	if end == rec.Size {
+		if rec.DataHash {
+			sum = "0x" + hex.EncodeToString(h.Sum(nil))
+		} else {
+			sum = hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	st, ok, err := j.backend.HashStep(rec.ID, offset, end, state, sum)
+	if err != nil || !ok {
+		return st, err
+	}
+	return st, j.sendAfterHash(rec, end)
+}
+
+// sendAfterHash queues what follows the hash lane's step ending at end.
+func (j *jobs) sendAfterHash(rec *jobRecord, end int64) error {
+	switch {
+	case end < rec.Size:
+		return j.backend.Send([]jobMessage{{Job: rec.ID, Kind: "hash", Offset: end}})
+	case rec.DataHash:
+		return j.backend.Send([]jobMessage{{Job: rec.ID, Kind: "first"}})
+	}
+	return nil
+}
+
+// completeIfDone completes the upload once every part and the hash are
+// recorded; of the invocations that see that, the one that claims the job
+// does it.
+func (j *jobs) completeIfDone(v *jobView, st *jobState) error {
+	rec := &v.Record
+	if st == nil || st.Status != "running" || st.PartsDone != rec.Parts || st.HashOffset != rec.Size {
+		return nil
+	}
+	claimed, err := j.backend.Claim(rec.ID)
+	if err != nil || !claimed {
+		return err
+	}
+	fail := func(err error) error {
+		if _, ferr := j.backend.Fail(rec.ID, err.Error()); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return permanentAfterFail{errors.Join(err, j.store.AbortMultipartUpload(rec.Key, rec.UploadID))}
+	}
+	done, err := j.backend.View(rec.ID)
+	if err != nil {
+		return err
+	}
+	parts := make([]uploadedPart, rec.Parts)
+	for n := 1; n <= rec.Parts; n++ {
+		etag, ok := done.Parts[n]
+		if !ok {
+			return fail(fmt.Errorf("%s: part %d is not recorded", rec.Key, n))
+		}
+		parts[n-1] = uploadedPart{N: n, ETag: etag}
+	}
+	// As in multipartSink.Finish: R2 multipart uploads take no
+	// precondition, so check right before completing.
+	if _, err := j.store.Head(rec.Key); !errors.Is(err, errObjectNotFound) {
+		if err == nil {
+			err = fmt.Errorf("%s: %w", rec.Key, errKeyTaken)
+		}
+		return fail(err)
+	}
+	if err := j.store.CompleteMultipartUpload(rec.Key, rec.UploadID, parts); err != nil {
+		return fail(err)
+	}
+	return j.backend.Finish(rec.ID)
+}
+
+// permanentAfterFail: the job has been failed already; the message is acked.
+type permanentAfterFail struct{ error }
+
+func (e permanentAfterFail) Is(target error) bool { return target == errJobOver }
+
+// hashSink hashes what is written; a hash pass over a window of the plan.
+type hashSink struct{ h hash.Hash }
+
+func (s *hashSink) Write(p []byte) (int, error) { return s.h.Write(p) }
+func (s *hashSink) Finish() error               { return nil }
+func (s *hashSink) Abort() error                { return nil }
