@@ -44,7 +44,12 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   await page.getByText('Metadata', { exact: true }).click();
   await page.getByLabel('Prompt (API format JSON)').fill('{"4": {"class_type": "CheckpointSave", "inputs": {"filename_prefix": "checkpoints/ComfyUI"}}}');
   await page.getByLabel('Workflow JSON file').setInputFiles(workflowFile);
-  await page.getByLabel('Author').fill('Page Tester');
+  // Title, Author and Description are the ModelSpec editor's (one set on the page).
+  const editor = page.locator('[data-ckpt-metadata-editor]');
+  await editor.locator('summary').first().click();
+  await editor.getByLabel('Author', { exact: true }).fill('Page Tester');
+  await editor.getByLabel('Author', { exact: true }).press('Tab');
+  await expect(page.locator('[data-role="plan-metadata"]')).toContainText('author');
 
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });
   await u.save.click();

@@ -263,9 +263,17 @@ base('direct download: the name the plan line shows, the result by the Save butt
   expect(download.suggestedFilename()).toBe('ComfyUI_00001_.safetensors');
   await download.cancel();
   // The result names the file, in the status region (a live region) next to Save.
-  await expect(u.result).toContainText('Downloading ComfyUI_00001_.safetensors');
-  await expect(u.result).toContainText('keep them unchanged until the download finishes');
+  await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors');
+  await expect(u.result).toContainText('Keep the input files unchanged until the download finishes');
+  // What the page knows: the header and the file slices it handed over, and
+  // where the download's own progress is.
+  await expect(u.result).toContainText(/The page handed over the header \([\d.]+ [kKM]B\) and \d+ slices of your files \(2\.\d+ GB\)/);
+  await expect(u.result).toContainText("browser's downloads list");
   await expect(u.result).toContainText('The download is named ComfyUI_00001_.safetensors: a download cannot keep the checkpoints/ folder.');
+  await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'saved');
+  // The counter moves on, as after a save to browser storage: the next
+  // download is not named like this one.
+  await expect(u.plan).toContainText('Will download ComfyUI_00002_.safetensors');
   await expect(u.status).toContainText('ComfyUI_00001_.safetensors');
   expect(await u.status.getAttribute('role')).toBe('status');
   await expect(u.status).not.toContainText(/\b0 s\b/);
@@ -408,7 +416,7 @@ base('a prefix typed and Save clicked at once: the click saves, under the typed 
   const download = await downloading;
   expect(download.suggestedFilename()).toBe('typed_00001_.safetensors');
   await download.cancel();
-  await expect(u.result).toContainText('Downloading typed_00001_.safetensors');
+  await expect(u.result).toContainText('Handed to your browser\'s downloads: typed_00001_.safetensors');
   await expect(u.plan).toContainText('Will download typed_00001_.safetensors');
 });
 

@@ -47,7 +47,7 @@ test('flux_dev (34 GB) → Download directly: the whole Blob reads back with the
   await page.getByLabel('Download directly (uses no browser storage)').check();
   await expect(u.plan).toContainText('Will download ComfyUI_00001_.safetensors: FLUX.1 [dev] checkpoint');
   await u.save.click();
-  await expect(u.result).toContainText('Downloading ComfyUI_00001_.safetensors', { timeout: 5 * 60_000 });
+  await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors', { timeout: 5 * 60_000 });
   await expect(u.alert).toBeEmpty();
   const save = await page.evaluate(() => (globalThis as any).ckptpack.saver.stats.lastSave);
   expect(save.bytes).toBeGreaterThan(30e9);

@@ -53,15 +53,18 @@ test('hostile metadata in a picked file and in the form stays inert text', async
   // Hostile text typed into the form (title, prompt) and a hostile workflow
   // file go through planning too.
   await page.getByText('Metadata', { exact: true }).click();
-  await page.getByLabel('Title').fill(IMG);
-  await page.getByLabel('Description').fill(SCRIPT);
+  const editor = page.locator('[data-ckpt-metadata-editor]');
+  await editor.locator('summary').first().click();
+  await editor.getByLabel('Title', { exact: true }).fill(IMG);
+  await editor.getByLabel('Description', { exact: true }).fill(SCRIPT);
   await page.getByLabel('Prompt (API format JSON)').fill(JSON.stringify({ 1: { class_type: SCRIPT } }));
   await page.getByLabel('Workflow JSON file').setInputFiles(hostileWorkflow);
   await expect(page.getByText(/Will write checkpoints\/ComfyUI_00001_\.safetensors/)).toBeVisible();
 
   expect(dialogs).toEqual([]);
   expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
-  expect(await page.locator('.ckpt-saver img, .ckpt-saver script, .ckpt-saver [onerror]').count()).toBe(0);
+  // The only img is the ModelSpec editor's own thumbnail preview, empty (no src) with no thumbnail chosen.
+  expect(await page.locator('.ckpt-saver img:not(.ckpt-thumb > img), .ckpt-saver img[src], .ckpt-saver script, .ckpt-saver [onerror]').count()).toBe(0);
   // The only script element is the page's own module.
   expect(await page.locator('script').count()).toBe(1);
 });

@@ -23,7 +23,7 @@ base('Download directly: sd15 as a Blob of file slices, verified byte for byte',
   const download = await downloadEvent;
   expect(download.suggestedFilename()).toBe('ComfyUI_00001_.safetensors');
   const file = await download.path();
-  await expect(u.result).toContainText('Downloading ComfyUI_00001_.safetensors');
+  await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors');
   await expect(u.alert).toBeEmpty();
   const result = await verifyCheckpoint('sd15', file);
   expect(result.ok, result.output).toBe(true);

@@ -74,11 +74,48 @@ test('extract the VAE of the sd15 checkpoint: the bytes VAESave writes', async (
   expect(download.suggestedFilename()).toBe('ComfyUI_vae_00001_.safetensors');
   const file = await download.path();
   expect(await sha256(file)).toBe(await sha256(fixtureFile('sd15', 'vae')));
-  await expect(t.status).toContainText('Saved vae/ComfyUI_vae_00001_.safetensors');
+  // A finished run says it is done, in the status and the progress line.
+  await expect(t.status).toContainText('Done: saved vae/ComfyUI_vae_00001_.safetensors');
+  await expect(t.panel.locator('.ckpt-progress')).toContainText(/^Done: 335 MB in /);
+  await expect(t.panel).toHaveAttribute('data-tools-state', 'done');
   await expect(t.alert).toBeEmpty();
   // The counter moved on, as ComfyUI's does.
   await expect(t.plan).toContainText('Will write vae/ComfyUI_vae_00002_.safetensors');
+  // Setting up the next run clears the last run's progress.
+  await t.operation.selectOption({ label: 'Extract the diffusion model (as ModelSave)' });
+  await expect(t.panel.locator('.ckpt-progress')).toBeHidden();
+  await expect(t.panel).toHaveAttribute('data-tools-state', 'setup');
 });
+
+for (const size of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+  test(`${size.width}×${size.height}: runs that would change nothing say so and keep Run off`, async ({ app }, testInfo) => {
+    const { page } = app;
+    await page.setViewportSize(size);
+    const t = tools(page);
+    await openTools(page);
+    // The sd15 UNet fixture is F16 already.
+    await t.file.setInputFiles(fixtureFile('sd15', 'unet'));
+    await t.operation.selectOption({ label: 'Convert precision' });
+    await t.target.selectOption('fp16');
+    const noOp = t.panel.locator('[data-role="tools-noop"]');
+    await expect(noOp).toContainText('Nothing to convert: no tensor of unet.safetensors changes');
+    await expect(t.status).toContainText('Nothing to convert');
+    await expect(t.run).toBeDisabled();
+    const shot = testInfo.outputPath(`tools-noop-convert-${size.width}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    await testInfo.attach('tools-noop-convert', { path: shot, contentType: 'image/png' });
+    // The F32 VAE does convert: Run turns on.
+    await t.file.setInputFiles(fixtureFile('sd15', 'vae'));
+    await expect(t.plan).toContainText('Converts 248 tensors');
+    await expect(noOp).toHaveCount(0);
+    await expect(t.run).toBeEnabled();
+    // Prune of a file with nothing to prune (no EMA, no keys ComfyUI ignores).
+    await t.file.setInputFiles(fixtureFile('sd15', 'vae'));
+    await t.operation.selectOption({ label: 'Prune (EMA, unused keys)' });
+    await expect(noOp).toContainText('Nothing to prune: vae.safetensors has no EMA weights');
+    await expect(t.run).toBeDisabled();
+  });
+}
 
 test('fp16 conversion: census and size before saving, no direct download, same bytes as the CLI', async ({ app }) => {
   const { page } = app;

@@ -343,7 +343,7 @@ func (b *planBuilder) resolveEncoders(arch *comfy.Arch) ([]encoderUse, error) {
 	var missing []string
 	for _, s := range arch.Encoders {
 		if _, ok := found[s.Kind]; !ok && !s.Optional {
-			missing = append(missing, comfy.DisplayTE(s.Kind)+" ("+s.Kind+")")
+			missing = append(missing, comfy.DisplayTE(s.Kind))
 		}
 	}
 	if len(arch.OneOf) > 0 && !slices.ContainsFunc(arch.OneOf, func(k string) bool { _, ok := found[k]; return ok }) {
@@ -354,8 +354,8 @@ func (b *planBuilder) resolveEncoders(arch *comfy.Arch) ([]encoderUse, error) {
 		missing = append(missing, strings.Join(names, " or "))
 	}
 	if len(missing) > 0 {
-		return nil, slotErrorf(SlotClip, "", "%s needs %s; no input holds %s: %w",
-			arch.Class, describeEncoders(arch), strings.Join(missing, " or "), ErrMissingComponent)
+		return nil, slotErrorf(SlotClip, "", "this %s model also needs %s (it takes %s): %w",
+			arch.Class, strings.Join(missing, " and "), describeEncoders(arch), ErrMissingComponent)
 	}
 	if len(uses) == 0 {
 		return nil, slotErrorf(SlotClip, "", "%s needs %s: %w", arch.Class, describeEncoders(arch), ErrMissingComponent)

@@ -70,6 +70,10 @@ type HeaderError struct {
 	Rule   error  // one of the Err… sentinels above
 	Detail string // what exactly is wrong, with the values found
 	Err    error  // underlying error (I/O), if any
+	// Looks is what the file seems to be instead ("text", "a ZIP
+	// archive" …) when its first bytes are no safetensors header at all:
+	// the message then leads with it, the rule behind.
+	Looks string
 }
 
 func (e *HeaderError) Error() string {
@@ -80,9 +84,14 @@ func (e *HeaderError) Error() string {
 	if e.Tensor != "" {
 		s += ": tensor " + strconv.Quote(e.Tensor)
 	}
-	s += ": " + e.Rule.Error()
+	rule := e.Rule.Error()
 	if e.Detail != "" {
-		s += " (" + e.Detail + ")"
+		rule += " (" + e.Detail + ")"
+	}
+	if e.Looks != "" {
+		s += ": not a safetensors model file — it looks like " + e.Looks + " (" + rule + ")"
+	} else {
+		s += ": " + rule
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

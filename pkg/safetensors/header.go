@@ -100,11 +100,16 @@ func ReadHeader(in Input) (*Header, error) {
 		return fail(ErrReadFailed, "first 8 bytes", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
-	if n > MaxHeaderSize {
-		return fail(ErrHeaderTooLarge, fmt.Sprintf("N = %d", n), nil)
-	}
-	if int64(n) > in.Size-8 {
-		return fail(ErrInvalidHeaderLength, fmt.Sprintf("8 + N = %d bytes, file has %d", 8+n, in.Size), nil)
+	if n > MaxHeaderSize || int64(n) > in.Size-8 {
+		e := &HeaderError{File: in.Name, Rule: ErrHeaderTooLarge, Detail: fmt.Sprintf("N = %d", n)}
+		if n <= MaxHeaderSize {
+			e.Rule, e.Detail = ErrInvalidHeaderLength, fmt.Sprintf("8 + N = %d bytes, file has %d", 8+n, in.Size)
+		}
+		head := make([]byte, min(in.Size, 512))
+		if readFullAt(in.R, head, 0) == nil {
+			e.Looks = looksLike(head)
+		}
+		return nil, e
 	}
 	raw := make([]byte, n)
 	if err := readFullAt(in.R, raw, 8); err != nil {

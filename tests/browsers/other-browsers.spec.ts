@@ -110,7 +110,7 @@ for (const name of ['firefox', 'webkit'] as BrowserName[]) {
       await until(b, 'progress', `const p = document.querySelector('[data-role="progress"]');
         return p && p.value > 0 && p.value < p.max && !document.querySelector('[data-role="cancel"]').disabled;`);
       await b.click('[data-role="cancel"]');
-      await until(b, 'the cancelled save', `return document.querySelector('[role="status"]').textContent.includes('Save cancelled; nothing was kept.');`);
+      await until(b, 'the cancelled save', `return document.querySelector('[role="status"]').textContent.includes('Cancelled: nothing was kept.');`);
       expect(await opfsPaths(b)).toEqual(storedBefore);
       // The download of a blob save starts only with the engine's done reply.
       expect(await readdir(b.downloads)).toEqual([]);

@@ -398,12 +398,12 @@ func (w *worker) prepare(ctx context.Context, data js.Value) (*planned, *failure
 	// Without OPFS (an old or locked-down browser) the file and blob sinks
 	// still work: the counter then starts at 1, and only an OPFS save fails.
 	root, rootErr := opfsRoot()
-	out, err := job.ResolveOutput(opts.FilenamePrefix, time.Now(), func(sub string) ([]string, error) {
+	out, err := job.ResolveOutput(opts.FilenamePrefix, time.Now(), job.WithTaken(func(sub string) ([]string, error) {
 		if rootErr != nil {
 			return nil, nil
 		}
 		return entryNames(root, sub)
-	})
+	}, opts.TakenNames))
 	if err != nil {
 		return nil, &failure{Code: job.CodeInput, Err: fmt.Errorf("filename prefix %q: %w", opts.FilenamePrefix, err)}
 	}

@@ -71,6 +71,10 @@ const SLOT_WANTED = { model: 'a diffusion model', clip: 'text encoders', vae: 'a
  *   (PROTOCOL.md "options"), e.g. the metadata editor's {modelspec, hash};
  *   they are part of every plan, so Save stays off while they are invalid.
  *   Call the returned optionsChanged() when they change.
+ * @param {boolean} [options.modelspecFields] show the saver's own Title,
+ *   Author and Description fields (default: only without extraOptions; a
+ *   host with the ModelSpec editor gives its fields through extraOptions,
+ *   so the page shows one set).
  * @param {(done: object) => void} [options.onSaved] called with each
  *   successful save's done reply.
  * @param {'classic'|'module'} [options.workerType]
@@ -163,6 +167,10 @@ export function mountSaver(container, options = {}) {
   let dropProblems = []; // files of the last drop that fit no slot
   let reading = ''; // the file routeFiles is reading now
   const objectURLs = new Set();
+  // Output paths handed out by a download or a file on disk: they leave
+  // nothing in browser storage, so the engine is told (options.takenNames)
+  // and the next save's counter moves on.
+  const takenNames = new Set();
   const listeners = [];
   const stats = {
     readyMs: NaN,
@@ -177,6 +185,13 @@ export function mountSaver(container, options = {}) {
   if (defaults.filenamePrefix) ui.prefix.value = defaults.filenamePrefix;
   if (defaults.embedWorkflow === false) ui.disableMetadata.checked = true;
   ui.metadataFields.hidden = !showMetadataFields;
+  // One set of Title/Author/Description: the ModelSpec editor's, when the
+  // host has one (it passes extraOptions).
+  const modelspecFields = options.modelspecFields ?? !options.extraOptions;
+  for (const field of [ui.title, ui.author, ui.description]) field.closest('label').hidden = !modelspecFields;
+  // What metadata the planned header carries, under the plan line.
+  const planMetadata = el('p', { class: 'ckpt-plan ckpt-plan-metadata', 'data-role': 'plan-metadata' });
+  ui.plan.after(planMetadata);
   if (options.metadataProvider) {
     // The provided prompt and workflow are embedded unless this is ticked:
     // keep the switch in view, not inside the collapsed Metadata section.
@@ -288,10 +303,16 @@ export function mountSaver(container, options = {}) {
   }
 
   function errorText(error) {
-    if (error instanceof EngineError && error.file && !error.message.includes(error.file)) {
-      return `${error.file}: ${error.message}`;
+    let message = error?.message ?? String(error);
+    if (!(error instanceof EngineError)) return message;
+    // The engine says "clip slot: …" (the CLI's words); the page names the
+    // slot as it is labelled on screen.
+    const slotPrefix = `${error.slot} slot: `;
+    if (SLOT_LABELS[error.slot] && message.startsWith(slotPrefix)) {
+      message = `${SLOT_LABELS[error.slot]}: ${message.slice(slotPrefix.length)}`;
     }
-    return error?.message ?? String(error);
+    if (error.file && !message.includes(error.file)) return `${error.file}: ${message}`;
+    return message;
   }
 
   function metadataDetails(metadata) {
@@ -398,8 +419,8 @@ export function mountSaver(container, options = {}) {
     section.classList.toggle('ckpt-slot-unneeded', !filled && note !== '');
     dropText.firstChild.textContent = !filled && note ? `${note} ` : !filled
       ? `Drop the ${noun} here, or `
-      : slot === 'clip' ? 'Drop another text encoder here, or ' : `Drop another ${noun} here to replace it, or `;
-    dropText.lastChild.textContent = slot === 'clip' ? 'choose files' : 'choose a file';
+      : slot === 'clip' ? 'Drop another text encoder here to add it, or ' : `Drop another ${noun} here to replace it, or `;
+    dropText.lastChild.textContent = slot !== 'clip' ? 'choose a file' : filled ? 'choose the files again' : 'choose files';
     dropText.lastChild.hidden = !filled && note !== '';
   }
 
@@ -421,7 +442,8 @@ export function mountSaver(container, options = {}) {
   /** Everything the alert lists: the blocking problems, dropped files that fit no slot, a failed save. */
   function alertProblems() {
     const problems = [...blockingProblems(), ...dropProblems];
-    if (outcome?.kind === 'failed' || outcome?.kind === 'cancelled') problems.push(outcome.message);
+    // A cancelled save is no problem: the status alone says so.
+    if (outcome?.kind === 'failed') problems.push(outcome.message);
     return [...new Set(problems.filter(Boolean))];
   }
 
@@ -467,9 +489,30 @@ export function mountSaver(container, options = {}) {
     return `Will write ${plan.path || plan.fileName}: ${what}, into browser storage, then download it.${noFolder}`;
   }
 
+  /** Which metadata the planned header carries, in words: "Metadata: title “ComfyUI 1”, author, thumbnail, prompt and workflow." */
+  function metadataText(meta) {
+    const named = [];
+    const title = meta['modelspec.title'];
+    if (title) named.push(`title “${clipText(title, 80)}”`);
+    const fields = [['modelspec.author', 'author'], ['modelspec.description', 'description'], ['modelspec.thumbnail', 'thumbnail'],
+      ['modelspec.license', 'license'], ['modelspec.tags', 'tags'], ['modelspec.trigger_phrase', 'trigger phrase'],
+      ['modelspec.hash_sha256', 'SHA-256 hash'], ['prompt', 'prompt'], ['workflow', 'workflow']];
+    for (const [key, words] of fields) if (meta[key]) named.push(words);
+    const known = new Set(['modelspec.title', ...fields.map(([key]) => key)]);
+    // The rest (format, modelspec.architecture …) by name while few.
+    const others = Object.keys(meta).filter((key) => !known.has(key)).sort();
+    if (others.length > 0 && others.length <= 3) named.push(...others);
+    else if (others.length > 3) named.push(`${others.length} other keys`);
+    if (named.length === 0) return 'Metadata: none.';
+    const list = named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)}` : named[0];
+    return `Metadata: ${list}.`;
+  }
+
   function renderPlan() {
     const sink = selectedSink();
     ui.plan.textContent = lastPlan ? planText(lastPlan, sink) : '';
+    planMetadata.textContent = lastPlan ? metadataText(lastPlan.metadata ?? {}) : '';
+    planMetadata.hidden = !lastPlan;
     const meta = lastPlan?.metadata ?? {};
     ui.predictionField.hidden = !predictionSelectable && ui.prediction.value === 'auto';
     ui.title.placeholder = meta['modelspec.title'] ? `${meta['modelspec.title']} (as ComfyUI names it)` : '';
@@ -549,6 +592,8 @@ export function mountSaver(container, options = {}) {
     if (typeof content === 'string') ui.status.textContent = content;
     else ui.status.replaceChildren(outcomeElement());
     ui.status.classList.toggle('ckpt-status-done', typeof content !== 'string');
+    ui.status.classList.toggle('ckpt-status-cancelled', !activeSave && outcome?.kind === 'cancelled');
+    root.dataset.outcome = activeSave ? 'running' : outcome?.kind ?? 'none';
   }
 
   /** Draws everything that follows from the state. */
@@ -582,17 +627,20 @@ export function mountSaver(container, options = {}) {
   const sameFile = (a, b) => a === b || (a.name === b.name && a.size === b.size && a.lastModified === b.lastModified);
 
   /**
-   * Puts files into one slot (its picker or a drop onto it): the text
-   * encoders slot adds them (a file already there is not added twice), the
-   * other slots take the last one. A file is a File or a folder item
-   * (folder.js): both are inspected by the engine alike.
+   * Puts files into one slot. A drop onto the text encoders slot adds them
+   * (a file already there is not added twice); its picker replaces the list,
+   * as choosing files again does anywhere else (mode 'replace'). The other
+   * slots take the last file. A file is a File or a folder item (folder.js):
+   * both are inspected by the engine alike.
    */
-  function putInSlot(slot, files) {
+  function putInSlot(slot, files, mode = 'add') {
     if (activeSave || files.length === 0) return;
     dropProblems = [];
-    const fresh = slot === 'clip' ? files.filter((f) => !slots.clip.some((e) => sameFile(e.file, f))) : files.slice(-1);
+    const unique = files.filter((f, i) => files.findIndex((g) => sameFile(f, g)) === i);
+    const keep = slot === 'clip' && mode === 'add' ? slots.clip : [];
+    const fresh = slot === 'clip' ? unique.filter((f) => !keep.some((e) => sameFile(e.file, f))) : unique.slice(-1);
     const entries = fresh.map(inspectingEntry);
-    slots[slot] = slot === 'clip' ? [...slots.clip, ...entries] : entries;
+    slots[slot] = [...keep, ...entries];
     slotsChanged();
     inspectEntries(slot, entries);
   }
@@ -802,6 +850,19 @@ export function mountSaver(container, options = {}) {
     return new Blob(pieces, { type: 'application/octet-stream' });
   }
 
+  /** What a blob hand-off gives the download manager: computed bytes and file slices. */
+  function handedOver(parts) {
+    const counted = { inlineBytes: 0, slices: 0, sliceBytes: 0 };
+    for (const part of parts ?? []) {
+      if (part.bytes) counted.inlineBytes += part.bytes.byteLength ?? part.bytes.size ?? 0;
+      else {
+        counted.slices += 1;
+        counted.sliceBytes += part.end - part.start;
+      }
+    }
+    return counted;
+  }
+
   function schedulePlan() {
     clearTimeout(planTimer);
     planGeneration += 1;
@@ -921,6 +982,7 @@ export function mountSaver(container, options = {}) {
       prediction: ui.prediction.value,
       ...(ui.quantize?.value ? { quantize: ui.quantize.value } : {}),
       sha256: false,
+      takenNames: [...takenNames],
       ...(await options.extraOptions?.()), // e.g. the metadata editor's {modelspec, hash}
     };
   }
@@ -968,7 +1030,7 @@ export function mountSaver(container, options = {}) {
         activeSave = null;
         setFormDisabled(false);
         outcome = error?.name === 'AbortError'
-          ? { kind: 'cancelled', status: 'Save cancelled: no file chosen.', message: '' }
+          ? { kind: 'cancelled', status: 'Cancelled: no file chosen, nothing was written.' }
           : { kind: 'failed', status: 'Save failed.', message: `Could not open the save dialog: ${error.message}` };
         render();
         return;
@@ -1042,13 +1104,22 @@ export function mountSaver(container, options = {}) {
         };
       } else if (done.sink === 'blob') {
         startDownload(doc, blobFromParts(done.parts, requestFilesList(request)), done.name, objectURLs);
-        // The engine only planned the parts: the download manager copies the
-        // bytes now, so there is no write time to report.
+        takenNames.add(plan.path || plan.fileName);
+        // The engine only planned the parts: the browser's download manager
+        // copies the bytes now, out of the page's sight (a Blob's reads are
+        // not observable), so the page says what it handed over and where
+        // the progress is shown.
+        const handed = handedOver(done.parts);
         outcome = {
           kind: 'saved',
-          title: `Downloading ${done.name}`,
+          handedOver: true,
+          title: `Handed to your browser's downloads: ${done.name}`,
           lines: [
-            `${what}. Your browser reads it from your files as it saves: keep them unchanged until the download finishes.`,
+            `${what}. The page handed over the header (${formatBytes(handed.inlineBytes)}) and `
+              + `${handed.slices.toLocaleString('en-US')} ${handed.slices === 1 ? 'slice' : 'slices'} of your files `
+              + `(${formatBytes(handed.sliceBytes)}); your browser's download manager writes the file now. `
+              + 'Its progress, speed and Cancel are in the browser\'s downloads list (Ctrl+J, or the downloads button).',
+            'Keep the input files unchanged until the download finishes. The page is done: you can set up the next save.',
             downloadNameNote(plan.path, done.name),
           ].filter(Boolean),
         };
@@ -1058,6 +1129,7 @@ export function mountSaver(container, options = {}) {
           title: `Saved ${done.name}`,
           lines: [`${what}, written to the file you chose in ${took}.`],
         };
+        takenNames.add(plan.path || plan.fileName);
       }
       record.downloadStartedSeconds = (performance.now() - clickedAt) / 1000;
       stats.savesCompleted += 1;
@@ -1068,7 +1140,7 @@ export function mountSaver(container, options = {}) {
       }
     } catch (error) {
       if (error instanceof EngineError && error.code === 'cancelled') {
-        outcome = { kind: 'cancelled', status: 'Save cancelled; nothing was kept.', message: 'Save cancelled; no checkpoint was written.' };
+        outcome = { kind: 'cancelled', status: 'Cancelled: nothing was kept.' };
       } else {
         // A problem with one file is also shown on its slot.
         const located = problemLocation(error);
@@ -1209,7 +1281,7 @@ export function mountSaver(container, options = {}) {
       // The list above the drop zone shows what the slot holds; clearing the
       // input lets the same file be picked again after a Remove.
       input.value = '';
-      putInSlot(slot, files);
+      putInSlot(slot, files, 'replace');
     });
     listen(section, 'dragover', (event) => {
       if (!hasFiles(event)) return;

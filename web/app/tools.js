@@ -14,7 +14,7 @@
 
 import { EngineClient, EngineError } from './engine-client.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatDuration, formatProgress } from './format.js';
 import { recommendSink } from './sinks.js';
 import { dropZone } from './dropzone.js';
 
@@ -49,6 +49,29 @@ function el(doc, tag, props = {}, children = []) {
   }
   node.append(...children);
   return node;
+}
+
+/**
+ * Why a planned operation would change nothing ('' when it changes
+ * something): a convert with no tensor to convert, a prune with nothing to
+ * drop or fix. Such a run would only write a copy, so Run stays off.
+ */
+export function noOpReason(p, { op, options }, fileName) {
+  if (op === 'convert' && p.convert && p.convert.converted === 0) {
+    const target = p.convert.rule || 'the target precision';
+    // A torch file rewritten as .safetensors is a change even so.
+    if (!options?.to && !/\.(safetensors|sft)$/i.test(fileName ?? '')) return '';
+    return `Nothing to convert: no tensor of ${p.input} changes (${target}); ${p.convert.kept} kept as they are. `
+      + 'Run is off, since it would only write a copy.';
+  }
+  if (op === 'prune' && p.prune) {
+    const fixes = (p.prune.position_ids ?? []).filter((pid) => pid.action && pid.action !== 'kept').length;
+    if (p.prune.dropped_ema === 0 && p.prune.promoted_ema === 0 && p.prune.dropped_unused === 0 && fixes === 0) {
+      return `Nothing to prune: ${p.input} has no EMA weights and no keys ComfyUI ignores to drop. `
+        + 'Run is off, since it would only write a copy.';
+    }
+  }
+  return '';
 }
 
 function labelled(doc, text, control, cls = 'ckpt-field') {
@@ -242,6 +265,13 @@ export function mountTools(container, options = {}) {
 
     // keepStatus: planning again after a run leaves its result on screen.
     const replan = async ({ keepStatus = false } = {}) => {
+      if (!keepStatus) {
+        // A new setup: the last run's progress and result go.
+        progressBox.hidden = true;
+        progress.value = 0;
+        progressText.textContent = '';
+        root.dataset.toolsState = 'setup';
+      }
       convertBox.hidden = op.value !== 'convert';
       pruneBox.hidden = op.value !== 'prune';
       current = request();
@@ -262,8 +292,14 @@ export function mountTools(container, options = {}) {
         stats.lastPlan = p;
         renderPlan(p);
         updateSinks();
-        run.disabled = false;
-        if (!keepStatus) status.textContent = `Ready: ${p.outputs.length === 1 ? p.outputs[0].path : `${p.outputs.length} files`}, ${formatBytes(p.bytes)}.`;
+        const noOp = noOpReason(p, current, f.name);
+        run.disabled = noOp !== '';
+        if (noOp) {
+          plan.prepend(el(doc, 'p', { className: 'ckpt-tools-noop', dataset: { role: 'tools-noop' }, text: noOp }));
+          if (!keepStatus) status.textContent = noOp;
+        } else if (!keepStatus) {
+          status.textContent = `Ready: ${p.outputs.length === 1 ? p.outputs[0].path : `${p.outputs.length} files`}, ${formatBytes(p.bytes)}.`;
+        }
       } catch (error) {
         if (seq !== planSeq) return;
         if (!keepStatus) status.textContent = '';
@@ -301,10 +337,14 @@ export function mountTools(container, options = {}) {
       progress.max = Math.max(planned.bytes, 1);
       progress.value = 0;
       status.textContent = 'Writing…';
+      progressText.textContent = '';
+      root.dataset.toolsState = 'running';
+      const startedAt = performance.now();
       const job = engine().start('opRun', fields, {
         onProgress: (p) => {
           progress.value = p.done;
-          progressText.textContent = `${formatBytes(p.done)} of ${formatBytes(p.total)}, ${p.mbps} MB/s${p.etaSeconds >= 0 ? `, ${formatDuration(p.etaSeconds)} left` : ''}`;
+          // The saver's formatter: one wording for progress on the page.
+          progressText.textContent = formatProgress(p);
         },
       });
       runningId = job.id;
@@ -317,16 +357,26 @@ export function mountTools(container, options = {}) {
             const blob = new Blob(o.parts.map((part) => part.bytes ?? f.slice(part.start, part.end)));
             await download(o.name, blob);
           }
-          status.textContent = `Downloading ${done.blobOutputs.map((o) => o.name).join(', ')}.`;
+          status.textContent = `Done: handed ${done.blobOutputs.map((o) => o.name).join(', ')} to your browser's downloads; `
+            + 'its downloads list shows the progress. Keep the input file unchanged until it finishes.';
         } else if (done.sink === 'opfs') {
           for (const o of done.outputs) await download(o.name, await opfsFile(o.path));
-          status.textContent = `Saved ${done.outputs.map((o) => o.path).join(', ')} (${formatBytes(done.bytes)}) to browser storage; downloading.`;
+          status.textContent = `Done: saved ${done.outputs.map((o) => o.path).join(', ')} (${formatBytes(done.bytes)}) to browser storage; downloading.`;
         } else {
-          status.textContent = `Saved ${done.outputs.map((o) => o.name).join(', ')} (${formatBytes(done.bytes)}).`;
+          status.textContent = `Done: saved ${done.outputs.map((o) => o.name).join(', ')} (${formatBytes(done.bytes)}).`;
         }
+        progressText.textContent = `Done: ${formatBytes(done.bytes ?? planned.bytes)} in ${formatDuration((performance.now() - startedAt) / 1000)}.`;
+        root.dataset.toolsState = 'done';
       } catch (error) {
-        status.textContent = '';
-        showError(error);
+        if (error instanceof EngineError && error.code === 'cancelled') {
+          status.textContent = 'Cancelled: nothing was kept.';
+          root.dataset.toolsState = 'cancelled';
+        } else {
+          status.textContent = '';
+          showError(error);
+          root.dataset.toolsState = 'failed';
+        }
+        progressBox.hidden = true;
       } finally {
         runningId = null;
         cancel.disabled = true;

@@ -7,6 +7,7 @@ package job
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ckptpack/ckptpack/pkg/checkpoint"
@@ -44,6 +45,12 @@ type Options struct {
 	// validated by the engine; Hash stores modelspec.hash_sha256.
 	ModelSpec checkpoint.ModelSpec `json:"modelspec"`
 	Hash      bool                 `json:"hash"`
+	// TakenNames are output paths ("checkpoints/ComfyUI_00001_.safetensors")
+	// this page already handed out through a sink that leaves nothing in
+	// OPFS (a direct download, a file on disk): they count as existing
+	// entries, so the next save's counter moves on as it does after an OPFS
+	// save.
+	TakenNames []string `json:"takenNames"`
 	// Quantize writes the diffusion model's Linear weights in a ComfyUI
 	// quantization format while saving (fp8_scaled, fp8_e5m2_scaled, int8,
 	// mxfp8, nvfp4); QuantizeExclude (a Go regexp) keeps more weights high
@@ -152,4 +159,25 @@ func ResolveOutput(prefix string, now time.Time, entries func(subfolder string) 
 		return checkpoint.OutputName{}, err
 	}
 	return checkpoint.NextOutputName(sub, filename, names), nil
+}
+
+// WithTaken adds the taken output paths that lie in a subfolder to what
+// entries lists there (see Options.TakenNames).
+func WithTaken(entries func(subfolder string) ([]string, error), taken []string) func(string) ([]string, error) {
+	return func(sub string) ([]string, error) {
+		names, err := entries(sub)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range taken {
+			dir, name := "", p
+			if cut := strings.LastIndex(p, "/"); cut >= 0 {
+				dir, name = p[:cut], p[cut+1:]
+			}
+			if dir == sub && name != "" {
+				names = append(names, name)
+			}
+		}
+		return names, nil
+	}
 }

@@ -148,3 +148,26 @@ func TestQuotaMaskedByChromiumDoesNotRefuse(t *testing.T) {
 		t.Error("a 25 GiB free quota does not refuse 34 GiB")
 	}
 }
+
+func TestTakenNamesMoveTheCounterOn(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	stored := func(sub string) ([]string, error) {
+		if sub == "checkpoints" {
+			return []string{"ComfyUI_00001_.safetensors"}, nil
+		}
+		return nil, nil
+	}
+	taken := []string{"ComfyUI_00001_.safetensors", "ComfyUI_00002_.safetensors", "checkpoints/ComfyUI_00002_.safetensors", "other/ComfyUI_00009_.safetensors"}
+	out, err := ResolveOutput("ComfyUI", now, WithTaken(stored, taken))
+	if err != nil || out.Path() != "ComfyUI_00003_.safetensors" {
+		t.Errorf("root: %+v, %v", out, err)
+	}
+	out, err = ResolveOutput("checkpoints/ComfyUI", now, WithTaken(stored, taken))
+	if err != nil || out.Path() != "checkpoints/ComfyUI_00003_.safetensors" {
+		t.Errorf("checkpoints: %+v, %v", out, err)
+	}
+	out, err = ResolveOutput("ComfyUI", now, WithTaken(stored, nil))
+	if err != nil || out.Path() != "ComfyUI_00001_.safetensors" {
+		t.Errorf("nothing taken: %+v, %v", out, err)
+	}
+}
