@@ -224,29 +224,20 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := openInputs(store, append([]string{req.Model, req.VAE}, req.Clip...))
+	t, err := req.openTarget(store, j.now())
 	if err != nil {
 		return nil, err
 	}
-	subfolder, filename, err := checkpoint.ResolvePrefix(req.FilenamePrefix, j.now())
-	if err != nil {
-		return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("filename_prefix %q: %v", req.FilenamePrefix, err)}
-	}
-	entries, err := folderEntries(store, subfolder, filename)
-	if err != nil {
-		return nil, err
-	}
-	next := checkpoint.NextOutputName(subfolder, filename, entries)
 	// Jobs run for minutes, so two of them to one prefix would both see
 	// the same listing: the counter is reserved in a Durable Object.
-	counter, err := j.backend.ReserveCounter(strings.TrimSuffix(next.Path(), next.Name)+filename, next.Counter)
+	counter, err := j.backend.ReserveCounter(strings.TrimSuffix(t.next.Path(), t.next.Name)+t.filename, t.next.Counter)
 	if err != nil {
 		return nil, err
 	}
-	name := checkpoint.OutputNameAt(subfolder, filename, counter)
+	name := checkpoint.OutputNameAt(t.subfolder, t.filename, counter)
 	key := name.Path()
 
-	save, err := req.saveRequest(inputs, name.Title)
+	save, err := req.saveRequest(t.inputs, name.Title)
 	if err != nil {
 		return nil, err
 	}
@@ -262,8 +253,8 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	if parts > maxParts {
 		return nil, badRequest(`%s: %d bytes in parts of %d bytes are %d parts, more than R2's %d; use a larger "part_size"`, key, plan.Size, partSize, parts, maxParts)
 	}
-	if plan.HashSlot != 0 && int64(len(plan.Header)) > int64(partSize) {
-		return nil, &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%s: a %d-byte header is larger than one upload part (%d bytes), so modelspec.hash_sha256 cannot be patched into it; shorten the metadata or leave out \"hash\"", key, len(plan.Header), partSize)}
+	if err := headerFitsPart(key, plan, partSize); err != nil {
+		return nil, err
 	}
 	if req.InvocationBytes == 0 {
 		req.InvocationBytes = defaultInvocationBytes
@@ -278,7 +269,7 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	if plan.HashSlot != 0 {
 		rec.DataHash, rec.HashFrom = true, int64(len(plan.Header))
 	}
-	if rec.InputETags, err = inputETags(store, inputs); err != nil {
+	if rec.InputETags, err = inputETags(store, t.inputs); err != nil {
 		return nil, err
 	}
 	upload, err := store.CreateMultipartUpload(key, partSize)
@@ -435,7 +426,7 @@ func inputETags(store objectStore, inputs map[string]checkpoint.Input) (map[stri
 // the job started with: same size, same header bytes.
 func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
 	req := rec.Request
-	inputs, err := openInputs(j.store, append([]string{req.Model, req.VAE}, req.Clip...))
+	inputs, err := openInputs(j.store, req.inputKeys())
 	if err != nil {
 		return nil, err
 	}

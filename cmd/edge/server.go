@@ -253,23 +253,13 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := openInputs(store, append([]string{req.Model, req.VAE}, req.Clip...))
+	t, err := req.openTarget(store, s.now())
 	if err != nil {
 		return nil, err
 	}
+	key := t.next.Path()
 
-	subfolder, filename, err := checkpoint.ResolvePrefix(req.FilenamePrefix, s.now())
-	if err != nil {
-		return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("filename_prefix %q: %v", req.FilenamePrefix, err)}
-	}
-	entries, err := folderEntries(store, subfolder, filename)
-	if err != nil {
-		return nil, err
-	}
-	next := checkpoint.NextOutputName(subfolder, filename, entries)
-	key := next.Path()
-
-	save, err := req.saveRequest(inputs, next.Title)
+	save, err := req.saveRequest(t.inputs, t.next.Title)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +268,8 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 		return nil, err
 	}
 	partSize := partSizeFor(plan.Size)
-	if plan.HashSlot != 0 && int64(len(plan.Header)) > int64(partSize) {
-		return nil, &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%s: a %d-byte header is larger than one upload part (%d bytes), so modelspec.hash_sha256 cannot be patched into it; shorten the metadata or leave out \"hash\"", key, len(plan.Header), partSize)}
+	if err := headerFitsPart(key, plan, partSize); err != nil {
+		return nil, err
 	}
 	sink, err := newMultipartSink(store, key, partSize)
 	if err != nil {
@@ -305,6 +295,47 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 		resp.SHA256 = hex.EncodeToString(sum)
 	}
 	return resp, nil
+}
+
+// outputTarget is what a request for a checkpoint resolves to before it is
+// planned: its opened inputs, and where ComfyUI's naming rules put the
+// output given the objects already under the prefix.
+type outputTarget struct {
+	inputs              map[string]checkpoint.Input
+	subfolder, filename string
+	next                checkpoint.OutputName
+}
+
+// inputKeys are the objects req reads: model, VAE, then the text encoders.
+func (req *checkpointRequest) inputKeys() []string {
+	return append([]string{req.Model, req.VAE}, req.Clip...)
+}
+
+// openTarget opens req's inputs and names its output (POST /v1/checkpoints
+// and POST /v1/jobs alike).
+func (req *checkpointRequest) openTarget(store objectStore, now time.Time) (*outputTarget, error) {
+	inputs, err := openInputs(store, req.inputKeys())
+	if err != nil {
+		return nil, err
+	}
+	subfolder, filename, err := checkpoint.ResolvePrefix(req.FilenamePrefix, now)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("filename_prefix %q: %v", req.FilenamePrefix, err)}
+	}
+	entries, err := folderEntries(store, subfolder, filename)
+	if err != nil {
+		return nil, err
+	}
+	return &outputTarget{inputs: inputs, subfolder: subfolder, filename: filename, next: checkpoint.NextOutputName(subfolder, filename, entries)}, nil
+}
+
+// headerFitsPart refuses a hashed plan whose header does not fit in the
+// first upload part, the part that is patched with modelspec.hash_sha256.
+func headerFitsPart(key string, plan *checkpoint.Plan, partSize int) error {
+	if plan.HashSlot != 0 && int64(len(plan.Header)) > int64(partSize) {
+		return &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%s: a %d-byte header is larger than one upload part (%d bytes), so modelspec.hash_sha256 cannot be patched into it; shorten the metadata or leave out \"hash\"", key, len(plan.Header), partSize)}
+	}
+	return nil
 }
 
 // saveRequest is the engine's request for req over the opened inputs, with
