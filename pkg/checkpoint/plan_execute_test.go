@@ -62,12 +62,9 @@ func transpose2D(b []byte, rows, cols, elem int) []byte {
 	return out
 }
 
-// TestPlanExecutesSDXL runs a plan through Execute on random data and
-// checks every output byte against an independent computation of ComfyUI's
-// SDXL save: copies, q‖k‖v fused into in_proj, the CLIP-G projection
-// transposed, position_ids, logit_scale.
-func TestPlanExecutesSDXL(t *testing.T) {
-	rng := rand.New(rand.NewSource(7))
+// tinySDXLUNet is an SDXL UNet's detection keys with every tensor but the
+// first cut to one row: an SDXL plan small enough to run on random data.
+func tinySDXLUNet() []testTensor {
 	var unetTs []testTensor
 	for k, s := range synthUNet(320, 4, 2048, 2816, true, false, levels(2, 0, 2, 10)) {
 		shape := s.Shape
@@ -76,6 +73,16 @@ func TestPlanExecutesSDXL(t *testing.T) {
 		}
 		unetTs = append(unetTs, testTensor{Name: k, DType: "F16", Shape: shape})
 	}
+	return unetTs
+}
+
+// TestPlanExecutesSDXL runs a plan through Execute on random data and
+// checks every output byte against an independent computation of ComfyUI's
+// SDXL save: copies, q‖k‖v fused into in_proj, the CLIP-G projection
+// transposed, position_ids, logit_scale.
+func TestPlanExecutesSDXL(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	unetTs := tinySDXLUNet()
 	unet, unetData := randomInput(t, rng, "unet", unetTs)
 	clipL, clipLData := randomInput(t, rng, "clip_l", tinyCLIP(12, 4, 4))
 	clipG, clipGData := randomInput(t, rng, "clip_g", tinyCLIP(32, 4, 6))

@@ -4,19 +4,16 @@
 //   convert_fp8_vs_copy_ratio     its wall time ÷ opRun convert with no target (the same file rewritten
 //                                 unchanged into OPFS), interleaved
 //   convert_fp8_wasm_peak_mib     largest WebAssembly memory the worker reported during the conversions
-// Prints "name value" lines.
+// Prints "name: value" lines.
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { test, expect } from '@playwright/test';
 import { closePersistentApp, launchPersistentApp } from '../helpers/browser';
 import { ensureFixtures, fixtureFile } from '../helpers/fixtures';
 import { scratchFileInput } from '../helpers/page';
+import { convertInWorker, median } from './worker-convert';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 test('convert fp8 in the worker', async ({ baseURL }) => {
   test.setTimeout(60 * 60_000);
@@ -28,22 +25,7 @@ test('convert fp8 in the worker', async ({ baseURL }) => {
     const { page } = app;
     await page.goto('index.html');
     const handle = await scratchFileInput(page, [input]);
-    const runOnce = (to: string) => handle.evaluate(async (el, to) => {
-      const { EngineClient } = await import(new URL('app/engine-client.js', location.href).href);
-      const g = globalThis as any;
-      g.benchClient ??= new EngineClient(new URL('worker.js', location.href));
-      const client = g.benchClient;
-      await client.ready;
-      const root = await navigator.storage.getDirectory();
-      for await (const name of (root as any).keys()) await root.removeEntry(name, { recursive: true });
-      let peak = 0;
-      const t0 = performance.now();
-      const done = await client.request('opRun', { op: 'convert', options: { to, ignoreQuota: true }, file: el.files![0], sink: 'opfs' }, {
-        onProgress: (p: any) => { peak = Math.max(peak, p.wasmMemoryBytes); },
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      return { seconds, peak: Math.max(peak, done.wasmMemoryBytes), bytes: done.bytes };
-    }, to);
+    const runOnce = (to: string) => convertInWorker(handle, to);
     await runOnce('fp8'); // warm-up: page cache and wasm
     const fp8: number[] = [];
     const copy: number[] = [];

@@ -33,6 +33,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { closePersistentApp, launchPersistentApp } from '../helpers/browser';
 import { buildFixturesTool, ensureFixtures, fixtureFile, REPO } from '../helpers/fixtures';
 import { expectSlotOK, openSaver, scratchFileInput, ui } from '../helpers/page';
+import { median } from './worker-convert';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,10 +48,6 @@ const INPUTS = () => [
   fixtureFile('sdxl_base', 'vae'),
 ];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function fillSlots(page: Page): Promise<void> {
   const u = ui(page);

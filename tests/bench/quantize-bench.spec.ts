@@ -15,13 +15,10 @@ import { test, expect } from '@playwright/test';
 import { closePersistentApp, launchPersistentApp } from '../helpers/browser';
 import { REPO } from '../helpers/fixtures';
 import { scratchFileInput } from '../helpers/page';
+import { convertInWorker, median } from './worker-convert';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 test('quantize in the worker', async ({ baseURL }) => {
   test.setTimeout(60 * 60_000);
@@ -35,22 +32,7 @@ test('quantize in the worker', async ({ baseURL }) => {
     const { page } = app;
     await page.goto('index.html');
     const handle = await scratchFileInput(page, [input]);
-    const runOnce = (to: string) => handle.evaluate(async (el, to) => {
-      const { EngineClient } = await import(new URL('app/engine-client.js', location.href).href);
-      const g = globalThis as any;
-      g.benchClient ??= new EngineClient(new URL('worker.js', location.href));
-      const client = g.benchClient;
-      await client.ready;
-      const root = await navigator.storage.getDirectory();
-      for await (const name of (root as any).keys()) await root.removeEntry(name, { recursive: true });
-      let peak = 0;
-      const t0 = performance.now();
-      const done = await client.request('opRun', { op: 'convert', options: { to, ignoreQuota: true }, file: el.files![0], sink: 'opfs' }, {
-        onProgress: (p: any) => { peak = Math.max(peak, p.wasmMemoryBytes); },
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      return { seconds, peak: Math.max(peak, done.wasmMemoryBytes), bytes: done.bytes };
-    }, to);
+    const runOnce = (to: string) => convertInWorker(handle, to);
     await runOnce('fp8_scaled'); // warm-up: page cache and wasm
     const times: Record<string, number[]> = { fp8_scaled: [], nvfp4: [], '': [] };
     let peak = 0;

@@ -23,6 +23,7 @@ import { test } from '@playwright/test';
 import { ensureFixtures, fixtureFile, REPO } from '../helpers/fixtures';
 import { downloaded, launch, until, type BrowserName, type Driven } from './drivers';
 import { chooseSink, emptyDownloads, openPage, SLOT_LABELS, startServer, stopServer } from './page';
+import { median } from '../bench/worker-convert';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -33,10 +34,6 @@ const CLIPS = ARCH === 'sdxl_base' ? ['clip_l', 'clip_g'] : ['clip_l'];
 const INPUTS = () => [fixtureFile(ARCH, 'unet'), ...CLIPS.map((c) => fixtureFile(ARCH, c)), fixtureFile(ARCH, 'vae')];
 const SCRATCH = 'bench inputs';
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function clearOPFS(b: Driven): Promise<void> {
   await b.run(`return (async () => {

@@ -10,10 +10,10 @@
 // routes reset it between tests: PUT /__test__/settings (the settings JSON)
 // and POST /__test__/reset.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { extensionWebDirs, inside, scripts, sendFile } from '../comfy-serving.mjs';
 import { MODELS, objectInfo } from './object-info.mjs';
 
 function parseArgs(argv) {
@@ -35,21 +35,6 @@ const customNodes = path.resolve(args['custom-nodes']);
 const port = Number(args.port);
 if (!existsSync(path.join(webRoot, 'index.html'))) throw new Error(`backend.mjs: ${webRoot}/index.html not found: not a ComfyUI frontend build`);
 
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  // server.py: "Ensure .js files are served as JavaScript" (Windows registries get it wrong).
-  '.js': 'application/javascript; charset=utf-8',
-  // The package's __init__.py registers these with Python's and aiohttp's tables.
-  '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.ttf': 'font/ttf',
-};
 
 // --- State ---------------------------------------------------------------
 
@@ -64,36 +49,10 @@ function resetState() {
 
 // --- Custom nodes (nodes.py EXTENSION_WEB_DIRS, server.py GET /extensions) --
 
-/** folder name -> absolute web directory, for each custom node defining WEB_DIRECTORY. */
-function extensionWebDirs() {
-  const dirs = new Map();
-  for (const entry of existsSync(customNodes) ? readdirSync(customNodes) : []) {
-    const init = path.join(customNodes, entry, '__init__.py');
-    if (!existsSync(init)) continue;
-    const match = /^WEB_DIRECTORY\s*=\s*["']([^"']+)["']/m.exec(readFileSync(init, 'utf8'));
-    if (!match) continue;
-    const webDir = path.resolve(customNodes, entry, match[1]);
-    if (existsSync(webDir)) dirs.set(entry, webDir);
-  }
-  return dirs;
-}
-
-/** Python's glob("**\/*.js", recursive=True) under dir: names starting with a dot are skipped. */
-async function scripts(dir, prefix = '') {
-  const out = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...await scripts(path.join(dir, entry.name), rel));
-    else if (entry.name.endsWith('.js')) out.push(rel);
-  }
-  return out.sort();
-}
-
 async function extensionList() {
   // The frontend's own extensions/**/*.js first, then each custom node's.
   const list = (await scripts(path.join(webRoot, 'extensions'))).map((rel) => `/extensions/${rel}`);
-  for (const [name, dir] of extensionWebDirs()) {
+  for (const [name, dir] of extensionWebDirs(customNodes)) {
     for (const rel of await scripts(dir)) list.push(`/extensions/${encodeURIComponent(name)}/${rel}`);
   }
   return list;
@@ -118,28 +77,14 @@ async function readBody(req) {
   return Buffer.concat(chunks);
 }
 
-async function sendFile(res, file, method) {
-  let info;
+/** sendFile, with ComfyUI's 404 for a missing file. */
+async function sendFileOr404(res, file, method) {
   try {
-    info = await stat(file);
-  } catch {
-    return notFound(res);
+    await sendFile(res, file, method);
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return notFound(res);
+    throw error;
   }
-  if (!info.isFile()) return notFound(res);
-  res.writeHead(200, {
-    'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-    'Content-Length': info.size,
-    // server.py's cache_control middleware: no-cache for .js/.css and index.html.
-    'Cache-Control': 'no-cache',
-  });
-  if (method === 'HEAD') return res.end();
-  createReadStream(file).pipe(res);
-}
-
-/** root + rel, or null when rel climbs out of root. */
-function inside(root, rel) {
-  const file = path.resolve(root, `.${path.posix.normalize(`/${rel}`)}`);
-  return file === root || file.startsWith(root + path.sep) ? file : null;
 }
 
 // --- The API (server.py, app/user_manager.py, app/app_settings.py) ---------
@@ -279,13 +224,13 @@ const server = http.createServer(async (req, res) => {
       return json(res, Object.fromEntries(Object.keys(MODELS).map((name) => [name, [`${MODEL_ROOT}/${name}`]])));
     }
     if (pathname === '/extensions') return json(res, await extensionList());
-    if (pathname === '/' || pathname === '/index.html') return await sendFile(res, path.join(webRoot, 'index.html'), req.method);
+    if (pathname === '/' || pathname === '/index.html') return await sendFileOr404(res, path.join(webRoot, 'index.html'), req.method);
     // A custom node's WEB_DIRECTORY, then the frontend's own static files.
     const ext = /^\/extensions\/([^/]+)\/(.+)$/.exec(pathname);
-    const dir = ext ? extensionWebDirs().get(ext[1]) : undefined;
+    const dir = ext ? extensionWebDirs(customNodes).get(ext[1]) : undefined;
     const file = dir ? inside(dir, ext[2]) : inside(webRoot, pathname.slice(1));
     if (!file) return notFound(res);
-    return await sendFile(res, file, req.method);
+    return await sendFileOr404(res, file, req.method);
   } catch (error) {
     console.error(req.method, req.url, error);
     if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
