@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ckptpack/ckptpack/pkg/quant"
 	"github.com/ckptpack/ckptpack/pkg/safetensors"
 )
 
@@ -157,29 +158,15 @@ func convertF32ToF16(b []byte) int {
 	return n * 2
 }
 
-// f32ToF16 is IEEE binary32 → binary16, round to nearest even. Normal
-// results round by adding 0xFFF plus the lowest kept mantissa bit to the
-// rebiased value (the carry moves into the exponent, which also produces
-// Inf for overflow); subnormal results round in the FPU by adding a magic
-// number whose ulp equals the smallest half subnormal.
-func f32ToF16(f uint32) uint16 {
-	sign := uint16(f>>16) & 0x8000
-	a := f &^ 0x80000000
-	switch {
-	case a >= 0x47800000: // ≥ 65536 (or Inf, NaN)
-		if a > 0x7F800000 {
-			return sign | 0x7E00 | uint16(a>>13)&0x3FF // quiet NaN, payload's top bits
-		}
-		return sign | 0x7C00
-	case a < 0x38800000: // below 2^-14: subnormal half or zero
-		const magic = 0x3F000000 // 0.5: its ulp (2^-24) is one half subnormal
-		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
-		return sign | uint16(r)
-	default:
-		a += 0xC8000FFF + (a>>13)&1 // rebias (−112 << 23), round half to even
-		return sign | uint16(a>>13)
-	}
-}
+// The scalar rounding rules are package quant's, the one copy of torch's
+// (precision_test.go pins them here too); these take and give raw bits, as
+// the conversion loops and tables hold them.
+func f32ToF16(f uint32) uint16      { return quant.F32ToF16(math.Float32frombits(f)) }
+func f32ToBF16(f uint32) uint16     { return quant.F32ToBF16(math.Float32frombits(f)) }
+func f32ToE4M3(f uint32) uint8      { return quant.F32ToE4M3(math.Float32frombits(f)) }
+func f32ToE5M2(f uint32) uint8      { return quant.F32ToE5M2(math.Float32frombits(f)) }
+func f16ToF32Bits(h uint16) uint32  { return math.Float32bits(quant.F16ToF32(h)) }
+func bf16ToF32Bits(h uint16) uint32 { return math.Float32bits(quant.BF16ToF32(h)) }
 
 // convertF32ToBF16 converts len(b)/4 float32 values in place, two at a time.
 func convertF32ToBF16(b []byte) int {
@@ -195,87 +182,4 @@ func convertF32ToBF16(b []byte) int {
 		binary.LittleEndian.PutUint16(b[i*2:], f32ToBF16(binary.LittleEndian.Uint32(b[i*4:])))
 	}
 	return n * 2
-}
-
-// f32ToBF16 is c10's round_to_nearest_even: add 0x7FFF plus the lowest kept
-// bit and keep the top half (overflow carries into Inf). NaN is quieted,
-// keeping sign and top payload bits.
-func f32ToBF16(f uint32) uint16 {
-	if f&0x7FFFFFFF > 0x7F800000 {
-		return uint16(f>>16) | 0x0040
-	}
-	return uint16((f + 0x7FFF + (f>>16)&1) >> 16)
-}
-
-// fp8 saturation bounds as float32 bits.
-const (
-	e4m3MaxBits = 0x43E00000 // 448
-	e5m2MaxBits = 0x47600000 // 57344
-)
-
-// f32ToE4M3 is torch's x.clamp(-448, 448).to(torch.float8_e4m3fn) for one
-// value: the clamp, then c10::detail::fp8e4m3fn_from_fp32_value.
-func f32ToE4M3(f uint32) uint8 {
-	sign := uint8(f>>24) & 0x80
-	a := f &^ 0x80000000
-	if a > 0x7F800000 {
-		return sign | 0x7F // NaN (clamp keeps NaN; c10 maps it to 0x7F)
-	}
-	if a > e4m3MaxBits {
-		a = e4m3MaxBits
-	}
-	if a < 121<<23 { // below 2^-6: subnormal fp8 or zero
-		const magic = 141 << 23
-		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
-		return sign | uint8(r)
-	}
-	a += 0xC4000000 + 0x7FFFF + (a>>20)&1 // rebias (−120 << 23), round half to even
-	return sign | uint8(a>>20)
-}
-
-// f32ToE5M2 is torch's x.clamp(-57344, 57344).to(torch.float8_e5m2): the
-// clamp, then c10::detail::fp8e5m2_from_fp32_value.
-func f32ToE5M2(f uint32) uint8 {
-	sign := uint8(f>>24) & 0x80
-	a := f &^ 0x80000000
-	if a > 0x7F800000 {
-		return sign | 0x7F
-	}
-	if a > e5m2MaxBits {
-		a = e5m2MaxBits
-	}
-	if a < 113<<23 { // below 2^-14
-		const magic = 134 << 23
-		r := math.Float32bits(math.Float32frombits(a)+math.Float32frombits(magic)) - magic
-		return sign | uint8(r)
-	}
-	a += 0xC8000000 + 0xFFFFF + (a>>21)&1 // rebias (−112 << 23), round half to even
-	return sign | uint8(a>>21)
-}
-
-// bf16ToF32Bits widens exactly.
-func bf16ToF32Bits(h uint16) uint32 { return uint32(h) << 16 }
-
-// f16ToF32Bits widens IEEE half bits to float32 bits exactly (subnormals
-// normalised, NaN payload kept).
-func f16ToF32Bits(h uint16) uint32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1F
-	mant := uint32(h & 0x3FF)
-	switch {
-	case exp == 0x1F:
-		return sign | 0x7F800000 | mant<<13
-	case exp != 0:
-		return sign | (exp+112)<<23 | mant<<13
-	case mant == 0:
-		return sign
-	}
-	// Subnormal: shift the mantissa up until its leading one is the
-	// implicit bit.
-	e := uint32(113)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return sign | e<<23 | (mant&0x3FF)<<13
 }
