@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ckptpack/ckptpack/pkg/comfy"
 	"github.com/ckptpack/ckptpack/pkg/quant"
@@ -34,13 +35,24 @@ func QuantTarget(name string) (quant.Format, bool) {
 // releases keep in high precision: the input and output projections and
 // the time, text and position embeddings (a few small layers that carry
 // most of the sensitivity), plus adaLN modulation of the final layer.
-var highPrecisionLayers = regexp.MustCompile(`(^|\.)(img_in|txt_in|time_in|vector_in|guidance_in|final_layer|norm_out|proj_out|x_embedder|context_embedder|t_embedder|y_embedder|time_text_embed|time_embed|label_emb|patch_embedding|text_embedding|time_embedding|time_projection|head|pos_embed|patch_embed|cap_embedder|t_block|adaln_single|caption_projection)\.`)
+// Compiled on first use, not at start-up: most runs never quantize.
+var highPrecisionLayers = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(^|\.)(img_in|txt_in|time_in|vector_in|guidance_in|final_layer|norm_out|proj_out|x_embedder|context_embedder|t_embedder|y_embedder|time_text_embed|time_embed|label_emb|patch_embedding|text_embedding|time_embedding|time_projection|head|pos_embed|patch_embed|cap_embedder|t_block|adaln_single|caption_projection)\.`)
+})
 
 // nvfp4HighPrecision are the layers nvfp4 also keeps: it packs two values
 // per byte, halving a weight's second dimension, and ComfyUI's UNet
 // detection reads the context dimension from the cross-attention key and
 // value weights' second dimension.
-var nvfp4HighPrecision = regexp.MustCompile(`(^|\.)attn2\.to_[kv]$`)
+var nvfp4HighPrecision = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(^|\.)attn2\.to_[kv]$`) })
+
+// keepsHighPrecision reports whether format f's default layer choice, or
+// the user's exclude pattern, keeps the weight named name unquantized.
+func keepsHighPrecision(f quant.Format, name string, exclude *regexp.Regexp) bool {
+	layer := strings.TrimSuffix(name, ".weight")
+	return highPrecisionLayers().MatchString(layer+".") || (f == quant.NVFP4 && nvfp4HighPrecision().MatchString(layer)) ||
+		(exclude != nil && exclude.MatchString(name))
+}
 
 // quantEligible reports why a tensor cannot be a quantized Linear weight
 // ("" when it can).
@@ -117,9 +129,7 @@ func planQuantize(req ConvertRequest, in Input, h *safetensors.Header, fc *comfy
 			if quantEligible(f, t) != "" || !isFP8Weight(t.Name, t.Shape) {
 				continue
 			}
-			layer := strings.TrimSuffix(t.Name, ".weight")
-			if highPrecisionLayers.MatchString(layer+".") || (f == quant.NVFP4 && nvfp4HighPrecision.MatchString(layer)) ||
-				(exclude != nil && exclude.MatchString(t.Name)) {
+			if keepsHighPrecision(f, t.Name, exclude) {
 				rep.HighPrecision++
 				continue
 			}
@@ -224,9 +234,7 @@ func quantizeSaved(b *planBuilder, arch *comfy.Arch, out comfy.StateDict) (strin
 		if quantEligible(f, t) != "" || !isFP8Weight(k, t.Shape) {
 			continue
 		}
-		layer := strings.TrimSuffix(k, ".weight")
-		if highPrecisionLayers.MatchString(layer+".") || (f == quant.NVFP4 && nvfp4HighPrecision.MatchString(layer)) ||
-			(exclude != nil && exclude.MatchString(k)) {
+		if keepsHighPrecision(f, k, exclude) {
 			kept++
 			continue
 		}
@@ -242,7 +250,7 @@ func quantizeSaved(b *planBuilder, arch *comfy.Arch, out comfy.StateDict) (strin
 				Input: pc.Input, Offset: pc.Offset, Length: pc.Length, Compute: c, OutLength: size,
 			}}}
 		}
-		out[layer+".comfy_quant"] = comfy.InlineSource(safetensors.DTypeU8, []int64{int64(len(quant.Marker(f)))}, []byte(quant.Marker(f)))
+		out[strings.TrimSuffix(k, ".weight")+".comfy_quant"] = comfy.InlineSource(safetensors.DTypeU8, []int64{int64(len(quant.Marker(f)))}, []byte(quant.Marker(f)))
 		n++
 	}
 	if n == 0 {
