@@ -264,13 +264,10 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 	rec := &jobRecord{
 		ID: newJobID(), Request: req.checkpointRequest, Key: key, Title: name.Title, Size: plan.Size,
 		PartSize: partSize, Parts: parts, PartsPerMessage: perMessage,
-		HeaderSHA256: hex.EncodeToString(headerSum[:]), Architecture: plan.Architecture,
+		HeaderSHA256: hex.EncodeToString(headerSum[:]), Architecture: plan.Architecture, InputETags: t.etags,
 	}
 	if plan.HashSlot != 0 {
 		rec.DataHash, rec.HashFrom = true, int64(len(plan.Header))
-	}
-	if rec.InputETags, err = inputETags(store, t.inputs); err != nil {
-		return nil, err
 	}
 	upload, err := store.CreateMultipartUpload(key, partSize)
 	if err != nil {
@@ -410,27 +407,11 @@ func (j *jobs) work(ctx context.Context, m *jobMessage) error {
 	return j.completeIfDone(v, st)
 }
 
-func inputETags(store objectStore, inputs map[string]checkpoint.Input) (map[string]string, error) {
-	etags := make(map[string]string, len(inputs))
-	for key := range inputs {
-		etag, err := store.ETag(key)
-		if err != nil {
-			return nil, err
-		}
-		etags[key] = etag
-	}
-	return etags, nil
-}
-
 // plan re-plans the job from its request and checks that it is the plan
 // the job started with: same size, same header bytes.
 func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
 	req := rec.Request
-	inputs, err := openInputs(j.store, req.inputKeys())
-	if err != nil {
-		return nil, err
-	}
-	etags, err := inputETags(j.store, inputs)
+	inputs, etags, err := openInputs(j.store, req.inputKeys())
 	if err != nil {
 		return nil, err
 	}

@@ -39,24 +39,14 @@ var errInjected = errors.New("injected R2 failure")
 
 func (s *memStore) put(key string, data []byte) { s.objects[key] = data }
 
-func (s *memStore) Head(key string) (int64, error) {
+func (s *memStore) Head(key string) (objectInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.objects[key]
 	if !ok {
-		return 0, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+		return objectInfo{}, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
 	}
-	return int64(len(b)), nil
-}
-
-func (s *memStore) ETag(key string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.objects[key]
-	if !ok {
-		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
-	}
-	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+	return objectInfo{Size: int64(len(b)), ETag: fmt.Sprintf("%x", sha256.Sum256(b))}, nil
 }
 
 func (s *memStore) ReadRange(key string, p []byte, off int64) error {

@@ -81,26 +81,15 @@ func call(v js.Value, method string, args ...any) (res js.Value, err error) {
 	return await(v.Call(method, args...))
 }
 
-func (s *r2Store) Head(key string) (int64, error) {
+func (s *r2Store) Head(key string) (objectInfo, error) {
 	obj, err := call(s.bucket, "head", key)
 	if err != nil {
-		return 0, &storeError{Op: "head", Key: key, Err: err}
+		return objectInfo{}, &storeError{Op: "head", Key: key, Err: err}
 	}
 	if obj.IsNull() {
-		return 0, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
+		return objectInfo{}, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
 	}
-	return int64(obj.Get("size").Float()), nil
-}
-
-func (s *r2Store) ETag(key string) (string, error) {
-	obj, err := call(s.bucket, "head", key)
-	if err != nil {
-		return "", &storeError{Op: "head", Key: key, Err: err}
-	}
-	if obj.IsNull() {
-		return "", &storeError{Op: "head", Key: key, Err: errObjectNotFound}
-	}
-	return obj.Get("etag").String(), nil
+	return objectInfo{Size: int64(obj.Get("size").Float()), ETag: obj.Get("etag").String()}, nil
 }
 
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {

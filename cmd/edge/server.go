@@ -223,29 +223,33 @@ func isJSONNull(raw json.RawMessage) bool {
 
 // openInputs heads every distinct key once and returns one reader per key,
 // so a full checkpoint used for several slots is one object with one
-// read-ahead block.
-func openInputs(store objectStore, keys []string) (map[string]checkpoint.Input, error) {
-	inputs := make(map[string]checkpoint.Input, len(keys))
+// read-ahead block, and the etag that head saw (jobs keep it to notice an
+// input rewritten mid-job).
+func openInputs(store objectStore, keys []string) (inputs map[string]checkpoint.Input, etags map[string]string, err error) {
+	inputs = make(map[string]checkpoint.Input, len(keys))
+	etags = make(map[string]string, len(keys))
 	for _, key := range keys {
 		if _, ok := inputs[key]; ok {
 			continue
 		}
-		size, err := store.Head(key)
+		info, err := store.Head(key)
 		if errors.Is(err, errObjectNotFound) {
-			return nil, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("no object %q in the bucket", key), Key: key}
+			return nil, nil, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("no object %q in the bucket", key), Key: key}
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		size := info.Size
 		// A torch checkpoint becomes its virtual safetensors file; the
 		// executor still copies ranges of the object itself.
 		in, err := ckptinputs.Wrap(checkpoint.Input{Name: key, R: newObjectReader(store, key, size, readAheadSize), Size: size})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		inputs[key] = in
+		etags[key] = info.ETag
 	}
-	return inputs, nil
+	return inputs, etags, nil
 }
 
 func (s *server) assemble(ctx context.Context, store objectStore, r *http.Request) (*checkpointResponse, error) {
@@ -302,6 +306,7 @@ func (s *server) assemble(ctx context.Context, store objectStore, r *http.Reques
 // output given the objects already under the prefix.
 type outputTarget struct {
 	inputs              map[string]checkpoint.Input
+	etags               map[string]string // of the inputs, as opened
 	subfolder, filename string
 	next                checkpoint.OutputName
 }
@@ -314,7 +319,7 @@ func (req *checkpointRequest) inputKeys() []string {
 // openTarget opens req's inputs and names its output (POST /v1/checkpoints
 // and POST /v1/jobs alike).
 func (req *checkpointRequest) openTarget(store objectStore, now time.Time) (*outputTarget, error) {
-	inputs, err := openInputs(store, req.inputKeys())
+	inputs, etags, err := openInputs(store, req.inputKeys())
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +331,7 @@ func (req *checkpointRequest) openTarget(store objectStore, now time.Time) (*out
 	if err != nil {
 		return nil, err
 	}
-	return &outputTarget{inputs: inputs, subfolder: subfolder, filename: filename, next: checkpoint.NextOutputName(subfolder, filename, entries)}, nil
+	return &outputTarget{inputs: inputs, etags: etags, subfolder: subfolder, filename: filename, next: checkpoint.NextOutputName(subfolder, filename, entries)}, nil
 }
 
 // headerFitsPart refuses a hashed plan whose header does not fit in the
@@ -401,7 +406,7 @@ func (s *server) inspect(store objectStore, key string) (*checkpoint.Report, err
 	if key == "" {
 		return nil, badRequest(`query parameter "key" (an object key) is required`)
 	}
-	inputs, err := openInputs(store, []string{key})
+	inputs, _, err := openInputs(store, []string{key})
 	if err != nil {
 		return nil, err
 	}

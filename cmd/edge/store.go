@@ -10,11 +10,11 @@ import (
 // The library's own R2 wrapper is not enough: its Get takes no range and its
 // Put reads the whole object into memory.
 type objectStore interface {
-	// Head returns the size of key, or an error wrapping errObjectNotFound.
-	Head(key string) (int64, error)
-	// ETag returns key's etag, which changes whenever the object is
-	// written (jobs check that their inputs stay the same).
-	ETag(key string) (string, error)
+	// Head returns key's size and etag, or an error wrapping
+	// errObjectNotFound. Both come from one head request, so the etag is
+	// the one of the object whose size was read (jobs check that their
+	// inputs stay the same by it).
+	Head(key string) (objectInfo, error)
 	// ReadRange fills p with the bytes of key starting at off. The range
 	// must lie inside the object.
 	ReadRange(key string, p []byte, off int64) error
@@ -34,6 +34,13 @@ type objectStore interface {
 	// the object; AbortMultipartUpload discards the upload.
 	CompleteMultipartUpload(key, uploadID string, parts []uploadedPart) error
 	AbortMultipartUpload(key, uploadID string) error
+}
+
+// objectInfo is what a head request tells of an object.
+type objectInfo struct {
+	Size int64
+	// ETag changes whenever the object is written.
+	ETag string
 }
 
 // uploadedPart names one uploaded part for CompleteMultipartUpload.
@@ -123,22 +130,13 @@ type countingStore struct {
 	calls *storeCalls
 }
 
-func (s countingStore) Head(key string) (int64, error) {
+func (s countingStore) Head(key string) (objectInfo, error) {
 	s.calls.Heads++
-	n, err := s.objectStore.Head(key)
+	info, err := s.objectStore.Head(key)
 	if err != nil && !errors.Is(err, errObjectNotFound) {
-		return 0, s.calls.fail(err)
+		return objectInfo{}, s.calls.fail(err)
 	}
-	return n, err
-}
-
-func (s countingStore) ETag(key string) (string, error) {
-	s.calls.Heads++
-	etag, err := s.objectStore.ETag(key)
-	if err != nil && !errors.Is(err, errObjectNotFound) {
-		return "", s.calls.fail(err)
-	}
-	return etag, err
+	return info, err
 }
 
 func (s countingStore) ReadRange(key string, p []byte, off int64) error {
