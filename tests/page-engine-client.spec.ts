@@ -63,3 +63,23 @@ test('a worker script that fails to load rejects ready with a message', async ({
   });
   expect(message).toMatch(/could not start/);
 });
+
+test.describe('a start that stalls', () => {
+  // No service worker: the stalled response must come from the route below.
+  test.use({ serviceWorkers: 'block' });
+  test('a wasm that never arrives fails ready, naming the step', async ({ page }) => {
+    await page.route('**/ckptpack.wasm*', () => { /* never answered */ });
+    await page.goto('index.html');
+    const message = await page.evaluate(async () => {
+      const { EngineClient } = await import('./app/engine-client.js');
+      const engine = new EngineClient(new URL('worker.js?stall', location.href), { startTimeoutMs: 2000 });
+      const list = engine.request('list', {});
+      const outcome = await engine.ready.then(() => 'ready', (error: Error) => error.message);
+      const request = await list.then(() => 'answered', (error: Error) => error.message);
+      return { outcome, request, stage: engine.stage };
+    });
+    expect(message.outcome).toBe('The checkpoint engine did not start within 2 s (stalled while fetching /ckptpack.wasm). Reload the page to try again.');
+    expect(message.request).toBe(message.outcome);
+    expect(message.stage).toBe('fetching /ckptpack.wasm');
+  });
+});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test, expect } from './helpers/browser';
 import { ensureFixtures, fixtureDir, fixtureFile, REPO } from './helpers/fixtures';
 import { readHeader } from './helpers/safetensors';
-import { dropFiles, expectSlotOK, openSaver, pickComponents, savedPaths, ui } from './helpers/page';
+import { dropFiles, expectSlotOK, openSaver, opfsEntries, pickComponents, savedPaths, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-errors');
 
@@ -98,6 +98,8 @@ test('storage that runs out mid-write: quota error, no file left', async ({ page
   await expect(u.alert).toContainText(/storage|space|quota/i, { timeout: 5 * 60_000 });
   await expect(u.save).toBeEnabled();
   await expect.poll(() => savedPaths(page)).toEqual([]);
+  // Not even the checkpoints/ folder the save created.
+  expect(await opfsEntries(page)).toEqual([]);
   expect(downloads).toBe(0);
 });
 
@@ -120,6 +122,7 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await u.save.click();
   await expect(u.alert).toContainText('clip_l-changing.safetensors', { timeout: 5 * 60_000 });
   await expect.poll(() => savedPaths(page)).toEqual([]);
+  expect(await opfsEntries(page)).toEqual([]);
   // The changed file cannot be read any more: its slot says so and Save
   // stays off until it is picked again.
   await expect(u.slot('clip').locator('.ckpt-file-problem')).toContainText('clip_l-changing.safetensors');
@@ -150,6 +153,8 @@ test('Cancel mid-way stops the save and keeps nothing', async ({ app }) => {
   await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'cancelled');
   await expect(u.save).toBeEnabled();
   await expect.poll(() => savedPaths(page)).toEqual([]);
+  // Not even the checkpoints/ folder the save created.
+  expect(await opfsEntries(page)).toEqual([]);
   expect(downloads).toBe(0);
   // The engine is still usable afterwards: the plan for the next save is there.
   await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();

@@ -1,6 +1,6 @@
 // Command serve is the static file server for `make serve` and the browser
 // tests: it serves a site folder on 127.0.0.1 with explicit MIME types
-// (application/wasm above all, which streaming compilation requires),
+// (application/wasm above all, which WebAssembly.instantiateStreaming requires of other hosts),
 // Cache-Control: no-cache (the browser revalidates every file, so a rebuild
 // is always picked up; the service worker does the offline caching), and
 // precompressed .br/.gz siblings when the client accepts them (dist/).

@@ -108,3 +108,18 @@ export async function dropFiles(page: Page, files: string[], target?: Locator): 
 export async function savedPaths(page: Page): Promise<string[]> {
   return page.locator('.ckpt-saved-list .ckpt-file-name').allTextContents();
 }
+
+/** Every entry in the origin's browser storage, folders too ("checkpoints/"), sorted. */
+export async function opfsEntries(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const out: string[] = [];
+    const walk = async (dir: FileSystemDirectoryHandle, prefix: string) => {
+      for await (const [name, handle] of (dir as any).entries()) {
+        out.push(prefix + name + (handle.kind === 'directory' ? '/' : ''));
+        if (handle.kind === 'directory') await walk(handle, prefix + name + '/');
+      }
+    };
+    await walk(await navigator.storage.getDirectory(), '');
+    return out.sort();
+  });
+}

@@ -164,15 +164,16 @@ func openOutput(o output, sinkKind string) (sink streamwriter.Sink, outPath, nam
 		if o.rootErr != nil {
 			return nil, "", "", &failure{Code: job.CodeInternal, Err: fmt.Errorf("%w; save to a file on disk instead", o.rootErr)}
 		}
-		dir, _, err := openDir(o.root, subfolderDirs(o.subfolder), true)
+		dir, made, _, err := walkDirs(o.root, subfolderDirs(o.subfolder), true)
 		if err != nil {
 			return nil, "", "", &failure{Code: job.CodeInternal, Err: err}
 		}
 		s, err := streamwriter.CreateOPFS(dir, o.name)
 		if err != nil {
+			made.removeIfEmpty()
 			return nil, "", "", &failure{Code: job.CodeInput, Err: err}
 		}
-		return s, path.Join(o.subfolder, o.name), o.name, nil
+		return folderCleaningSink{Sink: s, made: made}, path.Join(o.subfolder, o.name), o.name, nil
 	}
 	if o.fileHandle.Type() != js.TypeObject {
 		return nil, "", "", &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a FileSystemFileHandle (from showSaveFilePicker)`)}

@@ -48,22 +48,74 @@ func splitPath(path string) (dirs []string, name string, err error) {
 // openDir walks (and with create, makes) the folders dirs below root.
 // A missing folder without create returns ok=false and no error.
 func openDir(root js.Value, dirs []string, create bool) (dir js.Value, ok bool, err error) {
+	dir, _, ok, err = walkDirs(root, dirs, create)
+	return dir, ok, err
+}
+
+// createdFolders is the chain of folders one openDir call made (outermost
+// first), so a write that fails or is cancelled can take away what it added
+// and leave browser storage as it found it.
+type createdFolders struct {
+	parent js.Value // the folder holding the outermost created one
+	names  []string
+}
+
+// removeIfEmpty removes the created folders, innermost first, each only if
+// it is still empty (another save may have put a file there meanwhile).
+func (c createdFolders) removeIfEmpty() {
+	if len(c.names) == 0 {
+		return
+	}
+	dirs := []js.Value{c.parent}
+	for _, name := range c.names[:len(c.names)-1] {
+		next, err := jsio.AwaitCall(dirs[len(dirs)-1], "getDirectoryHandle", name)
+		if err != nil {
+			return
+		}
+		dirs = append(dirs, next)
+	}
+	for i := len(c.names) - 1; i >= 0; i-- {
+		// removeEntry without recursive refuses a folder that is not empty.
+		if _, err := jsio.AwaitCall(dirs[i], "removeEntry", c.names[i]); err != nil {
+			return
+		}
+	}
+}
+
+// walkDirs is openDir that also reports the folders it created.
+func walkDirs(root js.Value, dirs []string, create bool) (dir js.Value, made createdFolders, ok bool, err error) {
 	dir = root
 	for _, d := range dirs {
-		var opts any = js.Undefined()
-		if create {
-			opts = map[string]any{"create": true}
-		}
-		next, err := jsio.AwaitCall(dir, "getDirectoryHandle", d, opts)
-		if err != nil {
-			if je, isJS := err.(*jsio.Error); isJS && je.Name == "NotFoundError" && !create {
-				return js.Undefined(), false, nil
+		next, err := jsio.AwaitCall(dir, "getDirectoryHandle", d)
+		if je, isJS := err.(*jsio.Error); isJS && je.Name == "NotFoundError" {
+			if !create {
+				return js.Undefined(), made, false, nil
 			}
-			return js.Undefined(), false, fmt.Errorf("opening folder %s: %w", d, err)
+			if len(made.names) == 0 {
+				made.parent = dir
+			}
+			made.names = append(made.names, d)
+			next, err = jsio.AwaitCall(dir, "getDirectoryHandle", d, map[string]any{"create": true})
+		}
+		if err != nil {
+			return js.Undefined(), made, false, fmt.Errorf("opening folder %s: %w", d, err)
 		}
 		dir = next
 	}
-	return dir, true, nil
+	return dir, made, true, nil
+}
+
+// folderCleaningSink is an OPFS sink whose Abort also removes the folders
+// opening it created, if they are left empty.
+type folderCleaningSink struct {
+	streamwriter.Sink
+	made createdFolders
+}
+
+func (s folderCleaningSink) Abort() error {
+	err := s.Sink.Abort()
+	s.made.removeIfEmpty()
+	return err
 }
 
 func subfolderDirs(sub string) []string {

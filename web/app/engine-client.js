@@ -32,17 +32,29 @@ export class EngineClient {
   /**
    * @param {URL|string} workerURL where worker.js lives (resolved by the caller
    *   against the module's own URL, never against the page's origin root).
-   * @param {{type?: 'classic'|'module'}} options
+   * @param {{type?: 'classic'|'module', startTimeoutMs?: number}} options
+   *   startTimeoutMs: how long a start may take before the page says it
+   *   stalled (a normal start takes well under a second; a script or the
+   *   wasm that never arrives would otherwise leave "Starting…" forever).
    */
-  constructor(workerURL, { type = 'classic' } = {}) {
+  constructor(workerURL, { type = 'classic', startTimeoutMs = 60_000 } = {}) {
     this.nextId = 1;
     this.pending = new Map();
     this.info = null;
+    this.stage = 'loading worker.js';
     this.worker = new Worker(workerURL, { type, name: 'ckptpack' });
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
+    const stalled = setTimeout(() => {
+      this.worker.terminate();
+      this.fail(new EngineError({
+        message: `The checkpoint engine did not start within ${Math.round(startTimeoutMs / 1000)} s (stalled while ${this.stage}). Reload the page to try again.`,
+        code: 'internal',
+      }));
+    }, startTimeoutMs);
+    this.ready.then(() => clearTimeout(stalled), () => clearTimeout(stalled));
     this.worker.addEventListener('message', (event) => this.onMessage(event.data));
     // A script that fails to load or throws at top level surfaces here, not
     // as a message: the page must say so instead of waiting forever.
@@ -60,6 +72,10 @@ export class EngineClient {
 
   onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
+    if (msg.type === 'starting') {
+      this.stage = msg.stage;
+      return;
+    }
     if (msg.type === 'ready') {
       this.info = msg;
       this.resolveReady(msg);
