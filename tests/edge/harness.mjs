@@ -23,6 +23,16 @@ const PIECE = 64 << 20; // seeding and download piece: bounded Node memory
 const jobQueueConsumer = { maxBatchSize: 1, maxBatchTimeout: 0, maxRetries: 5, retryDelay: 0 };
 
 /**
+ * The lease of a job's task on `faulty` (CKPTPACK_JOB_LEASE_S), short so
+ * that the watchdog's recoveries come soon; `edge` keeps the production
+ * default. A lease is renewed with every part (5-8 MiB here), so a live
+ * invocation keeps it; one that lapses anyway only costs a re-queued
+ * message, dropped once the task is done (Miniflare runs one batch at a
+ * time). No test asserts how long anything takes.
+ */
+export const testLeaseSeconds = 8;
+
+/**
  * Starts Miniflare with three Workers over one in-memory R2 bucket:
  * `edge`, the production entry (build/edge/entry.mjs), and `faulty`, the
  * same Worker behind tests/edge/fault-entry.mjs, which can break R2 calls
@@ -67,6 +77,7 @@ export async function startWorkers({ hook } = {}) {
         modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
         ...common,
         ...jobsOf("parts-faulty"),
+        bindings: { ...common.bindings, CKPTPACK_JOB_LEASE_S: String(testLeaseSeconds) },
         serviceBindings: hook
           ? { TEST_HOOK: async (req) => { const u = new URL(req.url); return new Response(String(await hook(u.pathname.slice(1), u.searchParams.get("kind")))); } }
           : {},
@@ -227,7 +238,7 @@ export async function allKeys(bucket, prefix = "") {
  * on a saturated machine: Miniflare's Node-side fetch gave "fetch failed")
  * is repeated, at most 3 times in a row: it only reads the job's state.
  */
-export async function waitForJob(worker, id, { pollMs = 500 } = {}) {
+export async function waitForJob(worker, id, { pollMs = 500, onPoll } = {}) {
   for (let failed = 0; ; ) {
     let res;
     try {
@@ -239,6 +250,7 @@ export async function waitForJob(worker, id, { pollMs = 500 } = {}) {
       continue;
     }
     if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${JSON.stringify(res.json)}`);
+    onPoll?.(res.json);
     if (res.json.status !== "running" && res.json.status !== "completing") return res.json;
     await new Promise((r) => setTimeout(r, pollMs));
   }
