@@ -442,7 +442,7 @@ func (j *jobs) consume(ctx context.Context, body, id string) (retry bool, err er
 		}
 		return true, err
 	}
-	if w.view == nil {
+	if w.view == nil || (w.attempt == 0 && !errors.As(err, &perm)) {
 		return true, err // the job's object did not answer: try again
 	}
 	msg := fmt.Sprintf("%s: %s failed (attempt %d of %d): %v", w.view.Record.Key, m.task(), w.attempt, w.view.Record.MaxAttempts, err)
