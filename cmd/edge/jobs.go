@@ -38,6 +38,14 @@ import (
 // etag of the last one, and complete() lists exactly one etag per part),
 // and a hash step is recorded only if the lane is still where the message
 // started (compare-and-set on the offset).
+//
+// Each message is a task the invocation leases from the job's object
+// before it works (jobs.mjs): the lease has an attempt number, every report
+// carries it and renews the lease, and a report of an attempt that lost
+// the lease changes nothing. The object's alarm re-queues a task whose
+// lease expired before it was done — its invocation died without the queue
+// redelivering, or died after claiming the completion — and a task leased
+// more than jobMaxAttempts times fails the job, whose upload is aborted.
 
 // jobBackend is the job's durable state and its queue: on Cloudflare a
 // Durable Object per job (jobs.mjs) and a Queue (jobs_js.go).
@@ -48,15 +56,31 @@ type jobBackend interface {
 	Create(rec *jobRecord) error
 	// View returns the job, or an error wrapping errJobNotFound.
 	View(id string) (*jobView, error)
-	PartDone(id string, n int, etag string, size int64) (*jobState, error)
+	// Lease starts an attempt at task for holder (the queue message's id)
+	// with msg (its body, which the watchdog re-queues if the lease
+	// expires). Not granted (Go false) when the task is done, the job is
+	// over, or another message holds a live lease; Ended when this call
+	// failed the job because the task has had jobMaxAttempts attempts.
+	Lease(id, task, holder, msg string) (*jobLease, error)
+	// Renew extends the lease; false when the attempt no longer holds it.
+	Renew(id, task string, attempt int) (bool, error)
+	// Release records the failure of an attempt.
+	Release(id, task string, attempt int, msg string) error
+	TaskDone(id, task string, attempt int) (bool, error)
+	// PartDone records part n for the attempt holding task's lease (and
+	// renews it); ok is false, and nothing is recorded, otherwise.
+	PartDone(id string, n int, etag string, size int64, task string, attempt int) (st *jobState, ok bool, err error)
 	// HashStep moves the hash lane from from to to with the hash state
 	// there (and the final digest at the end); ok is false when the lane
-	// is no longer at from (a duplicate message).
-	HashStep(id string, from, to int64, state []byte, sum string) (st *jobState, ok bool, err error)
-	// Claim moves a job whose work is all done to "completing"; true for
-	// the one caller that did.
-	Claim(id string) (bool, error)
-	Finish(id string) error
+	// is no longer at from (a duplicate message) or the attempt lost the
+	// lease.
+	HashStep(id string, from, to int64, state []byte, sum, task string, attempt int) (st *jobState, ok bool, err error)
+	// Claim moves a job whose work is all done to "completing" and leases
+	// its "complete" task to holder; the attempt, or 0 when this call did
+	// not claim it.
+	Claim(id, holder, msg string) (int, error)
+	// Finish marks the job done for the attempt holding "complete".
+	Finish(id string, attempt int) (bool, error)
 	// Fail ends a running or completing job with msg; true when this call
 	// ended it (the caller then aborts the upload).
 	Fail(id, msg string) (bool, error)
@@ -67,10 +91,14 @@ type jobBackend interface {
 
 var errJobNotFound = errors.New("no such job")
 
-// Job limits. Queue consumers are retried this many times in all
-// (wrangler.toml's max_retries + 1); after the last failure the job fails.
+// Job limits. A task gets this many attempts (leases) in all; the queue
+// retries a failed delivery as often (wrangler.toml's max_retries + 1).
+// The lease is renewed by every part and every part's worth of hashing,
+// so it only needs to outlast one part; an invocation that goes quiet for
+// longer is taken for dead. CKPTPACK_JOB_LEASE_S overrides it.
 const (
 	jobMaxAttempts         = 6
+	defaultJobLease        = 120 * time.Second
 	defaultInvocationBytes = 256 << 20
 	queueSendBatch         = 100 // Queue.sendBatch takes at most 100 messages
 )
@@ -104,6 +132,9 @@ type jobRecord struct {
 	// with DataHash (modelspec.hash_sha256), the end of the header.
 	HashFrom int64 `json:"hash_from"`
 	DataHash bool  `json:"data_hash"`
+	// LeaseMS and MaxAttempts bound each task (jobs.mjs reads them).
+	LeaseMS     int64 `json:"lease_ms"`
+	MaxAttempts int   `json:"max_attempts"`
 }
 
 func (r *jobRecord) invocationBytes() int64 { return int64(r.PartsPerMessage) * int64(r.PartSize) }
@@ -124,8 +155,20 @@ type jobState struct {
 	SHA256     string `json:"sha256"`
 	HashSHA256 string `json:"hash_sha256"`
 	Error      string `json:"error"`
-	Created    int64  `json:"created"` // Unix milliseconds
-	Updated    int64  `json:"updated"`
+	// Retries counts attempts after a task's first; LastError is the
+	// last failed attempt's error.
+	Retries   int    `json:"retries"`
+	LastError string `json:"last_error"`
+	Created   int64  `json:"created"` // Unix milliseconds
+	Updated   int64  `json:"updated"`
+}
+
+// jobLease is the answer to Lease.
+type jobLease struct {
+	Go      bool     `json:"go"`
+	Ended   bool     `json:"ended"`
+	Attempt int      `json:"attempt"`
+	State   jobState `json:"state"`
 }
 
 type jobView struct {
@@ -137,9 +180,20 @@ type jobView struct {
 // jobMessage is one queue message.
 type jobMessage struct {
 	Job         string `json:"job"`
-	Kind        string `json:"kind"` // "parts", "hash", "first"
+	Kind        string `json:"kind"` // "parts", "hash", "first", "complete"
 	First, Last int    `json:",omitempty"`
 	Offset      int64  `json:"offset,omitempty"`
+}
+
+// task names the message's piece of work, for its lease.
+func (m *jobMessage) task() string {
+	switch m.Kind {
+	case "parts":
+		return fmt.Sprintf("parts:%d", m.First)
+	case "hash":
+		return fmt.Sprintf("hash:%d", m.Offset)
+	}
+	return m.Kind
 }
 
 // jobs serves the job endpoints and consumes the job queue.
@@ -147,6 +201,7 @@ type jobs struct {
 	store   objectStore
 	backend jobBackend
 	now     func() time.Time
+	lease   time.Duration // 0: defaultJobLease
 }
 
 // jobAnswer is the JSON of a job for its endpoints.
@@ -163,6 +218,8 @@ type jobAnswer struct {
 	BytesDone    int64    `json:"bytes_done"`
 	HashedBytes  int64    `json:"hashed_bytes"`
 	ETASeconds   *float64 `json:"eta_s,omitempty"`
+	Retries      int      `json:"retries"`
+	LastError    string   `json:"last_error,omitempty"`
 	SHA256       string   `json:"sha256,omitempty"`
 	HashSHA256   string   `json:"hash_sha256,omitempty"`
 	Error        string   `json:"error,omitempty"`
@@ -172,7 +229,7 @@ func (j *jobs) answer(v *jobView) *jobAnswer {
 	r, st := &v.Record, &v.State
 	a := &jobAnswer{ID: r.ID, Status: st.Status, Key: r.Key, UploadID: r.UploadID, Bytes: r.Size, Architecture: r.Architecture,
 		Parts: r.Parts, PartSize: r.PartSize, PartsDone: st.PartsDone, BytesDone: st.BytesDone,
-		HashedBytes: st.HashOffset - r.HashFrom, Error: st.Error}
+		HashedBytes: st.HashOffset - r.HashFrom, Error: st.Error, Retries: st.Retries, LastError: st.LastError}
 	if st.Status == "done" {
 		a.SHA256, a.HashSHA256 = st.SHA256, st.HashSHA256
 	}
@@ -265,11 +322,12 @@ func (j *jobs) create(store objectStore, r *http.Request) (*jobAnswer, error) {
 		ID: newJobID(), Request: req.checkpointRequest, Key: key, Title: name.Title, Size: plan.Size,
 		PartSize: partSize, Parts: parts, PartsPerMessage: perMessage,
 		HeaderSHA256: hex.EncodeToString(headerSum[:]), Architecture: plan.Architecture, InputETags: t.etags,
+		LeaseMS: j.leaseTime().Milliseconds(), MaxAttempts: jobMaxAttempts,
 	}
 	if plan.HashSlot != 0 {
 		rec.DataHash, rec.HashFrom = true, int64(len(plan.Header))
 	}
-	upload, err := store.CreateMultipartUpload(key, partSize)
+	upload, err := store.CreateMultipartUpload(key, partSize, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -353,14 +411,24 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error { return e.error }
 
-// consume handles one queue message; attempts is its delivery count. A nil
-// error acks it; retry says whether a failure should be retried.
-func (j *jobs) consume(ctx context.Context, body string, attempts int) (retry bool, err error) {
+// leaseTime is the lease of every task of the jobs created here.
+func (j *jobs) leaseTime() time.Duration {
+	if j.lease > 0 {
+		return j.lease
+	}
+	return defaultJobLease
+}
+
+// consume handles one queue message: id is its queue message id, the
+// holder of the lease it takes. A nil error acks it; retry says whether a
+// failure should be retried.
+func (j *jobs) consume(ctx context.Context, body, id string) (retry bool, err error) {
 	var m jobMessage
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		return false, fmt.Errorf("queue message %q: %w", body, err)
 	}
-	err = j.work(ctx, &m)
+	w := &jobWork{jobs: j, msg: &m, body: body, holder: id}
+	err = w.run(ctx)
 	switch {
 	case err == nil, errors.Is(err, errJobOver):
 		return false, nil
@@ -368,44 +436,107 @@ func (j *jobs) consume(ctx context.Context, body string, attempts int) (retry bo
 		return false, err
 	}
 	var perm permanentError
-	if errors.As(err, &perm) || attempts >= jobMaxAttempts {
-		msg := fmt.Sprintf("%s message for parts %d–%d / offset %d failed (attempt %d): %v", m.Kind, m.First, m.Last, m.Offset, attempts, err)
-		if ended, ferr := j.backend.Fail(m.Job, msg); ferr != nil {
-			return true, errors.Join(err, ferr)
-		} else if ended {
-			if v, verr := j.backend.View(m.Job); verr == nil {
-				err = errors.Join(err, j.store.AbortMultipartUpload(v.Record.Key, v.Record.UploadID))
-			}
+	if w.attempt > 0 && !errors.As(err, &perm) && w.attempt < w.view.Record.MaxAttempts {
+		if rerr := j.backend.Release(m.Job, m.task(), w.attempt, err.Error()); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
-		return false, err
+		return true, err
 	}
-	return true, err
+	if w.view == nil || (w.attempt == 0 && !errors.As(err, &perm)) {
+		return true, err // the job's object did not answer: try again
+	}
+	msg := fmt.Sprintf("%s: %s failed (attempt %d of %d): %v", w.view.Record.Key, m.task(), w.attempt, w.view.Record.MaxAttempts, err)
+	if errors.As(err, &perm) {
+		msg = fmt.Sprintf("%s: %s: %v", w.view.Record.Key, m.task(), err)
+	}
+	return false, errors.Join(err, j.failJob(&w.view.Record, msg))
 }
 
-func (j *jobs) work(ctx context.Context, m *jobMessage) error {
+// failJob ends the job with msg and, if this call ended it, aborts its
+// upload.
+func (j *jobs) failJob(rec *jobRecord, msg string) error {
+	ended, err := j.backend.Fail(rec.ID, msg)
+	if err != nil || !ended {
+		return err
+	}
+	return j.store.AbortMultipartUpload(rec.Key, rec.UploadID)
+}
+
+// jobWork is one delivery of a message: its lease, once taken.
+type jobWork struct {
+	jobs         *jobs
+	msg          *jobMessage
+	body, holder string
+	view         *jobView
+	attempt      int
+}
+
+func (w *jobWork) run(ctx context.Context) error {
+	j, m := w.jobs, w.msg
 	v, err := j.backend.View(m.Job)
 	if err != nil {
 		return err
 	}
-	if v.State.Status != "running" {
+	w.view = v
+	if m.Kind == "complete" {
+		if v.State.Status != "completing" {
+			return errJobOver
+		}
+	} else if v.State.Status != "running" {
 		return errJobOver
 	}
+	l, err := j.backend.Lease(m.Job, m.task(), w.holder, w.body)
+	if err != nil {
+		return err
+	}
+	if !l.Go {
+		if l.Ended { // out of attempts: the lease failed the job
+			return errors.Join(errJobOver, j.store.AbortMultipartUpload(v.Record.Key, v.Record.UploadID))
+		}
+		return errJobOver // done, or another delivery holds it
+	}
+	w.attempt = l.Attempt
+	v.State = l.State
 	var st *jobState
 	switch m.Kind {
 	case "parts":
-		st, err = j.makeParts(ctx, v, m.First, m.Last)
+		st, err = w.makeParts(ctx, m.First, m.Last)
 	case "first":
-		st, err = j.makeParts(ctx, v, 1, 1)
+		st, err = w.makeParts(ctx, 1, 1)
 	case "hash":
-		st, err = j.hashStep(ctx, v, m.Offset)
+		st, err = w.hashStep(ctx, m.Offset)
+	case "complete":
+		return j.complete(&v.Record, w.attempt)
 	default:
 		return permanentError{fmt.Errorf("queue message of unknown kind %q", m.Kind)}
 	}
 	if err != nil {
 		return err
 	}
-	return j.completeIfDone(v, st)
+	// Claim before marking the task done: an invocation that dies in
+	// between leaves the task to be re-queued, which then claims.
+	if err := j.completeIfDone(v, st, w.holder); err != nil {
+		return err
+	}
+	ok, err := j.backend.TaskDone(m.Job, m.task(), w.attempt)
+	if err == nil && !ok {
+		return errJobOver
+	}
+	return err
 }
+
+// renew extends the lease; errLeaseLost when the attempt lost it.
+func (w *jobWork) renew() error {
+	ok, err := w.jobs.backend.Renew(w.msg.Job, w.msg.task(), w.attempt)
+	if err == nil && !ok {
+		return errLeaseLost
+	}
+	return err
+}
+
+// errLeaseLost: another attempt took over the task (this one was taken
+// for dead), or the job ended.
+var errLeaseLost = fmt.Errorf("the lease of the task was lost: %w", errJobOver)
 
 // plan re-plans the job from its request and checks that it is the plan
 // the job started with: same size, same header bytes.
@@ -438,7 +569,8 @@ func (j *jobs) plan(rec *jobRecord) (*checkpoint.Plan, error) {
 // makeParts makes the parts first…last that are not recorded yet, each
 // run of missing parts from one window of the plan, recording every part
 // as soon as it is uploaded.
-func (j *jobs) makeParts(ctx context.Context, v *jobView, first, last int) (*jobState, error) {
+func (w *jobWork) makeParts(ctx context.Context, first, last int) (*jobState, error) {
+	j, v := w.jobs, w.view
 	rec := &v.Record
 	st := &v.State
 	plan, err := j.plan(rec)
@@ -479,13 +611,14 @@ func (j *jobs) makeParts(ctx context.Context, v *jobView, first, last int) (*job
 			return nil, err
 		}
 		sink := newPartSink(rec.Key, upload, rec.PartSize, n, func(p, size int) error {
-			s, err := j.backend.PartDone(rec.ID, p, upload.ETag(p), int64(size))
+			s, ok, err := j.backend.PartDone(rec.ID, p, upload.ETag(p), int64(size), w.msg.task(), w.attempt)
 			if err != nil {
 				return err
 			}
-			if st = s; s.Status != "running" {
-				return errJobOver
+			if !ok {
+				return errLeaseLost
 			}
+			st = s
 			return nil
 		})
 		if err := checkpoint.Execute(ctx, win, sink, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
@@ -497,7 +630,8 @@ func (j *jobs) makeParts(ctx context.Context, v *jobView, first, last int) (*job
 }
 
 // hashStep advances the hash lane from offset by one invocation's budget.
-func (j *jobs) hashStep(ctx context.Context, v *jobView, offset int64) (*jobState, error) {
+func (w *jobWork) hashStep(ctx context.Context, offset int64) (*jobState, error) {
+	j, v := w.jobs, w.view
 	rec := &v.Record
 	end := min(offset+rec.invocationBytes(), rec.Size)
 	if v.State.HashOffset != offset {
@@ -523,7 +657,8 @@ func (j *jobs) hashStep(ctx context.Context, v *jobView, offset int64) (*jobStat
 	if err != nil {
 		return nil, err
 	}
-	if err := checkpoint.Execute(ctx, win, &hashSink{h: h}, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
+	sink := &hashSink{h: h, every: int64(rec.PartSize), renew: w.renew}
+	if err := checkpoint.Execute(ctx, win, sink, checkpoint.ExecuteOptions{BufferSize: copyBufferSize}); err != nil {
 		return nil, err
 	}
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -538,9 +673,15 @@ func (j *jobs) hashStep(ctx context.Context, v *jobView, offset int64) (*jobStat
 			sum = hex.EncodeToString(h.Sum(nil))
 		}
 	}
-	st, ok, err := j.backend.HashStep(rec.ID, offset, end, state, sum)
-	if err != nil || !ok {
-		return st, err
+	st, ok, err := j.backend.HashStep(rec.ID, offset, end, state, sum, w.msg.task(), w.attempt)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if st.HashOffset != end {
+			return nil, errLeaseLost
+		}
+		return st, j.sendAfterHash(rec, end) // recorded by an earlier attempt
 	}
 	return st, j.sendAfterHash(rec, end)
 }
@@ -556,23 +697,47 @@ func (j *jobs) sendAfterHash(rec *jobRecord, end int64) error {
 	return nil
 }
 
-// completeIfDone completes the upload once every part and the hash are
-// recorded; of the invocations that see that, the one that claims the job
-// does it.
-func (j *jobs) completeIfDone(v *jobView, st *jobState) error {
+// completeIfDone claims the job once every part and the hash are
+// recorded (of the invocations that see that, one claim succeeds) and
+// completes it.
+func (j *jobs) completeIfDone(v *jobView, st *jobState, holder string) error {
 	rec := &v.Record
 	if st == nil || st.Status != "running" || st.PartsDone != rec.Parts || st.HashOffset != rec.Size {
 		return nil
 	}
-	claimed, err := j.backend.Claim(rec.ID)
-	if err != nil || !claimed {
+	body, _ := json.Marshal(jobMessage{Job: rec.ID, Kind: "complete"})
+	attempt, err := j.backend.Claim(rec.ID, holder, string(body))
+	if err != nil || attempt == 0 {
 		return err
 	}
+	return j.complete(rec, attempt)
+}
+
+// complete completes the upload with the recorded parts and marks the job
+// done, for the attempt holding the "complete" task. Re-driven after an
+// attempt died, it finds the object already there if that attempt got as
+// far as completing it: the upload's owner (the job id) tells.
+func (j *jobs) complete(rec *jobRecord, attempt int) error {
 	fail := func(err error) error {
-		if _, ferr := j.backend.Fail(rec.ID, err.Error()); ferr != nil {
-			err = errors.Join(err, ferr)
+		return permanentAfterFail{errors.Join(err, j.failJob(rec, err.Error()))}
+	}
+	finish := func() error {
+		ok, err := j.backend.Finish(rec.ID, attempt)
+		if err == nil && !ok {
+			return errLeaseLost
 		}
-		return permanentAfterFail{errors.Join(err, j.store.AbortMultipartUpload(rec.Key, rec.UploadID))}
+		return err
+	}
+	// As in multipartSink.Finish: R2 multipart uploads take no
+	// precondition, so check right before completing.
+	info, err := j.store.Head(rec.Key)
+	switch {
+	case err == nil && info.Owner == rec.ID && info.Size == rec.Size:
+		return finish()
+	case err == nil:
+		return fail(fmt.Errorf("%s: %w", rec.Key, errKeyTaken))
+	case !errors.Is(err, errObjectNotFound):
+		return err
 	}
 	done, err := j.backend.View(rec.ID)
 	if err != nil {
@@ -586,18 +751,10 @@ func (j *jobs) completeIfDone(v *jobView, st *jobState) error {
 		}
 		parts[n-1] = uploadedPart{N: n, ETag: etag}
 	}
-	// As in multipartSink.Finish: R2 multipart uploads take no
-	// precondition, so check right before completing.
-	if _, err := j.store.Head(rec.Key); !errors.Is(err, errObjectNotFound) {
-		if err == nil {
-			err = fmt.Errorf("%s: %w", rec.Key, errKeyTaken)
-		}
-		return fail(err)
-	}
 	if err := j.store.CompleteMultipartUpload(rec.Key, rec.UploadID, parts); err != nil {
 		return fail(err)
 	}
-	return j.backend.Finish(rec.ID)
+	return finish()
 }
 
 // permanentAfterFail: the job has been failed already; the message is acked.
@@ -606,8 +763,21 @@ type permanentAfterFail struct{ error }
 func (e permanentAfterFail) Is(target error) bool { return target == errJobOver }
 
 // hashSink hashes what is written; a hash pass over a window of the plan.
-type hashSink struct{ h hash.Hash }
+// It calls renew after every every bytes (the lease's heartbeat).
+type hashSink struct {
+	h            hash.Hash
+	every, since int64
+	renew        func() error
+}
 
-func (s *hashSink) Write(p []byte) (int, error) { return s.h.Write(p) }
-func (s *hashSink) Finish() error               { return nil }
-func (s *hashSink) Abort() error                { return nil }
+func (s *hashSink) Write(p []byte) (int, error) {
+	if s.since += int64(len(p)); s.renew != nil && s.since >= s.every {
+		s.since = 0
+		if err := s.renew(); err != nil {
+			return 0, err
+		}
+	}
+	return s.h.Write(p)
+}
+func (s *hashSink) Finish() error { return nil }
+func (s *hashSink) Abort() error  { return nil }

@@ -69,33 +69,66 @@ func (b *doBackend) View(id string) (*jobView, error) {
 	return &v, b.rpcJSON(id, "view", &v)
 }
 
-func (b *doBackend) PartDone(id string, n int, etag string, size int64) (*jobState, error) {
-	var st jobState
-	return &st, b.rpcJSON(id, "partDone", &st, n, etag, float64(size))
+func (b *doBackend) Lease(id, task, holder, msg string) (*jobLease, error) {
+	var l jobLease
+	return &l, b.rpcJSON(id, "lease", &l, task, holder, msg)
 }
 
-func (b *doBackend) HashStep(id string, from, to int64, state []byte, sum string) (*jobState, bool, error) {
-	var res struct {
-		State jobState `json:"state"`
-		OK    bool     `json:"ok"`
-	}
-	// Base64 text, as encoding/json decodes jobState.HashState.
-	enc := base64.StdEncoding.EncodeToString(state)
-	err := b.rpcJSON(id, "hashStep", &res, float64(from), float64(to), enc, sum)
-	return &res.State, res.OK, err
-}
-
-func (b *doBackend) Claim(id string) (bool, error) {
-	v, err := b.rpc(b.jobs, id, "claim")
+func (b *doBackend) Renew(id, task string, attempt int) (bool, error) {
+	v, err := b.rpc(b.jobs, id, "renew", task, attempt)
 	if err != nil {
 		return false, err
 	}
 	return v.Bool(), nil
 }
 
-func (b *doBackend) Finish(id string) error {
-	_, err := b.rpc(b.jobs, id, "finish")
+func (b *doBackend) Release(id, task string, attempt int, msg string) error {
+	_, err := b.rpc(b.jobs, id, "release", task, attempt, msg)
 	return err
+}
+
+func (b *doBackend) TaskDone(id, task string, attempt int) (bool, error) {
+	v, err := b.rpc(b.jobs, id, "taskDone", task, attempt)
+	if err != nil {
+		return false, err
+	}
+	return v.Bool(), nil
+}
+
+// recorded is the answer of partDone and hashStep.
+type recorded struct {
+	State jobState `json:"state"`
+	OK    bool     `json:"ok"`
+}
+
+func (b *doBackend) PartDone(id string, n int, etag string, size int64, task string, attempt int) (*jobState, bool, error) {
+	var res recorded
+	err := b.rpcJSON(id, "partDone", &res, n, etag, float64(size), task, attempt)
+	return &res.State, res.OK, err
+}
+
+func (b *doBackend) HashStep(id string, from, to int64, state []byte, sum, task string, attempt int) (*jobState, bool, error) {
+	var res recorded
+	// Base64 text, as encoding/json decodes jobState.HashState.
+	enc := base64.StdEncoding.EncodeToString(state)
+	err := b.rpcJSON(id, "hashStep", &res, float64(from), float64(to), enc, sum, task, attempt)
+	return &res.State, res.OK, err
+}
+
+func (b *doBackend) Claim(id, holder, msg string) (int, error) {
+	v, err := b.rpc(b.jobs, id, "claim", holder, msg)
+	if err != nil {
+		return 0, err
+	}
+	return v.Int(), nil
+}
+
+func (b *doBackend) Finish(id string, attempt int) (bool, error) {
+	v, err := b.rpc(b.jobs, id, "finish", attempt)
+	if err != nil {
+		return false, err
+	}
+	return v.Bool(), nil
 }
 
 func (b *doBackend) Fail(id, msg string) (bool, error) {

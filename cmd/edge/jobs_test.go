@@ -19,17 +19,29 @@ import (
 	"github.com/ckptpack/ckptpack/internal/fixture"
 )
 
-// fakeJobs is jobBackend in memory with the transitions of jobs.mjs, and
-// its queue as a list of message bodies.
+// fakeJobs is jobBackend in memory with the transitions of jobs.mjs (its
+// leases without expiry: the Go tests deliver one message at a time, and
+// the watchdog's re-queue is tested under Miniflare), and its queue as a
+// list of messages.
 type fakeJobs struct {
 	mu       sync.Mutex
 	counters map[string]int
 	jobs     map[string]*jobView
-	queue    []string
+	tasks    map[string]*fakeTask // job id + " " + task name
+	queue    []fakeMessage
+	sent     int
+}
+
+type fakeMessage struct{ id, body string }
+
+type fakeTask struct {
+	attempt int
+	holder  string
+	done    bool
 }
 
 func newFakeJobs() *fakeJobs {
-	return &fakeJobs{counters: map[string]int{}, jobs: map[string]*jobView{}}
+	return &fakeJobs{counters: map[string]int{}, jobs: map[string]*jobView{}, tasks: map[string]*fakeTask{}}
 }
 
 func (f *fakeJobs) ReserveCounter(prefix string, floor int) (int, error) {
@@ -65,26 +77,89 @@ func (f *fakeJobs) View(id string) (*jobView, error) {
 	return f.get(id)
 }
 
-func (f *fakeJobs) PartDone(id string, n int, etag string, size int64) (*jobState, error) {
+func (f *fakeJobs) task(id, name string) *fakeTask {
+	k := id + " " + name
+	if f.tasks[k] == nil {
+		f.tasks[k] = &fakeTask{}
+	}
+	return f.tasks[k]
+}
+
+func runs(st *jobState, task string) bool {
+	if task == "complete" {
+		return st.Status == "completing"
+	}
+	return st.Status == "running"
+}
+
+// held reports whether attempt holds task's lease.
+func (f *fakeJobs) held(id, task string, attempt int) bool {
+	t := f.task(id, task)
+	return runs(&f.jobs[id].State, task) && !t.done && t.attempt == attempt
+}
+
+func (f *fakeJobs) Lease(id, task, holder, msg string) (*jobLease, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, t := f.jobs[id], f.task(id, task)
+	if !runs(&v.State, task) || t.done || (t.holder != "" && t.holder != holder) {
+		return &jobLease{State: v.State}, nil
+	}
+	if t.attempt >= v.Record.MaxAttempts {
+		v.State.Status, v.State.Error = "failed", fmt.Sprintf("%s failed %d times", task, t.attempt)
+		return &jobLease{Ended: true, State: v.State}, nil
+	}
+	t.attempt++
+	t.holder = holder
+	return &jobLease{Go: true, Attempt: t.attempt, State: v.State}, nil
+}
+
+func (f *fakeJobs) Renew(id, task string, attempt int) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held(id, task, attempt), nil
+}
+
+func (f *fakeJobs) Release(id, task string, attempt int, msg string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held(id, task, attempt) {
+		f.jobs[id].State.LastError = msg
+	}
+	return nil
+}
+
+func (f *fakeJobs) TaskDone(id, task string, attempt int) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.held(id, task, attempt) {
+		return false, nil
+	}
+	f.task(id, task).done = true
+	return true, nil
+}
+
+func (f *fakeJobs) PartDone(id string, n int, etag string, size int64, task string, attempt int) (*jobState, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v := f.jobs[id]
-	if v.State.Status == "running" {
-		if _, ok := v.Parts[n]; !ok {
+	ok := f.held(id, task, attempt)
+	if ok {
+		if _, done := v.Parts[n]; !done {
 			v.State.PartsDone++
 			v.State.BytesDone += size
 		}
 		v.Parts[n] = etag
 	}
 	st := v.State
-	return &st, nil
+	return &st, ok, nil
 }
 
-func (f *fakeJobs) HashStep(id string, from, to int64, state []byte, sum string) (*jobState, bool, error) {
+func (f *fakeJobs) HashStep(id string, from, to int64, state []byte, sum, task string, attempt int) (*jobState, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v := f.jobs[id]
-	ok := v.State.Status == "running" && v.State.HashOffset == from
+	ok := f.held(id, task, attempt) && v.State.HashOffset == from
 	if ok {
 		v.State.HashOffset, v.State.HashState = to, state
 		if sum != "" {
@@ -99,22 +174,27 @@ func (f *fakeJobs) HashStep(id string, from, to int64, state []byte, sum string)
 	return &st, ok, nil
 }
 
-func (f *fakeJobs) Claim(id string) (bool, error) {
+func (f *fakeJobs) Claim(id, holder, msg string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v := f.jobs[id]
 	if v.State.Status != "running" || v.State.PartsDone != v.Record.Parts || v.State.HashOffset != v.Record.Size {
-		return false, nil
+		return 0, nil
 	}
 	v.State.Status = "completing"
-	return true, nil
+	*f.task(id, "complete") = fakeTask{attempt: 1, holder: holder}
+	return 1, nil
 }
 
-func (f *fakeJobs) Finish(id string) error {
+func (f *fakeJobs) Finish(id string, attempt int) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.held(id, "complete", attempt) {
+		return false, nil
+	}
+	f.task(id, "complete").done = true
 	f.jobs[id].State.Status = "done"
-	return nil
+	return true, nil
 }
 
 func (f *fakeJobs) Fail(id, msg string) (bool, error) {
@@ -145,17 +225,26 @@ func (f *fakeJobs) Send(msgs []jobMessage) error {
 	defer f.mu.Unlock()
 	for _, m := range msgs {
 		b, _ := json.Marshal(m)
-		f.queue = append(f.queue, string(b))
+		f.sent++
+		f.queue = append(f.queue, fakeMessage{id: fmt.Sprint(f.sent), body: string(b)})
 	}
 	return nil
 }
 
+// take removes the first queued message.
+func (f *fakeJobs) take() fakeMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.queue[0]
+	f.queue = f.queue[1:]
+	return m
+}
+
 // drain delivers the queued messages in random order, each one a second
-// time with probability dup (as after a killed invocation), until the
-// queue is empty. It returns the number of deliveries.
+// time with probability dup (a redelivery, as after a killed invocation),
+// until the queue is empty. It returns the number of deliveries.
 func (f *fakeJobs) drain(t *testing.T, j *jobs, rng *rand.Rand, dup float64) int {
 	t.Helper()
-	attempts := map[string]int{}
 	n := 0
 	for {
 		f.mu.Lock()
@@ -164,21 +253,19 @@ func (f *fakeJobs) drain(t *testing.T, j *jobs, rng *rand.Rand, dup float64) int
 			return n
 		}
 		i := rng.IntN(len(f.queue))
-		body := f.queue[i]
+		m := f.queue[i]
 		if rng.Float64() >= dup {
 			f.queue = append(f.queue[:i], f.queue[i+1:]...)
 		}
 		f.mu.Unlock()
-		attempts[body]++
 		n++
-		retry, err := j.consume(context.Background(), body, attempts[body])
+		retry, err := j.consume(context.Background(), m.body, m.id)
 		if err != nil && !retry {
-			t.Fatalf("message %s: %v", body, err)
+			t.Fatalf("message %s: %v", m.body, err)
 		}
 		if retry {
-			f.Send(nil)
 			f.mu.Lock()
-			f.queue = append(f.queue, body)
+			f.queue = append(f.queue, m)
 			f.mu.Unlock()
 		}
 	}
@@ -286,11 +373,8 @@ func TestJobCancelAbortsTheUpload(t *testing.T) {
 	}
 	id := job["id"].(string)
 	// One message done, then the cancel, then the rest.
-	backend.mu.Lock()
-	first := backend.queue[0]
-	backend.queue = backend.queue[1:]
-	backend.mu.Unlock()
-	if _, err := srv.jobs.consume(context.Background(), first, 1); err != nil {
+	first := backend.take()
+	if _, err := srv.jobs.consume(context.Background(), first.body, first.id); err != nil {
 		t.Fatal(err)
 	}
 	code, st := do(t, srv, "DELETE", "/v1/jobs/"+id, "Bearer "+testToken, "")
@@ -339,11 +423,11 @@ func TestJobFailsWhenInputsChange(t *testing.T) {
 	vae := bytes.Clone(store.objects["models/vae.safetensors"])
 	vae[len(vae)-1]++
 	store.put("models/vae.safetensors", vae)
+	first := backend.take()
 	backend.mu.Lock()
-	first := backend.queue[0]
 	backend.queue = nil
 	backend.mu.Unlock()
-	if retry, err := srv.jobs.consume(context.Background(), first, 1); retry || err == nil {
+	if retry, err := srv.jobs.consume(context.Background(), first.body, first.id); retry || err == nil {
 		t.Fatalf("consume: retry %v, err %v; want a permanent failure", retry, err)
 	}
 	_, st := do(t, srv, "GET", "/v1/jobs/"+job["id"].(string), "Bearer "+testToken, "")
@@ -375,6 +459,53 @@ func TestJobEndpointsErrors(t *testing.T) {
 	} {
 		if code, body := do(t, srv, c.method, c.target, "Bearer "+testToken, c.body); code != c.want {
 			t.Errorf("%s %s %s: %d %v, want %d", c.method, c.target, c.body, code, body, c.want)
+		}
+	}
+}
+
+func TestJobFailsAfterItsAttemptsAndAbortsTheUpload(t *testing.T) {
+	store := smallSD15(t)
+	backend := newFakeJobs()
+	srv := newServer(store, testToken).withJobs(backend)
+	code, job := do(t, srv, "POST", "/v1/jobs", "Bearer "+testToken, `{`+smallJobBody+`, "part_size": 5242880}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", code, job)
+	}
+	store.mu.Lock()
+	store.failGetAfter = store.gets // every get from now on fails
+	if store.failGetAfter == 0 {
+		store.failGetAfter = 1
+	}
+	store.mu.Unlock()
+	m := backend.take()
+	for attempt := 1; ; attempt++ {
+		retry, err := srv.jobs.consume(context.Background(), m.body, m.id)
+		if err == nil {
+			t.Fatal("a delivery succeeded with every get failing")
+		}
+		if !retry {
+			if attempt != jobMaxAttempts {
+				t.Errorf("the job failed at attempt %d, want %d", attempt, jobMaxAttempts)
+			}
+			break
+		}
+	}
+	_, st := do(t, srv, "GET", "/v1/jobs/"+job["id"].(string), "Bearer "+testToken, "")
+	want := fmt.Sprintf("(attempt %d of %d)", jobMaxAttempts, jobMaxAttempts)
+	if st["status"] != "failed" || !strings.Contains(st["error"].(string), want) || !strings.Contains(st["error"].(string), "injected") {
+		t.Errorf("status %v, want failed with %q and the get's error", st, want)
+	}
+	if st["retries"].(float64) != 0 && st["last_error"] == "" {
+		t.Errorf("no last_error: %v", st)
+	}
+	if store.inProgress() != 0 {
+		t.Error("the upload is still in progress")
+	}
+	// A later delivery of another message finds the job over.
+	for len(backend.queue) > 0 {
+		m := backend.take()
+		if retry, err := srv.jobs.consume(context.Background(), m.body, m.id); retry || err != nil {
+			t.Errorf("message after the failure: retry %v, %v", retry, err)
 		}
 	}
 }

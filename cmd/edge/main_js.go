@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"syscall/js"
+	"time"
 
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
@@ -23,6 +25,9 @@ const (
 	jobsBinding     = "JOBS"     // Durable Object namespace of CkptpackJob (jobs.mjs)
 	countersBinding = "COUNTERS" // Durable Object namespace of CkptpackCounter
 	queueBinding    = "PARTS"    // the Queue of job work, consumed by this Worker
+	// leaseVar (optional, seconds) overrides a job task's lease,
+	// defaultJobLease; the tests shorten it.
+	leaseVar = "CKPTPACK_JOB_LEASE_S"
 )
 
 func main() {
@@ -43,6 +48,9 @@ func main() {
 		producer, err := queues.NewProducer(queueBinding)
 		if err == nil {
 			srv.withJobs(&doBackend{jobs: jobsNS, counters: countersNS, queue: producer})
+			if secs, err := strconv.ParseFloat(cloudflare.Getenv(leaseVar), 64); err == nil && secs > 0 {
+				srv.jobs.lease = time.Duration(secs * float64(time.Second))
+			}
 			queues.ConsumeNonBlock(func(batch *queues.MessageBatch) error {
 				consumeBatch(srv.jobs, batch)
 				return nil
@@ -63,7 +71,7 @@ func consumeBatch(j *jobs, batch *queues.MessageBatch) {
 			m.Ack()
 			continue
 		}
-		retry, err := j.consume(context.Background(), body, m.Attempts)
+		retry, err := j.consume(context.Background(), body, m.ID)
 		if err != nil {
 			fmt.Printf("ckptpack job message %s (attempt %d): %v\n", body, m.Attempts, err)
 		}

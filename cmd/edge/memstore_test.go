@@ -16,6 +16,7 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	objects map[string][]byte
+	owners  map[string]string  // key → owner of the upload that wrote it
 	uploads map[int]*memUpload // in progress, by upload ID
 
 	nextUpload int
@@ -46,7 +47,7 @@ func (s *memStore) Head(key string) (objectInfo, error) {
 	if !ok {
 		return objectInfo{}, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
 	}
-	return objectInfo{Size: int64(len(b)), ETag: fmt.Sprintf("%x", sha256.Sum256(b))}, nil
+	return objectInfo{Size: int64(len(b)), ETag: fmt.Sprintf("%x", sha256.Sum256(b)), Owner: s.owners[key]}, nil
 }
 
 func (s *memStore) ReadRange(key string, p []byte, off int64) error {
@@ -91,11 +92,11 @@ func (s *memStore) List(prefix string) (keys, folders []string, err error) {
 	return keys, folders, nil
 }
 
-func (s *memStore) CreateMultipartUpload(key string, partSize int) (multipartUpload, error) {
+func (s *memStore) CreateMultipartUpload(key string, partSize int, owner string) (multipartUpload, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextUpload++
-	u := &memUpload{store: s, id: s.nextUpload, key: key, parts: map[int][]byte{}, etags: map[int]string{}, sum: sha256.New(), pending: make([]byte, partSize)}
+	u := &memUpload{store: s, id: s.nextUpload, key: key, owner: owner, parts: map[int][]byte{}, etags: map[int]string{}, sum: sha256.New(), pending: make([]byte, partSize)}
 	s.uploads[u.id] = u
 	if s.staging {
 		return stagingUpload{u, &memCarry{}}, nil
@@ -167,6 +168,7 @@ type memUpload struct {
 	store *memStore
 	id    int
 	key   string
+	owner string
 	parts map[int][]byte
 	etags map[int]string // of each part's last upload
 	sum   hash.Hash      // of parts in upload order, as r2Upload hashes
@@ -265,6 +267,10 @@ func (u *memUpload) Complete() error {
 	}
 	delete(s.uploads, u.id)
 	s.objects[u.key] = data
+	if s.owners == nil {
+		s.owners = map[string]string{}
+	}
+	s.owners[u.key] = u.owner
 	return nil
 }
 

@@ -90,7 +90,7 @@ func newMultipartSink(store objectStore, key string, partSize int) (*multipartSi
 	if partSize < minPartSize {
 		return nil, fmt.Errorf("part size %d below R2's minimum %d", partSize, minPartSize)
 	}
-	u, err := store.CreateMultipartUpload(key, partSize)
+	u, err := store.CreateMultipartUpload(key, partSize, "")
 	if err != nil {
 		return nil, err
 	}

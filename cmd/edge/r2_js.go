@@ -89,7 +89,11 @@ func (s *r2Store) Head(key string) (objectInfo, error) {
 	if obj.IsNull() {
 		return objectInfo{}, &storeError{Op: "head", Key: key, Err: errObjectNotFound}
 	}
-	return objectInfo{Size: int64(obj.Get("size").Float()), ETag: obj.Get("etag").String()}, nil
+	info := objectInfo{Size: int64(obj.Get("size").Float()), ETag: obj.Get("etag").String()}
+	if meta := obj.Get("customMetadata"); meta.Truthy() && meta.Get(ownerMetadata).Truthy() {
+		info.Owner = meta.Get(ownerMetadata).String()
+	}
+	return info, nil
 }
 
 func (s *r2Store) ReadRange(key string, p []byte, off int64) error {
@@ -144,8 +148,15 @@ func (s *r2Store) List(prefix string) (keys, folders []string, err error) {
 	}
 }
 
-func (s *r2Store) CreateMultipartUpload(key string, partSize int) (multipartUpload, error) {
-	u, err := call(s.bucket, "createMultipartUpload", key)
+// ownerMetadata is the custom metadata key holding an upload's owner.
+const ownerMetadata = "ckptpack-job"
+
+func (s *r2Store) CreateMultipartUpload(key string, partSize int, owner string) (multipartUpload, error) {
+	opts := map[string]any{}
+	if owner != "" {
+		opts["customMetadata"] = map[string]any{ownerMetadata: owner}
+	}
+	u, err := call(s.bucket, "createMultipartUpload", key, opts)
 	if err != nil {
 		return nil, &storeError{Op: "createMultipartUpload", Key: key, Err: err}
 	}

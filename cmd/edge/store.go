@@ -25,7 +25,10 @@ type objectStore interface {
 	// CreateMultipartUpload starts a multipart upload to key whose parts
 	// (all but the last) have partSize bytes; nothing is visible under key
 	// until Complete.
-	CreateMultipartUpload(key string, partSize int) (multipartUpload, error)
+	// owner, if not empty, is recorded in the object's custom metadata
+	// (objectInfo.Owner), so a job can recognise the object its own
+	// upload completed.
+	CreateMultipartUpload(key string, partSize int, owner string) (multipartUpload, error)
 	// ResumeMultipartUpload continues upload uploadID to key, started by
 	// another invocation (an assembly job's), to upload more parts of
 	// partSize. The resumed upload does not hash (SHA256 fails).
@@ -41,6 +44,8 @@ type objectInfo struct {
 	Size int64
 	// ETag changes whenever the object is written.
 	ETag string
+	// Owner is the owner given to the multipart upload that wrote it.
+	Owner string
 }
 
 // uploadedPart names one uploaded part for CompleteMultipartUpload.
@@ -156,8 +161,8 @@ func (s countingStore) List(prefix string) ([]string, []string, error) {
 	return keys, folders, nil
 }
 
-func (s countingStore) CreateMultipartUpload(key string, partSize int) (multipartUpload, error) {
-	u, err := s.objectStore.CreateMultipartUpload(key, partSize)
+func (s countingStore) CreateMultipartUpload(key string, partSize int, owner string) (multipartUpload, error) {
+	u, err := s.objectStore.CreateMultipartUpload(key, partSize, owner)
 	if err != nil {
 		return nil, s.calls.fail(err)
 	}

@@ -16,6 +16,11 @@
 // dies right there (kill true: the call never returns and the batch fails
 // as when the runtime ends an invocation; with op "uploadPart" the part is
 // uploaded first), or (hold true, op "get") waits for POST /__test/release.
+// vanish true dies like kill, but the batch is acked, as when the queue's
+// last retry was the one killed: the message is gone and only the job's
+// watchdog (its Durable Object alarm) can recover; land true (op
+// "complete") makes the call first. every true rejects every call of op
+// from the (after+1)-th on, until the faults are set again.
 // GET /__test/queue-stats → {invocations, faults}.
 // TEST_HOOK (a service binding, if present) hears "start" and "end"
 // (with ?kind= the message's kind) around each queue invocation.
@@ -67,13 +72,13 @@ let invocations = 0;
 function queueBucket(bucket, kill) {
   const due = (op) => {
     queueCalls[op] = (queueCalls[op] ?? 0) + 1;
-    const f = queueFaults.find((f) => !f.spent && f.op === op && queueCalls[op] > f.after);
+    const f = queueFaults.find((f) => (!f.spent || f.every) && f.op === op && queueCalls[op] > f.after);
     if (f !== undefined) f.spent = true;
     return f;
   };
   const fire = (f) => {
-    if (!f.kill) throw new Error(`injected R2 failure: ${f.op} call ${f.after + 1}`);
-    kill(`${f.op} call ${f.after + 1}`);
+    if (!f.kill && !f.vanish) throw new Error(`injected R2 failure: ${f.op} call ${f.after + 1}`);
+    kill(`${f.op} call ${f.after + 1}`, f.vanish === true);
     return new Promise(() => {}); // never settles: the invocation is dead
   };
   const wrapUpload = (upload) => ({
@@ -81,14 +86,15 @@ function queueBucket(bucket, kill) {
     uploadId: upload.uploadId,
     uploadPart: async (n, value) => {
       const f = due("uploadPart");
-      if (f !== undefined && !f.kill) fire(f);
+      if (f !== undefined && !f.kill && !f.vanish) fire(f);
       const part = await upload.uploadPart(n, value);
       return f === undefined ? part : fire(f); // killed after the part went up
     },
     complete: async (parts) => {
       const f = due("complete");
-      if (f !== undefined) await fire(f);
-      return upload.complete(parts);
+      if (f !== undefined && !f.land) await fire(f);
+      const done = await upload.complete(parts);
+      return f === undefined ? done : fire(f); // killed after completing
     },
     abort: () => upload.abort(),
   });
@@ -138,8 +144,12 @@ export default {
     await env.TEST_HOOK?.fetch(`http://hook/start?kind=${kind}`);
     try {
       let kill;
-      const killed = new Promise((_, reject) => {
-        kill = (where) => reject(new Error(`test: invocation killed at ${where}`));
+      const killed = new Promise((resolve, reject) => {
+        kill = (where, vanish) => {
+          if (!vanish) return reject(new Error(`test: invocation killed at ${where}`));
+          batch.ackAll();
+          resolve();
+        };
       });
       const wrappedEnv = { ...env, BUCKET: queueBucket(env.BUCKET, kill) };
       return await Promise.race([worker.queue(batch, wrappedEnv, ctx), killed]);

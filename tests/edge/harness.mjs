@@ -23,6 +23,16 @@ const PIECE = 64 << 20; // seeding and download piece: bounded Node memory
 const jobQueueConsumer = { maxBatchSize: 1, maxBatchTimeout: 0, maxRetries: 5, retryDelay: 0 };
 
 /**
+ * The lease of a job's task on `faulty` (CKPTPACK_JOB_LEASE_S), short so
+ * that the watchdog's recoveries come soon; `edge` keeps the production
+ * default. A lease is renewed with every part (5-8 MiB here), so a live
+ * invocation keeps it; one that lapses anyway only costs a re-queued
+ * message, dropped once the task is done (Miniflare runs one batch at a
+ * time). No test asserts how long anything takes.
+ */
+export const testLeaseSeconds = 8;
+
+/**
  * Starts Miniflare with three Workers over one in-memory R2 bucket:
  * `edge`, the production entry (build/edge/entry.mjs), and `faulty`, the
  * same Worker behind tests/edge/fault-entry.mjs, which can break R2 calls
@@ -67,6 +77,7 @@ export async function startWorkers({ hook } = {}) {
         modules: [{ type: "ESModule", path: path.join(repoRoot, "tests/edge/fault-entry.mjs") }, ...built],
         ...common,
         ...jobsOf("parts-faulty"),
+        bindings: { ...common.bindings, CKPTPACK_JOB_LEASE_S: String(testLeaseSeconds) },
         serviceBindings: hook
           ? { TEST_HOOK: async (req) => { const u = new URL(req.url); return new Response(String(await hook(u.pathname.slice(1), u.searchParams.get("kind")))); } }
           : {},
@@ -157,15 +168,17 @@ export function readHeader(file) {
 
 /** Writes an object to a file with ranged gets; returns {size, sha256}. */
 export async function downloadObject(bucket, key, file) {
-  const head = await bucket.head(key);
+  const head = await retryingRead(`head ${key}`, () => bucket.head(key));
   if (head === null) throw new Error(`no object ${key}`);
   const hash = createHash("sha256");
   const fd = fs.openSync(file, "w");
   try {
     for (let off = 0; off < head.size; off += PIECE) {
       const length = Math.min(PIECE, head.size - off);
-      const obj = await bucket.get(key, { range: { offset: off, length } });
-      const bytes = new Uint8Array(await obj.arrayBuffer());
+      const bytes = await retryingRead(`${key} at ${off}`, async () => {
+        const obj = await bucket.get(key, { range: { offset: off, length } });
+        return new Uint8Array(await obj.arrayBuffer());
+      });
       if (bytes.length !== length) throw new Error(`${key}: got ${bytes.length} of ${length} bytes at ${off}`);
       fs.writeSync(fd, bytes, 0, bytes.length, off);
       hash.update(bytes);
@@ -185,14 +198,42 @@ export function verifyFixture(arch, file) {
   return { ok: res.status === 0, output: `${res.stdout}${res.stderr}` };
 }
 
-/** Sends a request to a Worker (edge or faulty) and decodes its JSON answer. */
+/**
+ * Runs fn, an idempotent read from Miniflare, again when its connection
+ * failed ("fetch failed": the Node side's undici lost the connection to
+ * workerd), at most 3 times in a row, logging the cause each time. Once
+ * seen in the full suite on a saturated machine, 326 s into the sd15 job:
+ * not undici's 300 s headers/body timeout, which Miniflare's own client
+ * turns off (a 310 s response arrives through worker.fetch and
+ * mf.dispatchFetch; Node's global fetch gives up at 300 s with
+ * UND_ERR_HEADERS_TIMEOUT), and no request there runs long: the job is
+ * polled with short GETs.
+ */
+export async function retryingRead(what, fn) {
+  for (let failed = 0; ; ) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!/fetch failed/.test(String(e?.message)) || ++failed > 3) throw e;
+      console.log(`${what}: ${e.message} (${e.cause?.code ?? ""} ${e.cause?.message ?? "no cause"}); reading again`);
+    }
+  }
+}
+
+/**
+ * Sends a request to a Worker (edge or faulty) and decodes its JSON answer;
+ * a GET (which only reads) whose connection failed is sent again.
+ */
 export async function call(worker, method, pathAndQuery, { body, headers = auth } = {}) {
-  const res = await worker.fetch(`http://edge.test${pathAndQuery}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
+  const send = async () => {
+    const res = await worker.fetch(`http://edge.test${pathAndQuery}`, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { res, text: await res.text() };
+  };
+  const { res, text } = method === "GET" ? await retryingRead(`GET ${pathAndQuery}`, send) : await send();
   let json;
   try {
     json = JSON.parse(text);
@@ -222,23 +263,15 @@ export async function allKeys(bucket, prefix = "") {
 }
 
 /**
- * Polls GET /v1/jobs/{id} until the job is no longer running; returns the
- * last answer. A poll whose connection fails (once seen in the full suite
- * on a saturated machine: Miniflare's Node-side fetch gave "fetch failed")
- * is repeated, at most 3 times in a row: it only reads the job's state.
+ * Polls GET /v1/jobs/{id} (short requests, each read again if its
+ * connection fails: see call) until the job is no longer running; returns
+ * the last answer. onPoll, if given, sees every answer.
  */
-export async function waitForJob(worker, id, { pollMs = 500 } = {}) {
-  for (let failed = 0; ; ) {
-    let res;
-    try {
-      res = await call(worker, "GET", `/v1/jobs/${id}`);
-      failed = 0;
-    } catch (e) {
-      if (!/fetch failed/.test(String(e?.message)) || ++failed > 3) throw e;
-      console.log(`GET /v1/jobs/${id}: ${e.message}; polling again`);
-      continue;
-    }
+export async function waitForJob(worker, id, { pollMs = 500, onPoll } = {}) {
+  for (;;) {
+    const res = await call(worker, "GET", `/v1/jobs/${id}`);
     if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${JSON.stringify(res.json)}`);
+    onPoll?.(res.json);
     if (res.json.status !== "running" && res.json.status !== "completing") return res.json;
     await new Promise((r) => setTimeout(r, pollMs));
   }

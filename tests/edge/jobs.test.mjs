@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { allKeys, call, downloadObject, repoRoot, seedFile, startWorkers, waitForJob, writeSmallSD15 } from "./harness.mjs";
+import { allKeys, call, downloadObject, repoRoot, seedFile, startWorkers, testLeaseSeconds, waitForJob, writeSmallSD15 } from "./harness.mjs";
 
 const TIMEOUT = 5 * 60_000; // a ceiling against hangs, not a timing assertion
 const dir = path.join(repoRoot, "build/edge-jobs-test");
@@ -72,8 +72,18 @@ async function jobRecovers(prefix, faults) {
   assert.equal(res.status, 202, JSON.stringify(res.json));
   assert.equal(res.json.key, `${prefix}/small_00001_.safetensors`);
   assert.equal(res.json.parts, 6);
-  const done = await waitForJob(w.faulty, res.json.id);
+  // Progress as GET reports it, poll after poll: it only grows, and never
+  // counts a part twice.
+  let last = res.json;
+  const done = await waitForJob(w.faulty, res.json.id, {
+    onPoll: (p) => {
+      assert.ok(p.parts_done >= last.parts_done && p.bytes_done >= last.bytes_done && p.hashed_bytes >= last.hashed_bytes, `progress went back: ${JSON.stringify(last)} → ${JSON.stringify(p)}`);
+      assert.ok(p.parts_done <= p.parts && p.bytes_done <= p.bytes, `more than the job: ${JSON.stringify(p)}`);
+      last = p;
+    },
+  });
   assert.equal(done.status, "done", JSON.stringify(done));
+  assert.equal(done.bytes_done, done.bytes, "every byte counted once");
   const stats = await queueStats();
   assert.ok(stats.faults.every((f) => f.spent), `every fault happened: ${JSON.stringify(stats.faults)}`);
   // 6 part + 3 hash invocations, and one more per fault (the retry).
@@ -87,6 +97,7 @@ async function jobRecovers(prefix, faults) {
   assert.equal(size, reference.bytes, "no missing or duplicate bytes");
   assert.equal(sha256, reference.sha256, "the object's bytes are the one-request object's");
   assert.equal(await uploadIsLive(done.key, done.upload_id), false, "the upload is completed, not open");
+  return done;
 }
 
 describe("POST /v1/jobs recovers", () => {
@@ -98,7 +109,78 @@ describe("POST /v1/jobs recovers", () => {
   });
 
   test("from a failing R2 get", { timeout: TIMEOUT }, async () => {
-    await jobRecovers("failed-get", [{ op: "get", after: 12, kill: false }]);
+    const done = await jobRecovers("failed-get", [{ op: "get", after: 12, kill: false }]);
+    assert.equal(done.retries, 1);
+    assert.match(done.last_error, /attempt 1: .*injected R2 failure: get call 13/);
+  });
+});
+
+// The watchdog: invocations that die and whose message the queue does not
+// deliver again (vanish), so only the job's Durable Object alarm, at the
+// end of the dead attempt's lease, can re-queue the work.
+describe("the job watchdog", () => {
+  test("re-queues a part whose invocation died mid-part without a redelivery", { timeout: TIMEOUT }, async () => {
+    const done = await jobRecovers("vanished-part", [{ op: "get", after: 9, vanish: true }]);
+    assert.equal(done.retries, 1, "one task had a second attempt");
+  });
+
+  test("re-drives the completion when the invocation that claimed it died before completing", { timeout: TIMEOUT }, async () => {
+    const done = await jobRecovers("vanished-claim", [{ op: "complete", after: 0, vanish: true }]);
+    assert.equal(done.retries, 1);
+  });
+
+  test("re-drives the completion when the invocation died after completing, before recording it", { timeout: TIMEOUT }, async () => {
+    // The second attempt finds the object its own upload made (the job id
+    // is in its custom metadata) and records the job done; completing the
+    // upload again would fail, as it no longer exists.
+    const done = await jobRecovers("vanished-done", [{ op: "complete", after: 0, vanish: true, land: true }]);
+    assert.equal(done.retries, 1);
+  });
+
+  test("fails a job whose parts keep failing after its attempts, with a clear error, and aborts the upload", { timeout: TIMEOUT }, async () => {
+    await setQueueFaults([{ op: "uploadPart", after: 0, every: true }]);
+    try {
+      const res = await call(w.faulty, "POST", "/v1/jobs", { body: { ...inputs, filename_prefix: "doomed/small", ...split } });
+      assert.equal(res.status, 202, JSON.stringify(res.json));
+      const job = await waitForJob(w.faulty, res.json.id);
+      assert.equal(job.status, "failed", JSON.stringify(job));
+      assert.match(job.error, /^doomed\/small_00001_\.safetensors: parts:\d+ failed \(attempt 6 of 6\): .*injected R2 failure: uploadPart/);
+      assert.equal(job.parts_done, 0);
+      assert.deepEqual(await allKeys(w.bucket, "doomed/"), [], "no object under the prefix");
+      assert.equal(await uploadIsLive(res.json.key, res.json.upload_id), false, "the upload was aborted");
+    } finally {
+      await setQueueFaults([]);
+    }
+  });
+
+  test("a late report of an attempt that lost its lease changes nothing", { timeout: TIMEOUT }, async () => {
+    // The job's object alone, called as the Go side calls it: attempt 1
+    // leases a task, its lease lapses (1 ms), attempt 2 takes it over;
+    // then attempt 1 reports, before and after attempt 2. Its re-queued
+    // message is not JSON, so the consumer drops it.
+    const ns = await w.mf.getDurableObjectNamespace("JOBS", "edge");
+    const job = ns.get(ns.idFromName("fence-test"));
+    const rec = { id: "fence-test", key: "fence/x.safetensors", size: 10 << 20, parts: 2, hash_from: 0, lease_ms: 1, max_attempts: 6 };
+    await job.create(JSON.stringify(rec));
+    const first = JSON.parse(await job.lease("parts:1", "msg-a", "not json"));
+    assert.deepEqual([first.go, first.attempt], [true, 1]);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = JSON.parse(await job.lease("parts:1", "msg-b", "not json"));
+    assert.deepEqual([second.go, second.attempt], [true, 2], "the expired lease is taken over");
+    const late = JSON.parse(await job.partDone(1, "etag-a", 5 << 20, "parts:1", 1));
+    assert.equal(late.ok, false, "a report of the lost attempt is refused");
+    assert.equal(late.state.parts_done, 0);
+    const now = JSON.parse(await job.partDone(1, "etag-b", 5 << 20, "parts:1", 2));
+    assert.deepEqual([now.ok, now.state.parts_done, now.state.bytes_done], [true, 1, 5 << 20]);
+    const later = JSON.parse(await job.partDone(1, "etag-a", 5 << 20, "parts:1", 1));
+    assert.equal(later.ok, false);
+    assert.equal(JSON.parse(await job.hashStep(0, 5 << 20, "", "", "hash:0", 1)).ok, false, "no lease, no hash step");
+    assert.equal(await job.taskDone("parts:1", 1), false);
+    assert.equal(await job.renew("parts:1", 1), false);
+    const view = JSON.parse(await job.view());
+    assert.deepEqual(view.parts, { 1: "etag-b" }, "the part's etag is the current attempt's");
+    assert.deepEqual([view.state.parts_done, view.state.bytes_done, view.state.retries], [1, 5 << 20, 1]);
+    assert.equal(JSON.parse(await job.cancel()).ended, true);
   });
 });
 
