@@ -15,6 +15,7 @@ import type { Page } from '@playwright/test';
 import { test, expect } from './helpers/browser';
 import { fixtureFile, REPO } from './helpers/fixtures';
 import { readHeader } from './helpers/safetensors';
+import { opfsEntries } from './helpers/page';
 
 const run = promisify(execFile);
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-tools');
@@ -164,18 +165,7 @@ test('an operation that does not apply is refused, naming the file; nothing is w
   await expect(t.alert).toContainText('unet.safetensors holds a SD15 diffusion model, not a VAE');
   await expect(t.run).toBeDisabled();
   await expect(t.plan).toBeEmpty();
-  const stored = await page.evaluate(async () => {
-    const names: string[] = [];
-    const walk = async (dir: any, prefix: string) => {
-      for await (const [name, handle] of dir.entries()) {
-        if (handle.kind === 'directory') await walk(handle, `${prefix}${name}/`);
-        else names.push(prefix + name);
-      }
-    };
-    await walk(await navigator.storage.getDirectory(), '');
-    return names;
-  });
-  expect(stored).toEqual([]);
+  expect(await opfsEntries(page)).toEqual([]);
 });
 
 // Two Linear layers of weight-like F32 values and a bias: small enough to

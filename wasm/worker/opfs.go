@@ -53,30 +53,20 @@ func openDir(root js.Value, dirs []string, create bool) (dir js.Value, ok bool, 
 }
 
 // createdFolders is the chain of folders one openDir call made (outermost
-// first), so a write that fails or is cancelled can take away what it added
-// and leave browser storage as it found it.
+// first), each with the folder that holds it, so a write that fails or is
+// cancelled can take away what it added and leave browser storage as it
+// found it.
 type createdFolders struct {
-	parent js.Value // the folder holding the outermost created one
-	names  []string
+	holders []js.Value
+	names   []string
 }
 
 // removeIfEmpty removes the created folders, innermost first, each only if
 // it is still empty (another save may have put a file there meanwhile).
 func (c createdFolders) removeIfEmpty() {
-	if len(c.names) == 0 {
-		return
-	}
-	dirs := []js.Value{c.parent}
-	for _, name := range c.names[:len(c.names)-1] {
-		next, err := jsio.AwaitCall(dirs[len(dirs)-1], "getDirectoryHandle", name)
-		if err != nil {
-			return
-		}
-		dirs = append(dirs, next)
-	}
 	for i := len(c.names) - 1; i >= 0; i-- {
 		// removeEntry without recursive refuses a folder that is not empty.
-		if _, err := jsio.AwaitCall(dirs[i], "removeEntry", c.names[i]); err != nil {
+		if _, err := jsio.AwaitCall(c.holders[i], "removeEntry", c.names[i]); err != nil {
 			return
 		}
 	}
@@ -91,10 +81,7 @@ func walkDirs(root js.Value, dirs []string, create bool) (dir js.Value, made cre
 			if !create {
 				return js.Undefined(), made, false, nil
 			}
-			if len(made.names) == 0 {
-				made.parent = dir
-			}
-			made.names = append(made.names, d)
+			made.holders, made.names = append(made.holders, dir), append(made.names, d)
 			next, err = jsio.AwaitCall(dir, "getDirectoryHandle", d, map[string]any{"create": true})
 		}
 		if err != nil {
