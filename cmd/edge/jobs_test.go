@@ -363,7 +363,10 @@ func TestJobWritesWhatOneRequestWrites(t *testing.T) {
 	}
 }
 
-func TestJobCancelAbortsTheUpload(t *testing.T) {
+// postSmallJob starts a job of smallSD15 in 5 MiB parts on a fake backend
+// and returns the pieces a test drives it with, and the POST's reply.
+func postSmallJob(t *testing.T) (*memStore, *fakeJobs, *server, map[string]any) {
+	t.Helper()
 	store := smallSD15(t)
 	backend := newFakeJobs()
 	srv := newServer(store, testToken).withJobs(backend)
@@ -371,6 +374,11 @@ func TestJobCancelAbortsTheUpload(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("POST: %d %v", code, job)
 	}
+	return store, backend, srv, job
+}
+
+func TestJobCancelAbortsTheUpload(t *testing.T) {
+	store, backend, srv, job := postSmallJob(t)
 	id := job["id"].(string)
 	// One message done, then the cancel, then the rest.
 	first := backend.take()
@@ -412,13 +420,7 @@ func TestJobCountersAreDistinct(t *testing.T) {
 }
 
 func TestJobFailsWhenInputsChange(t *testing.T) {
-	store := smallSD15(t)
-	backend := newFakeJobs()
-	srv := newServer(store, testToken).withJobs(backend)
-	code, job := do(t, srv, "POST", "/v1/jobs", "Bearer "+testToken, `{`+smallJobBody+`, "part_size": 5242880}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("POST: %d %v", code, job)
-	}
+	store, backend, srv, job := postSmallJob(t)
 	// Same size and header, other data: only the etag tells.
 	vae := bytes.Clone(store.objects["models/vae.safetensors"])
 	vae[len(vae)-1]++
@@ -464,13 +466,7 @@ func TestJobEndpointsErrors(t *testing.T) {
 }
 
 func TestJobFailsAfterItsAttemptsAndAbortsTheUpload(t *testing.T) {
-	store := smallSD15(t)
-	backend := newFakeJobs()
-	srv := newServer(store, testToken).withJobs(backend)
-	code, job := do(t, srv, "POST", "/v1/jobs", "Bearer "+testToken, `{`+smallJobBody+`, "part_size": 5242880}`)
-	if code != http.StatusAccepted {
-		t.Fatalf("POST: %d %v", code, job)
-	}
+	store, backend, srv, job := postSmallJob(t)
 	store.mu.Lock()
 	store.failGetAfter = store.gets // every get from now on fails
 	if store.failGetAfter == 0 {
