@@ -245,6 +245,17 @@ func CreateOPFS(dir js.Value, name string) (*OPFSSink, error) {
 	return s, nil
 }
 
+// AfterAbort adds fn to what Abort does, after the file is removed (the
+// worker takes away the folders it created for this file).
+func (s *OPFSSink) AfterAbort(fn func()) {
+	abort := s.abort
+	s.abort = func() error {
+		err := abort()
+		fn()
+		return err
+	}
+}
+
 func removeEntry(dir js.Value, name string) error {
 	_, err := jsio.AwaitCall(dir, "removeEntry", name)
 	if je, ok := err.(*jsio.Error); ok && je.Name == "NotFoundError" {

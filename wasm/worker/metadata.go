@@ -173,7 +173,8 @@ func openOutput(o output, sinkKind string) (sink streamwriter.Sink, outPath, nam
 			made.removeIfEmpty()
 			return nil, "", "", &failure{Code: job.CodeInput, Err: err}
 		}
-		return folderCleaningSink{Sink: s, made: made}, path.Join(o.subfolder, o.name), o.name, nil
+		s.AfterAbort(made.removeIfEmpty)
+		return s, path.Join(o.subfolder, o.name), o.name, nil
 	}
 	if o.fileHandle.Type() != js.TypeObject {
 		return nil, "", "", &failure{Code: job.CodeInput, Err: errors.New(`sink "file" needs a FileSystemFileHandle (from showSaveFilePicker)`)}

@@ -92,19 +92,6 @@ func walkDirs(root js.Value, dirs []string, create bool) (dir js.Value, made cre
 	return dir, made, true, nil
 }
 
-// folderCleaningSink is an OPFS sink whose Abort also removes the folders
-// opening it created, if they are left empty.
-type folderCleaningSink struct {
-	streamwriter.Sink
-	made createdFolders
-}
-
-func (s folderCleaningSink) Abort() error {
-	err := s.Sink.Abort()
-	s.made.removeIfEmpty()
-	return err
-}
-
 func subfolderDirs(sub string) []string {
 	if sub == "" {
 		return nil
