@@ -73,7 +73,8 @@ async function clearOPFS(page: Page): Promise<void> {
 async function saveThroughUI(page: Page, sink: 'opfs' | 'blob' | 'file'): Promise<any> {
   const u = ui(page);
   await page.locator(`[data-role="sink"][value="${sink}"]`).check();
-  await expect(page.getByText(/Will (write|download|ask where to save) .*ComfyUI_00001_\.safetensors/)).toBeVisible();
+  // The counter moves on after every save, whichever the sink (the next name is never reused).
+  await expect(page.getByText(/Will (write|download|ask where to save) .*ComfyUI_\d{5}_\.safetensors/)).toBeVisible();
   const stats = () => page.evaluate(() => (globalThis as any).ckptpack.saver.stats);
   const before = (await stats()).savesCompleted;
   await u.save.click();
