@@ -69,12 +69,15 @@ async function clearOPFS(page: Page): Promise<void> {
   });
 }
 
+// The plan of the next save, under whichever sink. The counter moves on
+// after every save (the next name is never reused), so any counter.
+const PLANNED = /Will (write|download|ask where to save) .*ComfyUI_\d{5}_\.safetensors/;
+
 /** One save through the UI; returns the saver's record of it. */
 async function saveThroughUI(page: Page, sink: 'opfs' | 'blob' | 'file'): Promise<any> {
   const u = ui(page);
   await page.locator(`[data-role="sink"][value="${sink}"]`).check();
-  // The counter moves on after every save, whichever the sink (the next name is never reused).
-  await expect(page.getByText(/Will (write|download|ask where to save) .*ComfyUI_\d{5}_\.safetensors/)).toBeVisible();
+  await expect(page.getByText(PLANNED)).toBeVisible();
   const stats = () => page.evaluate(() => (globalThis as any).ckptpack.saver.stats);
   const before = (await stats()).savesCompleted;
   await u.save.click();
@@ -257,7 +260,7 @@ test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
           }
           const u = ui(app.page);
           await app.page.locator(`[data-role="sink"][value="${step}"]`).check();
-          await expect(app.page.getByText(/Will (write|download|ask where to save) .*ComfyUI_00001_\.safetensors/)).toBeVisible();
+          await expect(app.page.getByText(PLANNED)).toBeVisible();
           const downloadEvent = app.page.waitForEvent('download', { timeout: 20 * 60_000 });
           const t0 = Date.now();
           await u.save.click();
@@ -319,7 +322,7 @@ test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
       await app.page.locator('[data-role="sink"][value="blob"]').check();
       await expect(u.plan).toContainText('Will download ComfyUI_00001_.safetensors: FLUX.1 [dev] checkpoint');
       await u.save.click();
-      await expect(u.result).toContainText('Downloading ComfyUI_00001_.safetensors', { timeout: 20 * 60_000 });
+      await expect(u.result).toContainText("Handed to your browser's downloads: ComfyUI_00001_.safetensors", { timeout: 20 * 60_000 });
       await expect(u.alert).toBeEmpty();
       const save = await app.page.evaluate(() => (globalThis as any).ckptpack.saver.stats.lastSave);
       expect(save.bytes).toBeGreaterThan(30e9);
