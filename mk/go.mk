@@ -7,8 +7,13 @@ TEST_TARGETS += test-go
 BENCH_TARGETS += bench-cli
 GO_TEST_TIMEOUT ?= 20m
 
+# -tags archsource: pkg/comfy's tests against the architecture table's
+# source (arch_source.go), and TestArchTableGenerated, which fails when the
+# generated arch_table.go differs from it (go generate ./pkg/comfy).
 test-go:
 	$(GO) vet ./...
+	$(GO) vet -tags archsource ./pkg/comfy
+	$(GO) test -tags archsource ./pkg/comfy
 	CKPTPACK_FIXTURES=$(FIXTURES) $(GO) test -timeout $(GO_TEST_TIMEOUT) ./...
 
 # The CLI binary, for trying it by hand: build/bin/ckptpack.

@@ -70,6 +70,10 @@ test('worker starts, copies a File into OPFS exactly, lists and deletes it', asy
   expect(ready.wasmMemoryBytes).toBeGreaterThan(0);
   // Chromium: BYOB Blob streams, and OPFS sync access handles in the worker.
   expect(ready.io).toEqual({ reads: 'byob', opfs: true, syncAccessHandle: true });
+  // Start-up times, one per step, in the order the steps run.
+  const steps = ['startAt', 'scriptsAt', 'compiledAt', 'mainAt', 'readyAt'].map((k) => ready.boot?.[k]);
+  for (const t of steps) expect(Number.isFinite(t)).toBe(true);
+  expect(steps).toEqual([...steps].sort((a, b) => a - b));
 
   const copy = (reader: string, sha256 = true) => page.evaluate(async ({ reader, sha256 }) => {
     const h = (window as any).harness;

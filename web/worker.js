@@ -7,12 +7,18 @@
 // replayed. Protocol: wasm/worker/PROTOCOL.md.
 'use strict';
 
+// Start-up times (performance.now() of this worker), posted with the
+// ready message as `boot` so the page can tell where start-up goes:
+// scripts (importScripts), compiled (fetch + compile + instantiate of the
+// wasm), then Go's runtime and package init until main (mainAt, set by Go).
+self.ckptpackBoot = { startAt: performance.now() };
 const query = self.location.search;
 // Each start-up step is reported, so a start that stalls (a script or the
 // wasm that never arrives) can be named on the page instead of waiting.
 const starting = (stage) => self.postMessage({ type: 'starting', stage });
 starting('loading wasm_exec.js and worker-io.js');
 importScripts('wasm_exec.js' + query, 'worker-io.js' + query);
+self.ckptpackBoot.scriptsAt = performance.now();
 
 const queued = [];
 self.onmessage = (ev) => { queued.push(ev); };
@@ -44,6 +50,7 @@ function fatal(message) {
     fatal(`could not load ${url.pathname}: ${err}`);
     return;
   }
+  self.ckptpackBoot.compiledAt = performance.now();
   self.ckptpackIO.memory = result.instance.exports.mem;
   starting('starting the Go program');
   // run() executes Go's main until it blocks, so Go's onmessage is in place

@@ -91,7 +91,7 @@ func architectureTableMarkdown() string {
 			if len(a.UnetRenames) > 0 {
 				written = append(written, "Tencent names renamed")
 			}
-			if len(a.NormScale) > 0 {
+			if a.NormScale != comfy.NormScaleNone {
 				written = append(written, "RMSNorm as `.scale`")
 			}
 			for _, m := range a.KeepMetadata {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -37,7 +38,7 @@ const (
 
 // hashPlaceholder reserves the room of a "0x" + 64 hex digit value so the
 // header length is known before the data is written (see Plan.HashSlot).
-var hashPlaceholder = "0x" + strings.Repeat("0", 64)
+const hashPlaceholder = "0x0000000000000000000000000000000000000000000000000000000000000000"
 
 // ModelSpec holds the user-editable ModelSpec fields. An empty field is not
 // set: it is neither written nor changed. Field names are the wire names of
@@ -236,10 +237,13 @@ func checkText(v string, multiline bool) error {
 
 // isoDate matches the ISO 8601 forms tools write: a calendar date, with an
 // optional time (minutes or seconds, optional fraction) and zone.
-var isoDate = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$`)
+// Compiled on first use (a ModelSpec date to check), not at start-up.
+var isoDate = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$`)
+})
 
 func checkISODate(v string) (string, error) {
-	m := isoDate.FindStringSubmatch(v)
+	m := isoDate().FindStringSubmatch(v)
 	if m == nil {
 		return "", errors.New("want an ISO 8601 date such as 2024-05-01 or 2024-05-01T12:30:00Z")
 	}
@@ -261,10 +265,11 @@ func checkISODate(v string) (string, error) {
 
 func atoi2(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
 
-var resolutionRE = regexp.MustCompile(`^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$`)
+// resolutionRE is compiled on first use, like isoDate.
+var resolutionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([1-9][0-9]{0,5})x([1-9][0-9]{0,5})$`) })
 
 func checkResolution(v string) (string, error) {
-	if !resolutionRE.MatchString(v) {
+	if !resolutionRE().MatchString(v) {
 		return "", errors.New("want (width)x(height) in pixels, such as 1024x1024")
 	}
 	return v, nil

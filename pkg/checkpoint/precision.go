@@ -45,17 +45,30 @@ type Convert struct {
 // conversionKey names a supported (From, To) pair.
 type conversionKey struct{ from, to safetensors.DType }
 
-// converters are the supported conversions; each converts n source
-// elements of buf in place and returns the output bytes written at buf[0:].
-var converters = map[conversionKey]func(buf []byte) int{
-	{safetensors.DTypeF32, safetensors.DTypeF16}:     convertF32ToF16,
-	{safetensors.DTypeF32, safetensors.DTypeBF16}:    convertF32ToBF16,
-	{safetensors.DTypeF32, safetensors.DTypeF8E4M3}:  f32ToE4M3Table.convert,
-	{safetensors.DTypeF32, safetensors.DTypeF8E5M2}:  f32ToE5M2Table.convert,
-	{safetensors.DTypeF16, safetensors.DTypeF8E4M3}:  f16ToE4M3.convert,
-	{safetensors.DTypeF16, safetensors.DTypeF8E5M2}:  f16ToE5M2.convert,
-	{safetensors.DTypeBF16, safetensors.DTypeF8E4M3}: bf16ToE4M3.convert,
-	{safetensors.DTypeBF16, safetensors.DTypeF8E5M2}: bf16ToE5M2.convert,
+// converter is the supported conversion from one dtype to another, nil
+// when there is none; it converts n source elements of buf in place and
+// returns the output bytes written at buf[0:]. A switch, not a map of
+// method values: nothing to build at start-up.
+func converter(from, to safetensors.DType) func(buf []byte) int {
+	switch (conversionKey{from, to}) {
+	case conversionKey{safetensors.DTypeF32, safetensors.DTypeF16}:
+		return convertF32ToF16
+	case conversionKey{safetensors.DTypeF32, safetensors.DTypeBF16}:
+		return convertF32ToBF16
+	case conversionKey{safetensors.DTypeF32, safetensors.DTypeF8E4M3}:
+		return f32ToE4M3Table.convert
+	case conversionKey{safetensors.DTypeF32, safetensors.DTypeF8E5M2}:
+		return f32ToE5M2Table.convert
+	case conversionKey{safetensors.DTypeF16, safetensors.DTypeF8E4M3}:
+		return f16ToE4M3.convert
+	case conversionKey{safetensors.DTypeF16, safetensors.DTypeF8E5M2}:
+		return f16ToE5M2.convert
+	case conversionKey{safetensors.DTypeBF16, safetensors.DTypeF8E4M3}:
+		return bf16ToE4M3.convert
+	case conversionKey{safetensors.DTypeBF16, safetensors.DTypeF8E5M2}:
+		return bf16ToE5M2.convert
+	}
+	return nil
 }
 
 // CanConvert reports whether a tensor of dtype from can be written as to.
@@ -64,8 +77,7 @@ func CanConvert(from, to safetensors.DType) bool {
 	if from == to {
 		return true
 	}
-	_, ok := converters[conversionKey{from, to}]
-	return ok
+	return converter(from, to) != nil
 }
 
 // checkConvert validates a convert step's shape for validatePlan: a known
@@ -81,7 +93,7 @@ func (c *Convert) outputBytes(length int64) (int64, error) {
 		}
 		return length * c.To.ElemSize(), nil
 	}
-	if _, ok := converters[conversionKey{c.From, c.To}]; !ok {
+	if converter(c.From, c.To) == nil {
 		return 0, fmt.Errorf("no conversion from %s to %s", c.From, c.To)
 	}
 	fs, ts := c.From.ElemSize(), c.To.ElemSize()
@@ -101,7 +113,7 @@ func (x *executor) convert(s *Step) error {
 	if c.Dequant != nil {
 		return x.dequantize(s)
 	}
-	fn := converters[conversionKey{c.From, c.To}]
+	fn := converter(c.From, c.To)
 	es := c.From.ElemSize()
 	chunkMax := int64(len(x.buf)) / es * es
 	off, left := s.Offset, s.Length

@@ -46,7 +46,7 @@ func benchSource(dt safetensors.DType) []byte {
 func benchConvert(b *testing.B, from, to safetensors.DType) {
 	src := benchSource(from)
 	buf := make([]byte, len(src))
-	fn := converters[conversionKey{from, to}]
+	fn := converter(from, to)
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		copy(buf, src)

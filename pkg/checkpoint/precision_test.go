@@ -248,7 +248,7 @@ func TestConvertMillionAgainstReference(t *testing.T) {
 	}
 	for _, tg := range []target{{safetensors.DTypeF16, refF16, nanF16, 2}, {safetensors.DTypeBF16, refBF16, nanBF16, 2}, {safetensors.DTypeF8E4M3, refE4M3, nanFP8, 1}, {safetensors.DTypeF8E5M2, refE5M2, nanFP8, 1}} {
 		buf := append([]byte(nil), src...)
-		out := converters[conversionKey{safetensors.DTypeF32, tg.to}](buf)
+		out := converter(safetensors.DTypeF32, tg.to)(buf)
 		if out != n*tg.size {
 			t.Fatalf("F32→%s wrote %d bytes, want %d", tg.to, out, n*tg.size)
 		}
@@ -286,7 +286,7 @@ func TestConvertHalfToFP8AgainstReference(t *testing.T) {
 			ref *refFormat
 		}{{safetensors.DTypeF8E4M3, refE4M3}, {safetensors.DTypeF8E5M2, refE5M2}} {
 			buf := append([]byte(nil), src...)
-			converters[conversionKey{from, tg.to}](buf)
+			converter(from, tg.to)(buf)
 			for i := 0; i < 65536; i++ {
 				var x float64
 				var nan bool

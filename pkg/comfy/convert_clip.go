@@ -2,7 +2,6 @@ package comfy
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -20,23 +19,30 @@ var textencRename = [][2]string{
 	{"positional_embedding", "transformer.text_model.embeddings.position_embedding.weight"},
 }
 
-// textencPattern is textenc_pattern = re.compile("|".join(re.escape(hf) …)).
-// Go's regexp (not the POSIX variant) has Python's leftmost-first semantics:
-// the leftmost match wins and, at one position, the alternative listed first.
-var textencPattern, textencProtected = func() (*regexp.Regexp, map[string]string) {
-	alts := make([]string, len(textencRename))
-	protected := map[string]string{}
-	for i, r := range textencRename {
-		alts[i] = regexp.QuoteMeta(r[1])
-		protected[r[1]] = r[0]
-	}
-	return regexp.MustCompile(strings.Join(alts, "|")), protected
-}()
-
-// relabelTextenc is textenc_pattern.sub(lambda m: protected[…], key): one
-// left-to-right scan, replaced text is not rescanned.
+// relabelTextenc is textenc_pattern.sub(lambda m: protected[…], key), where
+// textenc_pattern = re.compile("|".join(re.escape(hf) …)): one left-to-right
+// scan; at each position the first HF name of textencRename that starts
+// there (the regexp's leftmost-first alternation) becomes its open_clip
+// name, and replaced text is not rescanned. Plain string tests: no regexp
+// to compile at start-up.
 func relabelTextenc(key string) string {
-	return textencPattern.ReplaceAllStringFunc(key, func(m string) string { return textencProtected[m] })
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		replaced := false
+		for _, r := range textencRename {
+			if strings.HasPrefix(key[i:], r[1]) {
+				b.WriteString(r[0])
+				i += len(r[1])
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			b.WriteByte(key[i])
+			i++
+		}
+	}
+	return b.String()
 }
 
 // openclipFromHF is convert_text_enc_state_dict_v20(sd, prefix): HF CLIP

@@ -3,6 +3,7 @@ package comfy
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // vaeDiffusersMarker is the key by which comfy.sd.VAE recognises a
@@ -11,8 +12,9 @@ const vaeDiffusersMarker = "decoder.up_blocks.0.resnets.0.norm1.weight"
 
 // vaeConversionMap is comfy/diffusers_convert.py vae_conversion_map as
 // (ldm, diffusers) pairs, applied to every key as successive
-// str.replace(diffusers, ldm) in this order.
-var vaeConversionMap = func() [][2]string {
+// str.replace(diffusers, ldm) in this order. Built on first use (a
+// diffusers VAE), not at start-up.
+var vaeConversionMap = sync.OnceValue(func() [][2]string {
 	m := [][2]string{
 		{"nin_shortcut", "conv_shortcut"},
 		{"norm_out", "conv_norm_out"},
@@ -34,7 +36,7 @@ var vaeConversionMap = func() [][2]string {
 		m = append(m, [2]string{fmt.Sprintf("mid.block_%d.", i+1), fmt.Sprintf("mid_block.resnets.%d.", i)})
 	}
 	return m
-}()
+})
 
 // vaeConversionMapAttn is vae_conversion_map_attn, applied in addition to
 // keys whose original name contains "attentions".
@@ -60,7 +62,7 @@ func ldmVAEFromDiffusers(sd StateDict) (StateDict, error) {
 	conv3d := false
 	for k, t := range sd {
 		v := k
-		for _, r := range vaeConversionMap {
+		for _, r := range vaeConversionMap() {
 			v = strings.ReplaceAll(v, r[1], r[0])
 		}
 		if strings.HasSuffix(v, ".conv.weight") && len(t.Shape) == 5 {

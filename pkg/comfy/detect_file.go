@@ -3,7 +3,6 @@ package comfy
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -88,11 +87,31 @@ var markerKeys = []string{"v_pred", "ztsnr", "edm_mean", "edm_std", "edm_vpred.s
 var (
 	unetPrefixCandidates = []string{PrefixDiffusion, prefixModelModel, "net."}                                              // unet_prefix_from_state_dict
 	vaePrefixes          = []string{prefixFirstStage, prefixVAE, "pretransform.model.", "conditioner.embedders.1.encoder."} // the last: SV3D
-	checkpointPrefixes   = append(append([]string{"cond_stage_model.", "conditioner.embedders.", prefixTextEncs, "text_encoder."}, unetPrefixCandidates...), vaePrefixes...)
+	tePrefixes           = []string{"cond_stage_model.", "conditioner.embedders.", prefixTextEncs, "text_encoder."}
+	// checkpointPrefixes are the prefixes of a file holding several components.
+	checkpointPrefixes = [][]string{tePrefixes, unetPrefixCandidates, vaePrefixes}
 )
 
-// namedEncoderGroup matches "<te prefix><name>.transformer." groups.
-var namedEncoderGroup = regexp.MustCompile(`^(text_encoders\.|text_encoder\.|cond_stage_model\.|)([a-z0-9_]+)\.transformer\.`)
+// namedEncoderGroup finds a "<te prefix><name>.transformer." group at the
+// start of key, as ^(text_encoders\.|text_encoder\.|cond_stage_model\.|)([a-z0-9_]+)\.transformer\.
+// would (prefixes tried in that order, the name a maximal run of
+// [a-z0-9_]), without a regexp to compile at start-up.
+func namedEncoderGroup(key string) (prefix, name string, ok bool) {
+	for _, p := range [...]string{"text_encoders.", "text_encoder.", "cond_stage_model.", ""} {
+		rest, found := strings.CutPrefix(key, p)
+		if !found {
+			continue
+		}
+		n := 0
+		for n < len(rest) && (rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= '0' && rest[n] <= '9' || rest[n] == '_') {
+			n++
+		}
+		if n > 0 && strings.HasPrefix(rest[n:], ".transformer.") {
+			return p, rest[:n], true
+		}
+	}
+	return "", "", false
+}
 
 // analyzeFile finds the components of one input from its header.
 func AnalyzeFile(index int, name string, h *safetensors.Header) (*FileContents, error) {
@@ -110,9 +129,11 @@ func AnalyzeFile(index int, name string, h *safetensors.Header) (*FileContents, 
 	}
 	prefixed := false
 	for k := range all {
-		for _, p := range checkpointPrefixes {
-			if strings.HasPrefix(k, p) {
-				prefixed = true
+		for _, group := range checkpointPrefixes {
+			for _, p := range group {
+				if strings.HasPrefix(k, p) {
+					prefixed = true
+				}
 			}
 		}
 	}
@@ -335,17 +356,17 @@ func (fc *FileContents) extractEncoders(all StateDict, claimed map[string]bool) 
 	// cond_stage_model.), plus their logit_scale and tokenizer blobs.
 	groups := map[string]string{} // name -> te prefix
 	for k := range all {
-		m := namedEncoderGroup.FindStringSubmatch(k)
-		if m == nil || claimed[k] {
+		prefix, name, ok := namedEncoderGroup(k)
+		if !ok || claimed[k] {
 			continue
 		}
-		if m[1] == "" && !knownTEKinds[m[2]] {
+		if prefix == "" && !knownTEKind(name) {
 			continue
 		}
-		if m[1] == "cond_stage_model." && m[2] == "model" {
+		if prefix == "cond_stage_model." && name == "model" {
 			continue
 		}
-		groups[m[2]] = m[1]
+		groups[name] = prefix
 	}
 	names := slices.Sorted(maps.Keys(groups))
 	for _, n := range names {

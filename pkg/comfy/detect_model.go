@@ -2,6 +2,7 @@ package comfy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -68,33 +69,58 @@ const (
 // comma-joined strings).
 type unetConfig map[string]any
 
-// modelFamily is one row of ComfyUI's signature table. Derive returns nil
-// (and no error) where detect_unet_config returns None.
+// modelFamily is one row of ComfyUI's signature table: plain data and
+// functions without captured state, so the table is laid out at compile
+// time. The branch's config comes from Derive, else Config, else Fixed;
+// with none of them (or a nil result) it is detect_unet_config's None.
 type modelFamily struct {
-	Name      string
-	Signature func(sd StateDict) bool
-	Derive    func(sd StateDict, meta map[string]string) (unetConfig, error)
+	Name string
+	// Keys are the signature: the family matches when all are present.
+	Keys []string
+	// Test, when set, is the signature instead (shapes, alternatives).
+	Test func(sd StateDict) bool
+	// Fixed is a branch's one constant config item.
+	Fixed ConfigItem
+	// Config derives the config from the keys; it cannot fail.
+	Config func(sd StateDict) unetConfig
+	// Derive reads the file's metadata too, and may fail.
+	Derive func(sd StateDict, meta map[string]string) (unetConfig, error)
+	// MetadataConfig merges the "transformer" object of the file's
+	// "config" metadata into the derived config (mergeMetadataConfig).
+	MetadataConfig bool
 }
 
-func hasAll(keys ...string) func(sd StateDict) bool {
-	return func(sd StateDict) bool {
-		for _, k := range keys {
-			if !sd.Has(k) {
-				return false
-			}
-		}
-		return true
+// matches is the family's signature test.
+func (f *modelFamily) matches(sd StateDict) bool {
+	if f.Test != nil {
+		return f.Test(sd)
 	}
+	for _, k := range f.Keys {
+		if !sd.Has(k) {
+			return false
+		}
+	}
+	return true
 }
 
-// fixed is a Derive returning a constant config.
-func fixed(cfg unetConfig) func(StateDict, map[string]string) (unetConfig, error) {
-	return func(StateDict, map[string]string) (unetConfig, error) { return maps.Clone(cfg), nil }
-}
-
-// derive wraps a Derive that cannot fail.
-func derive(f func(sd StateDict) unetConfig) func(StateDict, map[string]string) (unetConfig, error) {
-	return func(sd StateDict, _ map[string]string) (unetConfig, error) { return f(sd), nil }
+// config is the family's branch of detect_unet_config; nil is None.
+func (f *modelFamily) config(sd StateDict, meta map[string]string) (unetConfig, error) {
+	var cfg unetConfig
+	switch {
+	case f.Derive != nil:
+		var err error
+		if cfg, err = f.Derive(sd, meta); err != nil {
+			return nil, err
+		}
+	case f.Config != nil:
+		cfg = f.Config(sd)
+	case f.Fixed.Key != "":
+		cfg = unetConfig{f.Fixed.Key: f.Fixed.Value}
+	}
+	if cfg == nil || !f.MetadataConfig {
+		return cfg, nil
+	}
+	return mergeMetadataConfig(cfg, meta)
 }
 
 // hasNorm is any_suffix_in(…, ["weight", "scale"]): the BFL ".scale" names
@@ -114,11 +140,11 @@ func optDim(sd StateDict, key string, i int) any {
 
 // modelFamilies is the signature table of detect_unet_config, in order.
 var modelFamilies = []modelFamily{
-	{familyMiniMaxMusic3, hasAll("cond_layer_logits", "latent_conditioners.0.weight", "diffusion_transformer.transformer.layers.0.self_attn.to_qkv.weight"), fixed(unetConfig{"audio_model": "minimax_music3"})},
-	{familyMMDiT, hasAll("joint_blocks.0.context_block.attn.qkv.weight"), derive(func(sd StateDict) unetConfig {
+	{Name: familyMiniMaxMusic3, Keys: []string{"cond_layer_logits", "latent_conditioners.0.weight", "diffusion_transformer.transformer.layers.0.self_attn.to_qkv.weight"}, Fixed: ConfigItem{"audio_model", "minimax_music3"}},
+	{Name: familyMMDiT, Keys: []string{"joint_blocks.0.context_block.attn.qkv.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{"in_channels": int(sd.dim("x_embedder.proj.weight", 1)), "depth": int(sd.dim("x_embedder.proj.weight", 0) / 64), "pos_embed_scaling_factor": nil}
-	})},
-	{familyCascade, hasAll("clf.1.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyCascade, Keys: []string{"clf.1.weight"}, Config: func(sd StateDict) unetConfig {
 		switch {
 		case sd.Has("clip_txt_mapper.weight"):
 			return unetConfig{"stable_cascade_stage": "c"}
@@ -126,33 +152,33 @@ var modelFamilies = []modelFamily{
 			return unetConfig{"stable_cascade_stage": "b"}
 		}
 		return unetConfig{}
-	})},
-	{familyTrellis2, func(sd StateDict) bool {
+	}},
+	{Name: familyTrellis2, Test: func(sd StateDict) bool {
 		return sd.Has("img2shape.t_embedder.mlp.0.weight") || sd.Has("shape2txt.t_embedder.mlp.0.weight")
-	}, func(sd StateDict, meta map[string]string) (unetConfig, error) {
+	}, Derive: func(sd StateDict, meta map[string]string) (unetConfig, error) {
 		res := 64
 		if meta["is_512"] != "" {
 			res = 32
 		}
 		return unetConfig{"image_model": "trellis2", "resolution": res}, nil
 	}},
-	{familyStableAudio, hasAll("transformer.rotary_pos_emb.inv_freq"), derive(func(sd StateDict) unetConfig {
+	{Name: familyStableAudio, Keys: []string{"transformer.rotary_pos_emb.inv_freq"}, Config: func(sd StateDict) unetConfig {
 		cfg := unetConfig{"audio_model": "dit1.0"}
 		if sd.Has("transformer.global_cond_embedder.0.weight") {
 			cfg["global_cond_shared_embed"] = true
 		}
 		return cfg
-	})},
-	{familyAuraFlow, hasAll("double_layers.0.attn.w1q.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyAuraFlow, Keys: []string{"double_layers.0.attn.w1q.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{"cond_seq_dim": int(sd.dim("cond_seq_linear.weight", 1))}
-	})},
-	{familyHunyuanDiT, hasAll("mlp_t5.0.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyHunyuanDiT, Keys: []string{"mlp_t5.0.weight"}, Config: func(sd StateDict) unetConfig {
 		if sd.dim("extra_embedder.0.weight", 1) == 3968 {
 			return unetConfig{"image_model": "hydit1"}
 		}
 		return unetConfig{"image_model": "hydit"}
-	})},
-	{familyHunyuanVideo, hasAll("txt_in.individual_token_refiner.blocks.0.norm1.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyHunyuanVideo, Keys: []string{"txt_in.individual_token_refiner.blocks.0.norm1.weight"}, Config: func(sd StateDict) unetConfig {
 		s := sd.shape("img_in.proj.weight")
 		patch := ""
 		if len(s) > 2 {
@@ -169,35 +195,35 @@ var modelFamilies = []modelFamily{
 			"vec_in_dim":    vec,
 			"vision_in_dim": optDim(sd, "vision_in.proj.0.weight", 0),
 		}
-	})},
-	{familyFlux, func(sd StateDict) bool {
+	}},
+	{Name: familyFlux, Test: func(sd StateDict) bool {
 		return hasNorm(sd, "double_blocks.0.img_attn.norm.key_norm") &&
 			(sd.Has("img_in.weight") || hasNorm(sd, "distilled_guidance_layer.norms.0"))
-	}, deriveFlux},
-	{familyMochi, hasAll("t5_yproj.weight"), fixed(unetConfig{"image_model": "mochi_preview"})},
+	}, Derive: deriveFlux},
+	{Name: familyMochi, Keys: []string{"t5_yproj.weight"}, Fixed: ConfigItem{"image_model", "mochi_preview"}},
 	// PixArt in diffusers layout: detect_unet_config returns None and the
 	// diffusers conversion takes over.
-	{"", hasAll("adaln_single.emb.timestep_embedder.linear_1.bias", "pos_embed.proj.bias"), nil},
-	{familyMiniMaxH3, hasAll("video_patch_proj.weight", "audio_patch_proj.weight"), withMetadataConfig(fixed(unetConfig{"image_model": "minimax_h3"}))},
-	{FamilyLTXV, hasAll("adaln_single.emb.timestep_embedder.linear_1.bias"), withMetadataConfig(derive(func(sd StateDict) unetConfig {
+	{Keys: []string{"adaln_single.emb.timestep_embedder.linear_1.bias", "pos_embed.proj.bias"}},
+	{Name: familyMiniMaxH3, Keys: []string{"video_patch_proj.weight", "audio_patch_proj.weight"}, Fixed: ConfigItem{"image_model", "minimax_h3"}, MetadataConfig: true},
+	{Name: FamilyLTXV, Keys: []string{"adaln_single.emb.timestep_embedder.linear_1.bias"}, MetadataConfig: true, Config: func(sd StateDict) unetConfig {
 		if sd.Has("audio_adaln_single.linear.weight") {
 			return unetConfig{"image_model": "ltxav"}
 		}
 		return unetConfig{"image_model": "ltxv"}
-	}))},
-	{familyACE, hasAll("genre_embedder.weight"), fixed(unetConfig{"audio_model": "ace"})},
-	{familyPixArt, hasAll("t_block.1.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyACE, Keys: []string{"genre_embedder.weight"}, Fixed: ConfigItem{"audio_model", "ace"}},
+	{Name: familyPixArt, Keys: []string{"t_block.1.weight"}, Config: func(sd StateDict) unetConfig {
 		if sd.Has("ar_embedder.mlp.0.weight") {
 			return unetConfig{"image_model": "pixart_alpha"}
 		}
 		return unetConfig{"image_model": "pixart_sigma"}
-	})},
-	{familyCosmos1, hasAll("blocks.block0.blocks.0.block.attn.to_q.0.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyCosmos1, Keys: []string{"blocks.block0.blocks.0.block.attn.to_q.0.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{"image_model": "cosmos", "in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
-	})},
+	}},
 	// PiD before PixelDiT; a PiD v1.5 head over a latent ComfyUI has no
 	// variant for is an error there (ValueError).
-	{familyPiD, hasAll("lq_proj.latent_proj.0.weight"), func(sd StateDict, _ map[string]string) (unetConfig, error) {
+	{Name: familyPiD, Keys: []string{"lq_proj.latent_proj.0.weight"}, Derive: func(sd StateDict, _ map[string]string) (unetConfig, error) {
 		if sd.Has("lq_proj.pit_head.weight") {
 			if in := sd.dim("lq_proj.latent_proj.0.weight", 1); in != 16 && in != 32 {
 				return nil, fmt.Errorf("a PiD v1.5 diffusion model whose latent projection takes %d channels, which ComfyUI does not support (16 or 32)", in)
@@ -205,16 +231,16 @@ var modelFamilies = []modelFamily{
 		}
 		return unetConfig{"image_model": "pid"}, nil
 	}},
-	{familyPixelDiT, hasAll("core.pixel_embedder.proj.weight"), fixed(unetConfig{"image_model": "pixeldit_t2i"})},
-	{familyLumina2, hasAll("cap_embedder.1.weight", "noise_refiner.0.attention.k_norm.weight"), derive(func(sd StateDict) unetConfig {
+	{Name: familyPixelDiT, Keys: []string{"core.pixel_embedder.proj.weight"}, Fixed: ConfigItem{"image_model", "pixeldit_t2i"}},
+	{Name: familyLumina2, Keys: []string{"cap_embedder.1.weight", "noise_refiner.0.attention.k_norm.weight"}, Config: func(sd StateDict) unetConfig {
 		dim := int(sd.dim("cap_embedder.1.weight", 0))
 		cfg := unetConfig{"image_model": "lumina2", "dim": dim}
 		if dim == 3840 && sd.Has("dec_net.cond_embed.weight") {
 			cfg["image_model"] = "zimage_pixel"
 		}
 		return cfg
-	})},
-	{familyCogVideoX, hasAll("blocks.0.norm1.linear.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyCogVideoX, Keys: []string{"blocks.0.norm1.linear.weight"}, Config: func(sd StateDict) unetConfig {
 		cfg := unetConfig{"image_model": "cogvideox", "num_attention_heads": int(sd.dim("blocks.0.norm1.linear.weight", 0) / 6 / 64)}
 		switch s := sd.shape("patch_embed.proj.weight"); len(s) {
 		case 4: // Conv2d: CogVideoX 1.0
@@ -223,73 +249,73 @@ var modelFamilies = []modelFamily{
 			cfg["in_channels"] = int(s[1] / 8)
 		}
 		return cfg
-	})},
-	{familySeedVR2, func(sd StateDict) bool {
+	}},
+	{Name: familySeedVR2, Test: func(sd StateDict) bool {
 		return (sd.Has("blocks.35.mlp.vid.proj_out.weight") && sd.dim("blocks.35.mlp.vid.proj_out.weight", 0) == 3072) ||
 			sd.Has("blocks.35.mlp.all.proj_in_gate.weight") || sd.Has("blocks.31.mlp.all.proj_in_gate.weight")
-	}, fixed(unetConfig{"image_model": "seedvr2"})},
-	{familyWan, hasAll("head.modulation"), withMetadataConfig(derive(deriveWan))},
-	{familyHunyuan3D, hasAll("latent_in.weight"), derive(func(sd StateDict) unetConfig {
+	}, Fixed: ConfigItem{"image_model", "seedvr2"}},
+	{Name: familyWan, Keys: []string{"head.modulation"}, Config: deriveWan, MetadataConfig: true},
+	{Name: familyHunyuan3D, Keys: []string{"latent_in.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{"image_model": "hunyuan3d2", "depth": sd.countBlocks("double_blocks.%d.")}
-	})},
-	{familyHunyuan3D21, hasAll("t_embedder.mlp.2.weight", "blocks.0.attn1.k_norm.weight"), fixed(unetConfig{"image_model": "hunyuan3d2_1"})},
-	{familyTripoSplat, hasAll("cam_out_layer.weight", "repo_layers.0.final_map.weight"), fixed(unetConfig{"image_model": "triposplat"})},
-	{familyHiDreamO1, hasAll("t_embedder1.mlp.0.weight", "x_embedder.proj1.weight"), fixed(unetConfig{"image_model": "hidream_o1"})},
-	{familySenseNova, func(sd StateDict) bool {
+	}},
+	{Name: familyHunyuan3D21, Keys: []string{"t_embedder.mlp.2.weight", "blocks.0.attn1.k_norm.weight"}, Fixed: ConfigItem{"image_model", "hunyuan3d2_1"}},
+	{Name: familyTripoSplat, Keys: []string{"cam_out_layer.weight", "repo_layers.0.final_map.weight"}, Fixed: ConfigItem{"image_model", "triposplat"}},
+	{Name: familyHiDreamO1, Keys: []string{"t_embedder1.mlp.0.weight", "x_embedder.proj1.weight"}, Fixed: ConfigItem{"image_model", "hidream_o1"}},
+	{Name: familySenseNova, Test: func(sd StateDict) bool {
 		v, q := "fm_modules.vision_model_mot_gen.embeddings.patch_embedding.weight", "language_model.model.layers.0.self_attn.q_proj_mot_gen.weight"
 		return sd.Has(v) && sd.Has(q) && sd.dim(v, 0) == 1024 && sd.dim(q, 0) == 4096
-	}, fixed(unetConfig{"image_model": "sensenova_u15"})},
-	{familyHiDream, hasAll("caption_projection.0.linear.weight"), fixed(unetConfig{"image_model": "hidream"})},
-	{familyCosmos2, hasAll("blocks.0.mlp.layer1.weight"), derive(func(sd StateDict) unetConfig {
+	}, Fixed: ConfigItem{"image_model", "sensenova_u15"}},
+	{Name: familyHiDream, Keys: []string{"caption_projection.0.linear.weight"}, Fixed: ConfigItem{"image_model", "hidream"}},
+	{Name: familyCosmos2, Keys: []string{"blocks.0.mlp.layer1.weight"}, Config: func(sd StateDict) unetConfig {
 		model := "cosmos_predict2"
 		if sd.Has("llm_adapter.blocks.0.cross_attn.q_proj.weight") {
 			model = "anima"
 		}
 		return unetConfig{"image_model": model, "in_channels": int(sd.dim("x_embedder.proj.1.weight", 1)/4 - 1)}
-	})},
-	{familyBoogu, hasAll("double_stream_layers.0.img_instruct_attn.processor.img_to_q.weight"), fixed(unetConfig{"image_model": "boogu"})},
-	{familyOmnigen2, hasAll("time_caption_embed.timestep_embedder.linear_1.bias"), fixed(unetConfig{"image_model": "omnigen2"})},
-	{familyLens, hasAll("transformer_blocks.0.attn.norm_added_q.weight", "transformer_blocks.0.img_mlp.w1.weight"), fixed(unetConfig{"image_model": "lens"})},
+	}},
+	{Name: familyBoogu, Keys: []string{"double_stream_layers.0.img_instruct_attn.processor.img_to_q.weight"}, Fixed: ConfigItem{"image_model", "boogu"}},
+	{Name: familyOmnigen2, Keys: []string{"time_caption_embed.timestep_embedder.linear_1.bias"}, Fixed: ConfigItem{"image_model", "omnigen2"}},
+	{Name: familyLens, Keys: []string{"transformer_blocks.0.attn.norm_added_q.weight", "transformer_blocks.0.img_mlp.w1.weight"}, Fixed: ConfigItem{"image_model", "lens"}},
 	// Mage-Flow's txt_norm/proj_out are 2560/128 wide (Qwen-Image's 3584/64).
-	{familyMageFlow, func(sd StateDict) bool {
+	{Name: familyMageFlow, Test: func(sd StateDict) bool {
 		return sd.Has("txt_norm.weight") && sd.Has("proj_out.weight") && sd.dim("txt_norm.weight", 0) == 2560 && sd.dim("proj_out.weight", 0) == 128
-	}, fixed(unetConfig{"image_model": "mage_flow"})},
-	{familyQwenImage, hasAll("txt_norm.weight"), derive(func(sd StateDict) unetConfig {
+	}, Fixed: ConfigItem{"image_model", "mage_flow"}},
+	{Name: familyQwenImage, Keys: []string{"txt_norm.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{"image_model": "qwen_image", "in_channels": int(sd.dim("img_in.weight", 1))}
-	})},
-	{familyIdeogram4, hasAll("embed_image_indicator.weight"), fixed(unetConfig{"image_model": "ideogram4"})},
-	{familyKrea2, hasAll("txtfusion.projector.weight"), fixed(unetConfig{"image_model": "krea2"})},
-	{familyKandinsky5, hasAll("visual_transformer_blocks.0.cross_attention.key_norm.weight"), derive(func(sd StateDict) unetConfig {
+	}},
+	{Name: familyIdeogram4, Keys: []string{"embed_image_indicator.weight"}, Fixed: ConfigItem{"image_model", "ideogram4"}},
+	{Name: familyKrea2, Keys: []string{"txtfusion.projector.weight"}, Fixed: ConfigItem{"image_model", "krea2"}},
+	{Name: familyKandinsky5, Keys: []string{"visual_transformer_blocks.0.cross_attention.key_norm.weight"}, Config: func(sd StateDict) unetConfig {
 		return unetConfig{
 			"image_model":      "kandinsky5",
 			"model_dim":        int(sd.dim("visual_embeddings.in_layer.bias", 0)),
 			"visual_embed_dim": int(sd.dim("visual_embeddings.in_layer.weight", 1)),
 		}
-	})},
-	{familyACE15, hasAll("encoder.lyric_encoder.layers.0.input_layernorm.weight"), fixed(unetConfig{"audio_model": "ace1.5"})},
-	{familyRTDETR, hasAll("encoder.pan_blocks.1.cv4.conv.weight"), fixed(unetConfig{"image_model": "RT_DETR_v4"})},
+	}},
+	{Name: familyACE15, Keys: []string{"encoder.lyric_encoder.layers.0.input_layernorm.weight"}, Fixed: ConfigItem{"audio_model", "ace1.5"}},
+	{Name: familyRTDETR, Keys: []string{"encoder.pan_blocks.1.cv4.conv.weight"}, Fixed: ConfigItem{"image_model", "RT_DETR_v4"}},
 	// Depth Anything 3 with an embedding width of none of ViT-S/B/L/G:
 	// detect_unet_config returns None.
-	{familyDepthAnything3, hasAll("backbone.embeddings.patch_embeddings.projection.weight"), derive(func(sd StateDict) unetConfig {
+	{Name: familyDepthAnything3, Keys: []string{"backbone.embeddings.patch_embeddings.projection.weight"}, Config: func(sd StateDict) unetConfig {
 		switch sd.dim("backbone.embeddings.patch_embeddings.projection.weight", 0) {
 		case 384, 768, 1024, 1536:
 			return unetConfig{"image_model": "DepthAnything3"}
 		}
 		return nil
-	})},
-	{familyErnie, hasAll("layers.0.mlp.linear_fc2.weight"), fixed(unetConfig{"image_model": "ernie"})},
+	}},
+	{Name: familyErnie, Keys: []string{"layers.0.mlp.linear_fc2.weight"}, Fixed: ConfigItem{"image_model", "ernie"}},
 	// SAM 3 without its decoder query embedding falls through, as in ComfyUI.
-	{familySAM3, hasAll("detector.backbone.vision_backbone.trunk.blocks.0.attn.qkv.weight", "detector.transformer.decoder.query_embed.weight"), derive(func(sd StateDict) unetConfig {
+	{Name: familySAM3, Keys: []string{"detector.backbone.vision_backbone.trunk.blocks.0.attn.qkv.weight", "detector.transformer.decoder.query_embed.weight"}, Config: func(sd StateDict) unetConfig {
 		if sd.Has("detector.backbone.vision_backbone.propagation_convs.0.conv_1x1.weight") {
 			return unetConfig{"image_model": "SAM31"}
 		}
 		return unetConfig{"image_model": "SAM3"}
-	})},
-	{familyJoyImage, func(sd StateDict) bool {
+	}},
+	{Name: familyJoyImage, Test: func(sd StateDict) bool {
 		return sd.Has("double_blocks.0.attn.img_attn_qkv.weight") && sd.Has("double_blocks.0.attn.img_attn_q_norm.weight") &&
 			sd.Has("condition_embedder.time_embedder.linear_1.weight") && len(sd.shape("img_in.weight")) == 5
-	}, fixed(unetConfig{"image_model": "joyimage"})},
-	{FamilyUNet, hasAll("input_blocks.0.0.weight"), derive(deriveUNetConfig)},
+	}, Fixed: ConfigItem{"image_model", "joyimage"}},
+	{Name: FamilyUNet, Keys: []string{"input_blocks.0.0.weight"}, Config: deriveUNetConfig},
 }
 
 // deriveFlux is the Flux/Chroma/Flux.2 branch, with is_nvfp4_layer: an
@@ -426,32 +452,26 @@ func deriveWan(sd StateDict) unetConfig {
 	return cfg
 }
 
-// withMetadataConfig merges the "transformer" object of the file's
+// mergeMetadataConfig merges the "transformer" object of the file's
 // "config" metadata over the derived config, as model_detection does for
 // Wan, MiniMax-H3 and LTXV (dit_config.update(...)).
-func withMetadataConfig(f func(StateDict, map[string]string) (unetConfig, error)) func(StateDict, map[string]string) (unetConfig, error) {
-	return func(sd StateDict, meta map[string]string) (unetConfig, error) {
-		cfg, err := f(sd, meta)
-		if err != nil || cfg == nil {
-			return cfg, err
-		}
-		raw, ok := meta["config"]
-		if !ok {
-			return cfg, nil
-		}
-		var c struct {
-			Transformer map[string]any `json:"transformer"`
-		}
-		dec := json.NewDecoder(strings.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&c); err != nil {
-			return nil, fmt.Errorf("the \"config\" metadata is not valid JSON: %w", err)
-		}
-		for k, v := range c.Transformer {
-			cfg[k] = configValue(v)
-		}
+func mergeMetadataConfig(cfg unetConfig, meta map[string]string) (unetConfig, error) {
+	raw, ok := meta["config"]
+	if !ok {
 		return cfg, nil
 	}
+	var c struct {
+		Transformer map[string]any `json:"transformer"`
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("the \"config\" metadata is not valid JSON: %w", err)
+	}
+	for k, v := range c.Transformer {
+		cfg[k] = configValue(v)
+	}
+	return cfg, nil
 }
 
 // configValue turns a JSON value into the representation unetConfig uses.
@@ -480,12 +500,10 @@ func configValue(v any) any {
 // diffusion prefix). ok is false when no family matches or the family's
 // branch returns None.
 func detectUnetConfig(sd StateDict, meta map[string]string) (family string, cfg unetConfig, ok bool, err error) {
-	for _, f := range modelFamilies {
-		if f.Signature(sd) {
-			if f.Derive == nil {
-				return "", nil, false, nil
-			}
-			cfg, err := f.Derive(sd, meta)
+	for i := range modelFamilies {
+		f := &modelFamilies[i]
+		if f.matches(sd) {
+			cfg, err := f.config(sd, meta)
 			if err != nil {
 				return f.Name, nil, false, err
 			}
@@ -519,10 +537,10 @@ func matchArch(sd StateDict, family string, cfg unetConfig) *Arch {
 	return nil
 }
 
-func configMatches(cfg unetConfig, want map[string]any) bool {
-	for k, v := range want {
-		got, ok := cfg[k]
-		if !ok || !reflect.DeepEqual(got, v) {
+func configMatches(cfg unetConfig, want []ConfigItem) bool {
+	for _, w := range want {
+		got, ok := cfg[w.Key]
+		if !ok || !reflect.DeepEqual(got, w.Value) {
 			return false
 		}
 	}
@@ -531,7 +549,7 @@ func configMatches(cfg unetConfig, want map[string]any) bool {
 
 // errNotDiffusion is what detecting a class of ComfyUI's table that is no
 // diffusion model (SAM 3, RT-DETR, Depth Anything 3) says.
-var errNotDiffusion = fmt.Errorf("not a diffusion model ComfyUI can save as a checkpoint")
+var errNotDiffusion = errors.New("not a diffusion model ComfyUI can save as a checkpoint")
 
 // detectModel detects the class of a diffusion model in native ComfyUI
 // names (no prefix); meta is the file's __metadata__.
@@ -553,7 +571,7 @@ func detectModel(sd StateDict, meta map[string]string) (*Arch, unetConfig, error
 	return a, cfg, nil
 }
 
-var errNoSignature = fmt.Errorf("no diffusion-model signature key")
+var errNoSignature = errors.New("no diffusion-model signature key")
 
 func describeConfig(cfg unetConfig) string {
 	var parts []string

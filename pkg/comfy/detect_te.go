@@ -66,32 +66,82 @@ func TEFamily(kind string) string {
 	return teFamilyOther
 }
 
-// knownTEKinds are the names accepted as "<name>.transformer." groups.
-var knownTEKinds = map[string]bool{
-	TEClipL: true, TEClipG: true, TEClipH: true, TET5XXL: true, TEUMT5XXL: true, TEPileT5XL: true,
-	TEMT5XL: true, TET5Base: true, teUMT5Base: true, teByT5Small: true, TEGemma2_2B: true,
-	teGemma3_4B: true, teGemma3_12B: true, teQwen25_3B: true, teQwen25_7B: true, teQwen3_2B: true,
-	teQwen3_4B: true, teQwen3_8B: true, teMistral3: true, TELlama: true, teJinaClip2: true, TEHyDiTClip: true,
-	teQwen3_06B: true, teQwen3VL4B: true, teQwen3VL8B: true, teQwen3VL32B: true, teMinistral3: true, teT5Gemma: true,
-	teGPTOSS: true, "qwen3vl": true, // JoyImage's name for its Qwen3-VL 8B
+// knownTEKind says whether name is accepted as a "<name>.transformer."
+// group ("qwen3vl" is JoyImage's name for its Qwen3-VL 8B). A switch, not a
+// map: nothing to build at start-up.
+func knownTEKind(name string) bool {
+	switch name {
+	case TEClipL, TEClipG, TEClipH, TET5XXL, TEUMT5XXL, TEPileT5XL, TEMT5XL, TET5Base, teUMT5Base, teByT5Small, TEGemma2_2B, teGemma3_4B, teGemma3_12B, teQwen25_3B, teQwen25_7B, teQwen3_2B, teQwen3_4B, teQwen3_8B, teMistral3, TELlama, teJinaClip2, TEHyDiTClip, teQwen3_06B, teQwen3VL4B, teQwen3VL8B, teQwen3VL32B, teMinistral3, teT5Gemma, teGPTOSS, "qwen3vl":
+		return true
+	}
+	return false
 }
 
-// teDisplay names a kind for messages.
-var teDisplay = map[string]string{
-	TEClipL: "CLIP-L", TEClipG: "CLIP-G", TEClipH: "CLIP-H (OpenCLIP ViT-H)", TET5XXL: "T5-XXL",
-	TEUMT5XXL: "UMT5-XXL", TEPileT5XL: "Pile-T5-XL", TEMT5XL: "mT5-XL", TET5Base: "T5-base",
-	teUMT5Base: "UMT5-base", teByT5Small: "ByT5-small", TEGemma2_2B: "Gemma 2 2B", teGemma3_4B: "Gemma 3 4B",
-	teGemma3_12B: "Gemma 3 12B", teQwen25_3B: "Qwen2.5 3B", teQwen25_7B: "Qwen2.5-VL 7B",
-	teQwen3_2B: "Qwen3 2B", teQwen3_4B: "Qwen3 4B", teQwen3_8B: "Qwen3 8B", teMistral3: "Mistral 3 24B",
-	TELlama: "Llama 3 8B", teJinaClip2: "Jina CLIP v2", TEHyDiTClip: "HunyuanDiT BERT CLIP",
-	teQwen3_06B: "Qwen3 0.6B", teQwen3VL4B: "Qwen3-VL 4B", teQwen3VL8B: "Qwen3-VL 8B", teQwen3VL32B: "Qwen3-VL 32B (MiniMax-H3, 50 layers)",
-	teMinistral3: "Ministral 3 3B", teT5Gemma: "T5-Gemma", teGPTOSS: "GPT-OSS 20B", teYuE2: "YuE2 language model",
-	teMiniMaxM3: "MiniMax Music 3 text encoder",
-}
-
+// DisplayTE names a kind for messages.
 func DisplayTE(kind string) string {
-	if d, ok := teDisplay[kind]; ok {
-		return d
+	switch kind {
+	case TEClipL:
+		return "CLIP-L"
+	case TEClipG:
+		return "CLIP-G"
+	case TEClipH:
+		return "CLIP-H (OpenCLIP ViT-H)"
+	case TET5XXL:
+		return "T5-XXL"
+	case TEUMT5XXL:
+		return "UMT5-XXL"
+	case TEPileT5XL:
+		return "Pile-T5-XL"
+	case TEMT5XL:
+		return "mT5-XL"
+	case TET5Base:
+		return "T5-base"
+	case teUMT5Base:
+		return "UMT5-base"
+	case teByT5Small:
+		return "ByT5-small"
+	case TEGemma2_2B:
+		return "Gemma 2 2B"
+	case teGemma3_4B:
+		return "Gemma 3 4B"
+	case teGemma3_12B:
+		return "Gemma 3 12B"
+	case teQwen25_3B:
+		return "Qwen2.5 3B"
+	case teQwen25_7B:
+		return "Qwen2.5-VL 7B"
+	case teQwen3_2B:
+		return "Qwen3 2B"
+	case teQwen3_4B:
+		return "Qwen3 4B"
+	case teQwen3_8B:
+		return "Qwen3 8B"
+	case teMistral3:
+		return "Mistral 3 24B"
+	case TELlama:
+		return "Llama 3 8B"
+	case teJinaClip2:
+		return "Jina CLIP v2"
+	case TEHyDiTClip:
+		return "HunyuanDiT BERT CLIP"
+	case teQwen3_06B:
+		return "Qwen3 0.6B"
+	case teQwen3VL4B:
+		return "Qwen3-VL 4B"
+	case teQwen3VL8B:
+		return "Qwen3-VL 8B"
+	case teQwen3VL32B:
+		return "Qwen3-VL 32B (MiniMax-H3, 50 layers)"
+	case teMinistral3:
+		return "Ministral 3 3B"
+	case teT5Gemma:
+		return "T5-Gemma"
+	case teGPTOSS:
+		return "GPT-OSS 20B"
+	case teYuE2:
+		return "YuE2 language model"
+	case teMiniMaxM3:
+		return "MiniMax Music 3 text encoder"
 	}
 	return kind
 }

@@ -355,7 +355,7 @@ func TestArchitectureTable(t *testing.T) {
 			t.Errorf("%s twice", a.Class)
 		}
 		seen[a.Class] = true
-		if archTitles[a.Class] == "" {
+		if a.Name == "" {
 			t.Errorf("%s has no title", a.Class)
 		}
 	}

@@ -118,41 +118,62 @@ func detectVAE(sd StateDict) (kind, layout string, out StateDict, ok bool, err e
 	return "", "", nil, false, nil
 }
 
-// vaeDisplay describes a VAE family for messages and the UI.
-var vaeDisplay = map[string]string{
-	vaeKL4:        "4-channel KL VAE (SD 1.x/2.x/XL)",
-	vaeKL16:       "16-channel VAE (SD3, Flux, Chroma, HiDream …)",
-	vaeKL32:       "32-channel VAE (Flux.2)",
-	vaeKL64:       "64-channel VAE (HunyuanImage 2.1)",
-	vaeWan21:      "Wan 2.1 VAE",
-	vaeWan22:      "Wan 2.2 VAE",
-	vaeHunyuanVid: "HunyuanVideo VAE",
-	vaeHunyuan15:  "HunyuanVideo 1.5 VAE",
-	vaeLTXV:       "LTX-Video VAE",
-	vaeCosmos:     "Cosmos VAE",
-	vaeAudio:      "Stable Audio VAE",
-	vaeSVD:        "SVD temporal VAE",
-	vaeCascade:    "Stable Cascade stage A/effnet/previewer",
-	VAEPixelSpace: "pixel-space pass-through (no VAE)",
-	vaeAudio3:     "Stable Audio 3 VAE",
-	vaeACE:        "ACE-Step audio VAE",
-	vaeCogVideoX:  "CogVideoX VAE",
-	vaeSeedVR2:    "SeedVR2 VAE",
-	vaeMage:       "Mage VAE (Mage-Flow)",
-	vaeMiniMaxH3V: "MiniMax-H3 video VAE",
-	vaeMiniMaxH3A: "MiniMax-H3 audio VAE",
-	vaeMiniMaxM3:  "MiniMax Music 3 DAV decoder",
-	vaeTripoSplat: "TripoSplat Gaussian decoder",
-	vaeTrellis2S:  "Trellis 2 shape VAE",
-	vaeTrellis2T:  "Trellis 2 texture VAE",
-	vaeHunyuan3D:  "Hunyuan3D shape VAE",
-}
-
+// DisplayVAE describes a VAE family for messages and the UI.
 func DisplayVAE(kind string) string {
-	if d, ok := vaeDisplay[kind]; ok {
-		return d
-	}
-	if kind == "" {
+	switch kind {
+	case vaeKL4:
+		return "4-channel KL VAE (SD 1.x/2.x/XL)"
+	case vaeKL16:
+		return "16-channel VAE (SD3, Flux, Chroma, HiDream …)"
+	case vaeKL32:
+		return "32-channel VAE (Flux.2)"
+	case vaeKL64:
+		return "64-channel VAE (HunyuanImage 2.1)"
+	case vaeWan21:
+		return "Wan 2.1 VAE"
+	case vaeWan22:
+		return "Wan 2.2 VAE"
+	case vaeHunyuanVid:
+		return "HunyuanVideo VAE"
+	case vaeHunyuan15:
+		return "HunyuanVideo 1.5 VAE"
+	case vaeLTXV:
+		return "LTX-Video VAE"
+	case vaeCosmos:
+		return "Cosmos VAE"
+	case vaeAudio:
+		return "Stable Audio VAE"
+	case vaeSVD:
+		return "SVD temporal VAE"
+	case vaeCascade:
+		return "Stable Cascade stage A/effnet/previewer"
+	case VAEPixelSpace:
+		return "pixel-space pass-through (no VAE)"
+	case vaeAudio3:
+		return "Stable Audio 3 VAE"
+	case vaeACE:
+		return "ACE-Step audio VAE"
+	case vaeCogVideoX:
+		return "CogVideoX VAE"
+	case vaeSeedVR2:
+		return "SeedVR2 VAE"
+	case vaeMage:
+		return "Mage VAE (Mage-Flow)"
+	case vaeMiniMaxH3V:
+		return "MiniMax-H3 video VAE"
+	case vaeMiniMaxH3A:
+		return "MiniMax-H3 audio VAE"
+	case vaeMiniMaxM3:
+		return "MiniMax Music 3 DAV decoder"
+	case vaeTripoSplat:
+		return "TripoSplat Gaussian decoder"
+	case vaeTrellis2S:
+		return "Trellis 2 shape VAE"
+	case vaeTrellis2T:
+		return "Trellis 2 texture VAE"
+	case vaeHunyuan3D:
+		return "Hunyuan3D shape VAE"
+	case "":
 		return "VAE"
 	}
 	return kind + " VAE"

@@ -38,11 +38,8 @@ func UnetForSaving(arch *Arch, sd StateDict) (StateDict, error) {
 		for _, r := range arch.UnetRenames {
 			k = strings.ReplaceAll(k, r[0], r[1])
 		}
-		for _, re := range arch.NormScale {
-			if re.MatchString(k) {
-				k = strings.TrimSuffix(k, ".weight") + ".scale"
-				break
-			}
+		if arch.NormScale.Matches(k) {
+			k = strings.TrimSuffix(k, ".weight") + ".scale"
 		}
 		if _, dup := sd[k]; dup && k != src {
 			return nil, fmt.Errorf("%s is in the file under both its .weight and its .scale name", k)

@@ -21,8 +21,18 @@
 //                                flux_dev (34 GB, sparse inputs) included
 //   worker_wasm_peak_mib_flux    the same for the flux_dev save alone
 //   wasm_brotli_bytes            web/ckptpack.wasm, brotli quality 11
-//   worker_ready_ms              mountSaver → worker ready, warm (reload), median of 5
-// BENCH_RUNS (default 3) rounds; BENCH_SECTIONS=copy,click,flux (default all) runs parts.
+//   worker_ready_ms              mountSaver → worker ready, warm (reload, service worker cache), median
+//                                of BENCH_READY_RELOADS (default 5) reloads after one cold load; and where
+//                                it went, medians of the worker's own times (ready message's boot):
+//   worker_ready_<step>_ms       scripts (worker.js start → importScripts done), compile (→ wasm fetched,
+//                                compiled, instantiated), init (→ Go runtime and package init done, main
+//                                begun), main (→ ready posted), and outside: the rest of worker_ready_ms
+//                                (mountSaver → worker.js running, ready posted → the page has it)
+//   worker_ready_ms_compare, worker_ready_vs_compare_ratio
+//                                with BENCH_READY_COMPARE=<site URL> (another build served elsewhere, e.g.
+//                                main's): the same reloads there, alternating with ours, and the ratio
+// BENCH_RUNS (default 3) rounds; BENCH_SECTIONS=copy,click,flux,ready (default all) runs parts
+// (BENCH_SECTIONS=ready needs no fixtures).
 // Prints "name: value" lines and writes them to build/bench/browser.txt.
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -39,7 +49,8 @@ const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 // BENCH_SECTIONS picks parts of the bench (default all): copy (assembly vs
 // plain JS), click (click to file per sink), flux (34 GB, wasm memory).
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'copy,click,flux').split(','));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'copy,click,flux,ready').split(','));
+const READY_RELOADS = Number(process.env.BENCH_READY_RELOADS ?? 5);
 const OUT_DIR = path.join(REPO, 'build', 'bench');
 const INPUTS = () => [
   fixtureFile('sdxl_base', 'unet'),
@@ -159,7 +170,9 @@ async function browserFloor(page: Page, kind: 'blob' | 'file'): Promise<number> 
 
 test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
   test.setTimeout(90 * 60_000);
-  await ensureFixtures('sdxl_base', { only: ['unet', 'clip_l', 'clip_g', 'vae'] }); // not unet_modelsave: 5 GB less disk
+  if (SECTIONS.has('copy') || SECTIONS.has('click')) {
+    await ensureFixtures('sdxl_base', { only: ['unet', 'clip_l', 'clip_g', 'vae'] }); // not unet_modelsave: 5 GB less disk
+  }
   await mkdir(OUT_DIR, { recursive: true });
   const results: [string, string][] = [];
   const report = (name: string, value: number | string, digits = 2) => {
@@ -288,16 +301,56 @@ test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
         report(`browser_floor_vs_cat_ratio_${sink}`, median(times[`floor_${sink}`]) / median(times.cat));
         report(`browser_click_to_file_vs_floor_ratio_${sink}`, median(times[sink]) / median(times[`floor_${sink}`]));
       }
-      // 3. Warm worker start: reload (HTTP cache / service worker warm).
-      const ready: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        await app.page.reload();
-        await expect(app.page.locator('[data-ckpt-saver]')).toHaveAttribute('data-engine', 'ready');
-        ready.push(await app.page.evaluate(() => (globalThis as any).ckptpack.saver.stats.readyMs));
-      }
-      report('worker_ready_ms', median(ready), 1);
     } finally {
       await closePersistentApp(app);
+    }
+  }
+
+  // 3. Warm worker start: reloads with the service worker's cache filled,
+  // in a fresh profile per site; with BENCH_READY_COMPARE, the other site's
+  // reloads alternate with ours (same machine load for both).
+  if (SECTIONS.has('ready')) {
+    const sites = [baseURL!, ...(process.env.BENCH_READY_COMPARE ? [process.env.BENCH_READY_COMPARE] : [])];
+    const apps = await Promise.all(sites.map((site) => launchPersistentApp(site, { acceptDownloads: false })));
+    type Start = { readyMs: number; boot: Record<string, number> | null };
+    const starts: Start[][] = sites.map(() => []);
+    try {
+      for (const app of apps) await openSaver(app.page, 'index.html', { sink: null }); // cold: fills the cache
+      for (let i = 0; i < READY_RELOADS; i++) {
+        for (const [k, app] of apps.entries()) {
+          await app.page.reload();
+          await expect(app.page.locator('[data-ckpt-saver]')).toHaveAttribute('data-engine', 'ready');
+          starts[k].push(await app.page.evaluate(() => {
+            const { readyMs, boot } = (globalThis as any).ckptpack.saver.stats;
+            return { readyMs, boot };
+          }));
+        }
+      }
+    } finally {
+      for (const app of apps) await closePersistentApp(app);
+    }
+    const steps = (st: Start): Record<string, number> => {
+      const b = st.boot!;
+      return {
+        scripts: b.scriptsAt - b.startAt, compile: b.compiledAt - b.scriptsAt,
+        init: b.mainAt - b.compiledAt, main: b.readyAt - b.mainAt,
+        // The page's mountSaver → worker.js start, and ready posted → the
+        // page has it, together: what the worker's own clock cannot see.
+        outside: st.readyMs - (b.readyAt - b.startAt),
+      };
+    };
+    for (const [k, suffix] of sites.map((_, k) => [k, k === 0 ? '' : '_compare'] as const)) {
+      console.log(`${sites[k]}: ready ${starts[k].map((st) => st.readyMs.toFixed(0)).join(' / ')} ms`);
+      report(`worker_ready_ms${suffix}`, median(starts[k].map((st) => st.readyMs)), 1);
+      if (starts[k].every((st) => st.boot)) {
+        for (const step of ['scripts', 'compile', 'init', 'main', 'outside']) {
+          report(`worker_ready_${step}_ms${suffix}`, median(starts[k].map((st) => steps(st)[step])), 1);
+        }
+      }
+    }
+    if (sites.length > 1) {
+      const ratios = starts[0].map((st, i) => st.readyMs / starts[1][i].readyMs);
+      report('worker_ready_vs_compare_ratio', median(ratios)); // median of the alternating pairs' ratios
     }
   }
 

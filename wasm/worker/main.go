@@ -71,6 +71,11 @@ type worker struct {
 }
 
 func main() {
+	// web/worker.js's start-up times: Go's runtime and package init end here.
+	boot := js.Global().Get("ckptpackBoot")
+	if boot.Type() == js.TypeObject {
+		boot.Set("mainAt", js.Global().Get("performance").Call("now"))
+	}
 	w := &worker{running: map[string]context.CancelFunc{}}
 	onMessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		// A panic here would end the Go program, and with it the worker.
@@ -94,7 +99,10 @@ func main() {
 		return nil
 	})
 	js.Global().Set("onmessage", onMessage)
-	post(map[string]any{"type": "ready", "version": buildVersion(), "wasmMemoryBytes": jsio.MemoryBytes(), "io": ioCapabilities()}, nil)
+	if boot.Type() == js.TypeObject {
+		boot.Set("readyAt", js.Global().Get("performance").Call("now"))
+	}
+	post(map[string]any{"type": "ready", "version": buildVersion(), "wasmMemoryBytes": jsio.MemoryBytes(), "io": ioCapabilities(), "boot": boot}, nil)
 	select {}
 }
 

@@ -174,6 +174,7 @@ export function mountSaver(container, options = {}) {
   const listeners = [];
   const stats = {
     readyMs: NaN,
+    boot: null, // the worker's start-up times (ready message's boot, PROTOCOL.md)
     version: '',
     wasmMemoryBytes: NaN,
     predictionSelectable: null, // null until the engine has planned (planned.predictionChoice)
@@ -258,6 +259,7 @@ export function mountSaver(container, options = {}) {
   const engine = new EngineClient(new URL('worker.js', baseURL), { type: options.workerType ?? 'classic' });
   const ready = engine.ready.then((info) => {
     stats.readyMs = performance.now() - startedAt;
+    stats.boot = info.boot ?? null;
     stats.version = info.version ?? '';
     stats.wasmMemoryBytes = info.wasmMemoryBytes;
     engineState = 'ready';
