@@ -11,7 +11,7 @@ export const ui = (page: Page) => ({
   save: page.getByRole('button', { name: 'Save checkpoint' }),
   cancel: page.getByRole('button', { name: 'Cancel' }),
   // The region is display:none while empty, so it is found by its role attribute.
-  alert: page.locator('[role="alert"]'),
+  alert: page.locator('[data-ckpt-saver] [role="alert"]'),
   // Next to Save: what is happening, what is missing, or the last result.
   status: page.getByRole('status'),
   result: page.locator('[data-role="result"]'),

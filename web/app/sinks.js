@@ -158,6 +158,8 @@ export function buildSinkChoice(doc, { name, legend = 'Save to', notes, roles = 
  * @param {boolean} [options.disableRefused] turn the direct download off while
  *   the plan says it cannot carry the output (planned.blobOK false); without
  *   it, the host explains the refusal itself (the saver's status)
+ * @param {boolean} [options.explain] show the recommended badge and the why
+ *   line (default true; the ModelSpec editor's copy has its own reasons)
  * @param {() => void} [options.onChange] the user picked a sink
  * @returns {{selected(): string, apply(plan: object|null): void, render(plan: object|null): void,
  *   choose(value: string): boolean, follow(): void, readonly chosenBy: string}}
@@ -165,7 +167,9 @@ export function buildSinkChoice(doc, { name, legend = 'Save to', notes, roles = 
  *   badge and the why line; choose: the host's choice (false when that sink
  *   is not offered); follow: back to the recommendation.
  */
-export function mountSinkChoice(fieldset, { caps, preset, disableRefused = false, onChange }) {
+export function mountSinkChoice(fieldset, {
+  caps, preset, disableRefused = false, explain = true, onChange,
+}) {
   const doc = fieldset.ownerDocument;
   const radios = [...fieldset.querySelectorAll('input[type="radio"]')];
   const why = fieldset.querySelector('.ckpt-sink-why');
@@ -193,6 +197,8 @@ export function mountSinkChoice(fieldset, { caps, preset, disableRefused = false
   }
 
   function render(plan) {
+    why.hidden = !explain;
+    if (!explain) return;
     const recommended = recommendSink(caps, plan);
     for (const r of radios) {
       const label = r.closest('label');
