@@ -7,7 +7,7 @@ import { writeFile, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test, expect } from './helpers/browser';
 import { fixtureFile, verifyCheckpoint, REPO } from './helpers/fixtures';
-import { expectSlotOK, openSaver, savedPaths, ui } from './helpers/page';
+import { expectSlotOK, openSaver, openTask, savedPaths, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-assemble');
 
@@ -46,9 +46,10 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   await page.getByLabel('Workflow JSON file').setInputFiles(workflowFile);
   // Title, Author and Description are the ModelSpec editor's (one set on the page).
   const editor = page.locator('[data-ckpt-metadata-editor]');
-  await editor.locator('summary').first().click();
+  await openTask(page, 'metadata');
   await editor.getByLabel('Author', { exact: true }).fill('Page Tester');
   await editor.getByLabel('Author', { exact: true }).press('Tab');
+  await openTask(page, 'save');
   await expect(page.locator('[data-role="plan-metadata"]')).toContainText('author');
 
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });

@@ -108,3 +108,12 @@ export async function dropFiles(page: Page, files: string[], target?: Locator): 
 export async function savedPaths(page: Page): Promise<string[]> {
   return page.locator('.ckpt-saved-list .ckpt-file-name').allTextContents();
 }
+
+const TASK_TABS = { save: 'Save a checkpoint', tools: 'Convert / extract / prune', metadata: 'Edit metadata' } as const;
+
+/** Shows one of the page's tasks by clicking its tab, as a user does. */
+export async function openTask(page: Page, task: keyof typeof TASK_TABS): Promise<void> {
+  const tab = page.getByRole('tablist', { name: 'Tasks' }).getByRole('tab', { name: TASK_TABS[task] });
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+}
