@@ -168,3 +168,18 @@ test('the title set under Edit metadata goes into the save, and the plan line sa
   await expect(planMetadata).toContainText('Metadata: title “My SD 1.5”');
   await expect(u.save).toBeEnabled();
 });
+
+for (const size of SIZES) {
+  // The README's picture of the page (docs/page.png is the 1280 one).
+  test(`${size.width}×${size.height}: the save task with SD 1.5 components, ready to save`, async ({ page }, testInfo) => {
+    await page.setViewportSize(size);
+    await openSaver(page, 'index.html', { sink: null });
+    await pickComponents(page);
+    const u = ui(page);
+    await expect(u.status).toHaveText('Ready to save.');
+    await expect(u.save).toBeEnabled();
+    await expectTask(page, 'save');
+    expect(await page.evaluate(() => document.scrollingElement!.scrollWidth <= window.innerWidth)).toBe(true);
+    await screenshot(page, testInfo, `page-ready-${size.width}`);
+  });
+}
