@@ -39,7 +39,7 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
   // SD1.5's prediction type is fixed (epsilon): the engine refuses a choice, so none is offered.
   await expect.poll(() => page.evaluate(() => (globalThis as any).ckptpack.saver.stats.predictionSelectable)).toBe(false);
-  await expect(page.getByLabel('Prediction type')).toBeHidden();
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Prediction type')).toBeHidden();
 
   await page.getByText('Metadata', { exact: true }).click();
   await page.getByLabel('Prompt (API format JSON)').fill('{"4": {"class_type": "CheckpointSave", "inputs": {"filename_prefix": "checkpoints/ComfyUI"}}}');
