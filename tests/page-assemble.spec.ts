@@ -7,7 +7,7 @@ import { writeFile, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test, expect } from './helpers/browser';
 import { fixtureFile, verifyCheckpoint, REPO } from './helpers/fixtures';
-import { expectSlotOK, openSaver, savedPaths, ui } from './helpers/page';
+import { expectSlotOK, openSaver, openTask, savedPaths, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-assemble');
 
@@ -39,16 +39,17 @@ test('sd15: model + text encoder + VAE → OPFS → download, verified byte for 
   await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
   // SD1.5's prediction type is fixed (epsilon): the engine refuses a choice, so none is offered.
   await expect.poll(() => page.evaluate(() => (globalThis as any).ckptpack.saver.stats.predictionSelectable)).toBe(false);
-  await expect(page.getByLabel('Prediction type')).toBeHidden();
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Prediction type')).toBeHidden();
 
   await page.getByText('Metadata', { exact: true }).click();
   await page.getByLabel('Prompt (API format JSON)').fill('{"4": {"class_type": "CheckpointSave", "inputs": {"filename_prefix": "checkpoints/ComfyUI"}}}');
   await page.getByLabel('Workflow JSON file').setInputFiles(workflowFile);
   // Title, Author and Description are the ModelSpec editor's (one set on the page).
   const editor = page.locator('[data-ckpt-metadata-editor]');
-  await editor.locator('summary').first().click();
+  await openTask(page, 'metadata');
   await editor.getByLabel('Author', { exact: true }).fill('Page Tester');
   await editor.getByLabel('Author', { exact: true }).press('Tab');
+  await openTask(page, 'save');
   await expect(page.locator('[data-role="plan-metadata"]')).toContainText('author');
 
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 import { test as persistent } from './helpers/browser';
 import { fixtureFile, REPO } from './helpers/fixtures';
-import { dropFiles, expectSlotOK, openSaver, pickComponents, scratchFileInput, sinkRadio, ui } from './helpers/page';
+import { dropFiles, expectSlotOK, openSaver, openTask, pickComponents, scratchFileInput, sinkRadio, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-flow');
 const DESKTOP = { width: 1280, height: 900 };
@@ -220,7 +220,7 @@ base('without the file picker the direct download is chosen', async ({ page }) =
   });
   const u = ui(page);
   await openSaver(page, 'index.html', { sink: null });
-  await expect(page.getByLabel('Save to a file on disk')).toBeHidden();
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Save to a file on disk')).toBeHidden();
   await expect(sinkRadio(page, 'blob')).toBeChecked();
   await expect(u.sinkWhy).toHaveText(/^Recommended here: Download directly\. Fastest here: one write, the download reads your files as it saves/);
 });
@@ -233,8 +233,13 @@ base('a private window (storage refused or tiny) is steered away from browser st
   });
   await openSaver(page, 'index.html', { sink: null });
   await expect(sinkRadio(page, 'blob')).toBeChecked();
-  await expect(page.getByLabel('Browser storage, then download')).toBeHidden();
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Browser storage, then download')).toBeHidden();
   await expect(ui(page).saved).toContainText('Browser storage is turned off here (a private window?).');
+  // The Tools' sink choice is the same component: the same sinks offered.
+  await openTask(page, 'tools');
+  const tools = page.getByRole('region', { name: 'Tools' });
+  await expect(tools.getByLabel('Browser storage, then download')).toBeHidden();
+  await expect(tools.getByLabel(/^Download directly/)).toBeChecked();
 });
 
 base('storage that holds less than a checkpoint is called out when chosen', async ({ page }) => {
@@ -421,30 +426,36 @@ base('a prefix typed and Save clicked at once: the click saves, under the typed 
 });
 
 /**
- * Opens the sections below the saver, the ModelSpec editor (on an existing
- * file, its longest form) and the Tools panel, with a file picked in each.
+ * Opens the other two tasks, the ModelSpec editor (on an existing file, its
+ * longest form) and the Tools, with a file picked in each; the Tools stay shown.
  */
-async function openPanels(page: Page): Promise<void> {
+async function openPanels(page: Page, onShown: (task: 'metadata' | 'tools') => Promise<void> = async () => {}): Promise<void> {
   const editor = page.locator('[data-ckpt-metadata-editor]');
-  await editor.locator('summary').click();
+  await openTask(page, 'metadata');
   await editor.getByLabel('An existing file').check();
   await editor.getByLabel('Existing .safetensors file').setInputFiles(fixtureFile('sd15', 'vae'));
   await expect(editor.locator('.ckpt-hint', { hasText: /^vae\.safetensors: / })).toBeVisible();
+  await onShown('metadata');
   const tools = page.getByRole('region', { name: 'Tools' });
-  await tools.getByText('Tools: extract, convert, prune').click();
+  await openTask(page, 'tools');
   await tools.getByLabel('File to process').setInputFiles(fixtureFile('sd15', 'vae'));
   await tools.getByLabel('Operation').selectOption({ label: 'Extract the VAE (as VAESave)' });
   await expect(tools.locator('[data-role="tools-plan"]')).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors');
+  await onShown('tools');
 }
 
 for (const scheme of ['light', 'dark'] as const) {
-  base(`360 px, ${scheme}: the ModelSpec editor and the Tools panel open, drop-zone pickers, no sideways scroll`, async ({ page }, testInfo) => {
+  base(`360 px, ${scheme}: the ModelSpec editor and the Tools in use, drop-zone pickers, no sideways scroll`, async ({ page }, testInfo) => {
     await page.emulateMedia({ colorScheme: scheme });
     await page.setViewportSize(NARROW);
     await openSaver(page);
     await pickComponents(page);
     await page.getByText('Metadata', { exact: true }).click();
-    await openPanels(page);
+    await expectNoSidewaysScroll(page);
+    await openPanels(page, async (task) => {
+      await expectNoSidewaysScroll(page);
+      await screenshot(page, testInfo, `${task}-360-${scheme}`);
+    });
     // Their file pickers are drop zones like the slots': dashed, the native input transparent over them.
     const zones = page.locator('[data-ckpt-metadata-editor] .ckpt-drop, [aria-label="Tools"] .ckpt-drop');
     await expect(zones).toHaveCount(3); // the existing file, the thumbnail, the Tools file
@@ -469,8 +480,6 @@ for (const scheme of ['light', 'dark'] as const) {
       const accent = await page.locator('[aria-label="Tools"] .ckpt-drop-pick').first().evaluate((el) => getComputedStyle(el).color);
       expect(accent).toBe('rgb(59, 130, 246)');
     }
-    await expectNoSidewaysScroll(page);
-    await screenshot(page, testInfo, `panels-360-${scheme}`);
   });
 }
 
@@ -480,21 +489,26 @@ base('with the ModelSpec editor, Save is on only while the plan with its options
   await pickComponents(page);
   await expect(u.save).toBeEnabled();
   const editor = page.locator('[data-ckpt-metadata-editor]');
-  await editor.locator('summary').click();
+  await openTask(page, 'metadata');
   // A title typed after the plan reaches the next plan.
   await editor.getByLabel('Title', { exact: true }).fill('Edited after the plan');
   await editor.getByLabel('Title', { exact: true }).press('Tab');
   await expect.poll(() => page.evaluate(() => (globalThis as any).ckptpack.saver.lastPlan?.metadata?.['modelspec.title'])).toBe('Edited after the plan');
+  await openTask(page, 'save');
   await expect(u.save).toBeEnabled();
   // A thumbnail that is not an image makes the plan fail: Save off, the error in the saver's alert.
   const fake = path.join(SCRATCH, 'not-an-image.png');
   await writeFile(fake, 'this is text, not an image');
+  await openTask(page, 'metadata');
   await editor.getByLabel(/^Image \(PNG, JPEG or WebP/).setInputFiles(fake);
+  await openTask(page, 'save');
   await expect(u.alert).toContainText('modelspec.thumbnail');
   await expect(u.save).toBeDisabled();
   await expect(u.status).toHaveText('Save is off until the problem above is fixed.');
   // Removing it turns Save back on.
+  await openTask(page, 'metadata');
   await editor.getByRole('button', { name: 'Remove thumbnail' }).click();
+  await openTask(page, 'save');
   await expect(u.alert).toBeEmpty();
   await expect(u.save).toBeEnabled();
   await expect(u.status).toHaveText('Ready to save.');
@@ -507,6 +521,7 @@ base('a file dropped on the Tools or the editor zone goes there, not into the sa
   const toolsZone = page.locator('[aria-label="Tools"] .ckpt-drop');
   await dropFiles(page, [fixtureFile('sd15', 'clip_l')], toolsZone);
   await expect(toolsZone).toContainText('clip_l.safetensors: drop another here');
+  await openTask(page, 'metadata');
   const thumbnailZone = page.locator('[data-ckpt-metadata-editor] .ckpt-drop').filter({ hasText: 'Drop an image' });
   const cover = path.join(SCRATCH, 'cover.png');
   await writeFile(cover, Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082', 'hex'));
@@ -514,6 +529,6 @@ base('a file dropped on the Tools or the editor zone goes there, not into the sa
   await expect(page.locator('[data-ckpt-metadata-editor]').getByRole('img', { name: 'Thumbnail preview' })).toBeVisible();
   await expect(page.locator('[data-ckpt-metadata-editor] .ckpt-drop').filter({ hasText: 'cover.png' })).toBeVisible();
   for (const slot of ['model', 'clip', 'vae'] as const) await expect(u.slot(slot).locator('.ckpt-file')).toHaveCount(0);
-  // (The open Tools panel has an alert region of its own.)
+  // (The Tools have an alert region of their own.)
   await expect(page.locator('[data-ckpt-saver] [role="alert"]')).toBeEmpty();
 });

@@ -44,7 +44,7 @@ test('flux_dev (34 GB) → Download directly: the whole Blob reads back with the
   await expectSlotOK(page, 'model');
   await expectSlotOK(page, 'clip', 2);
   await expectSlotOK(page, 'vae');
-  await page.getByLabel('Download directly (uses no browser storage)').check();
+  await page.locator('[data-ckpt-saver]').getByLabel('Download directly (uses no browser storage)').check();
   await expect(u.plan).toContainText('Will download ComfyUI_00001_.safetensors: FLUX.1 [dev] checkpoint');
   await u.save.click();
   await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors', { timeout: 5 * 60_000 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test, expect } from '@playwright/test';
 import { fixtureFile, REPO } from './helpers/fixtures';
 import { copyWithMetadata } from './helpers/safetensors';
-import { expectSlotOK, openSaver, ui } from './helpers/page';
+import { expectSlotOK, openSaver, openTask, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-hostile');
 const SCRIPT = '<script>window.__pwned = "script"; alert("script")</script>';
@@ -54,9 +54,10 @@ test('hostile metadata in a picked file and in the form stays inert text', async
   // file go through planning too.
   await page.getByText('Metadata', { exact: true }).click();
   const editor = page.locator('[data-ckpt-metadata-editor]');
-  await editor.locator('summary').first().click();
+  await openTask(page, 'metadata');
   await editor.getByLabel('Title', { exact: true }).fill(IMG);
   await editor.getByLabel('Description', { exact: true }).fill(SCRIPT);
+  await openTask(page, 'save');
   await page.getByLabel('Prompt (API format JSON)').fill(JSON.stringify({ 1: { class_type: SCRIPT } }));
   await page.getByLabel('Workflow JSON file').setInputFiles(hostileWorkflow);
   await expect(page.getByText(/Will write checkpoints\/ComfyUI_00001_\.safetensors/)).toBeVisible();

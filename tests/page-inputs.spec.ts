@@ -38,7 +38,7 @@ test('a torch .ckpt VAE in its slot saves the same checkpoint as the .safetensor
   await expect(u.slot('vae')).toContainText('VAE');
 
   // Download directly: the Blob is built from slices of the .ckpt File itself.
-  await page.getByLabel('Download directly').check();
+  await page.locator('[data-ckpt-saver]').getByLabel('Download directly').check();
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });
   await u.save.click();
   const download = await downloadEvent;

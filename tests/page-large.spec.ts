@@ -26,8 +26,8 @@ test('sdxl_base (7.1 GB) → OPFS with flat wasm memory, verified byte for byte'
   await expectSlotOK(page, 'vae');
   await expect(page.getByText(/Will write checkpoints\/ComfyUI_00001_\.safetensors: Stable Diffusion XL checkpoint/)).toBeVisible();
   // A standalone SDXL diffusion model does not say its prediction type: the choice is offered.
-  await expect(page.getByLabel('Prediction type')).toBeVisible();
-  await expect(page.getByLabel('Prediction type')).toHaveValue('auto');
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Prediction type')).toBeVisible();
+  await expect(page.locator('[data-ckpt-saver]').getByLabel('Prediction type')).toHaveValue('auto');
 
   const downloadEvent = page.waitForEvent('download', { timeout: 20 * 60_000 });
   const tClick = Date.now();

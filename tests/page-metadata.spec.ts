@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO, buildFixturesTool, ensureFixtures, fixtureDir } from './helpers/fixtures';
-import { expectSlotOK, openSaver, ui } from './helpers/page';
+import { expectSlotOK, openSaver, openTask, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-metadata');
 const MODEL = path.join(SCRATCH, 'small.safetensors');
@@ -58,7 +58,7 @@ const editor = (page: Page) => page.locator('[data-ckpt-metadata-editor]');
 async function openEditorOnFile(page: Page) {
   await openSaver(page);
   const ed = editor(page);
-  await ed.locator('summary').click();
+  await openTask(page, 'metadata');
   await ed.getByLabel('An existing file').check();
   await ed.getByLabel('Existing .safetensors file').setInputFiles(MODEL);
   await expect(ed.getByLabel('Title', { exact: true })).toHaveValue('Old title');
@@ -173,10 +173,11 @@ test('the fields reach the checkpoint being saved (planned header)', async ({ pa
   await ensureFixtures('sd15', { sparse: true, out: sparse });
   await openSaver(page);
   const ed = editor(page);
-  await ed.locator('summary').click();
+  await openTask(page, 'metadata');
   await ed.getByLabel('Title', { exact: true }).fill('My SD 1.5');
   await ed.getByLabel('Trigger phrase').fill('mycat');
   await ed.getByLabel(/Store modelspec\.hash_sha256/).check();
+  await openTask(page, 'save');
   const u = ui(page);
   await u.model.setInputFiles(path.join(sparse, 'unet.safetensors'));
   await u.clip.setInputFiles(path.join(sparse, 'clip_l.safetensors'));
@@ -203,7 +204,7 @@ test('hostile metadata of a picked file stays inert: text in the fields, no SVG 
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
   await openSaver(page);
   const ed = editor(page);
-  await ed.locator('summary').click();
+  await openTask(page, 'metadata');
   await ed.getByLabel('An existing file').check();
   await ed.getByLabel('Existing .safetensors file').setInputFiles(hostile);
   await expect(ed.getByLabel('Title', { exact: true })).toHaveValue('<img src=x onerror="window.__pwned=2">');

@@ -8,7 +8,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test, expect, type Page, type TestInfo } from '@playwright/test';
 import { fixtureFile, REPO } from './helpers/fixtures';
-import { expectSlotOK, openSaver, ui } from './helpers/page';
+import { expectSlotOK, openSaver, openTask, ui } from './helpers/page';
 
 const SCRATCH = path.join(REPO, 'build', 'test-scratch', 'page-newcomer');
 const SIZES = [{ width: 1280, height: 900 }, { width: 390, height: 844 }];
@@ -90,10 +90,10 @@ for (const size of SIZES) {
     await expect(planMetadata).toHaveText(/^Metadata: /);
     await expect(planMetadata).not.toContainText('title');
     // The saver's Metadata section has no title fields of its own: the
-    // editor's are the only ones.
+    // editor's, under Edit metadata, are the only ones.
     await page.locator('[data-role="metadata"] > summary').click();
     const editor = page.locator('[data-ckpt-metadata-editor]');
-    await editor.locator('summary').first().click();
+    await openTask(page, 'metadata');
     for (const role of ['title', 'author', 'description']) {
       await expect(page.locator(`[data-ckpt-saver] [data-role="${role}"]`)).toBeHidden();
     }
@@ -101,6 +101,7 @@ for (const size of SIZES) {
     await editor.getByLabel('Title', { exact: true }).fill('My SD 1.5 mix');
     await editor.getByLabel('Author', { exact: true }).fill('Jane');
     await editor.getByLabel('Author', { exact: true }).press('Tab');
+    await openTask(page, 'save');
     await expect(planMetadata).toContainText('Metadata: title “My SD 1.5 mix”, author');
     await screenshot(page, testInfo, `plan-metadata-${size.width}`);
   });

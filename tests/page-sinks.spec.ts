@@ -16,7 +16,7 @@ base('Download directly: sd15 as a Blob of file slices, verified byte for byte',
   const u = ui(page);
   await openSaver(page);
   await pickComponents(page);
-  await page.getByLabel('Download directly (uses no browser storage)').check();
+  await page.locator('[data-ckpt-saver]').getByLabel('Download directly (uses no browser storage)').check();
   await expect(u.plan).toContainText('Will download ComfyUI_00001_.safetensors: Stable Diffusion 1.5 checkpoint');
   const downloadEvent = page.waitForEvent('download', { timeout: 5 * 60_000 });
   await u.save.click();
@@ -46,7 +46,7 @@ test('Save to a file on disk: the picked handle is written, no download', async 
   const u = ui(page);
   await openSaver(page);
   await pickComponents(page);
-  await page.getByLabel('Save to a file on disk').check();
+  await page.locator('[data-ckpt-saver]').getByLabel('Save to a file on disk').check();
   await expect(u.plan).toContainText('Will ask where to save ComfyUI_00001_.safetensors: Stable Diffusion 1.5 checkpoint');
   let downloads = 0;
   page.on('download', () => downloads++);

@@ -51,9 +51,9 @@ const tools = (page: Page) => {
 
 async function openTools(page: Page) {
   await page.goto('index.html');
-  // A closed panel until opened: the saver's status and alert regions stay the page's only ones.
-  await expect(page.locator('[role="status"]')).toHaveCount(1);
-  await page.getByRole('region', { name: 'Tools' }).getByText('Tools: extract, convert, prune').click();
+  // Until its task is shown, the saver's status is the only one a screen reader has.
+  await expect(page.getByRole('status')).toHaveCount(1);
+  await page.getByRole('tab', { name: 'Convert / extract / prune' }).click();
   await expect(page.getByRole('region', { name: 'Tools' }).getByLabel('File to process')).toBeVisible();
 }
 
@@ -66,7 +66,7 @@ test('extract the VAE of the sd15 checkpoint: the bytes VAESave writes', async (
   await expect(t.plan).toContainText('Will write vae/ComfyUI_vae_00001_.safetensors: 335 MB (334,641,012 bytes), 248 tensors: F32 248');
   // An extraction defaults to the direct download (slices of the input);
   // browser storage is picked here to see ComfyUI's counter move on.
-  await expect(t.sink(/Direct download/)).toBeChecked();
+  await expect(t.sink(/^Download directly/)).toBeChecked();
   await t.sink(/Browser storage/).check();
   await expect(t.run).toBeEnabled();
   const downloadEvent = page.waitForEvent('download');
@@ -135,7 +135,7 @@ test('fp16 conversion: census and size before saving, no direct download, same b
   const planned = await page.evaluate(() => (globalThis as any).ckptpack.tools.stats.lastPlan);
   await expect(t.plan).toContainText(`Will write vae-fp16.safetensors: `);
   await expect(t.plan).toContainText(`(${planned.bytes.toLocaleString('en-US')} bytes), 248 tensors: F16 248`);
-  await expect(t.sink(/Direct download/)).toBeDisabled();
+  await expect(t.sink(/^Download directly/)).toBeDisabled();
   // Chromium has the file picker, which is recommended for a conversion; a
   // picker cannot run headless, so browser storage (then its download) here.
   await expect(t.sink(/Save to a file on disk/)).toBeChecked();
@@ -207,7 +207,7 @@ test('nvfp4 quantization: layers planned, saved, and the same bytes as the CLI',
   await expect(t.alert).toBeEmpty();
   await expect(t.plan).toContainText('Quantizes 2 layers to nvfp4');
   await expect(t.plan).toContainText('Will write layers-nvfp4.safetensors');
-  await expect(t.sink(/Direct download/)).toBeDisabled();
+  await expect(t.sink(/^Download directly/)).toBeDisabled();
   await t.sink(/Browser storage/).check();
   const downloadEvent = page.waitForEvent('download');
   await t.run.click();

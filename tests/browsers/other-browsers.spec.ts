@@ -97,12 +97,13 @@ for (const name of ['firefox', 'webkit'] as BrowserName[]) {
         // WebKit has only the direct download, which takes a moment to
         // prepare; with modelspec.hash_sha256 the engine reads all 2.3 GB
         // first, long enough to cancel.
-        await b.click('#metadata-editor summary');
+        await b.click('#tab-metadata');
         await until(b, 'the hash option', `const box = [...document.querySelectorAll('#metadata-editor label')]
           .find((l) => l.textContent.startsWith('Store modelspec.hash_sha256'));
           if (!box) return false;
           box.querySelector('input').click();
           return box.querySelector('input').checked;`);
+        await b.click('#tab-save');
         await chooseSink(b, 'blob');
       }
       await emptyDownloads(b);

@@ -358,7 +358,7 @@ test('the tab also offers the Tools panel: the VAE of a VAE file extracts as VAE
   await tools.getByLabel('Operation').selectOption({ label: 'Convert precision' });
   await tools.getByLabel(/Convert every component/).check();
   await expect(tools.locator('[data-role="tools-plan"]')).toContainText('248 tensors: F16 248');
-  await expect(tools.getByLabel(/Direct download/)).toBeDisabled();
+  await expect(tools.getByLabel(/^Download directly/)).toBeDisabled();
   await tools.getByLabel('Operation').selectOption({ label: 'Extract the VAE (as VAESave)' });
   const downloadEvent = page.waitForEvent('download');
   await tools.getByRole('button', { name: 'Run' }).click();

@@ -11,7 +11,7 @@ export const ui = (page: Page) => ({
   save: page.getByRole('button', { name: 'Save checkpoint' }),
   cancel: page.getByRole('button', { name: 'Cancel' }),
   // The region is display:none while empty, so it is found by its role attribute.
-  alert: page.locator('[role="alert"]'),
+  alert: page.locator('[data-ckpt-saver] [role="alert"]'),
   // Next to Save: what is happening, what is missing, or the last result.
   status: page.getByRole('status'),
   result: page.locator('[data-role="result"]'),
@@ -122,4 +122,13 @@ export async function opfsEntries(page: Page): Promise<string[]> {
     await walk(await navigator.storage.getDirectory(), '');
     return out.sort();
   });
+}
+
+const TASK_TABS = { save: 'Save a checkpoint', tools: 'Convert / extract / prune', metadata: 'Edit metadata' } as const;
+
+/** Shows one of the page's tasks by clicking its tab, as a user does. */
+export async function openTask(page: Page, task: keyof typeof TASK_TABS): Promise<void> {
+  const tab = page.getByRole('tablist', { name: 'Tasks' }).getByRole('tab', { name: TASK_TABS[task] });
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
 }

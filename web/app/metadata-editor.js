@@ -10,9 +10,12 @@
 // ever set with textContent / value, and a thumbnail is shown only when it
 // is an image data URL.
 import { EngineError } from './engine-client.js';
+import { el as makeElement } from './dom.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import { formatBytes } from './format.js';
 import { dropZone } from './dropzone.js';
+import { buildSinkChoice, initialCapabilities, mountSinkChoice, probeSinks } from './sinks.js';
+import { buildProgress, mountProgress } from './progress.js';
 
 // The editable fields (the engine's checkpoint.ModelSpec wire names).
 const FIELDS = [
@@ -30,17 +33,7 @@ const FIELDS = [
 
 const IMAGE_DATA_URL = /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]*$/;
 
-function el(doc, tag, props = {}, children = []) {
-  const node = doc.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'text') node.textContent = value;
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key in node) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
+const el = (doc, tag, props = {}, children = []) => makeElement(doc, tag, props, children);
 
 function readAsDataURL(file) {
   return new Promise((resolve, reject) => {
@@ -60,18 +53,32 @@ function readAsDataURL(file) {
  * @param {() => void} [options.onChange] called when what saveOptions()
  *   returns may have changed (the saver plans again: its Save stays on only
  *   while the plan with these options is valid).
+ * @param {boolean} [options.collapsible] a closed <details> whose form is
+ *   built when first opened (default true, the ComfyUI tab); false: built at
+ *   once, without its own heading (the page's "Edit metadata" task names it).
  * @returns {{element: Element, saveOptions(): Promise<object>, noteSaved(done: object): void, open(): void, destroy(): void}}
  *   saveOptions() gives the save request's {modelspec, hash} when the
  *   editor targets the checkpoint being saved ({} otherwise); noteSaved()
  *   shows the hash a save reported.
  */
-export function mountMetadataEditor(container, { engine, onChange }) {
+export function mountMetadataEditor(container, { engine, onChange, collapsible = true }) {
   const doc = container.ownerDocument;
-  const root = el(doc, 'details', { className: 'ckpt-saver ckpt-panel ckpt-meta-editor' }, [
-    el(doc, 'summary', { text: 'ModelSpec metadata: title, thumbnail, hash …' }),
-  ]);
+  const root = collapsible
+    ? el(doc, 'details', { className: 'ckpt-saver ckpt-panel ckpt-meta-editor' }, [
+      el(doc, 'summary', { text: 'ModelSpec metadata: title, thumbnail, hash …' }),
+    ])
+    : el(doc, 'div', { className: 'ckpt-saver ckpt-meta-editor' });
   root.dataset.ckptMetadataEditor = '';
   container.replaceChildren(root);
+  if (!collapsible) {
+    const editor = buildEditor(doc, root, engine, onChange);
+    return {
+      saveOptions: () => editor.saveOptions(),
+      noteSaved: (done) => editor.noteSaved(done),
+      open() {},
+      destroy: () => editor.destroy(),
+    };
+  }
   // The form is built when the section is first opened: until then the
   // page (and the saver's own labelled fields) has nothing of it.
   let editor = null;
@@ -119,10 +126,7 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     thumbInfo: el(doc, 'span', { className: 'ckpt-hint' }),
     thumbRemove: el(doc, 'button', { type: 'button', text: 'Remove thumbnail', hidden: true }),
     hash: el(doc, 'input', { type: 'checkbox' }),
-    sinks: ['opfs', 'file', 'blob'].map((value) => el(doc, 'input', { type: 'radio', name: 'ckpt-meta-sink', value, checked: value === 'opfs' })),
     save: el(doc, 'button', { type: 'submit', text: 'Save edited copy' }),
-    cancel: el(doc, 'button', { type: 'button', text: 'Cancel edit', disabled: true }),
-    progress: el(doc, 'progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Edit progress' }),
     // Live regions without the status/alert roles, so the saver's own
     // status and alert stay the page's only ones of those roles.
     status: el(doc, 'p', { className: 'ckpt-status', 'aria-live': 'polite', dataset: { role: 'meta-status' } }),
@@ -136,17 +140,40 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     label: 'Image (PNG, JPEG or WebP; 256×256 recommended)', prompt: 'Drop an image (PNG, JPEG or WebP; 256×256 recommended) here',
   });
   const fileBox = el(doc, 'div', { hidden: true }, [fileZone.element, ui.fileInfo]);
-  const sinkLabels = [
-    'Browser storage, then download',
-    'Save to a file on disk',
-    'Download directly (the hash is shown, not stored)',
-  ];
-  const sinkBox = el(doc, 'fieldset', { className: 'ckpt-sinks', hidden: true }, [
-    el(doc, 'legend', { text: 'Save the edited copy to' }),
-    ...ui.sinks.map((input, i) => el(doc, 'label', {}, [input, sinkLabels[i]])),
-  ]);
-  if (typeof globalThis.showSaveFilePicker !== 'function') sinkBox.children[2].hidden = true;
-  const actions = el(doc, 'div', { className: 'ckpt-actions', hidden: true }, [ui.save, ui.cancel]);
+  // The saver's sink choice and progress box (sinks.js, progress.js).
+  // Browser storage first: a direct download (the new header and one slice
+  // of the file) cannot store modelspec.hash_sha256, which is computed while
+  // writing; so no recommendation is shown here.
+  const caps = initialCapabilities();
+  const sinkBox = buildSinkChoice(doc, {
+    name: `ckpt-meta-sink-${Math.random().toString(36).slice(2)}`,
+    legend: 'Save the edited copy to',
+    notes: {
+      file: 'asks where, then writes straight into that file',
+      blob: 'the file\'s tensor data as it is; a hash is shown, not stored',
+      opfs: 'kept in browser storage; written twice',
+    },
+    roles: { sink: 'meta-sink', why: 'meta-sink-why' },
+  });
+  sinkBox.hidden = true;
+  const sinks = mountSinkChoice(sinkBox, { caps, preset: 'opfs', explain: false });
+  const refreshSinks = () => {
+    sinks.apply(null);
+    sinks.render(null);
+  };
+  refreshSinks();
+  probeSinks().then((probed) => {
+    Object.assign(caps, probed);
+    refreshSinks();
+  }, () => {});
+  const progress = mountProgress(buildProgress(doc, { label: 'Edit progress', cancelLabel: 'Cancel edit', roles: { box: 'meta-progress' } }), {
+    onCancel: () => {
+      if (!active?.id) return false;
+      engine.cancel(active.id);
+      return true;
+    },
+  });
+  const actions = el(doc, 'div', { className: 'ckpt-actions', hidden: true }, [ui.save]);
   const form = el(doc, 'form', { className: 'ckpt-form', noValidate: true }, [
     el(doc, 'fieldset', {}, [
       el(doc, 'legend', { text: 'Apply to' }),
@@ -164,7 +191,7 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
       'Store modelspec.hash_sha256 (SHA-256 of the tensor data, computed while writing; reads the data through the engine, so slower)']),
     sinkBox,
     actions,
-    ui.progress,
+    progress.element,
   ]);
   root.append(ui.status, ui.alert, form, ui.hashOut);
 
@@ -285,7 +312,7 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     event.preventDefault();
     const file = ui.fileInput.files?.[0];
     if (!file || active) return;
-    const sink = ui.sinks.find((s) => s.checked)?.value ?? 'opfs';
+    const sink = sinks.selected();
     showAlert('');
     ui.hashOut.textContent = '';
     let fileHandle;
@@ -296,18 +323,14 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     }
     active = { id: null };
     render();
-    ui.cancel.disabled = false;
-    ui.progress.hidden = false;
-    ui.progress.value = 0;
+    progress.start(file.size);
+    const startedAt = performance.now();
     setStatus(`Writing an edited copy of ${file.name}…`);
     try {
       const { id, result } = engine.start('editMetadata', {
         file, edit: collect(), sink, fileHandle, options: {},
       }, {
-        onProgress: (p) => {
-          ui.progress.max = p.total;
-          ui.progress.value = p.done;
-        },
+        onProgress: (p) => progress.update(p),
       });
       active.id = id;
       const done = await result;
@@ -323,6 +346,7 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
         where = `${done.name} on disk`;
       }
       setStatus(`Saved the edited copy to ${where} (${formatBytes(done.bytes)}).`);
+      progress.done(done.bytes, (performance.now() - startedAt) / 1000);
       noteSaved(done);
     } catch (error) {
       if (error instanceof EngineError && error.code === 'cancelled') {
@@ -334,8 +358,7 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
       }
     } finally {
       active = null;
-      ui.cancel.disabled = true;
-      ui.progress.hidden = true;
+      if (progress.state !== 'done') progress.hide();
       render();
     }
   }
@@ -358,9 +381,6 @@ function buildEditor(doc, root, engine, onChange = () => {}) {
     thumbZone.refresh();
     showThumbnail('', 'The thumbnail will be removed');
     onChange();
-  });
-  listen(ui.cancel, 'click', () => {
-    if (active?.id) engine.cancel(active.id);
   });
   listen(form, 'submit', onSubmit);
   // A field, the hash option or the target changed (the thumbnail is read

@@ -7,15 +7,19 @@
 //
 // Converted tensors are computed bytes, so the "Download directly" sink
 // (a Blob of slices of the input) is offered only for extract and prune.
-// All text from files is written with textContent. The panel is a closed
-// <details> until the user opens it; its controls, status and alert regions
-// are created then, so a page that never uses it holds no second status or
-// alert region.
+// The sink choice and the progress box are the saver's components
+// (sinks.js, progress.js). All text from files is written with textContent.
+// In the ComfyUI tab the panel is a closed <details> until the user opens
+// it; its controls, status and alert regions are created then, so a tab
+// that never uses it holds no second status or alert region. On the page it
+// is the "Convert / extract / prune" task, built at once.
 
 import { EngineClient, EngineError } from './engine-client.js';
-import { hasOPFS, opfsFile, startDownload } from './opfs.js';
-import { formatBytes, formatDuration, formatProgress } from './format.js';
-import { recommendSink } from './sinks.js';
+import { el as makeElement } from './dom.js';
+import { opfsFile, startDownload } from './opfs.js';
+import { formatBytes } from './format.js';
+import { buildSinkChoice, initialCapabilities, mountSinkChoice, probeSinks } from './sinks.js';
+import { buildProgress, mountProgress } from './progress.js';
 import { dropZone } from './dropzone.js';
 
 const OPERATIONS = [
@@ -39,17 +43,7 @@ const TARGETS = [
 ];
 const QUANT_TARGETS = new Set(['fp8_scaled', 'fp8_e5m2_scaled', 'int8', 'mxfp8', 'nvfp4']);
 
-function el(doc, tag, props = {}, children = []) {
-  const node = doc.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k === 'text') node.textContent = v;
-    else if (k in node) node[k] = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
+const el = (doc, tag, props = {}, children = []) => makeElement(doc, tag, props, children);
 
 /**
  * Why a planned operation would change nothing ('' when it changes
@@ -92,6 +86,9 @@ function formatCensus(census) {
  * @param {EngineClient} [options.client] an engine to share; by default the
  *   panel starts its own worker on first use.
  * @param {'classic'|'module'} [options.workerType]
+ * @param {boolean} [options.collapsible] a closed <details> built when first
+ *   opened (default true, the ComfyUI tab); false: built at once, without
+ *   its own heading (the page's task panel names it)
  * @returns {{element: Element, stats: object, destroy(): void}}
  */
 export function mountTools(container, options = {}) {
@@ -109,17 +106,25 @@ export function mountTools(container, options = {}) {
   };
   const urls = new Set();
   const stats = { lastPlan: null, lastDone: null };
-  const details = el(doc, 'details', { className: 'ckpt-panel' }, [el(doc, 'summary', { text: 'Tools: extract, convert, prune' })]);
+  const collapsible = options.collapsible ?? true;
+  const details = collapsible
+    ? el(doc, 'details', { className: 'ckpt-panel' }, [el(doc, 'summary', { text: 'Tools: extract, convert, prune' })])
+    : el(doc, 'div', { className: 'ckpt-task-body' });
   // .ckpt-saver: the saver's colours, controls and drop zones (style.css).
   const root = el(doc, 'section', { className: 'ckpt-saver ckpt-tools', 'aria-label': 'Tools' }, [details]);
   container.append(root);
   let built = false;
-  details.addEventListener('toggle', () => {
-    if (details.open && !built) {
-      built = true;
-      build();
-    }
-  });
+  if (collapsible) {
+    details.addEventListener('toggle', () => {
+      if (details.open && !built) {
+        built = true;
+        build();
+      }
+    });
+  } else {
+    built = true;
+    build();
+  }
 
   function build() {
 
@@ -153,34 +158,31 @@ export function mountTools(container, options = {}) {
       el(doc, 'label', { className: 'ckpt-check' }, [fixPos, 'Fix broken CLIP position_ids (changes outputs of such files)']),
       el(doc, 'label', { className: 'ckpt-check' }, [posI64, 'Store CLIP position_ids as I64']),
     ]);
-    const sinkName = `ckpt-tools-sink-${Math.random().toString(36).slice(2)}`;
-    const sinkRadio = (value, text, hidden = false) => {
-      const input = el(doc, 'input', { type: 'radio', name: sinkName, value });
-      const label = el(doc, 'label', { hidden }, [input, text]);
-      return { input, label };
-    };
-    const caps = { canPickFile: typeof globalThis.showSaveFilePicker === 'function', opfs: hasOPFS(), privateWindow: false };
-    const sinks = {
-      opfs: sinkRadio('opfs', 'Browser storage, then download'),
-      file: sinkRadio('file', 'Save to a file on disk', !caps.canPickFile),
-      blob: sinkRadio('blob', 'Direct download of file slices (extract and prune only)'),
-    };
     // Until the user picks a sink, it is the saver's recommendation for the
     // operation (sinks.js): the direct download where it can carry the
     // output, else the file picker or browser storage.
-    sinks[recommendSink(caps, null).sink].input.checked = true;
-    let sinkChosen = false;
-    for (const s of Object.values(sinks)) s.input.addEventListener('change', () => { sinkChosen = true; });
+    const caps = initialCapabilities();
+    const sinkBox = buildSinkChoice(doc, {
+      name: `ckpt-tools-sink-${Math.random().toString(36).slice(2)}`,
+      notes: {
+        file: 'asks where for each output, then writes straight into it',
+        blob: 'slices of the input file; extract and prune only',
+        opfs: 'kept in browser storage; written twice',
+      },
+      roles: { sink: 'tools-sink', why: 'tools-sink-why' },
+    });
+    const sinks = mountSinkChoice(sinkBox, { caps, disableRefused: true, onChange: () => updateSinks() });
     const plan = el(doc, 'div', { className: 'ckpt-plan', dataset: { role: 'tools-plan' } });
     const status = el(doc, 'p', { className: 'ckpt-status', role: 'status', dataset: { role: 'tools-status' } });
     const alert = el(doc, 'div', { className: 'ckpt-alert', role: 'alert', dataset: { role: 'tools-alert' } });
     const run = el(doc, 'button', { type: 'submit', disabled: true, text: 'Run' });
-    const cancel = el(doc, 'button', { type: 'button', disabled: true, text: 'Cancel' });
-    cancel.setAttribute('aria-label', 'Cancel the tool');
-    const progress = el(doc, 'progress', { max: 1, value: 0 });
-    progress.setAttribute('aria-label', 'Tools progress');
-    const progressText = el(doc, 'span');
-    const progressBox = el(doc, 'div', { className: 'ckpt-progress', hidden: true }, [progress, progressText]);
+    const progress = mountProgress(buildProgress(doc, { label: 'Tools progress', cancelLabel: 'Cancel the tool', roles: { box: 'tools-progress' } }), {
+      onCancel: () => {
+        if (runningId === null) return false;
+        engine().cancel(runningId);
+        return true;
+      },
+    });
     const form = el(doc, 'form', { className: 'ckpt-form', noValidate: true }, [
       el(doc, 'fieldset', {}, [
         el(doc, 'legend', { text: 'File and operation' }),
@@ -189,13 +191,10 @@ export function mountTools(container, options = {}) {
         convertBox,
         pruneBox,
       ]),
-      el(doc, 'fieldset', { className: 'ckpt-sinks' }, [
-        el(doc, 'legend', { text: 'Save to' }),
-        sinks.opfs.label, sinks.file.label, sinks.blob.label,
-      ]),
+      sinkBox,
       plan,
-      el(doc, 'div', { className: 'ckpt-actions' }, [run, cancel]),
-      progressBox,
+      el(doc, 'div', { className: 'ckpt-actions' }, [run]),
+      progress.element,
     ]);
     details.append(el(doc, 'div', { className: 'ckpt-tools-body' }, [
       el(doc, 'p', { className: 'ckpt-hint', text: 'One file in: take out its diffusion model, text encoders or VAE as ComfyUI saves them, change its precision while streaming, or drop what ComfyUI never reads. Nothing is uploaded.' }),
@@ -233,7 +232,7 @@ export function mountTools(container, options = {}) {
       return { op: kind, options };
     };
 
-    const selectedSink = () => Object.entries(sinks).find(([, s]) => s.input.checked)?.[0] ?? 'opfs';
+    const selectedSink = () => sinks.selected();
 
     const renderPlan = (p) => {
       const lines = [];
@@ -259,17 +258,20 @@ export function mountTools(container, options = {}) {
 
     const updateSinks = () => {
       const blobOK = planned ? planned.blobOK : current?.op !== 'convert';
-      sinks.blob.input.disabled = !blobOK;
-      if (!sinkChosen || (!blobOK && sinks.blob.input.checked)) sinks[recommendSink(caps, { blobOK }).sink].input.checked = true;
+      sinks.apply({ blobOK });
+      sinks.render({ blobOK });
     };
+    updateSinks();
+    probeSinks().then((probed) => {
+      Object.assign(caps, probed);
+      updateSinks();
+    }, () => {});
 
     // keepStatus: planning again after a run leaves its result on screen.
     const replan = async ({ keepStatus = false } = {}) => {
       if (!keepStatus) {
         // A new setup: the last run's progress and result go.
-        progressBox.hidden = true;
-        progress.value = 0;
-        progressText.textContent = '';
+        progress.hide();
         root.dataset.toolsState = 'setup';
       }
       convertBox.hidden = op.value !== 'convert';
@@ -332,26 +334,17 @@ export function mountTools(container, options = {}) {
         }
       }
       run.disabled = true;
-      cancel.disabled = false;
-      progressBox.hidden = false;
-      progress.max = Math.max(planned.bytes, 1);
-      progress.value = 0;
+      progress.start(planned.bytes);
       status.textContent = 'Writing…';
-      progressText.textContent = '';
       root.dataset.toolsState = 'running';
       const startedAt = performance.now();
       const job = engine().start('opRun', fields, {
-        onProgress: (p) => {
-          progress.value = p.done;
-          // The saver's formatter: one wording for progress on the page.
-          progressText.textContent = formatProgress(p);
-        },
+        onProgress: (p) => progress.update(p),
       });
       runningId = job.id;
       try {
         const done = await job.result;
         stats.lastDone = done;
-        progress.value = progress.max;
         if (done.sink === 'blob') {
           for (const o of done.blobOutputs) {
             const blob = new Blob(o.parts.map((part) => part.bytes ?? f.slice(part.start, part.end)));
@@ -365,7 +358,7 @@ export function mountTools(container, options = {}) {
         } else {
           status.textContent = `Done: saved ${done.outputs.map((o) => o.name).join(', ')} (${formatBytes(done.bytes)}).`;
         }
-        progressText.textContent = `Done: ${formatBytes(done.bytes ?? planned.bytes)} in ${formatDuration((performance.now() - startedAt) / 1000)}.`;
+        progress.done(done.bytes ?? planned.bytes, (performance.now() - startedAt) / 1000);
         root.dataset.toolsState = 'done';
       } catch (error) {
         if (error instanceof EngineError && error.code === 'cancelled') {
@@ -376,16 +369,12 @@ export function mountTools(container, options = {}) {
           showError(error);
           root.dataset.toolsState = 'failed';
         }
-        progressBox.hidden = true;
+        progress.hide();
       } finally {
         runningId = null;
-        cancel.disabled = true;
         // The counter of the next output changed: plan again.
         replan({ keepStatus: true });
       }
-    });
-    cancel.addEventListener('click', () => {
-      if (runningId !== null) engine().cancel(runningId);
     });
   }
 
