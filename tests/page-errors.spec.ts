@@ -135,27 +135,33 @@ test('a file changed on disk after it was picked: the save fails naming it, noth
   await expect(u.save).toBeEnabled();
 });
 
-test('Cancel mid-way stops the save and keeps nothing', async ({ app }) => {
-  const { page } = app;
-  const u = ui(page);
-  await openSaver(page);
-  await pickComponents(page);
-  let downloads = 0;
-  page.on('download', () => downloads++);
-  await u.save.click();
-  // Wait for real progress, then cancel with the keyboard.
-  await expect.poll(async () => Number(await u.progress.getAttribute('value')), { timeout: 5 * 60_000 }).toBeGreaterThan(0);
-  await u.cancel.focus();
-  await page.keyboard.press('Enter');
-  // A neutral state, said once: no red alert.
-  await expect(u.status).toHaveText('Cancelled: nothing was kept.');
-  await expect(u.alert).toBeEmpty();
-  await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'cancelled');
-  await expect(u.save).toBeEnabled();
-  await expect.poll(() => savedPaths(page)).toEqual([]);
-  // Not even the checkpoints/ folder the save created.
-  expect(await opfsEntries(page)).toEqual([]);
-  expect(downloads).toBe(0);
-  // The engine is still usable afterwards: the plan for the next save is there.
-  await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
-});
+for (const size of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+  test(`${size.width}×${size.height}: Cancel mid-way stops the save and keeps nothing`, async ({ app }, testInfo) => {
+    const { page } = app;
+    await page.setViewportSize(size);
+    const u = ui(page);
+    await openSaver(page);
+    await pickComponents(page);
+    let downloads = 0;
+    page.on('download', () => downloads++);
+    await u.save.click();
+    // Wait for real progress, then cancel with the keyboard.
+    await expect.poll(async () => Number(await u.progress.getAttribute('value')), { timeout: 5 * 60_000 }).toBeGreaterThan(0);
+    await u.cancel.focus();
+    await page.keyboard.press('Enter');
+    // A neutral state, said once: no red alert.
+    await expect(u.status).toHaveText('Cancelled: nothing was kept.');
+    await expect(u.alert).toBeEmpty();
+    await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'cancelled');
+    const shot = testInfo.outputPath(`cancelled-${size.width}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    await testInfo.attach(`cancelled-${size.width}`, { path: shot, contentType: 'image/png' });
+    await expect(u.save).toBeEnabled();
+    await expect.poll(() => savedPaths(page)).toEqual([]);
+    // Not even the checkpoints/ folder the save created.
+    expect(await opfsEntries(page)).toEqual([]);
+    expect(downloads).toBe(0);
+    // The engine is still usable afterwards: the plan for the next save is there.
+    await expect(page.getByText('Will write checkpoints/ComfyUI_00001_.safetensors')).toBeVisible();
+  });
+}

@@ -255,39 +255,41 @@ base('storage that holds less than a checkpoint is called out when chosen', asyn
   await expect(u.sinkWhy).toContainText('choose Download directly instead');
 });
 
-base('direct download: the name the plan line shows, the result by the Save button, no "in 0 s"', async ({ page }, testInfo) => {
-  await page.setViewportSize(PHONE);
-  const u = ui(page);
-  await openSaver(page, 'index.html', { sink: 'blob' });
-  await pickComponents(page);
-  await expect(u.plan).toHaveText('Will download ComfyUI_00001_.safetensors: Stable Diffusion 1.5 checkpoint, 2.30 GB. '
-    + 'A download cannot keep the checkpoints/ folder, so the file is named ComfyUI_00001_.safetensors.');
-  const downloading = page.waitForEvent('download', { timeout: 5 * 60_000 });
-  await u.save.click();
-  const download = await downloading;
-  expect(download.suggestedFilename()).toBe('ComfyUI_00001_.safetensors');
-  await download.cancel();
-  // The result names the file, in the status region (a live region) next to Save.
-  await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors');
-  await expect(u.result).toContainText('Keep the input files unchanged until the download finishes');
-  // What the page knows: the header and the file slices it handed over, and
-  // where the download's own progress is.
-  await expect(u.result).toContainText(/The page handed over the header \([\d.]+ [kKM]B\) and \d+ slices of your files \(2\.\d+ GB\)/);
-  await expect(u.result).toContainText("browser's downloads list");
-  await expect(u.result).toContainText('The download is named ComfyUI_00001_.safetensors: a download cannot keep the checkpoints/ folder.');
-  await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'saved');
-  // The counter moves on, as after a save to browser storage: the next
-  // download is not named like this one.
-  await expect(u.plan).toContainText('Will download ComfyUI_00002_.safetensors');
-  await expect(u.status).toContainText('ComfyUI_00001_.safetensors');
-  expect(await u.status.getAttribute('role')).toBe('status');
-  await expect(u.status).not.toContainText(/\b0 s\b/);
-  const [button, result] = [await u.save.boundingBox(), await u.result.boundingBox()];
-  expect(Math.abs(result!.y - button!.y)).toBeLessThan(PHONE.height / 4);
-  await expect(u.alert).toBeEmpty();
-  await expectNoSidewaysScroll(page);
-  await screenshot(page, testInfo, 'downloaded-390');
-});
+for (const size of [DESKTOP, PHONE]) {
+  base(`${size.width}×${size.height}: direct download: the name the plan line shows, the result by the Save button, no "in 0 s"`, async ({ page }, testInfo) => {
+    await page.setViewportSize(size);
+    const u = ui(page);
+    await openSaver(page, 'index.html', { sink: 'blob' });
+    await pickComponents(page);
+    await expect(u.plan).toHaveText('Will download ComfyUI_00001_.safetensors: Stable Diffusion 1.5 checkpoint, 2.30 GB. '
+      + 'A download cannot keep the checkpoints/ folder, so the file is named ComfyUI_00001_.safetensors.');
+    const downloading = page.waitForEvent('download', { timeout: 5 * 60_000 });
+    await u.save.click();
+    const download = await downloading;
+    expect(download.suggestedFilename()).toBe('ComfyUI_00001_.safetensors');
+    await download.cancel();
+    // The result names the file, in the status region (a live region) next to Save.
+    await expect(u.result).toContainText('Handed to your browser\'s downloads: ComfyUI_00001_.safetensors');
+    await expect(u.result).toContainText('Keep the input files unchanged until the download finishes');
+    // What the page knows: the header and the file slices it handed over, and
+    // where the download's own progress is.
+    await expect(u.result).toContainText(/The page handed over the header \([\d.]+ [kKM]B\) and \d+ slices of your files \(2\.\d+ GB\)/);
+    await expect(u.result).toContainText("browser's downloads list");
+    await expect(u.result).toContainText('The download is named ComfyUI_00001_.safetensors: a download cannot keep the checkpoints/ folder.');
+    await expect(page.locator('[data-ckpt-saver]')).toHaveAttribute('data-outcome', 'saved');
+    // The counter moves on, as after a save to browser storage: the next
+    // download is not named like this one.
+    await expect(u.plan).toContainText('Will download ComfyUI_00002_.safetensors');
+    await expect(u.status).toContainText('ComfyUI_00001_.safetensors');
+    expect(await u.status.getAttribute('role')).toBe('status');
+    await expect(u.status).not.toContainText(/\b0 s\b/);
+    const [button, result] = [await u.save.boundingBox(), await u.result.boundingBox()];
+    expect(Math.abs(result!.y - button!.y)).toBeLessThan(size.height / 4);
+    await expect(u.alert).toBeEmpty();
+    await expectNoSidewaysScroll(page);
+    await screenshot(page, testInfo, `downloaded-${size.width}`);
+  });
+}
 
 persistent('browser storage: progress with MB/s and Cancel next to Save, then the result with its file name', async ({ app }, testInfo) => {
   const { page } = app;

@@ -86,8 +86,9 @@ for (const size of SIZES) {
     await u.vae.setInputFiles(fixtureFile('sd15', 'vae'));
     await expectSlotOK(page, 'vae');
     const planMetadata = page.locator('[data-role="plan-metadata"]');
-    // ComfyUI writes no ModelSpec for SD1.5: no title until one is given.
-    await expect(planMetadata).toHaveText(/^Metadata: /);
+    // ComfyUI writes no ModelSpec title for SD1.5 until one is given, only
+    // the prediction type, named in words with its value.
+    await expect(planMetadata).toHaveText('Metadata: prediction type “epsilon”.');
     await expect(planMetadata).not.toContainText('title');
     // The saver's Metadata section has no title fields of its own: the
     // editor's, under Edit metadata, are the only ones.
@@ -102,7 +103,7 @@ for (const size of SIZES) {
     await editor.getByLabel('Author', { exact: true }).fill('Jane');
     await editor.getByLabel('Author', { exact: true }).press('Tab');
     await openTask(page, 'save');
-    await expect(planMetadata).toContainText('Metadata: title “My SD 1.5 mix”, author');
+    await expect(planMetadata).toHaveText(/^Metadata: title “My SD 1.5 mix”, author, prediction type “epsilon” and ModelSpec [0-9.]+\.$/);
     await screenshot(page, testInfo, `plan-metadata-${size.width}`);
   });
 }

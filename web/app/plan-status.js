@@ -207,7 +207,13 @@ export function mountPlanStatus(ctx) {
       ['modelspec.license', 'license'], ['modelspec.tags', 'tags'], ['modelspec.trigger_phrase', 'trigger phrase'],
       ['modelspec.hash_sha256', 'SHA-256 hash'], ['prompt', 'prompt'], ['workflow', 'workflow']];
     for (const [key, words] of fields) if (meta[key]) named.push(words);
-    const known = new Set(['modelspec.title', ...fields.map(([key]) => key)]);
+    // The prediction type (epsilon, v …) and the ModelSpec version by their
+    // values: the raw key names say nothing to a newcomer.
+    const predict = meta['modelspec.predict_key'];
+    if (predict) named.push(`prediction type “${clipText(predict, 40)}”`);
+    const spec = meta['modelspec.sai_model_spec'];
+    if (spec) named.push(`ModelSpec ${clipText(spec, 20)}`);
+    const known = new Set(['modelspec.title', 'modelspec.predict_key', 'modelspec.sai_model_spec', ...fields.map(([key]) => key)]);
     // The rest (format, modelspec.architecture …) by name while few.
     const others = Object.keys(meta).filter((key) => !known.has(key)).sort();
     if (others.length > 0 && others.length <= 3) named.push(...others);
