@@ -25,10 +25,6 @@ self.ckptpackIO = (() => {
   const streams = new Map(); // Blob -> {pos, reader, staging, busy}
   const MAX_STAGING = 64 << 20;
   const COPY_STAGING = 16 << 20;
-  // The engine hands a copy run over in pieces of at most 64 MiB
-  // (checkpoint.rangeCopyPiece): a shorter piece is a whole run or the end
-  // of one, a full one is followed by more of the same run.
-  const RANGE_PIECE = 64 << 20;
 
   // How this browser lets the worker read a File range, found by trying it,
   // never by the browser's name. Chromium and Firefox give Blob streams a
@@ -74,21 +70,47 @@ self.ckptpackIO = (() => {
     s.reader.cancel().catch(() => {});
   };
 
-  // A stream of file positioned at start, with a staging buffer of at least
+  // A gap up to this long between where the open stream stands and the
+  // next read is read through and dropped instead of reopening the stream:
+  // reopening costs a few ms (the new stream's first read), about what
+  // reading 1 MiB does. Most gaps are far shorter: a quantize pass reads the
+  // quantized weights in file order, and between two of them lie only a
+  // bias or a norm (sd15: 149 of 212 gaps under 64 KiB).
+  const SKIP_MAX = 1 << 20;
+  const canContinue = (s, start) => s && !s.busy && start >= s.pos && start - s.pos <= SKIP_MAX;
+  // A copy run the open stream cannot reach is read with one arrayBuffer()
+  // up to this long, and streamed (the stream reopened there) beyond:
+  // arrayBuffer() costs one IPC round trip but then reads about 3x slower
+  // per byte than a BYOB stream into its reused staging buffer (sd15
+  // fp8_scaled: 574 MB in 95 such reads took 1.5 s, ~380 MB/s, where the
+  // streams read at 1 GB/s and more, and a reopen cost 1-3 ms), so past
+  // about 1 MiB the reopen is the cheaper of the two.
+  const ARRAYBUFFER_MAX = 1 << 20;
+
+  // A stream of file positioned at start (reached by reading through a
+  // short gap, see SKIP_MAX), with a staging buffer of at least
   // min(want, 64 MiB) bytes. io.ReaderAt allows parallel reads of one
   // reader: a read that finds the cached stream busy gets a stream of its
   // own, closed when it ends.
-  const streamAt = (file, start, want) => {
+  const streamAt = async (file, start, want) => {
     let s = streams.get(file);
+    const skip = canContinue(s, start) ? start - s.pos : 0;
     if (s && s.busy) {
       s = { ...openStream(file, start), cached: false };
-    } else if (!s || s.pos !== start) {
+    } else if (!s || (s.pos !== start && !skip)) {
       closeStream(file);
       s = openStream(file, start);
       streams.set(file, s);
     }
     const size = Math.min(Math.max(want, 1 << 20), MAX_STAGING);
     if (!s.staging || s.staging.byteLength < Math.min(want, MAX_STAGING)) s.staging = new ArrayBuffer(size);
+    if (skip && (await pump(file, s, skip, () => true)).eof) {
+      // The File ended inside the gap: a fresh stream at start reads the
+      // same end, and the caller reports the short read.
+      s = openStream(file, start);
+      streams.set(file, s);
+      s.staging = new ArrayBuffer(size);
+    }
     return s;
   };
 
@@ -168,7 +190,7 @@ self.ckptpackIO = (() => {
         return bytes.byteLength;
       }
       const want = end - start;
-      const s = streamAt(file, start, want);
+      const s = await streamAt(file, start, want);
       const { got } = await pump(file, s, want, (piece, at) => {
         view(ptr + at, piece.byteLength).set(piece);
         return true;
@@ -195,18 +217,16 @@ self.ckptpackIO = (() => {
         return { copied, eof: false, full: false };
       }
       const open = streams.get(file);
-      if (want < RANGE_PIECE && !(open && !open.busy && open.pos === start)) {
-        // A whole run away from where the open stream stands (SDXL has 261
-        // of them: fused q/k/v, renamed VAE keys, each CLIP-G layer's
-        // norms and MLP after its attention). Opening a Blob stream costs
-        // tens of ms; one arrayBuffer() read costs about one IPC round
-        // trip, and the open stream stays where it is for the next
-        // contiguous run. Longer runs stream, 16 MiB at a time.
+      if (want <= ARRAYBUFFER_MAX && !canContinue(open, start)) {
+        // A short run the open stream cannot reach: behind it or more than
+        // SKIP_MAX ahead (SDXL: renamed VAE keys, each CLIP-G layer's
+        // norms). One arrayBuffer() read, and the open stream stays where
+        // it is for the next contiguous run.
         return self.ckptpackIO.gatherToHandle(file, start, end, handle, at, [0, want]);
       }
       // The engine hands over pieces of up to 64 MiB; 16 MiB reads are as
       // fast (make bench-worker) and keep the staging buffer smaller.
-      const s = streamAt(file, start, Math.min(want, COPY_STAGING));
+      const s = await streamAt(file, start, Math.min(want, COPY_STAGING));
       let copied = 0;
       let full = false;
       const r = await pump(file, s, want, (piece, off) => {

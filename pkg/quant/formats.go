@@ -112,13 +112,13 @@ type Tensor struct {
 	src      Source
 	rows     int64
 	cols     int64
-	absmax   float32
-	nonFinit bool
-	scale    float32 // fp8/int8 weight_scale, nvfp4 weight_scale_2
-	inv      float32 // fp8: (1/scale) in the source dtype
-	div      float32 // int8: scale in the source dtype
-	pos      int64   // elements quantized so far
-	blocks   []byte  // mxfp8/nvfp4 block scales, row-major (rows × cols/block)
+	maxBits  uint32         // largest magnitude observed, as the source's bits
+	scale    float32        // fp8/int8 weight_scale, nvfp4 weight_scale_2
+	inv      float32        // fp8: (1/scale) in the source dtype
+	div      float32        // int8: scale in the source dtype
+	pos      int64          // elements quantized so far
+	blocks   []byte         // mxfp8/nvfp4 block scales, row-major (rows × cols/block)
+	table    *[1 << 16]byte // fp8/int8 of a large 16-bit tensor: the output byte of each source value (fast.go)
 	prepared bool
 }
 
@@ -148,53 +148,39 @@ func (t *Tensor) block() int {
 func (t *Tensor) Elements() int64 { return t.rows * t.cols }
 
 // Observe takes a chunk of the source bytes for the absolute maximum.
+// Magnitudes compare as their bits (sign cleared), which order every
+// finite value and put Inf and NaN above all of them: the tensor holds a
+// non-finite value exactly when the largest bits reach the format's Inf.
 func (t *Tensor) Observe(b []byte) {
 	n := len(b) / t.src.Size()
-	m := t.absmax
-	switch t.src {
-	case F32:
-		for i := 0; i < n; i++ {
-			a := binary.LittleEndian.Uint32(b[4*i:]) &^ 0x80000000
-			if a >= 0x7F800000 {
-				t.nonFinit = true
-			}
-			if v := math.Float32frombits(a); v > m {
-				m = v
-			}
-		}
-	default:
-		// F16 and BF16 compare as their magnitude bits.
-		var mb uint16
-		limit := uint16(0x7C00)
-		if t.src == BF16 {
-			limit = 0x7F80
-		}
-		for i := 0; i < n; i++ {
-			a := binary.LittleEndian.Uint16(b[2*i:]) &^ 0x8000
-			if a >= limit {
-				t.nonFinit = true
-			}
-			if a > mb {
-				mb = a
-			}
-		}
-		if v := load(t.src, []byte{byte(mb), byte(mb >> 8)}, 0); v > m {
-			m = v
-		}
+	if t.src == F32 {
+		t.maxBits = max(t.maxBits, maxMagnitude32(b[:4*n]))
+	} else {
+		t.maxBits = max(t.maxBits, uint32(maxMagnitude16(b[:2*n])))
 	}
-	t.absmax = m
+}
+
+// nonFinite reports whether an observed value is Inf or NaN.
+func (t *Tensor) nonFinite() bool {
+	return t.maxBits >= [...]uint32{F32: 0x7F800000, F16: 0x7C00, BF16: 0x7F80}[t.src]
 }
 
 // AbsMax is the largest magnitude observed.
-func (t *Tensor) AbsMax() float32 { return t.absmax }
+func (t *Tensor) AbsMax() float32 {
+	if t.src == F32 {
+		return math.Float32frombits(t.maxBits)
+	}
+	return load(t.src, []byte{byte(t.maxBits), byte(t.maxBits >> 8)}, 0)
+}
 
 // Prepare computes the tensor scale from the observed maximum, the way
 // comfy_quant's quantize functions do it for the source dtype.
 func (t *Tensor) Prepare() error {
-	if t.nonFinit {
+	if t.nonFinite() {
 		return ErrNonFinite
 	}
-	if t.absmax == 0 {
+	absmax := t.AbsMax()
+	if absmax == 0 {
 		// An all-zero weight: the reference would divide 0 by a zero scale
 		// and write NaN. Scale 1 stores the zeros exactly.
 		t.scale, t.inv, t.div = 1, 1, 1
@@ -214,7 +200,7 @@ func (t *Tensor) Prepare() error {
 		if t.f == FP8E5M2 {
 			max = E5M2Max
 		}
-		s := t.absmax / max
+		s := absmax / max
 		if t.src == F16 {
 			s = 1 / min(max32(1/s, -65504), 65504)
 		}
@@ -223,7 +209,7 @@ func (t *Tensor) Prepare() error {
 	case Int8:
 		// quantize_int8_tensorwise: (amax.float() / 127).clamp(min=1e-30);
 		// the division uses the scale in the source dtype, finfo.tiny for 0.
-		s := max32(t.absmax/127, 1e-30)
+		s := max32(absmax/127, 1e-30)
 		t.scale = s
 		d := roundTo(t.src, s)
 		if d == 0 {
@@ -232,7 +218,7 @@ func (t *Tensor) Prepare() error {
 		t.div = d
 	case NVFP4:
 		// amax / (F8_E4M3_MAX * F4_E2M1_MAX) in the source dtype, then float32.
-		t.scale = roundTo(t.src, t.absmax/(E4M3Max*E2M1Max))
+		t.scale = roundTo(t.src, absmax/(E4M3Max*E2M1Max))
 		if t.scale == 0 {
 			return ErrZeroScale
 		}
@@ -282,14 +268,21 @@ func (t *Tensor) Quantize(b, out []byte) int {
 		// tensor a caller keeps between passes.
 		t.blocks = make([]byte, t.rows*t.cols/int64(t.block()))
 	}
-	switch t.f {
-	case FP8E4M3, FP8E5M2:
+	if t.table == nil && t.useTable() {
+		// Built by the pass that uses it, like the block scales: a
+		// prepared tensor kept between passes stays a few words.
+		t.buildTable()
+	}
+	switch {
+	case t.table != nil:
+		t.lookup16(b, out, n)
+	case t.f == FP8E4M3 || t.f == FP8E5M2:
 		t.fp8(b, out, n)
-	case Int8:
+	case t.f == Int8:
 		t.int8(b, out, n)
-	case MXFP8:
+	case t.f == MXFP8:
 		t.mxfp8(b, out, n)
-	case NVFP4:
+	case t.f == NVFP4:
 		t.nvfp4(b, out, n)
 	}
 	t.pos += int64(n)
@@ -511,6 +504,6 @@ func DequantizeFP8(in []byte, e5m2 bool, scale float32, to Source, out []byte) {
 // scale is kept, the position and block scales start again.
 func (t *Tensor) Restart() *Tensor {
 	u := *t
-	u.pos, u.blocks = 0, nil
+	u.pos, u.blocks, u.table = 0, nil, nil
 	return &u
 }
