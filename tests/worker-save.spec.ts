@@ -118,6 +118,8 @@ test('blob sink returns parts that assemble into the same checkpoint', async () 
   expect(parts.type, JSON.stringify(parts).slice(0, 500)).toBe('done');
   expect(parts.parts[0].b64).toBeTruthy(); // the header
   const out = path.join(OUT_DIR, 'blob-sd15.safetensors');
+  // The test may run first in a fresh clone, before any other made the folder.
+  await mkdir(OUT_DIR, { recursive: true });
   const ws = createWriteStream(out);
   for (const p of parts.parts) {
     if (p.b64) ws.write(Buffer.from(p.b64, 'base64'));

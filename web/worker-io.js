@@ -78,14 +78,15 @@ self.ckptpackIO = (() => {
   // bias or a norm (sd15: 149 of 212 gaps under 64 KiB).
   const SKIP_MAX = 1 << 20;
   const canContinue = (s, start) => s && !s.busy && start >= s.pos && start - s.pos <= SKIP_MAX;
-  // A copy run the open stream cannot reach is read with one arrayBuffer()
-  // up to this long, and streamed (the stream reopened there) beyond:
-  // arrayBuffer() costs one IPC round trip but then reads about 3x slower
-  // per byte than a BYOB stream into its reused staging buffer (sd15
-  // fp8_scaled: 574 MB in 95 such reads took 1.5 s, ~380 MB/s, where the
-  // streams read at 1 GB/s and more, and a reopen cost 1-3 ms), so past
-  // about 1 MiB the reopen is the cheaper of the two.
-  const ARRAYBUFFER_MAX = 1 << 20;
+  // A copy run the open stream cannot reach, shorter than the engine's
+  // 64 MiB pieces (checkpoint.rangeCopyPiece: a shorter piece is a whole run
+  // or the end of one), is read with one arrayBuffer(); longer runs reopen
+  // the stream there. Measured both ways on an sdxl_base save into OPFS
+  // (make bench-browser, BENCH_SECTIONS=copy): one arrayBuffer() per run
+  // up to 64 MiB 0.92 of a plain-JS copy's time, reopening the stream for
+  // every run above 1 MiB 1.42 (SDXL has 261 such runs: fused q/k/v,
+  // renamed VAE keys, each CLIP-G layer's norms and MLP after its attention).
+  const ARRAYBUFFER_MAX = 64 << 20;
 
   // A stream of file positioned at start (reached by reading through a
   // short gap, see SKIP_MAX), with a staging buffer of at least
@@ -217,7 +218,7 @@ self.ckptpackIO = (() => {
         return { copied, eof: false, full: false };
       }
       const open = streams.get(file);
-      if (want <= ARRAYBUFFER_MAX && !canContinue(open, start)) {
+      if (want < ARRAYBUFFER_MAX && !canContinue(open, start)) {
         // A short run the open stream cannot reach: behind it or more than
         // SKIP_MAX ahead (SDXL: renamed VAE keys, each CLIP-G layer's
         // norms). One arrayBuffer() read, and the open stream stays where

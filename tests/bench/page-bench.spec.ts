@@ -208,6 +208,7 @@ test('browser bench: sdxl_base through the page', async ({ baseURL }) => {
             const c = await jsCopy(app.page, step === 'js16' ? 16 : 64);
             mbps[step] = c.bytes / c.seconds / 1e6;
           }
+          console.log(`round ${r + 1} ${step}: ${mbps[step].toFixed(0)} MB/s`); // a stalled round shows where
         }
         const bestJS = Math.max(mbps.js16, mbps.js64);
         const bestAssembly = Math.max(mbps.assembly, mbps.assembly2);
