@@ -86,7 +86,7 @@ self.ckptpackIO = (() => {
   // up to 64 MiB 0.92 of a plain-JS copy's time, reopening the stream for
   // every run above 1 MiB 1.42 (SDXL has 261 such runs: fused q/k/v,
   // renamed VAE keys, each CLIP-G layer's norms and MLP after its attention).
-  const ARRAYBUFFER_MAX = 64 << 20;
+  const RANGE_PIECE = 64 << 20;
 
   // A stream of file positioned at start (reached by reading through a
   // short gap, see SKIP_MAX), with a staging buffer of at least
@@ -218,7 +218,7 @@ self.ckptpackIO = (() => {
         return { copied, eof: false, full: false };
       }
       const open = streams.get(file);
-      if (want < ARRAYBUFFER_MAX && !canContinue(open, start)) {
+      if (want < RANGE_PIECE && !canContinue(open, start)) {
         // A short run the open stream cannot reach: behind it or more than
         // SKIP_MAX ahead (SDXL: renamed VAE keys, each CLIP-G layer's
         // norms). One arrayBuffer() read, and the open stream stays where

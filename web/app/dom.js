@@ -22,3 +22,10 @@ export function el(doc, tag, props = {}, ...children) {
   node.append(...children.flat().filter((c) => c != null));
   return node;
 }
+
+/** Links the stylesheet at href into doc's head unless a link to it is there already. */
+export function linkStylesheet(doc, href) {
+  const url = String(href);
+  if ([...doc.querySelectorAll('link[rel="stylesheet"]')].some((link) => link.href === url)) return;
+  doc.head.append(el(doc, 'link', { rel: 'stylesheet', href: url }));
+}

@@ -10,7 +10,7 @@
 // ever set with textContent / value, and a thumbnail is shown only when it
 // is an image data URL.
 import { EngineError } from './engine-client.js';
-import { el as makeElement } from './dom.js';
+import { el } from './dom.js';
 import { hasOPFS, opfsFile, startDownload } from './opfs.js';
 import { formatBytes } from './format.js';
 import { dropZone } from './dropzone.js';
@@ -32,8 +32,6 @@ const FIELDS = [
 ];
 
 const IMAGE_DATA_URL = /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]*$/;
-
-const el = (doc, tag, props = {}, children = []) => makeElement(doc, tag, props, children);
 
 function readAsDataURL(file) {
   return new Promise((resolve, reject) => {

@@ -19,6 +19,7 @@
 //   saved-list.js   what browser storage holds
 
 import { EngineClient } from './engine-client.js';
+import { linkStylesheet } from './dom.js';
 import { buildSaverElement } from './markup.js';
 import { probeSinks, initialCapabilities, mountSinkChoice } from './sinks.js';
 import { mountProgress } from './progress.js';
@@ -94,11 +95,7 @@ export function mountSaver(container, options = {}) {
 
   // Outside web/index.html (e.g. inside ComfyUI) the stylesheet is not
   // linked yet; its rules are all scoped under .ckpt-saver.
-  const styleURL = new URL('style.css', baseURL).href;
-  if (options.stylesheet !== false
-    && ![...doc.querySelectorAll('link[rel="stylesheet"]')].some((link) => link.href === styleURL)) {
-    doc.head.append(Object.assign(doc.createElement('link'), { rel: 'stylesheet', href: styleURL }));
-  }
+  if (options.stylesheet !== false) linkStylesheet(doc, new URL('style.css', baseURL));
 
   let root = container.querySelector('[data-ckpt-saver]');
   if (!root) {

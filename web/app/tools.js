@@ -15,7 +15,7 @@
 // is the "Convert / extract / prune" task, built at once.
 
 import { EngineClient, EngineError } from './engine-client.js';
-import { el as makeElement } from './dom.js';
+import { el, linkStylesheet } from './dom.js';
 import { opfsFile, startDownload } from './opfs.js';
 import { formatBytes } from './format.js';
 import { buildSinkChoice, initialCapabilities, mountSinkChoice, probeSinks } from './sinks.js';
@@ -42,8 +42,6 @@ const TARGETS = [
   ['', 'unchanged (rewrite as .safetensors)'],
 ];
 const QUANT_TARGETS = new Set(['fp8_scaled', 'fp8_e5m2_scaled', 'int8', 'mxfp8', 'nvfp4']);
-
-const el = (doc, tag, props = {}, children = []) => makeElement(doc, tag, props, children);
 
 /**
  * Why a planned operation would change nothing ('' when it changes
@@ -94,10 +92,7 @@ function formatCensus(census) {
 export function mountTools(container, options = {}) {
   const doc = container.ownerDocument;
   const baseURL = new URL(options.baseURL ?? '../', import.meta.url);
-  const styleURL = new URL('tools.css', baseURL).href;
-  if (![...doc.querySelectorAll('link[rel="stylesheet"]')].some((link) => link.href === styleURL)) {
-    doc.head.append(Object.assign(doc.createElement('link'), { rel: 'stylesheet', href: styleURL }));
-  }
+  linkStylesheet(doc, new URL('tools.css', baseURL));
   let client = options.client ?? null;
   const ownClient = !client;
   const engine = () => {
